@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from . import models
+
+
+class StepInline(admin.TabularInline):
+    model = models.ScenarioStep
+    extra = 0
+
+
+@admin.register(models.Target)
+class TargetAdmin(admin.ModelAdmin):
+    list_display = ("name", "base_url", "auth_type", "verify_tls")
+    search_fields = ("name", "base_url")
+
+
+@admin.register(models.Scenario)
+class ScenarioAdmin(admin.ModelAdmin):
+    list_display = ("name", "user_class", "think_time_min", "think_time_max")
+    inlines = [StepInline]
+
+
+@admin.register(models.LoadProfile)
+class LoadProfileAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind")
+
+
+@admin.register(models.TestPlan)
+class TestPlanAdmin(admin.ModelAdmin):
+    list_display = ("name", "target", "scenario", "profile")
+
+
+@admin.register(models.Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ("id", "plan_name", "status", "created_at", "total_requests", "p95_ms")
+    list_filter = ("status",)
+    readonly_fields = ("snapshot",)

@@ -1,0 +1,570 @@
+"""The Locust child process: ``python -m runs.engine.child``.
+
+The only module that imports Locust (and so gevent's monkey-patching). It never imports
+Django. It reads the run snapshot as the first line of stdin, runs the load and streams
+per-second results as JSON lines on stdout; ``runs.engine.protocol`` documents the channel.
+
+Closed-model profiles (users) run on Locust's runner with a ``LoadTestShape`` driven by
+``runs.profiles.shape_tick``. Arrival-rate profiles run on :class:`OpenLoad` instead, which
+Locust lacks: iterations start on a schedule, whatever the response times.
+"""
+
+from __future__ import annotations
+
+# Locust monkey-patches the standard library on import; that must happen before anything
+# else imports socket, ssl or threading.
+import locust  # isort: skip  # noqa: I001
+
+import base64
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import gevent
+import gevent.event
+import gevent.pool
+from gevent.fileobject import FileObject
+from locust import FastHttpUser, HttpUser, LoadTestShape, between, constant
+from locust.env import Environment
+from locust.runners import STATE_STOPPED, LocalRunner
+
+from runs import profiles
+from runs.engine import protocol
+from runs.histogram import Histogram
+
+log = logging.getLogger("scaletest.child")
+
+MAX_MESSAGE = protocol.MAX_ERROR_MESSAGE
+
+
+class UnexpectedStatus(Exception):
+    """The target answered with a status code the step does not expect."""
+
+
+# -- expected status codes --------------------------------------------------------------------
+def parse_statuses(spec: str) -> frozenset[int]:
+    """``"200-299,304"`` → the set of codes. Empty or invalid parts raise ``ValueError``."""
+    codes: set[int] = set()
+    for part in (p.strip() for p in (spec or "").split(",")):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        start, end = int(low), int(high or low)
+        if not 100 <= start <= end <= 599:
+            raise ValueError(f"bad status range {part!r}")
+        codes.update(range(start, end + 1))
+    if not codes:
+        raise ValueError("no expected status codes")
+    return frozenset(codes)
+
+
+# -- measurement -------------------------------------------------------------------------------
+class _Endpoint:
+    __slots__ = ("requests", "failures", "bytes", "hist")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.failures = 0
+        self.bytes = 0
+        self.hist = Histogram()
+
+
+class Recorder:
+    """Per-second, per-endpoint measurements, keyed by the wall-clock second of completion.
+
+    ``on_request`` is the hot path (one call per request): a couple of dict lookups and a
+    histogram increment, no allocation once an endpoint has been seen in the current second.
+    """
+
+    def __init__(self) -> None:
+        # second → {(method, name) → _Endpoint}
+        self.seconds: dict[int, dict[tuple[str, str], _Endpoint]] = {}
+        # second → {(method, name, error class, message) → count}
+        self.errors: dict[int, dict[tuple[str, str, str, str], int]] = {}
+        # second → iterations due then that the in-flight cap kept from starting (open model)
+        self.dropped: dict[int, int] = {}
+
+    def on_dropped(self, second: int) -> None:
+        self.dropped[second] = self.dropped.get(second, 0) + 1
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        response_length: int | None,
+        exception: BaseException | None = None,
+        **_: Any,
+    ) -> None:
+        second = int(time.time())
+        endpoints = self.seconds.get(second)
+        if endpoints is None:
+            endpoints = self.seconds[second] = {}
+        key = (request_type, name)
+        ep = endpoints.get(key)
+        if ep is None:
+            ep = endpoints[key] = _Endpoint()
+        ep.requests += 1
+        if response_length:
+            ep.bytes += response_length
+        ep.hist.record_us(int((response_time or 0.0) * 1000.0 + 0.5))
+        if exception is not None:
+            ep.failures += 1
+            self._error(second, request_type, name, exception)
+
+    def _error(self, second: int, method: str, name: str, exception: BaseException) -> None:
+        groups = self.errors.get(second)
+        if groups is None:
+            groups = self.errors[second] = {}
+        message = str(exception) if not isinstance(exception, str) else exception
+        error_class = type(exception).__name__ if not isinstance(exception, str) else "Error"
+        key = (method, name, error_class[:200], message[:MAX_MESSAGE])
+        groups[key] = groups.get(key, 0) + 1
+
+    def pop_second(self, second: int, *, users: int, cpu_percent: float | None) -> dict[str, Any]:
+        """The ``second`` message for ``second`` (empty when nothing completed in it)."""
+        endpoints = self.seconds.pop(second, {})
+        errors = self.errors.pop(second, {})
+        return {
+            "type": "second",
+            "epoch": second,
+            "users": users,
+            "cpu_percent": cpu_percent,
+            "dropped_iterations": self.dropped.pop(second, 0),
+            "endpoints": [
+                {
+                    "method": method,
+                    "name": name,
+                    "requests": ep.requests,
+                    "failures": ep.failures,
+                    "bytes": ep.bytes,
+                    "histogram": ep.hist.to_dict(),
+                }
+                for (method, name), ep in endpoints.items()
+            ],
+            "errors": [
+                {"method": m, "name": n, "error_class": c, "message": msg, "count": count}
+                for (m, n, c, msg), count in errors.items()
+            ],
+        }
+
+    def pending_before(self, second: int) -> list[int]:
+        """Seconds still held that are earlier than ``second`` (stragglers after a clock step)."""
+        return sorted(s for s in set(self.seconds) | set(self.errors) | set(self.dropped) if s < second)
+
+
+class CpuMeter:
+    """This process's CPU use between two calls, in percent of one core."""
+
+    def __init__(self) -> None:
+        self._last = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float]:
+        t = os.times()
+        return t.user + t.system, time.monotonic()
+
+    def percent(self) -> float:
+        cpu, wall = self._sample()
+        last_cpu, last_wall = self._last
+        self._last = (cpu, wall)
+        elapsed = wall - last_wall
+        return round(max(0.0, (cpu - last_cpu) / elapsed * 100.0), 1) if elapsed > 0 else 0.0
+
+
+# -- the user class from the scenario -----------------------------------------------------------
+def _auth_header(target: dict[str, Any]) -> dict[str, str]:
+    kind = target.get("auth_type") or "none"
+    if kind == "basic":
+        raw = f"{target.get('auth_username', '')}:{target.get('auth_password', '')}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+    if kind == "bearer":
+        return {"Authorization": f"Bearer {target.get('auth_token', '')}"}
+    if kind != "none":
+        raise ValueError(f"unknown auth type {kind!r}")
+    return {}
+
+
+def _has_header(headers: dict[str, str], name: str) -> bool:
+    return any(k.lower() == name for k in headers)
+
+
+def _step_request(step: dict[str, Any], base_headers: dict[str, str]) -> dict[str, Any]:
+    """Everything a request of ``step`` needs, computed once instead of per request."""
+    path = step.get("path") or "/"
+    if not path.startswith("/"):
+        path = "/" + path
+    query = step.get("query") or {}
+    if query:
+        path += ("&" if "?" in path else "?") + urlencode(query, doseq=True)
+    headers = {**base_headers, **{str(k): str(v) for k, v in (step.get("headers") or {}).items()}}
+    body_type = step.get("body_type") or "none"
+    data: bytes | None = None
+    if body_type in ("json", "text") and step.get("body"):
+        data = str(step["body"]).encode()
+        if not _has_header(headers, "content-type"):
+            headers["Content-Type"] = "application/json" if body_type == "json" else "text/plain; charset=utf-8"
+    return {
+        "method": str(step.get("method") or "GET").upper(),
+        "url": path,
+        "name": step.get("name") or path,
+        "headers": headers,
+        "data": data,
+        "expected": parse_statuses(step.get("expected_statuses") or "200-399"),
+        "expected_spec": (step.get("expected_statuses") or "200-399").replace(" ", ""),
+    }
+
+
+def _make_task(req: dict[str, Any], extra: dict[str, Any]) -> Callable[[Any], None]:
+    method, url, name, headers, data, expected = (
+        req["method"], req["url"], req["name"], req["headers"], req["data"], req["expected"]
+    )
+    spec = req["expected_spec"]
+
+    def task(user: Any) -> None:
+        with user.client.request(
+            method, url, name=name, headers=headers, data=data, catch_response=True, **extra
+        ) as response:
+            code = response.status_code
+            if code in expected:
+                response.success()
+            elif code:
+                response.failure(UnexpectedStatus(f"HTTP {code} (expected {spec})"))
+            # code 0: no response at all; Locust records the connection error itself.
+
+    task.__name__ = f"step_{name}"[:100]
+    return task
+
+
+def build_user_class(snapshot: dict[str, Any]) -> type:
+    target = snapshot["target"]
+    scenario = snapshot["scenario"]
+    steps = scenario.get("steps") or []
+    if not steps:
+        raise ValueError("the scenario has no steps")
+    base_headers = {str(k): str(v) for k, v in (target.get("headers") or {}).items()}
+    base_headers.update(_auth_header(target))
+    timeout = float(target.get("timeout_seconds") or 30.0)
+    verify = bool(target.get("verify_tls", True))
+    use_requests = scenario.get("user_class") == "http"
+
+    # HttpUser (requests) takes the timeout and redirect policy per request; FastHttpUser has
+    # them on the class. Redirects are never followed: a redirect off the verified host must
+    # not receive load.
+    extra: dict[str, Any] = {"allow_redirects": False, "timeout": timeout} if use_requests else {}
+    tasks = {_make_task(_step_request(step, base_headers), extra): int(step.get("weight") or 1) for step in steps}
+    low = float(scenario.get("think_time_min") or 0.0)
+    high = max(low, float(scenario.get("think_time_max") or 0.0))
+    wait_time = constant(0) if high == 0 else between(low, high)
+    attrs: dict[str, Any] = {
+        "host": str(target["base_url"]).rstrip("/"),
+        "tasks": tasks,
+        "wait_time": wait_time,
+        "abstract": False,
+    }
+    if use_requests:
+
+        def on_start(self: Any) -> None:
+            self.client.verify = verify
+
+        attrs["on_start"] = on_start
+        base: type = HttpUser
+    else:
+        attrs.update(
+            network_timeout=timeout,
+            connection_timeout=timeout,
+            insecure=not verify,
+            max_redirects=0,
+        )
+        base = FastHttpUser
+    return type("ScenarioUser", (base,), attrs)
+
+
+class ProfileShape(LoadTestShape):
+    """Drives Locust from the same profile math as the preview chart."""
+
+    def __init__(self, plan: profiles.Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def tick(self) -> tuple[int, float] | None:
+        return profiles.shape_tick(self.plan, self.get_run_time())
+
+
+# -- the open model (arrival rate) ---------------------------------------------------------------
+class OpenLoad:
+    """Starts iterations on the plan's schedule, whatever the response times (open model).
+
+    A dispatcher greenlet sleeps until each due time of ``profiles.start_offsets`` and starts
+    one iteration (one weighted scenario step, no think time) in a greenlet of a pool of
+    ``max_in_flight``. When the pool is full at a due time the iteration is not started and
+    is counted as dropped in the second it was due, as k6 does; it is never queued, which
+    would hide the overload. Each running iteration has a user (and so a client with its own
+    connection) to itself, so the client is never the hidden limit. Latency is measured from
+    the actual send by Locust's clients; how late the dispatcher started an iteration is
+    tracked in ``max_lag`` and logged.
+    """
+
+    def __init__(
+        self, env: Environment, user_class: type, plan: profiles.Plan, recorder: Recorder, *, start: int
+    ) -> None:
+        assert plan.max_in_flight is not None
+        self.env = env
+        self.user_class = user_class
+        self.plan = plan
+        self.recorder = recorder
+        self.start = start  # the wall-clock second at which t = 0
+        self.pool = gevent.pool.Pool(plan.max_in_flight)
+        self.tasks: list[Callable[[Any], None]] = list(user_class.tasks)  # expanded by weight
+        self.idle: list[Any] = []
+        self.users_created = 0
+        self.started = 0
+        self.dropped = 0
+        self.peak = 0  # most iterations in flight since the last ``take_peak``
+        self.max_lag = 0.0
+        self.dispatcher: gevent.Greenlet | None = None
+
+    def in_flight(self) -> int:
+        return len(self.pool)
+
+    def take_peak(self) -> int:
+        peak, self.peak = self.peak, len(self.pool)
+        return max(peak, self.peak)
+
+    def dispatch(self) -> None:
+        # Wall-clock second ``start`` on the monotonic clock, taken at one instant.
+        origin = time.monotonic() + (self.start - time.time())
+        for offset in profiles.start_offsets(self.plan):
+            due = origin + offset
+            delay = due - time.monotonic()
+            if delay > 0:
+                gevent.sleep(delay)
+            if self.pool.full():
+                self.dropped += 1
+                self.recorder.on_dropped(self.start + int(offset))
+                continue
+            self.max_lag = max(self.max_lag, time.monotonic() - due)
+            self.pool.spawn(self.iteration)
+            self.started += 1
+            self.peak = max(self.peak, len(self.pool))
+        # The last iterations are due before the end; the load lasts the planned duration.
+        gevent.sleep(max(0.0, origin + self.plan.duration - time.monotonic()))
+
+    def iteration(self) -> None:
+        user = self.idle.pop() if self.idle else self._new_user()
+        try:
+            random.choice(self.tasks)(user)
+        except Exception as exc:  # noqa: BLE001 - as Locust's catch_exceptions: log, keep going
+            log.warning("iteration failed: %s: %s", type(exc).__name__, exc)
+        self.idle.append(user)
+
+    def _new_user(self) -> Any:
+        user = self.user_class(self.env)
+        user.on_start()
+        self.users_created += 1
+        return user
+
+    def stop(self, timeout: float) -> None:
+        """Start nothing more; give in-flight iterations ``timeout`` seconds, then kill them."""
+        if self.dispatcher is not None:
+            self.dispatcher.kill(block=True)
+        if not self.pool.join(timeout=timeout):
+            self.pool.kill(block=True, timeout=1.0)
+        log.info(
+            "open model: %d iterations started, %d dropped, %d clients, dispatcher lag up to %.1f ms",
+            self.started, self.dropped, self.users_created, self.max_lag * 1000.0,
+        )
+        if self.max_lag > 0.1:
+            log.warning("the load generator started iterations up to %.0f ms late", self.max_lag * 1000.0)
+
+
+# -- the process -------------------------------------------------------------------------------
+class Child:
+    def __init__(self, out_fd: int) -> None:
+        self.out_fd = out_fd
+        self.recorder = Recorder()
+        self.cpu = CpuMeter()
+        self.stop_event = gevent.event.Event()
+        self.stop_reason = "finished"
+        self.env: Environment | None = None
+        self.runner: LocalRunner | None = None
+        self.open: OpenLoad | None = None
+        self.next_second = 0
+        self.signals = 0
+
+    # output
+    def send(self, line: bytes) -> None:
+        view = memoryview(line)
+        while view:
+            written = os.write(self.out_fd, view)
+            view = view[written:]
+
+    def send_second(self, second: int, cpu_percent: float | None) -> None:
+        if self.open is not None:
+            users = self.open.take_peak()
+        else:
+            users = self.runner.user_count if self.runner else 0
+        message = self.recorder.pop_second(second, users=users, cpu_percent=cpu_percent)
+        self.send((json.dumps(message, separators=(",", ":")) + "\n").encode())
+
+    # stopping
+    def request_stop(self, reason: str) -> None:
+        if not self.stop_event.is_set():
+            self.stop_reason = reason
+            self.stop_event.set()
+
+    def on_sigterm(self) -> None:
+        self.signals += 1
+        self.request_stop("signal")
+        if self.signals > 1:
+            # Second SIGTERM: do not wait for in-flight requests any longer.
+            if self.runner is not None:
+                self.runner.user_greenlets.kill(block=False)
+            if self.open is not None:
+                self.open.pool.kill(block=False)
+
+    def read_commands(self, stdin: Any) -> None:
+        while True:
+            line = stdin.readline()
+            if not line:
+                self.request_stop("eof")
+                return
+            try:
+                protocol.parse_command(line)
+            except protocol.ProtocolError as exc:
+                log.warning("ignoring command line: %s", exc)
+                continue
+            self.request_stop("stopped")
+
+    # the per-second clock
+    def emit_loop(self) -> None:
+        while True:
+            now = time.time()
+            gevent.sleep(max(0.0, int(now) + 1 - now) + 0.005)
+            self.emit_completed(int(time.time()))
+
+    def emit_completed(self, current: int) -> None:
+        # One CPU sample covers the time since the previous one; seconds sent together share it.
+        cpu = self.cpu.percent()
+        for second in self.recorder.pending_before(self.next_second):
+            self.send_second(second, None)  # a clock step put results into an already-sent second
+        while self.next_second < current:
+            self.send_second(self.next_second, cpu)
+            self.next_second += 1
+
+    # main
+    def run(self, snapshot: dict[str, Any]) -> str:
+        engine = snapshot.get("engine") or {}
+        profile = snapshot["profile"]
+        # Normalise as the form did (numbers, defaults); the parent enforced the real limits.
+        params = profiles.validate_profile(profile["kind"], profile["params"], max_users=10**9, max_seconds=10**9)
+        plan = profiles.build_plan(profile["kind"], params)
+        user_class = build_user_class(snapshot)
+        if plan.is_open:
+            return self.run_open(plan, user_class, stop_timeout=float(engine.get("stop_timeout", 2.0)))
+        self.env = Environment(
+            user_classes=[user_class],
+            shape_class=ProfileShape(plan),
+            stop_timeout=float(engine.get("stop_timeout", 2.0)),
+            catch_exceptions=True,
+        )
+        runner = self.runner = self.env.create_local_runner()
+        _drop_locust_stats(self.env)
+        self.env.events.request.add_listener(self.recorder.on_request)
+        self.env.events.test_stop.add_listener(lambda **_: self.request_stop("finished"))
+
+        # Start on a whole second, so every t of the run is a full second of load.
+        start = int(time.time()) + 1
+        self.next_second = start
+        self.send(protocol.encode(protocol.HelloMessage(locust.__version__, os.getpid(), start)))
+        gevent.sleep(max(0.0, start - time.time()))
+        self.cpu.percent()
+        if not self.stop_event.is_set():  # a stop that came during start-up sends no load at all
+            runner.start_shape()
+        emitter = gevent.spawn(self.emit_loop)
+        self.stop_event.wait()
+        if runner.state != STATE_STOPPED:
+            runner.stop()
+        emitter.kill(block=True)
+        # The partial last second too: nothing measured is dropped.
+        self.emit_completed(int(time.time()) + 1)
+        return self.stop_reason
+
+    def run_open(self, plan: profiles.Plan, user_class: type, *, stop_timeout: float) -> str:
+        """An arrival-rate profile: no Locust runner, :class:`OpenLoad` starts the iterations."""
+        self.env = Environment(user_classes=[user_class], catch_exceptions=True)
+        self.env.events.request.add_listener(self.recorder.on_request)
+        start = int(time.time()) + 1
+        self.next_second = start
+        load = self.open = OpenLoad(self.env, user_class, plan, self.recorder, start=start)
+        self.send(protocol.encode(protocol.HelloMessage(locust.__version__, os.getpid(), start)))
+        gevent.sleep(max(0.0, start - time.time()))
+        self.cpu.percent()
+        if not self.stop_event.is_set():
+            load.dispatcher = gevent.spawn(load.dispatch)
+            load.dispatcher.link_value(lambda _: self.request_stop("finished"))
+        emitter = gevent.spawn(self.emit_loop)
+        self.stop_event.wait()
+        load.stop(stop_timeout)
+        emitter.kill(block=True)
+        self.emit_completed(int(time.time()) + 1)
+        return self.stop_reason
+
+
+def _drop_locust_stats(env: Environment) -> None:
+    """Unhook Locust's own RequestStats: our exact histograms replace them, and every request
+    would otherwise be counted twice on the one core the load runs on."""
+    for handler in list(env.events.request._handlers):
+        if getattr(handler, "__qualname__", "").startswith("Runner.__init__"):
+            env.events.request.remove_listener(handler)
+
+
+def main() -> int:
+    # Keep fd 1 for the channel only: anything else that prints (libraries, warnings) goes
+    # to stderr, which the parent keeps for error messages.
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    logging.basicConfig(
+        level=os.environ.get("SCALETEST_CHILD_LOG_LEVEL", "WARNING"),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    child = Child(out_fd)
+    stdin = FileObject(0, "rb")
+    try:
+        first = stdin.readline()
+        if not first:
+            raise ValueError("no snapshot on stdin")
+        snapshot = json.loads(first)
+        if not isinstance(snapshot, dict):
+            raise ValueError("the snapshot must be a JSON object")
+        gevent.signal_handler(signal.SIGTERM, child.on_sigterm)
+        gevent.spawn(child.read_commands, stdin)
+        reason = child.run(snapshot)
+    except Exception as exc:  # noqa: BLE001 - the parent must get a message, whatever failed
+        traceback.print_exc(file=sys.stderr)
+        child.send(protocol.encode(protocol.FatalMessage(f"{type(exc).__name__}: {exc}"[:10_000])))
+        _exit(2)
+    child.send(protocol.encode(protocol.DoneMessage(reason)))
+    _exit(0)
+    return 0
+
+
+def _exit(code: int) -> None:
+    sys.stderr.flush()
+    # Skip interpreter teardown: gevent's hub and Locust's greenlets can hang it, and every
+    # result has already been written.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

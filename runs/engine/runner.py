@@ -1,0 +1,377 @@
+"""The parent side of a run, executed inside the Celery task: supervise the Locust child.
+
+It spawns ``python -m runs.engine.child``, hands it the snapshot, stores what the child
+measures in batches about once a second, keeps the heartbeat fresh, forwards cancels, enforces
+the time cap and always ends the run ``finished``, ``failed`` or ``cancelled``. Nothing already
+measured is dropped: the last partial batch is stored before the run ends, whatever happened.
+``runs.engine.protocol`` documents the channel.
+
+This module never imports Locust; the child is a separate process because Locust's gevent
+monkey-patching breaks Django and Celery's prefork pool.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import datetime as dt
+import json
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import DatabaseError
+
+from runs.engine import protocol
+from runs.models import Run
+from runs.services.results import results_ingest
+from runs.services.runs import run_finish, run_heartbeat
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 1.0
+POLL_SECONDS = 0.1
+STDERR_TAIL_LINES = 30
+PR_SET_PDEATHSIG = 1
+
+# Set by a SIGTERM delivered to the process running a run (see ``stop_on_sigterm``).
+SHUTDOWN = threading.Event()
+SHUTDOWN_MESSAGE = "The worker shut down during the run; the results measured until then are kept."
+
+_EOF = object()
+
+
+# -- spawning ----------------------------------------------------------------------------------
+def _pdeathsig_preexec() -> Any:
+    """A preexec_fn asking the kernel to SIGKILL the child when this process dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: nothing to import in the child
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def spawn_child() -> subprocess.Popen[bytes]:
+    # Its own process group: a Ctrl-C or signal aimed at the worker's group does not hit
+    # the child behind our back; the parent decides how it stops.
+    return subprocess.Popen(
+        [sys.executable, "-m", "runs.engine.child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(settings.BASE_DIR),
+        preexec_fn=_pdeathsig_preexec(),
+        process_group=0,
+        close_fds=True,
+    )
+
+
+class ChildIO:
+    """Reader threads for the child's stdout (parsed messages) and stderr (a tail for errors)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.messages: queue.Queue[Any] = queue.Queue()
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self.bad_lines = 0
+        assert proc.stdout is not None and proc.stderr is not None
+        self._threads = [
+            threading.Thread(target=self._read_stdout, args=(proc.stdout,), name="run-child-stdout", daemon=True),
+            threading.Thread(target=self._read_stderr, args=(proc.stderr,), name="run-child-stderr", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read_stdout(self, stream: IO[bytes]) -> None:
+        for line in stream:
+            try:
+                self.messages.put(protocol.parse_line(line))
+            except protocol.ProtocolError as exc:
+                self.bad_lines += 1
+                log.warning("bad line from the load generator: %s: %.200r", exc, line)
+        self.messages.put(_EOF)
+
+    def _read_stderr(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace").rstrip()
+            self.stderr_tail.append(line)
+            log.debug("child: %s", line)
+
+    def send(self, data: bytes) -> bool:
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+
+    def close_stdin(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)
+
+    def join(self, timeout: float) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def stderr_text(self) -> str:
+        return "\n".join(self.stderr_tail)
+
+
+# -- supervision -------------------------------------------------------------------------------
+@dataclass
+class Supervision:
+    """What happened during one run; decides how it ends (``outcome``)."""
+
+    run_id: int
+    cap_seconds: float
+    stop_grace: float
+    started: float = field(default_factory=time.monotonic)
+    start_epoch: int | None = None
+    pending: list[protocol.SecondMessage] = field(default_factory=list)
+    stop_cause: str | None = None  # "cancel", "cap", "shutdown"
+    stop_at: float | None = None
+    sigterm_sent: bool = False
+    sigkill_sent: bool = False
+    done: protocol.DoneMessage | None = None
+    fatal: protocol.FatalMessage | None = None
+    eof: bool = False
+    store_error: str = ""
+    cancel_message: str = ""
+
+    def outcome(self, returncode: int | None, stderr: str) -> tuple[str, str]:
+        """(status, error message) for ``run_finish``."""
+        status, message = self._outcome(returncode, stderr)
+        if self.store_error:
+            status = Run.Status.FAILED
+            message = (message + "\n" if message else "") + self.store_error
+        return status, message
+
+    def _outcome(self, returncode: int | None, stderr: str) -> tuple[str, str]:
+        if self.fatal is not None:
+            return Run.Status.FAILED, _with_tail(f"The load generator failed: {self.fatal.message}", stderr)
+        if self.stop_cause == "cap":
+            return Run.Status.FAILED, (
+                f"Stopped by the time cap of {self.cap_seconds:.0f} s; the results measured until then are kept."
+            )
+        if self.stop_cause == "shutdown":
+            return Run.Status.CANCELLED, SHUTDOWN_MESSAGE
+        if self.stop_cause == "cancel":
+            return Run.Status.CANCELLED, self.cancel_message
+        if self.done is not None and returncode == 0:
+            return Run.Status.FINISHED, ""
+        return Run.Status.FAILED, _with_tail(
+            f"The load generator exited unexpectedly ({_describe_exit(returncode)}); "
+            "the results measured until then are kept.",
+            stderr,
+        )
+
+
+def _describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def _with_tail(message: str, stderr: str) -> str:
+    return f"{message}\n--- stderr (last lines) ---\n{stderr}" if stderr.strip() else message
+
+
+def run_cap_seconds(planned_seconds: float) -> float:
+    """Wall time a run may take from spawn to exit: planned + grace, never above the maximum."""
+    return float(
+        min(planned_seconds + settings.SCALETEST_RUN_GRACE_SECONDS, settings.SCALETEST_MAX_RUN_SECONDS)
+    )
+
+
+def run_execute(*, run_id: int) -> str:
+    """Run a claimed (``running``) run to its end; returns the final status."""
+    run = Run.objects.get(pk=run_id)
+    stop_grace = float(settings.SCALETEST_STOP_GRACE_SECONDS)
+    sup = Supervision(run_id=run_id, cap_seconds=run_cap_seconds(run.planned_seconds), stop_grace=stop_grace)
+    first_line = dict(run.snapshot)
+    # Users get until a little before SIGTERM to finish their current request.
+    first_line["engine"] = {"stop_timeout": max(0.5, stop_grace - 1.5)}
+    io: ChildIO | None = None
+    try:
+        proc = spawn_child()
+        io = ChildIO(proc)
+        io.send((json.dumps(first_line) + "\n").encode())
+        _supervise(sup, io)
+    except Exception as exc:
+        log.exception("run %s: supervision failed", run_id)
+        sup.fatal = sup.fatal or protocol.FatalMessage(f"internal error in the worker: {type(exc).__name__}: {exc}")
+        raise
+    finally:
+        returncode = None
+        if io is not None:
+            returncode = _reap_child(io, stop_grace)
+            _drain_rest(sup, io)  # anything queued after the loop stopped looking (an error path)
+        _flush(sup, final=True)
+        status, message = sup.outcome(returncode, io.stderr_text() if io else "")
+        run_finish(run_id=run_id, status=status, error_message=message)
+        log.info("run %s ended %s %s", run_id, status, message[:200])
+    return status
+
+
+def _supervise(sup: Supervision, io: ChildIO) -> None:
+    last_flush = time.monotonic()
+    while True:
+        _drain(sup, io, timeout=POLL_SECONDS)
+        now = time.monotonic()
+        if now - last_flush >= FLUSH_SECONDS:
+            last_flush = now
+            _flush(sup)
+            if run_heartbeat(run_id=sup.run_id) and sup.stop_cause is None:
+                sup.cancel_message = Run.objects.values_list("error_message", flat=True).get(pk=sup.run_id)
+                _begin_stop(sup, io, "cancel")
+        if SHUTDOWN.is_set() and sup.stop_cause is None:
+            _begin_stop(sup, io, "shutdown")
+        if now - sup.started > sup.cap_seconds and sup.stop_cause is None:
+            log.warning("run %s: time cap of %.0f s reached", sup.run_id, sup.cap_seconds)
+            _begin_stop(sup, io, "cap")
+        if sup.stop_at is not None:
+            _escalate(sup, io, now)
+        if sup.eof:
+            return
+
+
+def _drain(sup: Supervision, io: ChildIO, *, timeout: float) -> None:
+    """Handle every message available, waiting up to ``timeout`` for the first."""
+    try:
+        item = io.messages.get(timeout=timeout)
+    except queue.Empty:
+        return
+    while True:
+        _handle(sup, item)
+        try:
+            item = io.messages.get_nowait()
+        except queue.Empty:
+            return
+
+
+def _drain_rest(sup: Supervision, io: ChildIO) -> None:
+    while True:
+        try:
+            _handle(sup, io.messages.get_nowait())
+        except queue.Empty:
+            return
+
+
+def _handle(sup: Supervision, item: Any) -> None:
+    if item is _EOF:
+        sup.eof = True
+    elif isinstance(item, protocol.SecondMessage):
+        sup.pending.append(item)
+    elif isinstance(item, protocol.HelloMessage):
+        sup.start_epoch = item.start_epoch
+        # t = 0 is the whole second the load started; started_at says the same.
+        Run.objects.filter(pk=sup.run_id).update(
+            locust_version=item.locust_version[:50],
+            started_at=dt.datetime.fromtimestamp(item.start_epoch, tz=dt.UTC),
+        )
+    elif isinstance(item, protocol.DoneMessage):
+        sup.done = item
+    elif isinstance(item, protocol.FatalMessage):
+        sup.fatal = item
+
+
+def _begin_stop(sup: Supervision, io: ChildIO, cause: str) -> None:
+    log.info("run %s: stopping the load generator (%s)", sup.run_id, cause)
+    sup.stop_cause = cause
+    sup.stop_at = time.monotonic()
+    io.send(protocol.encode_stop())
+    io.close_stdin()
+
+
+def _escalate(sup: Supervision, io: ChildIO, now: float) -> None:
+    """stop command at 0, SIGTERM at grace - 1 s, SIGKILL at grace: load ends within the grace."""
+    assert sup.stop_at is not None
+    waited = now - sup.stop_at
+    if not sup.sigterm_sent and waited >= max(0.0, sup.stop_grace - 1.0):
+        sup.sigterm_sent = True
+        io.signal(signal.SIGTERM)
+    if not sup.sigkill_sent and waited >= sup.stop_grace:
+        sup.sigkill_sent = True
+        log.warning("run %s: the load generator did not stop in %.0f s; killing it", sup.run_id, sup.stop_grace)
+        io.signal(signal.SIGKILL)
+
+
+def _reap_child(io: ChildIO, stop_grace: float) -> int | None:
+    """Make sure the child is gone (it normally is) and its output fully read."""
+    proc = io.proc
+    io.close_stdin()  # EOF: a child still running stops
+    try:
+        proc.wait(timeout=stop_grace)
+    except subprocess.TimeoutExpired:
+        io.signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    io.join(timeout=5)
+    for stream in (proc.stdout, proc.stderr):
+        with contextlib.suppress(OSError):
+            stream and stream.close()
+    return proc.returncode
+
+
+def _flush(sup: Supervision, *, final: bool = False) -> None:
+    """Store the pending seconds. On a database error they stay pending for the next try."""
+    if not sup.pending:
+        return
+    if sup.start_epoch is None:
+        log.error("run %s: results before hello; dropping %d seconds", sup.run_id, len(sup.pending))
+        sup.pending.clear()
+        return
+    batch = sup.pending
+    try:
+        results_ingest(run_id=sup.run_id, seconds=batch, start_epoch=sup.start_epoch)
+    except DatabaseError as exc:
+        log.exception("run %s: storing %d seconds failed", sup.run_id, len(batch))
+        if final:
+            sup.store_error = f"{len(batch)} seconds of results could not be stored: {exc}"
+        return
+    sup.pending = []
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """While a run executes, SIGTERM to this process stops the run cleanly instead of killing it.
+
+    Celery's prefork children reset SIGTERM to its default (die at once), which would leave
+    the run ``running`` for the reaper. Outside the main thread signals cannot be handled;
+    the worker's ``worker_shutting_down`` hook (runs.tasks) covers that case.
+    """
+    SHUTDOWN.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: SHUTDOWN.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,209 @@
+"""Plotly figure dicts built from plain rows.
+
+Pure module: no ORM, no I/O. Views hand the result to ``json_script`` and ``static/js/charts.js``
+draws it with ``Plotly.newPlot``. plotly.js renders a pseudo-HTML subset in titles, trace names,
+axis labels and hover text, so every user-supplied string goes through :func:`esc` first.
+
+Figures are plain dicts without a ``template``: plotly.js's own defaults are already minimal and
+a Python template would add kilobytes to every chart.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+Figure = dict[str, Any]
+Row = Mapping[str, Any]
+
+# Columns of a RunSecond row the time-series charts read (precomputed at ingestion).
+SECOND_COLUMNS = ("t", "users", "requests", "failures", "p50_ms", "p95_ms", "p99_ms")
+
+# Chart key (element id ``chart-<key>``) -> the series (keys of :func:`series_from_rows`) of
+# its first traces, in order. The live page extends exactly these traces with ``runs-live`` points.
+TIMESERIES_CHARTS: dict[str, tuple[str, ...]] = {
+    "rps": ("rps",),
+    "latency": ("p50", "p95", "p99"),
+    "users": ("users",),
+    "failures": ("failures",),
+}
+
+COLORS = {
+    "rps": "#2563eb",
+    "p50": "#16a34a",
+    "p95": "#d97706",
+    "p99": "#dc2626",
+    "users": "#7c3aed",
+    "planned": "#9ca3af",
+    "failures": "#dc2626",
+}
+
+
+def esc(text: Any) -> str:
+    """Escape text for plotly's pseudo-HTML: <, >, & and both quotes."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def _num(value: Any) -> float | int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    if f != f or f in (float("inf"), float("-inf")):
+        return None
+    return round(f, 3)
+
+
+def series_from_rows(rows: Iterable[Row]) -> dict[str, list[Any]]:
+    """Per-second rows (dicts with :data:`SECOND_COLUMNS`) -> parallel lists for the charts.
+
+    Every row covers exactly one second, so its request and failure counts are already rates.
+    Percentiles of a second without requests are ``None`` (a gap in the line, not a zero).
+    """
+    out: dict[str, list[Any]] = {k: [] for k in ("t", "rps", "p50", "p95", "p99", "users", "failures")}
+    for row in sorted(rows, key=lambda r: r["t"]):
+        out["t"].append(int(row["t"]))
+        out["rps"].append(_num(row.get("requests")) or 0)
+        out["failures"].append(_num(row.get("failures")) or 0)
+        out["users"].append(_num(row.get("users")) or 0)
+        for key in ("p50", "p95", "p99"):
+            out[key].append(_num(row.get(f"{key}_ms")))
+    return out
+
+
+def _layout(
+    title: str, y_title: str, *, x_title: str = "Seconds since start", **extra: Any
+) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}},
+        "margin": {"l": 56, "r": 16, "t": 40, "b": 44},
+        "height": 280,
+        "xaxis": {"title": {"text": x_title}, "rangemode": "tozero", "zeroline": False},
+        "yaxis": {"title": {"text": y_title}, "rangemode": "tozero"},
+        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        "hovermode": "x unified",
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "#ffffff",
+        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+    }
+    layout.update(extra)
+    return layout
+
+
+def _line(name: str, xs: Sequence[Any], ys: Sequence[Any], color: str, **extra: Any) -> dict[str, Any]:
+    trace: dict[str, Any] = {
+        "type": "scatter",
+        "mode": "lines",
+        "name": esc(name),
+        "x": list(xs),
+        "y": list(ys),
+        "line": {"color": color, "width": 2},
+    }
+    trace.update(extra)
+    return trace
+
+
+def _title(what: str, subject: str | None) -> str:
+    return f"{what} · {esc(subject)}" if subject else what
+
+
+def requests_figure(series: Mapping[str, Sequence[Any]], *, subject: str | None = None) -> Figure:
+    return {
+        "data": [_line("requests/s", series["t"], series["rps"], COLORS["rps"], fill="tozeroy")],
+        "layout": _layout(_title("Requests per second", subject), "requests/s"),
+    }
+
+
+def latency_figure(series: Mapping[str, Sequence[Any]], *, subject: str | None = None) -> Figure:
+    return {
+        "data": [
+            _line(name, series["t"], series[key], COLORS[key], connectgaps=False)
+            for key, name in (("p50", "p50"), ("p95", "p95"), ("p99", "p99"))
+        ],
+        "layout": _layout(_title("Response time percentiles", subject), "ms"),
+    }
+
+
+def users_figure(
+    series: Mapping[str, Sequence[Any]],
+    *,
+    planned: tuple[Sequence[float], Sequence[float]] | None = None,
+    subject: str | None = None,
+) -> Figure:
+    data = [_line("users", series["t"], series["users"], COLORS["users"], line_shape="hv")]
+    if planned is not None:
+        xs, ys = planned
+        data.append(
+            _line(
+                "planned", xs, ys, COLORS["planned"],
+                line={"color": COLORS["planned"], "width": 1.5, "dash": "dot"},
+            )
+        )
+    return {"data": data, "layout": _layout(_title("Users", subject), "users")}
+
+
+def failures_figure(series: Mapping[str, Sequence[Any]], *, subject: str | None = None) -> Figure:
+    return {
+        "data": [_line("failures/s", series["t"], series["failures"], COLORS["failures"], fill="tozeroy")],
+        "layout": _layout(_title("Failures per second", subject), "failures/s"),
+    }
+
+
+def run_figures(
+    rows: Iterable[Row],
+    *,
+    planned: tuple[Sequence[float], Sequence[float]] | None = None,
+    subject: str | None = None,
+) -> dict[str, Figure]:
+    """The four time-series charts of a run, keyed like :data:`TIMESERIES_CHARTS`."""
+    series = series_from_rows(rows)
+    return {
+        "rps": requests_figure(series, subject=subject),
+        "latency": latency_figure(series, subject=subject),
+        "users": users_figure(series, planned=planned, subject=subject),
+        "failures": failures_figure(series, subject=subject),
+    }
+
+
+def profile_figure(
+    xs: Sequence[float], ys: Sequence[float], *, subject: str | None = None, unit: str = "users"
+) -> Figure:
+    """The planned curve of a load profile: users over time, or for arrival-rate kinds
+    (``unit="iterations/s"``, see ``profiles.preview_unit``) the planned arrival rate."""
+    what = "Planned arrival rate" if unit == "iterations/s" else "Planned users"
+    return {
+        "data": [_line(f"planned {unit}", xs, ys, COLORS["users"], fill="tozeroy")],
+        "layout": _layout(_title(what, subject), unit, hovermode="closest", height=240),
+    }
+
+
+def endpoints_figure(rows: Iterable[Row]) -> Figure:
+    """Grouped horizontal bars of p50/p95/p99 per endpoint (rows: method, name, p50_ms...)."""
+    rows = list(rows)
+    labels = [esc(f"{r.get('method', '')} {r.get('name', '')}".strip()) for r in rows]
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": key,
+            "y": labels,
+            "x": [_num(r.get(f"{key}_ms")) for r in rows],
+            "marker": {"color": COLORS[key]},
+        }
+        for key in ("p50", "p95", "p99")
+    ]
+    layout = _layout(
+        "Response time by endpoint",
+        "",
+        x_title="ms",
+        barmode="group",
+        hovermode="closest",
+        height=max(180, 110 + 40 * len(rows)),
+    )
+    layout["yaxis"] = {"automargin": True, "autorange": "reversed"}
+    return {"data": data, "layout": layout}

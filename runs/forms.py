@@ -1,0 +1,409 @@
+"""Forms: validate what users type and explain what is wrong, field by field.
+
+Forms never save; views hand ``cleaned_data`` to ``runs.services.catalog``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from runs import profiles
+from runs.models import METHODS, LoadProfile, Scenario, ScenarioStep, Target, TestPlan
+
+JSON_ATTRS = {"rows": 3, "spellcheck": "false", "class": "mono"}
+
+
+def parse_expected_statuses(text: str) -> list[tuple[int, int]]:
+    """Parse "200-299,304" into inclusive ranges. Raises ValueError with a user-facing message."""
+    ranges: list[tuple[int, int]] = []
+    parts = [p.strip() for p in (text or "").split(",")]
+    if not any(parts):
+        raise ValueError("Give at least one status code or range, e.g. 200-299,304.")
+    for part in parts:
+        if not part:
+            raise ValueError("Remove the empty entry between commas.")
+        low_s, sep, high_s = part.partition("-")
+        try:
+            low = int(low_s.strip())
+            high = int(high_s.strip()) if sep else low
+        except ValueError:
+            raise ValueError(f"“{part}” is not a status code or a range like 200-299.") from None
+        for code in (low, high):
+            if not 100 <= code <= 599:
+                raise ValueError(f"{code} is not an HTTP status code (100–599).")
+        if low > high:
+            raise ValueError(f"The range {low}-{high} is backwards; write {high}-{low}.")
+        ranges.append((low, high))
+    return ranges
+
+
+def _where(exc: json.JSONDecodeError) -> str:
+    return f"{exc.msg} (line {exc.lineno}, column {exc.colno})."
+
+
+def _json_object(value: Any, what: str) -> dict[str, Any]:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise forms.ValidationError(f"{what} must be a JSON object, e.g. {{\"name\": \"value\"}}.")
+    return value
+
+
+def _string_map(value: Any, what: str) -> dict[str, Any]:
+    value = _json_object(value, what)
+    for key, item in value.items():
+        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+            raise forms.ValidationError(f"{what}: the value of “{key}” must be a string or a number.")
+    return {k: str(v) for k, v in value.items()}
+
+
+class JSONObjectField(forms.JSONField):
+    """A JSON textarea whose parse errors say where the JSON broke."""
+
+    def to_python(self, value: Any) -> Any:
+        if self.disabled or value in self.empty_values:
+            return None
+        if isinstance(value, (list, dict, int, float)):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {_where(exc)}", code="invalid") from None
+
+    def prepare_value(self, value: Any) -> Any:
+        if value in ({}, None):
+            return ""
+        return super().prepare_value(value)
+
+
+class TargetForm(forms.ModelForm):
+    headers = JSONObjectField(
+        required=False,
+        widget=forms.Textarea(attrs={**JSON_ATTRS, "placeholder": '{"Accept": "application/json"}'}),
+        help_text="Sent with every request, as a JSON object.",
+    )
+    auth_password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty to keep the saved password.",
+    )
+    auth_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Leave empty to keep the saved token.",
+    )
+
+    class Meta:
+        model = Target
+        fields = [
+            "name",
+            "base_url",
+            "headers",
+            "auth_type",
+            "auth_username",
+            "auth_password",
+            "auth_token",
+            "verify_tls",
+            "timeout_seconds",
+        ]
+        labels = {
+            "base_url": "Base URL",
+            "verify_tls": "Verify TLS certificates",
+            "timeout_seconds": "Timeout (s)",
+        }
+        widgets = {"base_url": forms.URLInput(attrs={"placeholder": "https://staging.example.com"})}
+
+    def clean_base_url(self) -> str:
+        return (self.cleaned_data.get("base_url") or "").strip().rstrip("/")
+
+    def clean_headers(self) -> dict[str, Any]:
+        return _string_map(self.cleaned_data.get("headers"), "Headers")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # Secrets are never echoed back into the page; an empty box keeps the saved value.
+        for name in ("auth_password", "auth_token"):
+            if not data.get(name) and self.instance.pk:
+                data[name] = getattr(self.instance, name)
+        auth = data.get("auth_type")
+        if auth == Target.Auth.BASIC and not data.get("auth_username"):
+            self.add_error("auth_username", "Basic authentication needs a username.")
+        if auth == Target.Auth.BEARER and not data.get("auth_token"):
+            self.add_error("auth_token", "Bearer authentication needs a token.")
+        return data
+
+
+class ScenarioForm(forms.ModelForm):
+    class Meta:
+        model = Scenario
+        fields = ["name", "description", "user_class", "think_time_min", "think_time_max"]
+        labels = {"think_time_min": "Think time min (s)", "think_time_max": "Think time max (s)"}
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        low, high = data.get("think_time_min"), data.get("think_time_max")
+        for name in ("think_time_min", "think_time_max"):
+            if data.get(name) is not None and data[name] < 0:
+                self.add_error(name, "Think time cannot be negative.")
+        if low is not None and high is not None and low > high and not self.has_error("think_time_min"):
+            self.add_error("think_time_max", f"Must be at least the minimum ({low:g} s).")
+        return data
+
+
+class StepForm(forms.ModelForm):
+    query = JSONObjectField(
+        required=False,
+        widget=forms.Textarea(attrs={**JSON_ATTRS, "rows": 2, "placeholder": '{"page": 1}'}),
+        help_text="Query string parameters as a JSON object.",
+    )
+    headers = JSONObjectField(
+        required=False,
+        widget=forms.Textarea(attrs={**JSON_ATTRS, "rows": 2, "placeholder": '{"X-Trace": "1"}'}),
+        help_text="Extra headers as a JSON object.",
+    )
+
+    class Meta:
+        model = ScenarioStep
+        fields = [
+            "name", "method", "path", "query", "headers", "body_type", "body", "weight", "expected_statuses",
+        ]
+        labels = {"expected_statuses": "Expected status codes"}
+        widgets = {
+            "body": forms.Textarea(attrs={**JSON_ATTRS, "rows": 3}),
+            "weight": forms.NumberInput(attrs={"min": 1, "max": 1000}),
+        }
+        error_messages = {
+            "method": {
+                "invalid_choice": "Unknown method %(value)s; use one of " + ", ".join(METHODS) + ".",
+            },
+        }
+
+    def clean_path(self) -> str:
+        path = (self.cleaned_data.get("path") or "").strip()
+        if not path.startswith("/"):
+            raise forms.ValidationError("The path must start with “/”, e.g. /api/items.")
+        if any(c.isspace() for c in path):
+            raise forms.ValidationError("The path cannot contain spaces; encode them as %20.")
+        return path
+
+    def clean_query(self) -> dict[str, Any]:
+        value = _json_object(self.cleaned_data.get("query"), "Query")
+        for key, item in value.items():
+            if isinstance(item, dict):
+                raise forms.ValidationError(f"Query: the value of “{key}” cannot be an object.")
+        return value
+
+    def clean_headers(self) -> dict[str, Any]:
+        return _string_map(self.cleaned_data.get("headers"), "Headers")
+
+    def clean_expected_statuses(self) -> str:
+        text = (self.cleaned_data.get("expected_statuses") or "").replace(" ", "")
+        try:
+            parse_expected_statuses(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return text
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        body_type, body = data.get("body_type"), data.get("body") or ""
+        if body_type == ScenarioStep.BodyType.JSON:
+            try:
+                json.loads(body)
+            except json.JSONDecodeError as exc:
+                self.add_error("body", f"The body is not valid JSON: {_where(exc)}")
+        elif body_type == ScenarioStep.BodyType.NONE and body.strip():
+            self.add_error("body_type", "Choose JSON or Text for a request with a body, or clear the body.")
+        if data.get("method") in ("GET", "HEAD") and body_type not in (None, ScenarioStep.BodyType.NONE):
+            self.add_error("body_type", f"{data['method']} requests do not send a body.")
+        return data
+
+
+class BaseStepFormSet(forms.BaseFormSet):
+    """Rows already on the page count as steps; rows added and left untouched are ignored."""
+
+    def _kept(self) -> list[forms.Form]:
+        return [f for f in self.ordered_forms if f.cleaned_data and not self._should_delete_form(f)]
+
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        if not self._kept():
+            raise forms.ValidationError("Add at least one request step.")
+
+    def steps(self) -> list[dict[str, Any]]:
+        """Cleaned steps in the order the user gave, without deleted or untouched blank rows."""
+        return [
+            {k: v for k, v in f.cleaned_data.items() if k not in ("ORDER", "DELETE")} for f in self._kept()
+        ]
+
+
+StepFormSet = forms.formset_factory(
+    StepForm,
+    formset=BaseStepFormSet,
+    extra=0,
+    can_delete=True,
+    can_order=True,
+    max_num=100,
+    validate_max=True,
+)
+
+
+def step_formset(*, data: Any = None, scenario: Scenario | None = None) -> BaseStepFormSet:
+    if data is not None:
+        return StepFormSet(data=data, prefix="steps")
+    initial = []
+    if scenario is not None:
+        initial = list(scenario.steps.values(*StepForm._meta.fields))
+    # A new scenario starts with one blank step to fill in.
+    return StepFormSet(initial=initial or [{"method": "GET", "path": "/"}], prefix="steps")
+
+
+def profile_field_name(kind: str, name: str) -> str:
+    return f"p_{kind}_{name}"
+
+
+class ProfileParamsForm(forms.Form):
+    """The kind and its parameters; the live preview validates with this alone."""
+
+    kind = forms.ChoiceField(choices=LoadProfile.KIND_CHOICES, initial="constant")
+    stages_json = forms.CharField(
+        required=False,
+        label="Stages",
+        widget=forms.Textarea(
+            attrs={
+                **JSON_ATTRS,
+                "rows": 5,
+                "placeholder": (
+                    '[{"duration": 30, "users": 10, "spawn_rate": 2}, {"duration": 60, "users": 10}]'
+                ),
+            }
+        ),
+        help_text="A JSON list of {duration (s), users, spawn_rate (users/s, optional)}.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for kind, fields in profiles.FIELDS.items():
+            for name, label, num_kind, required, default in fields:
+                attrs = {"step": "1" if num_kind == "int" else "any", "data-kind": kind}
+                self.fields[profile_field_name(kind, name)] = forms.CharField(
+                    label=label,
+                    required=False,
+                    initial=default,
+                    widget=forms.NumberInput(attrs=attrs),
+                )
+        self.params: dict[str, Any] = {}
+
+    @property
+    def open_model_kinds(self) -> str:
+        """Space-separated arrival-rate kinds, for the preview script's axis label."""
+        return " ".join(profiles.OPEN_MODEL_KINDS)
+
+    @property
+    def is_open_model(self) -> bool:
+        return profiles.is_open_model(str(self["kind"].value() or ""))
+
+    def kind_fields(self) -> list[tuple[str, str, list[forms.BoundField]]]:
+        """(kind, label, bound fields) for the template's per-kind fieldsets."""
+        out = []
+        for kind in profiles.KINDS:
+            names = [profile_field_name(kind, f[0]) for f in profiles.FIELDS[kind]]
+            if kind == "stages":
+                names = ["stages_json"]
+            out.append((kind, profiles.KIND_LABELS[kind], [self[n] for n in names]))
+        return out
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("kind")
+        if not kind:
+            return data
+        raw: dict[str, Any] = {}
+        if kind == "stages":
+            text = (data.get("stages_json") or "").strip()
+            try:
+                raw["stages"] = json.loads(text) if text else None
+            except json.JSONDecodeError as exc:
+                self.add_error("stages_json", f"Not valid JSON: {_where(exc)}")
+                return data
+        else:
+            for name, *_ in profiles.FIELDS[kind]:
+                raw[name] = data.get(profile_field_name(kind, name))
+        try:
+            self.params = profiles.validate_profile(
+                kind,
+                raw,
+                max_users=settings.SCALETEST_MAX_USERS,
+                max_seconds=settings.SCALETEST_MAX_RUN_SECONDS,
+            )
+        except profiles.ProfileError as exc:
+            for name, message in exc.errors.items():
+                field = "stages_json" if name == "stages" else profile_field_name(kind, name)
+                if name == "kind":
+                    field = "kind"
+                self.add_error(field if field in self.fields else None, message)
+        return data
+
+
+class ProfileForm(ProfileParamsForm):
+    name = forms.CharField(max_length=200)
+    field_order = ["name", "kind"]
+
+    @classmethod
+    def for_profile(cls, profile: LoadProfile) -> ProfileForm:
+        initial: dict[str, Any] = {"name": profile.name, "kind": profile.kind}
+        if profile.kind == "stages":
+            initial["stages_json"] = json.dumps(profile.params.get("stages", []), indent=1)
+        else:
+            for name, value in profile.params.items():
+                initial[profile_field_name(profile.kind, name)] = value
+        return cls(initial=initial)
+
+
+class TestPlanForm(forms.ModelForm):
+    __test__ = False
+
+    class Meta:
+        model = TestPlan
+        fields = ["name", "target", "scenario", "profile", "notes"]
+        labels = {"profile": "Load profile"}
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+
+class RunsCompareForm(forms.Form):
+    """``?ids=3,5,9`` (or ``ids=3&ids=5``, as the run list's checkboxes submit) and an optional
+    ``baseline`` among them. ``cleaned_data["ids"]`` is a list of distinct ids in the given order."""
+
+    ids = forms.CharField(required=False)
+    baseline = forms.IntegerField(required=False, min_value=1)
+
+    def __init__(self, query: Any) -> None:
+        # Join repeated ids parameters so both URL shapes validate the same way.
+        data = {"ids": ",".join(query.getlist("ids")), "baseline": query.get("baseline", "")}
+        super().__init__(data)
+
+    def clean_ids(self) -> list[int]:
+        from runs.selectors_analysis import MAX_COMPARE_RUNS
+
+        raw = [part.strip() for part in self.cleaned_data["ids"].split(",") if part.strip()]
+        if not all(part.isascii() and part.isdigit() and len(part) < 12 for part in raw):
+            raise forms.ValidationError("Run ids must be whole numbers separated by commas, e.g. ?ids=3,5,9.")
+        ids = list(dict.fromkeys(int(part) for part in raw))
+        if len(ids) < 2:
+            raise forms.ValidationError("Choose at least 2 runs to compare.")
+        if len(ids) > MAX_COMPARE_RUNS:
+            raise forms.ValidationError(f"Compare at most {MAX_COMPARE_RUNS} runs at a time; {len(ids)} were given.")
+        return ids
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        ids, baseline = data.get("ids"), data.get("baseline")
+        if ids and baseline is not None and baseline not in ids:
+            self.add_error("baseline", "The baseline must be one of the compared runs.")
+        return data

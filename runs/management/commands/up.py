@@ -1,0 +1,137 @@
+"""`python3 manage.py up` — the whole product on one machine, with a demo to try.
+
+Migrates the database, creates an administrator (password generated once and printed), seeds a
+demo target/scenario/profile/plan, then starts and supervises three processes: the demo target
+(a server with a known bottleneck), a Celery worker (with its embedded beat for the reaper) and
+the web server (gunicorn). Ctrl-C stops all three. With the defaults everything is embedded:
+SQLite in ./var and a filesystem broker, no Redis or PostgreSQL needed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from runs.services.demo import demo_seed
+
+
+class Command(BaseCommand):
+    help = "Start ScaleTest (web + worker + demo target) on this machine."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default=os.environ.get("SCALETEST_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("SCALETEST_PORT", "8000")))
+        parser.add_argument("--demo-port", type=int, default=int(os.environ.get("SCALETEST_DEMO_PORT", "8089")))
+        parser.add_argument("--workers", type=int, default=2, help="Concurrent runs the worker takes.")
+        parser.add_argument("--no-demo", action="store_true", help="Do not start the demo target.")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        username, password = self._admin()
+        demo_url = f"http://127.0.0.1:{opts['demo_port']}"
+        if not opts["no_demo"]:
+            demo_seed(base_url=demo_url)
+        call_command("reap_runs", verbosity=0)
+
+        python = sys.executable
+        base = str(settings.BASE_DIR)
+        procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        if not opts["no_demo"]:
+            procs.append(("demo target", self._spawn([python, "manage.py", "demo_target", "--port", str(opts["demo_port"])], base)))
+        procs.append(
+            (
+                "worker",
+                self._spawn(
+                    [
+                        python, "-m", "celery", "-A", "scaletest_site", "worker", "-B",
+                        "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-c", str(opts["workers"]),
+                        "-l", "info", "-s", str(Path(settings.DATA_DIR) / "celerybeat-schedule"),
+                    ],
+                    base,
+                ),
+            )
+        )
+        bind = f"{opts['host']}:{opts['port']}"
+        procs.append(
+            (
+                "web",
+                self._spawn(
+                    [python, "-m", "gunicorn", "scaletest_site.wsgi", "-b", bind, "-w", "2", "--threads", "4",
+                     "--access-logfile", "-", "--graceful-timeout", "5"],
+                    base,
+                ),
+            )
+        )
+        host = "127.0.0.1" if opts["host"] in ("0.0.0.0", "::") else opts["host"]
+        self.stdout.write(
+            self.style.SUCCESS(
+                "\nScaleTest is up.\n"
+                f"  Open      http://{host}:{opts['port']}/\n"
+                f"  Log in    {username} / {password}\n"
+                + (f"  Demo      plan 'Demo: find the plateau' against {demo_url} (8 slots × 50 ms → plateau at 160 req/s)\n" if not opts["no_demo"] else "")
+                + f"  Data      {settings.DATABASES['default']['NAME']}\n"
+                "  Stop      Ctrl-C\n"
+            )
+        )
+        self._supervise(procs)
+
+    def _admin(self) -> tuple[str, str]:
+        User = get_user_model()
+        username = os.environ.get("SCALETEST_ADMIN_USER", "admin")
+        password_file = Path(settings.DATA_DIR) / "admin_password"
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            password = os.environ.get("SCALETEST_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+            User.objects.create_superuser(username=username, email="", password=password)
+            password_file.write_text(password)
+            password_file.chmod(0o600)
+        elif password_file.exists():
+            password = password_file.read_text().strip()
+        else:
+            password = "(unchanged: set earlier; use manage.py changepassword to reset)"
+        return username, password
+
+    def _spawn(self, cmd: list[str], cwd: str) -> subprocess.Popen[bytes]:
+        env = dict(os.environ, SCALETEST_NO_BOOTSTRAP="1", PYTHONUNBUFFERED="1")
+        return subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True)
+
+    def _supervise(self, procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+        stopping = False
+
+        def stop(*_: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        failed = ""
+        while not stopping:
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    failed = f"{name} exited with code {proc.returncode}"
+                    stopping = True
+                    break
+            time.sleep(0.5)
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for _, proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if failed:
+            raise CommandError(f"Stopped because the {failed}.")
+        self.stdout.write("ScaleTest stopped.")

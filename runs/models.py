@@ -1,0 +1,312 @@
+"""The domain: targets, scenarios, load profiles, plans, runs and their results.
+
+Model methods only derive values from the row's own fields; writes go through
+``runs.services`` and reads of several rows through ``runs.selectors``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
+from django.db import models
+from django.urls import reverse
+
+from . import profiles
+
+HTTP_URL = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+class Target(models.Model):
+    class Auth(models.TextChoices):
+        NONE = "none", "None"
+        BASIC = "basic", "Basic"
+        BEARER = "bearer", "Bearer token"
+
+    name = models.CharField(max_length=200)
+    base_url = models.CharField(max_length=500, validators=[HTTP_URL])
+    headers = models.JSONField(default=dict, blank=True)
+    auth_type = models.CharField(max_length=10, choices=Auth.choices, default=Auth.NONE)
+    auth_username = models.CharField(max_length=200, blank=True)
+    auth_password = models.CharField(max_length=500, blank=True)
+    auth_token = models.CharField(max_length=2000, blank=True)
+    verify_tls = models.BooleanField(default=True)
+    timeout_seconds = models.FloatField(
+        default=30.0, validators=[MinValueValidator(0.1), MaxValueValidator(600)]
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs-target-edit", args=[self.pk])
+
+
+class Scenario(models.Model):
+    class UserClass(models.TextChoices):
+        FAST = "fast", "FastHttpUser (geventhttpclient, fastest)"
+        HTTP = "http", "HttpUser (requests)"
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    think_time_min = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
+    think_time_max = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
+    user_class = models.CharField(max_length=10, choices=UserClass.choices, default=UserClass.FAST)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs-scenario-edit", args=[self.pk])
+
+
+class ScenarioStep(models.Model):
+    class BodyType(models.TextChoices):
+        NONE = "none", "No body"
+        JSON = "json", "JSON"
+        TEXT = "text", "Text"
+
+    scenario = models.ForeignKey(Scenario, related_name="steps", on_delete=models.CASCADE)
+    order = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=200, blank=True, help_text="Shown in results; defaults to the path.")
+    method = models.CharField(max_length=10, choices=[(m, m) for m in METHODS], default="GET")
+    path = models.CharField(max_length=1000, default="/")
+    query = models.JSONField(default=dict, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body_type = models.CharField(max_length=10, choices=BodyType.choices, default=BodyType.NONE)
+    body = models.TextField(blank=True)
+    weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(1000)])
+    expected_statuses = models.CharField(
+        max_length=200, default="200-399", help_text="Codes and ranges, e.g. 200-299,304."
+    )
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.path
+
+
+class LoadProfile(models.Model):
+    KIND_CHOICES = [(k, profiles.KIND_LABELS[k]) for k in profiles.KINDS]
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=KIND_CHOICES, default="constant")
+    params = models.JSONField(default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs-profile-edit", args=[self.pk])
+
+    def plan(self) -> profiles.Plan:
+        return profiles.build_plan(self.kind, self.params)
+
+
+class TestPlan(models.Model):
+    name = models.CharField(max_length=200)
+    target = models.ForeignKey(Target, related_name="plans", on_delete=models.PROTECT)
+    scenario = models.ForeignKey(Scenario, related_name="plans", on_delete=models.PROTECT)
+    profile = models.ForeignKey(LoadProfile, related_name="plans", on_delete=models.PROTECT)
+    notes = models.TextField(blank=True)
+    # The run every new run of this plan is compared with.
+    baseline_run = models.ForeignKey(
+        "Run", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # pytest would otherwise try to collect a class whose name starts with "Test".
+    __test__ = False
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs-plan-detail", args=[self.pk])
+
+
+class Run(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    plan = models.ForeignKey(TestPlan, related_name="runs", null=True, blank=True, on_delete=models.SET_NULL)
+    plan_name = models.CharField(max_length=200)
+    # The plan as it was when the run was started: target, scenario with steps, profile.
+    snapshot = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error_message = models.TextField(blank=True)
+    locust_version = models.CharField(max_length=50, blank=True)
+    generator_host = models.CharField(max_length=255, blank=True)
+    planned_seconds = models.FloatField(default=0)
+    # Running totals kept up to date by ingestion; summary percentiles set when the run ends.
+    total_requests = models.BigIntegerField(default=0)
+    total_failures = models.BigIntegerField(default=0)
+    total_bytes = models.BigIntegerField(default=0)
+    last_t = models.IntegerField(default=-1, help_text="Last second stored, relative to the start.")
+    current_users = models.IntegerField(default=0)
+    p50_ms = models.FloatField(null=True, blank=True)
+    p95_ms = models.FloatField(null=True, blank=True)
+    p99_ms = models.FloatField(null=True, blank=True)
+    max_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"Run #{self.pk} of {self.plan_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs-detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.started_at:
+            return None
+        if self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return float(self.last_t + 1) if self.last_t >= 0 else 0.0
+
+    @property
+    def error_rate(self) -> float:
+        return self.total_failures / self.total_requests if self.total_requests else 0.0
+
+    @property
+    def mean_rps(self) -> float:
+        seconds = self.last_t + 1
+        return self.total_requests / seconds if seconds > 0 else 0.0
+
+
+class RunSecond(models.Model):
+    """All endpoints of one run merged, for one second (t seconds after the start)."""
+
+    run = models.ForeignKey(Run, related_name="seconds", on_delete=models.CASCADE)
+    t = models.IntegerField()
+    users = models.IntegerField(default=0)
+    requests = models.IntegerField(default=0)
+    failures = models.IntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+    cpu_percent = models.FloatField(null=True, blank=True)
+    # Open-model (arrival-rate) runs: iterations due in this second that could not start on
+    # time because the in-flight cap was reached.
+    dropped_iterations = models.IntegerField(default=0)
+    # Derived from ``histogram`` at ingestion, so time-series charts never re-parse it.
+    p50_ms = models.FloatField(null=True)
+    p95_ms = models.FloatField(null=True)
+    p99_ms = models.FloatField(null=True)
+    max_ms = models.FloatField(null=True)
+    mean_ms = models.FloatField(null=True)
+    histogram = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["run", "t"]
+        constraints = [models.UniqueConstraint(fields=["run", "t"], name="runsecond_run_t")]
+
+
+class EndpointSecond(models.Model):
+    """One endpoint (method + name) of one run for one second."""
+
+    run = models.ForeignKey(Run, related_name="endpoint_seconds", on_delete=models.CASCADE)
+    t = models.IntegerField()
+    method = models.CharField(max_length=10)
+    name = models.CharField(max_length=1000)
+    requests = models.IntegerField(default=0)
+    failures = models.IntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+    p50_ms = models.FloatField(null=True)
+    p95_ms = models.FloatField(null=True)
+    p99_ms = models.FloatField(null=True)
+    max_ms = models.FloatField(null=True)
+    histogram = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["run", "t", "method", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "t", "method", "name"], name="endpointsecond_unique")
+        ]
+
+
+class EndpointSummary(models.Model):
+    """Whole-run figures of one endpoint, merged from its exact per-second histograms."""
+
+    run = models.ForeignKey(Run, related_name="endpoint_summaries", on_delete=models.CASCADE)
+    method = models.CharField(max_length=10)
+    name = models.CharField(max_length=1000)
+    requests = models.BigIntegerField(default=0)
+    failures = models.BigIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+    p50_ms = models.FloatField(null=True)
+    p90_ms = models.FloatField(null=True)
+    p95_ms = models.FloatField(null=True)
+    p99_ms = models.FloatField(null=True)
+    max_ms = models.FloatField(null=True)
+    mean_ms = models.FloatField(null=True)
+    rps = models.FloatField(default=0)
+    histogram = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["run", "name", "method"]
+        constraints = [models.UniqueConstraint(fields=["run", "method", "name"], name="endpointsummary_unique")]
+
+
+class ErrorGroup(models.Model):
+    run = models.ForeignKey(Run, related_name="errors", on_delete=models.CASCADE)
+    method = models.CharField(max_length=10)
+    name = models.CharField(max_length=1000)
+    error_class = models.CharField(max_length=200)
+    message = models.CharField(max_length=500)
+    count = models.BigIntegerField(default=0)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        ordering = ["run", "-count"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "method", "name", "error_class", "message"], name="errorgroup_unique"
+            )
+        ]

@@ -1,0 +1,1 @@
+"""Services: every write to the domain goes through a function here (Django-Styleguide)."""

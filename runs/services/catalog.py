@@ -1,0 +1,154 @@
+"""Writes of the things a run is planned from: targets, scenarios with steps, profiles, plans.
+
+Callers pass data a form has already validated. Deleting something a plan still uses raises
+:class:`CatalogError` with a message for the user (the foreign keys are ``PROTECT``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from django.db import models, transaction
+from django.db.models import ProtectedError
+
+from runs.models import LoadProfile, Scenario, ScenarioStep, Target, TestPlan
+
+
+class CatalogError(Exception):
+    """A change cannot be made; the message is meant for the user."""
+
+
+M = TypeVar("M", bound=models.Model)
+
+TARGET_FIELDS = (
+    "name",
+    "base_url",
+    "headers",
+    "auth_type",
+    "auth_username",
+    "auth_password",
+    "auth_token",
+    "verify_tls",
+    "timeout_seconds",
+)
+SCENARIO_FIELDS = ("name", "description", "user_class", "think_time_min", "think_time_max")
+STEP_FIELDS = (
+    "name", "method", "path", "query", "headers", "body_type", "body", "weight", "expected_statuses",
+)
+PLAN_FIELDS = ("name", "target", "scenario", "profile", "notes")
+
+
+def _assign(obj: M, data: Mapping[str, Any], fields: Iterable[str]) -> M:
+    for name in fields:
+        if name in data:
+            setattr(obj, name, data[name])
+    return obj
+
+
+def _user_or_none(user: Any) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _delete(obj: models.Model, what: str) -> None:
+    try:
+        obj.delete()
+    except ProtectedError as exc:
+        names = sorted({str(p) for p in exc.protected_objects})
+        shown = ", ".join(f"“{n}”" for n in names[:5]) + (" and others" if len(names) > 5 else "")
+        raise CatalogError(
+            f"{what} “{obj}” is used by the test plan{'s' if len(names) != 1 else ''} {shown}. "
+            "Change or delete those plans first."
+        ) from exc
+
+
+# --- targets ---------------------------------------------------------------------------------
+def target_create(*, data: Mapping[str, Any], user: Any = None) -> Target:
+    target = _assign(Target(created_by=_user_or_none(user)), data, TARGET_FIELDS)
+    target.full_clean()
+    target.save()
+    return target
+
+
+def target_update(*, target: Target, data: Mapping[str, Any]) -> Target:
+    _assign(target, data, TARGET_FIELDS)
+    target.full_clean()
+    target.save()
+    return target
+
+
+def target_delete(*, target: Target) -> None:
+    _delete(target, "The target")
+
+
+# --- scenarios -------------------------------------------------------------------------------
+@transaction.atomic
+def scenario_save(
+    *,
+    data: Mapping[str, Any],
+    steps: list[Mapping[str, Any]],
+    scenario: Scenario | None = None,
+    user: Any = None,
+) -> Scenario:
+    """Create or update a scenario and replace its steps with ``steps``, in that order.
+
+    Runs keep a snapshot of their steps, so replacing the rows rewrites no history.
+    """
+    if scenario is None:
+        scenario = Scenario(created_by=_user_or_none(user))
+    _assign(scenario, data, SCENARIO_FIELDS)
+    if scenario.think_time_min > scenario.think_time_max:
+        raise CatalogError("The minimum think time is above the maximum.")
+    scenario.full_clean()
+    scenario.save()
+    scenario.steps.all().delete()
+    rows = []
+    for order, step in enumerate(steps):
+        row = _assign(ScenarioStep(scenario=scenario, order=order), step, STEP_FIELDS)
+        row.full_clean(exclude=["scenario"])
+        rows.append(row)
+    ScenarioStep.objects.bulk_create(rows)
+    return scenario
+
+
+def scenario_delete(*, scenario: Scenario) -> None:
+    _delete(scenario, "The scenario")
+
+
+# --- load profiles ---------------------------------------------------------------------------
+def profile_save(
+    *, name: str, kind: str, params: Mapping[str, Any], profile: LoadProfile | None = None, user: Any = None
+) -> LoadProfile:
+    """Create or update a profile from parameters ``profiles.validate_profile`` returned."""
+    if profile is None:
+        profile = LoadProfile(created_by=_user_or_none(user))
+    profile.name = name
+    profile.kind = kind
+    profile.params = dict(params)
+    profile.full_clean()
+    profile.save()
+    return profile
+
+
+def profile_delete(*, profile: LoadProfile) -> None:
+    _delete(profile, "The load profile")
+
+
+# --- test plans ------------------------------------------------------------------------------
+def plan_create(*, data: Mapping[str, Any], user: Any = None) -> TestPlan:
+    plan = _assign(TestPlan(created_by=_user_or_none(user)), data, PLAN_FIELDS)
+    plan.full_clean()
+    plan.save()
+    return plan
+
+
+def plan_update(*, plan: TestPlan, data: Mapping[str, Any]) -> TestPlan:
+    _assign(plan, data, PLAN_FIELDS)
+    plan.full_clean()
+    plan.save()
+    return plan
+
+
+def plan_delete(*, plan: TestPlan) -> None:
+    """Delete a plan; its runs stay, with their snapshot and the plan's name."""
+    plan.delete()

@@ -1,0 +1,41 @@
+"""The demo: a target with a known bottleneck and a plan that finds it."""
+
+from __future__ import annotations
+
+from runs.models import LoadProfile, Scenario, ScenarioStep, Target, TestPlan
+
+DEMO_PLAN = "Demo: find the plateau"
+
+
+def demo_seed(*, base_url: str) -> TestPlan:
+    """Create (or refresh) the demo objects. Idempotent: running `up` twice adds nothing."""
+    target, _ = Target.objects.update_or_create(
+        name="Demo target (local)",
+        defaults={"base_url": base_url, "timeout_seconds": 10.0},
+    )
+    scenario, created = Scenario.objects.get_or_create(
+        name="Demo: slot-limited endpoint",
+        defaults={
+            "description": "GET /slots: 8 slots, each held 50 ms, so the target tops out at 160 req/s.",
+        },
+    )
+    if created or not scenario.steps.exists():
+        ScenarioStep.objects.create(scenario=scenario, order=0, name="slots", method="GET", path="/slots")
+    profile, _ = LoadProfile.objects.get_or_create(
+        name="Demo: staircase 2→22 users",
+        defaults={
+            "kind": "staircase",
+            "params": {"start_users": 2, "step_users": 4, "step_duration": 10, "steps": 6, "spawn_rate": None},
+        },
+    )
+    plan, _ = TestPlan.objects.get_or_create(
+        name=DEMO_PLAN,
+        defaults={
+            "target": target,
+            "scenario": scenario,
+            "profile": profile,
+            "notes": "Throughput grows by 20 req/s per user until 8 users, then plateaus at 160 req/s "
+            "while latency climbs: the knee is at 8 users.",
+        },
+    )
+    return plan

@@ -1,0 +1,305 @@
+"""Run results: store the engine's per-second messages, and summarise a run when it ends.
+
+Percentiles everywhere come from exact merges of ``runs.histogram`` histograms: a RunSecond
+is the merge of that second's endpoints, an EndpointSummary the merge of that endpoint's
+seconds, and the run's own figures the merge of its endpoints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+
+from runs.engine import protocol
+from runs.histogram import Histogram
+from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond
+
+SUMMARY_PERCENTILES = (50, 90, 95, 99)
+SECOND_PERCENTILES = (50, 95, 99)
+STREAM_CHUNK = 2000
+
+
+# -- pure aggregation of one batch ------------------------------------------------------------
+@dataclass
+class Counts:
+    requests: int = 0
+    failures: int = 0
+    bytes: int = 0
+    hist: Histogram = field(default_factory=Histogram)
+
+    def add(self, requests: int, failures: int, nbytes: int, hist: Histogram) -> None:
+        self.requests += requests
+        self.failures += failures
+        self.bytes += nbytes
+        self.hist.merge(hist)
+
+
+@dataclass
+class SecondAgg(Counts):
+    users: int = 0
+    cpu_percent: float | None = None
+    dropped_iterations: int = 0
+
+
+@dataclass
+class ErrorAgg:
+    count: int
+    first_epoch: int
+    last_epoch: int
+
+
+@dataclass
+class Batch:
+    seconds: dict[int, SecondAgg]
+    endpoints: dict[tuple[int, str, str], Counts]
+    errors: dict[tuple[str, str, str, str], ErrorAgg]
+    latest_users: int
+    # This batch's own totals, taken before any merge with stored rows.
+    requests: int
+    failures: int
+    bytes: int
+
+
+def batch_aggregate(seconds: Iterable[protocol.SecondMessage], *, start_epoch: int) -> Batch:
+    """Group messages by ``t`` (a second may come twice: its halves are merged)."""
+    per_t: dict[int, SecondAgg] = {}
+    per_ep: dict[tuple[int, str, str], Counts] = {}
+    errors: dict[tuple[str, str, str, str], ErrorAgg] = {}
+    latest = (-1, 0)
+    for msg in seconds:
+        t = max(0, msg.epoch - start_epoch)
+        agg = per_t.get(t)
+        if agg is None:
+            agg = per_t[t] = SecondAgg()
+        agg.users = max(agg.users, msg.users)
+        agg.dropped_iterations += msg.dropped_iterations
+        if msg.cpu_percent is not None:
+            agg.cpu_percent = max(agg.cpu_percent or 0.0, msg.cpu_percent)
+        if t >= latest[0]:
+            latest = (t, msg.users)
+        for ep in msg.endpoints:
+            hist = Histogram.from_dict(ep.histogram)
+            agg.add(ep.requests, ep.failures, ep.bytes, hist)
+            per_ep.setdefault((t, ep.method, ep.name), Counts()).add(ep.requests, ep.failures, ep.bytes, hist)
+        for err in msg.errors:
+            key = (err.method, err.name, err.error_class, err.message)
+            seen = errors.get(key)
+            if seen is None:
+                errors[key] = ErrorAgg(err.count, msg.epoch, msg.epoch)
+            else:
+                seen.count += err.count
+                seen.first_epoch = min(seen.first_epoch, msg.epoch)
+                seen.last_epoch = max(seen.last_epoch, msg.epoch)
+    return Batch(
+        seconds=per_t,
+        endpoints=per_ep,
+        errors=errors,
+        latest_users=latest[1],
+        requests=sum(c.requests for c in per_t.values()),
+        failures=sum(c.failures for c in per_t.values()),
+        bytes=sum(c.bytes for c in per_t.values()),
+    )
+
+
+def _figures(hist: Histogram, qs: Sequence[float]) -> dict[str, float | None]:
+    if not hist.total:
+        return {f"p{q:g}_ms": None for q in qs} | {"max_ms": None, "mean_ms": None}
+    ps = hist.percentiles_ms(qs)
+    return {f"p{q:g}_ms": ps[q] for q in qs} | {"max_ms": hist.max_ms, "mean_ms": hist.mean_ms}
+
+
+def _epoch_dt(epoch: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
+
+
+# -- ingestion ---------------------------------------------------------------------------------
+def results_ingest(
+    *, run_id: int, seconds: Sequence[protocol.SecondMessage], start_epoch: int | None = None
+) -> None:
+    """Store a batch of per-second messages in one transaction.
+
+    ``t`` is ``epoch - start_epoch``; without ``start_epoch`` the run's ``started_at`` (the
+    whole second the load started, set by the runner) is the origin. A second that is
+    already stored is merged with the new one, so a straggler never overwrites data.
+    """
+    if not seconds:
+        return
+    if start_epoch is None:
+        started_at = Run.objects.values_list("started_at", flat=True).get(pk=run_id)
+        if started_at is None:
+            raise ValueError(f"run {run_id} has not started")
+        start_epoch = int(started_at.timestamp())
+    batch = batch_aggregate(seconds, start_epoch=start_epoch)
+    with transaction.atomic():
+        _store_seconds(run_id, batch)
+        _store_endpoints(run_id, batch)
+        _store_errors(run_id, batch)
+        _update_totals(run_id, batch)
+
+
+def _store_seconds(run_id: int, batch: Batch) -> None:
+    existing = {
+        row.t: row for row in RunSecond.objects.select_for_update().filter(run_id=run_id, t__in=list(batch.seconds))
+    }
+    new_rows, changed = [], []
+    for t, agg in batch.seconds.items():
+        row = existing.get(t)
+        if row is not None:
+            agg.add(row.requests, row.failures, row.bytes, Histogram.from_dict(row.histogram))
+            agg.users = max(agg.users, row.users)
+            agg.dropped_iterations += row.dropped_iterations
+            if row.cpu_percent is not None:
+                agg.cpu_percent = max(agg.cpu_percent or 0.0, row.cpu_percent)
+        else:
+            row = RunSecond(run_id=run_id, t=t)
+        row.users, row.cpu_percent = agg.users, agg.cpu_percent
+        row.dropped_iterations = agg.dropped_iterations
+        row.requests, row.failures, row.bytes = agg.requests, agg.failures, agg.bytes
+        row.histogram = agg.hist.to_dict()
+        for name, value in _figures(agg.hist, SECOND_PERCENTILES).items():
+            setattr(row, name, value)
+        (changed if row.pk else new_rows).append(row)
+    RunSecond.objects.bulk_create(new_rows)
+    if changed:
+        RunSecond.objects.bulk_update(
+            changed,
+            ["users", "cpu_percent", "dropped_iterations", "requests", "failures", "bytes", "histogram",
+             "p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms"],
+        )
+
+
+def _store_endpoints(run_id: int, batch: Batch) -> None:
+    if not batch.endpoints:
+        return
+    ts = sorted({t for t, _, _ in batch.endpoints})
+    existing = {
+        (row.t, row.method, row.name): row
+        for row in EndpointSecond.objects.select_for_update().filter(run_id=run_id, t__in=ts)
+    }
+    new_rows, changed = [], []
+    for (t, method, name), agg in batch.endpoints.items():
+        row = existing.get((t, method, name))
+        if row is not None:
+            agg.add(row.requests, row.failures, row.bytes, Histogram.from_dict(row.histogram))
+        else:
+            row = EndpointSecond(run_id=run_id, t=t, method=method, name=name)
+        row.requests, row.failures, row.bytes = agg.requests, agg.failures, agg.bytes
+        row.histogram = agg.hist.to_dict()
+        figures = _figures(agg.hist, SECOND_PERCENTILES)
+        row.p50_ms, row.p95_ms, row.p99_ms, row.max_ms = (
+            figures["p50_ms"], figures["p95_ms"], figures["p99_ms"], figures["max_ms"]
+        )
+        (changed if row.pk else new_rows).append(row)
+    EndpointSecond.objects.bulk_create(new_rows)
+    if changed:
+        EndpointSecond.objects.bulk_update(
+            changed, ["requests", "failures", "bytes", "histogram", "p50_ms", "p95_ms", "p99_ms", "max_ms"]
+        )
+
+
+def _store_errors(run_id: int, batch: Batch) -> None:
+    if not batch.errors:
+        return
+    existing = {
+        (g.method, g.name, g.error_class, g.message): g
+        for g in ErrorGroup.objects.select_for_update().filter(
+            run_id=run_id, error_class__in={k[2] for k in batch.errors}, name__in={k[1] for k in batch.errors}
+        )
+    }
+    new_groups = []
+    for key, agg in batch.errors.items():
+        group = existing.get(key)
+        if group is None:
+            method, name, error_class, message = key
+            new_groups.append(
+                ErrorGroup(
+                    run_id=run_id, method=method, name=name, error_class=error_class, message=message,
+                    count=agg.count, first_seen=_epoch_dt(agg.first_epoch), last_seen=_epoch_dt(agg.last_epoch),
+                )
+            )
+        else:
+            ErrorGroup.objects.filter(pk=group.pk).update(
+                count=F("count") + agg.count,
+                first_seen=min(group.first_seen, _epoch_dt(agg.first_epoch)),
+                last_seen=max(group.last_seen, _epoch_dt(agg.last_epoch)),
+            )
+    ErrorGroup.objects.bulk_create(new_groups)
+
+
+def _update_totals(run_id: int, batch: Batch) -> None:
+    Run.objects.filter(pk=run_id).update(
+        total_requests=F("total_requests") + batch.requests,
+        total_failures=F("total_failures") + batch.failures,
+        total_bytes=F("total_bytes") + batch.bytes,
+        last_t=Greatest(F("last_t"), Value(max(batch.seconds))),
+        current_users=batch.latest_users,
+    )
+
+
+def _add_stored(hist: Histogram, data: dict) -> None:
+    """Merge a histogram as stored by this module into ``hist`` without building a Histogram
+    per row: the summary of a long run merges tens of thousands of them."""
+    keys, counts = data.get("k") or [], data.get("c") or []
+    if not keys:
+        return
+    buckets = hist.counts
+    for key, count in zip(keys, counts, strict=True):
+        buckets[key] = buckets.get(key, 0) + count
+    if hist.total == 0 or data["min"] < hist.min_us:
+        hist.min_us = data["min"]
+    hist.max_us = max(hist.max_us, data["max"])
+    hist.total += sum(counts)
+    hist.sum_us += data["sum"]
+
+
+# -- summary -----------------------------------------------------------------------------------
+def run_summarise(*, run_id: int) -> None:
+    """(Re)build the run's EndpointSummary rows and its whole-run percentiles.
+
+    Streams EndpointSecond rows (a 1-hour run at 20 endpoints is 72k of them) and merges
+    each endpoint's histograms. The run's figures merge the endpoint totals: the same
+    samples as merging every RunSecond, with far fewer histograms to decode.
+    """
+    per_endpoint: dict[tuple[str, str], Counts] = {}
+    rows = (
+        EndpointSecond.objects.filter(run_id=run_id)
+        .order_by()
+        .values_list("method", "name", "requests", "failures", "bytes", "histogram")
+        .iterator(chunk_size=STREAM_CHUNK)
+    )
+    for method, name, requests, failures, nbytes, histogram in rows:
+        counts = per_endpoint.get((method, name))
+        if counts is None:
+            counts = per_endpoint[(method, name)] = Counts()
+        counts.requests += requests
+        counts.failures += failures
+        counts.bytes += nbytes
+        _add_stored(counts.hist, histogram)
+
+    last_t = Run.objects.values_list("last_t", flat=True).get(pk=run_id)
+    seconds = max(last_t + 1, 1)
+    summaries = []
+    overall = Histogram()
+    for (method, name), counts in per_endpoint.items():
+        overall.merge(counts.hist)
+        summaries.append(
+            EndpointSummary(
+                run_id=run_id, method=method, name=name,
+                requests=counts.requests, failures=counts.failures, bytes=counts.bytes,
+                rps=counts.requests / seconds, histogram=counts.hist.to_dict(),
+                **_figures(counts.hist, SUMMARY_PERCENTILES),
+            )
+        )
+    run_figures = _figures(overall, SECOND_PERCENTILES)
+    with transaction.atomic():
+        EndpointSummary.objects.filter(run_id=run_id).delete()
+        EndpointSummary.objects.bulk_create(summaries)
+        Run.objects.filter(pk=run_id).update(
+            p50_ms=run_figures["p50_ms"], p95_ms=run_figures["p95_ms"],
+            p99_ms=run_figures["p99_ms"], max_ms=run_figures["max_ms"],
+        )

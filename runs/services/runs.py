@@ -1,0 +1,138 @@
+"""Run lifecycle: create (with an immutable snapshot), claim, cancel, finish."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from runs import profiles
+from runs.models import Run, TestPlan
+
+
+class RunError(Exception):
+    """A run cannot be started or changed; the message is meant for the user."""
+
+
+def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
+    """Everything a run needs, copied out of the plan, so later edits never rewrite history."""
+    target = plan.target
+    scenario = plan.scenario
+    profile = plan.profile
+    built = profile.plan()
+    return {
+        "version": 1,
+        "plan": {"id": plan.pk, "name": plan.name, "notes": plan.notes},
+        "target": {
+            "id": target.pk,
+            "name": target.name,
+            "base_url": target.base_url,
+            "headers": dict(target.headers or {}),
+            "auth_type": target.auth_type,
+            "auth_username": target.auth_username,
+            "auth_password": target.auth_password,
+            "auth_token": target.auth_token,
+            "verify_tls": target.verify_tls,
+            "timeout_seconds": target.timeout_seconds,
+        },
+        "scenario": {
+            "id": scenario.pk,
+            "name": scenario.name,
+            "user_class": scenario.user_class,
+            "think_time_min": scenario.think_time_min,
+            "think_time_max": scenario.think_time_max,
+            "steps": [
+                {
+                    "name": step.display_name,
+                    "method": step.method,
+                    "path": step.path,
+                    "query": dict(step.query or {}),
+                    "headers": dict(step.headers or {}),
+                    "body_type": step.body_type,
+                    "body": step.body,
+                    "weight": step.weight,
+                    "expected_statuses": step.expected_statuses,
+                }
+                for step in scenario.steps.all()
+            ],
+        },
+        "profile": {
+            "id": profile.pk,
+            "name": profile.name,
+            "kind": profile.kind,
+            "params": dict(profile.params),
+            "duration": built.duration,
+            "peak_users": built.peak_users,
+        },
+    }
+
+
+def run_create(*, plan: TestPlan, user: Any = None) -> Run:
+    """Create a queued run of ``plan`` and enqueue its task once the row is committed."""
+    if not plan.scenario.steps.exists():
+        raise RunError("The scenario has no request steps; add at least one before running.")
+    try:
+        profiles.validate_profile(
+            plan.profile.kind,
+            plan.profile.params,
+            max_users=settings.SCALETEST_MAX_USERS,
+            max_seconds=settings.SCALETEST_MAX_RUN_SECONDS,
+        )
+    except profiles.ProfileError as exc:
+        raise RunError(f"The load profile is invalid: {exc}") from exc
+    snapshot = plan_snapshot(plan=plan)
+    with transaction.atomic():
+        run = Run.objects.create(
+            plan=plan,
+            plan_name=plan.name,
+            snapshot=snapshot,
+            planned_seconds=snapshot["profile"]["duration"],
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        from runs.tasks import execute_run
+
+        run_id = run.pk
+        transaction.on_commit(lambda: execute_run.delay(run_id))
+    return run
+
+
+def run_claim(*, run_id: int) -> bool:
+    """Move a queued run to running. False when another delivery (or a cancel) got there first."""
+    now = timezone.now()
+    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED, cancel_requested=False).update(
+        status=Run.Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        generator_host=socket.gethostname()[:255],
+    )
+    return claimed == 1
+
+
+def run_cancel(*, run: Run) -> Run:
+    """Cancel a run. A queued run ends at once; a running one is stopped by its worker."""
+    Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
+        status=Run.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+    )
+    Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(cancel_requested=True)
+    run.refresh_from_db()
+    return run
+
+
+def run_heartbeat(*, run_id: int) -> bool:
+    """Touch the heartbeat; returns whether a cancel has been asked for."""
+    Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(heartbeat_at=timezone.now())
+    return Run.objects.filter(pk=run_id, cancel_requested=True).exists()
+
+
+def run_finish(*, run_id: int, status: str, error_message: str = "") -> None:
+    """End a running run with ``status``; a run that already ended is left as it is."""
+    assert status in (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.CANCELLED)
+    from runs.services.results import run_summarise
+
+    run_summarise(run_id=run_id)
+    Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
+        status=status, finished_at=timezone.now(), error_message=error_message[:5000], current_users=0
+    )

@@ -1,0 +1,85 @@
+"""Celery tasks: thin wrappers that take an id and call a service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from celery.signals import worker_ready, worker_shutting_down
+from django.conf import settings
+
+from runs.engine.reaper import runs_reap_stale
+from runs.engine.runner import SHUTDOWN_MESSAGE, run_execute, stop_on_sigterm
+from runs.models import Run
+from runs.services.runs import run_claim
+
+log = logging.getLogger(__name__)
+
+__all__ = ["execute_run", "reap_stale_runs", "runs_reap_stale"]
+
+# The runner enforces the real cap (planned + grace, at most SCALETEST_MAX_RUN_SECONDS) and
+# stops its child within the stop grace; these limits only catch a runner that hangs itself.
+SOFT_TIME_LIMIT = (
+    settings.SCALETEST_MAX_RUN_SECONDS
+    + settings.SCALETEST_RUN_GRACE_SECONDS
+    + settings.SCALETEST_STOP_GRACE_SECONDS
+    + 60
+)
+
+
+@shared_task(
+    name="runs.tasks.execute_run",
+    # Acked on receipt (settings: CELERY_TASK_ACKS_LATE = False): a run can outlast the
+    # broker's visibility timeout, and a redelivery would double the load on the target.
+    acks_late=False,
+    soft_time_limit=SOFT_TIME_LIMIT,
+    time_limit=SOFT_TIME_LIMIT + 30,
+    ignore_result=True,
+)
+def execute_run(run_id: int) -> None:
+    # The claim in the database makes a second delivery (or a cancelled run) a no-op.
+    if not run_claim(run_id=run_id):
+        log.info("run %s: not claimed (already taken, cancelled or gone)", run_id)
+        return
+    with stop_on_sigterm():
+        run_execute(run_id=run_id)
+
+
+@shared_task(name="runs.tasks.reap_stale_runs", ignore_result=True)
+def reap_stale_runs() -> int:
+    return len(runs_reap_stale())
+
+
+@worker_ready.connect
+def _reap_on_start(**_: Any) -> None:
+    # A worker that starts after a crash is the first to know its runs are orphans; runs of
+    # live workers have a fresh heartbeat and are left alone.
+    try:
+        reaped = runs_reap_stale()
+    except Exception:  # noqa: BLE001 - a broken reaper must not keep the worker from starting
+        log.exception("reaping stale runs failed")
+        return
+    if reaped:
+        log.warning("marked stale runs failed: %s", reaped)
+
+
+@worker_shutting_down.connect
+def _stop_runs_on_shutdown(**_: Any) -> None:
+    """Warm shutdown waits for running tasks; ask this worker's runs to stop so it waits seconds,
+    not hours. Runs in the main process, which knows what its pool children execute."""
+    from celery.worker import state
+
+    run_ids = [
+        request.args[0]
+        for request in list(state.active_requests)
+        if request.name == execute_run.name and request.args
+    ]
+    if not run_ids:
+        return
+    try:
+        Run.objects.filter(pk__in=run_ids, status=Run.Status.RUNNING).update(
+            cancel_requested=True, error_message=SHUTDOWN_MESSAGE
+        )
+    except Exception:  # noqa: BLE001 - never break the shutdown itself
+        log.exception("could not ask runs %s to stop", run_ids)

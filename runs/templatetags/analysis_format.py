@@ -1,0 +1,40 @@
+"""Number formatting for the analysis sections: fractions as signed or plain percentages."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+@register.filter
+def pct(value: Any, digits: int = 1) -> str:
+    """0.1234 -> "12.3 %"; "–" for None or NaN."""
+    f = _finite(value)
+    return "–" if f is None else f"{100.0 * f:.{int(digits)}f} %"
+
+
+@register.filter
+def signed_pct(value: Any, digits: int = 1) -> str:
+    """0.1234 -> "+12.3 %"; "–" for None or NaN."""
+    f = _finite(value)
+    return "–" if f is None else f"{100.0 * f:+.{int(digits)}f} %"
+
+
+@register.filter
+def pvalue(value: Any) -> str:
+    f = _finite(value)
+    if f is None:
+        return "–"
+    return "< 0.001" if f < 0.001 else f"{f:.3f}"

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from runs.views import compare, dashboard, plans, profiles, runs, scenarios, targets
+
+urlpatterns = [
+    path("", dashboard.dashboard, name="runs-dashboard"),
+    # Runs
+    path("runs/", runs.run_list, name="runs-list"),
+    path("runs/compare/", compare.runs_compare, name="runs-compare"),
+    path("runs/<int:pk>/", runs.run_detail, name="runs-detail"),
+    path("runs/<int:pk>/live.json", runs.run_live, name="runs-live"),
+    path("runs/<int:pk>/tables/", runs.run_tables, name="runs-tables"),
+    path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="runs-cancel"),
+    path("runs/<int:pk>/baseline/", compare.run_baseline, name="runs-baseline"),
+    # Test plans
+    path("plans/", plans.plan_list, name="runs-plan-list"),
+    path("plans/new/", plans.plan_create, name="runs-plan-create"),
+    path("plans/<int:pk>/", plans.plan_detail, name="runs-plan-detail"),
+    path("plans/<int:pk>/edit/", plans.plan_edit, name="runs-plan-edit"),
+    path("plans/<int:pk>/delete/", plans.plan_delete, name="runs-plan-delete"),
+    path("plans/<int:pk>/start/", plans.plan_start, name="runs-plan-start"),
+    # Targets
+    path("targets/", targets.target_list, name="runs-target-list"),
+    path("targets/new/", targets.target_create, name="runs-target-create"),
+    path("targets/<int:pk>/", targets.target_edit, name="runs-target-edit"),
+    path("targets/<int:pk>/delete/", targets.target_delete, name="runs-target-delete"),
+    # Scenarios
+    path("scenarios/", scenarios.scenario_list, name="runs-scenario-list"),
+    path("scenarios/new/", scenarios.scenario_create, name="runs-scenario-create"),
+    path("scenarios/<int:pk>/", scenarios.scenario_edit, name="runs-scenario-edit"),
+    path("scenarios/<int:pk>/delete/", scenarios.scenario_delete, name="runs-scenario-delete"),
+    # Load profiles
+    path("profiles/", profiles.profile_list, name="runs-profile-list"),
+    path("profiles/new/", profiles.profile_create, name="runs-profile-create"),
+    path("profiles/preview.json", profiles.profile_preview, name="runs-profile-preview"),
+    path("profiles/<int:pk>/", profiles.profile_edit, name="runs-profile-edit"),
+    path("profiles/<int:pk>/delete/", profiles.profile_delete, name="runs-profile-delete"),
+]

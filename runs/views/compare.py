@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from runs import figures_analysis, selectors_analysis
+from runs.forms import RunsCompareForm
+from runs.models import Run
+from runs.services.baseline import BaselineError, plan_set_baseline
+
+
+@require_GET
+@login_required
+def runs_compare(request: HttpRequest) -> HttpResponse:
+    """``/runs/compare/?ids=3,5,9[&baseline=5]``: overlays, capacity curves and verdicts."""
+    form = RunsCompareForm(request.GET)
+    if not form.is_valid():
+        context = {"form": form, "max_runs": selectors_analysis.MAX_COMPARE_RUNS}
+        return render(request, "runs/compare.html", context, status=400)
+    ids: list[int] = form.cleaned_data["ids"]
+    try:
+        result = selectors_analysis.runs_compare(ids=ids, reference_id=form.cleaned_data.get("baseline"))
+    except selectors_analysis.RunsNotFound as exc:
+        raise Http404(f"No run #{exc.args[0][0]}.") from exc
+    labels = [r.label for r in result.runs]
+    figs = figures_analysis.compare_timeseries_figures(labels, [r.series for r in result.runs])
+    figs["capacity"] = figures_analysis.compare_capacity_figure(labels, [r.capacity for r in result.runs])
+    ids_param = ",".join(str(i) for i in ids)
+    context = {
+        "form": form,
+        "result": result,
+        "figs": figs,
+        "ids_param": ids_param,
+        "share_url": request.build_absolute_uri(f"{reverse('runs-compare')}?ids={ids_param}"),
+        "max_runs": selectors_analysis.MAX_COMPARE_RUNS,
+    }
+    return render(request, "runs/compare.html", context)
+
+
+@require_POST
+@login_required
+def run_baseline(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(Run, pk=pk)
+    try:
+        plan = plan_set_baseline(run=run)
+    except BaselineError as exc:
+        messages.error(request, str(exc))
+        return redirect(run)
+    messages.success(request, f"Run #{run.pk} is now the baseline of “{plan}”.")
+    return redirect(run)

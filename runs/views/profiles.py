@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import html
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from runs import figures, selectors
+from runs.forms import ProfileForm, ProfileParamsForm
+from runs.models import LoadProfile
+from runs.services import catalog
+from runs.views._common import confirm_delete
+
+
+@require_GET
+@login_required
+def profile_list(request: HttpRequest) -> HttpResponse:
+    rows = [(p, selectors.profile_preview_of(profile=p)) for p in selectors.profile_list()]
+    return render(request, "runs/profile_list.html", {"rows": rows})
+
+
+def _edit(request: HttpRequest, profile: LoadProfile | None) -> HttpResponse:
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            saved = catalog.profile_save(
+                name=form.cleaned_data["name"],
+                kind=form.cleaned_data["kind"],
+                params=form.params,
+                profile=profile,
+                user=request.user,
+            )
+            messages.success(request, f"Saved load profile “{saved}”.")
+            return redirect("runs-profile-edit", pk=saved.pk)
+    else:
+        form = ProfileForm.for_profile(profile) if profile else ProfileForm()
+    preview = selectors.profile_preview_of(profile=profile) if profile else None
+    fig = figures.profile_figure(preview["x"], preview["y"]) if preview else figures.profile_figure([], [])
+    context = {"form": form, "profile": profile, "preview": preview, "fig": fig}
+    return render(request, "runs/profile_form.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def profile_create(request: HttpRequest) -> HttpResponse:
+    return _edit(request, None)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _edit(request, get_object_or_404(LoadProfile, pk=pk))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def profile_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    profile = get_object_or_404(LoadProfile, pk=pk)
+    return confirm_delete(
+        request,
+        obj=profile,
+        what="load profile",
+        delete=lambda: catalog.profile_delete(profile=profile),
+        list_url=reverse("runs-profile-list"),
+        back_url=reverse("runs-profile-edit", args=[profile.pk]),
+    )
+
+
+@require_GET
+@login_required
+def profile_preview(request: HttpRequest) -> JsonResponse:
+    """The planned curve of the parameters in the query string, as the profile form draws it."""
+    form = ProfileParamsForm(request.GET)
+    if not form.is_valid():
+        errors = {html.escape(k): html.escape(" ".join(v)) for k, v in form.errors.items()}
+        return JsonResponse({"ok": False, "errors": errors})
+    preview = selectors.profile_preview(kind=form.cleaned_data["kind"], params=form.params)
+    return JsonResponse({"ok": True, **preview})

@@ -1,0 +1,150 @@
+/* Draw the Plotly figures embedded with json_script, and keep a running run's page live.
+ *
+ * Every element with data-figure="<json_script id>" gets Plotly.newPlot. On the run page a
+ * "live-config" JSON block makes this poll the runs-live endpoint every second and extend the
+ * time-series traces in place; the endpoint and error tables are re-fetched every few seconds
+ * as server-rendered (escaped) HTML. When the run ends the page reloads once to show the summary.
+ */
+(function () {
+  "use strict";
+
+  var CONFIG = {
+    displaylogo: false,
+    responsive: true,
+    modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"],
+  };
+
+  function readJSON(id) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  }
+
+  function draw(el, fig) {
+    return Plotly.newPlot(el, fig.data, fig.layout, CONFIG);
+  }
+
+  function drawAll() {
+    var pending = [];
+    document.querySelectorAll("[data-figure]").forEach(function (el) {
+      var fig = readJSON(el.dataset.figure);
+      if (fig) pending.push(draw(el, fig));
+    });
+    return Promise.all(pending);
+  }
+
+  var STATUS_LABELS = {
+    queued: "Queued",
+    running: "Running",
+    finished: "Finished",
+    failed: "Failed",
+    cancelled: "Cancelled",
+  };
+
+  function setText(id, value) {
+    var el = document.getElementById(id);
+    if (el) el.textContent = String(value);
+  }
+
+  function setStatus(status) {
+    var holder = document.getElementById("run-status");
+    if (!holder || holder.dataset.status === status) return;
+    holder.dataset.status = status;
+    var badge = document.createElement("span");
+    badge.className = "status status-" + (STATUS_LABELS[status] ? status : "unknown");
+    badge.textContent = STATUS_LABELS[status] || status;
+    holder.replaceChildren(badge);
+  }
+
+  function startLive(cfg) {
+    var after = cfg.after;
+    var ticks = 0;
+    var failures = 0;
+    var keys = Object.keys(cfg.charts);
+
+    function schedule() {
+      var delay = failures ? Math.min(10000, 1000 * Math.pow(2, failures)) : 1000;
+      window.setTimeout(poll, delay);
+    }
+
+    function refreshTables() {
+      return fetch(cfg.tables_url, { credentials: "same-origin" })
+        .then(function (r) {
+          if (!r.ok) throw new Error("tables: HTTP " + r.status);
+          return r.text();
+        })
+        .then(function (html) {
+          var box = document.getElementById("run-tables");
+          if (box) box.innerHTML = html;
+        });
+    }
+
+    function extend(points) {
+      if (!points.t.length) return;
+      keys.forEach(function (key) {
+        var el = document.getElementById("chart-" + key);
+        if (!el) return;
+        var series = cfg.charts[key];
+        var update = {
+          x: series.map(function () { return points.t; }),
+          y: series.map(function (name) { return points[name]; }),
+        };
+        Plotly.extendTraces(el, update, series.map(function (_, i) { return i; }));
+      });
+      after = points.t[points.t.length - 1];
+    }
+
+    function showProgress(d) {
+      var p = d.progress;
+      var bar = document.getElementById("progress-bar");
+      if (bar) {
+        bar.style.width = p.percent + "%";
+        bar.parentNode.setAttribute("aria-valuenow", String(p.percent));
+      }
+      setText("p-elapsed", p.elapsed);
+      setText("p-planned", Math.round(p.planned));
+      setText("p-users", p.users);
+      setText("p-rps", p.rps);
+      setText("p-errors", p.error_rate);
+      setText("p-requests", d.total_requests);
+      if (d.status === "running") setText("live-note", "Live: updated every second.");
+    }
+
+    function poll() {
+      var url = cfg.url + "?after=" + encodeURIComponent(after);
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) {
+          if (!r.ok) throw new Error("live: HTTP " + r.status);
+          return r.json();
+        })
+        .then(function (d) {
+          failures = 0;
+          extend(d.points);
+          showProgress(d);
+          setStatus(d.status);
+          if (!d.active) {
+            // The summary, percentiles and endpoint summaries exist only now: show them.
+            window.location.reload();
+            return;
+          }
+          ticks += 1;
+          if (ticks % 5 === 0) refreshTables().catch(function () {});
+          schedule();
+        })
+        .catch(function () {
+          failures += 1;
+          schedule();
+        });
+    }
+
+    schedule();
+  }
+
+  window.ScaleCharts = { draw: draw, readJSON: readJSON, config: CONFIG };
+
+  document.addEventListener("DOMContentLoaded", function () {
+    drawAll().then(function () {
+      var live = readJSON("live-config");
+      if (live && live.active) startLive(live);
+    });
+  });
+})();

@@ -1,0 +1,198 @@
+"""Shared fixtures: a local demo target, a real Celery worker, personas and a plan factory.
+
+Fixture names are shared with the whole test suite; keep them stable:
+
+* ``target_server`` (session): base URL of the demo target (runs/demo_target.py) served in
+  a thread of the test process; ``demo_target`` gives the server object itself.
+* ``live_worker`` (session): a real Celery worker subprocess (prefork, 2 processes) consuming
+  this session's queue, connected to the pytest-django test database. Tests that use it need
+  ``transactional_db``: the worker only sees committed rows.
+* ``alice``: a user who can log in (password ``alice-password-123``).
+* ``make_plan``: builds Target + Scenario (one step) + LoadProfile + TestPlan.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from runs.demo_target import DemoTarget, start_demo_target
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ALICE_PASSWORD = "alice-password-123"
+WORKER_START_TIMEOUT = 60.0
+
+
+# -- the demo target ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def demo_target() -> Iterator[DemoTarget]:
+    target = start_demo_target()
+    yield target
+    target.stop()
+
+
+@pytest.fixture(scope="session")
+def target_server(demo_target: DemoTarget) -> str:
+    return demo_target.url
+
+
+# -- a real Celery worker ----------------------------------------------------------------------
+@dataclass
+class LiveWorker:
+    proc: subprocess.Popen[str]
+    hostname: str
+    queue: str
+    output: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=500))
+    ready: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(list(self.output)[-lines:])
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line.rstrip())
+            if " ready." in line:
+                self.ready.set()
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """Warm shutdown (SIGTERM), then SIGKILL if it does not exit in ``timeout``."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+
+def database_url(settings_dict: dict[str, Any]) -> str:
+    user = quote(settings_dict.get("USER") or "", safe="")
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{quote(password, safe='')}@" if password else (f"{user}@" if user else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
+
+
+def start_worker(*, queue: str, extra_env: dict[str, str] | None = None, concurrency: int = 2) -> LiveWorker:
+    """Start ``celery worker`` on ``queue`` against the current (test) database; wait until ready."""
+    from django.db import connection
+
+    hostname = f"scaletest-test-{uuid.uuid4().hex[:8]}@%h"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "SCALETEST_QUEUE": queue,
+        "SCALETEST_NO_BOOTSTRAP": "1",
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "scaletest_site", "worker",
+            "-Q", queue, "--pool=prefork", "-c", str(concurrency), "-l", "info",
+            "-n", hostname, "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ],
+        cwd=str(BASE_DIR),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a Ctrl-C on pytest does not hit it mid-test; teardown stops it
+    )
+    worker = LiveWorker(proc=proc, hostname=hostname, queue=queue)
+    threading.Thread(target=worker._pump, name="celery-worker-output", daemon=True).start()
+    deadline = time.monotonic() + WORKER_START_TIMEOUT
+    while not worker.ready.wait(0.2):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            worker.stop(timeout=5)
+            raise RuntimeError(f"the Celery worker did not start:\n{worker.log_tail()}")
+    return worker
+
+
+@pytest.fixture(scope="session")
+def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveWorker]:
+    # Depending on django_db_setup makes this tear down first: the worker lets go of the
+    # test database before pytest-django drops it.
+    with django_db_blocker.unblock():
+        worker = start_worker(queue=os.environ["SCALETEST_QUEUE"])
+    yield worker
+    worker.stop()
+
+
+# -- personas and factories --------------------------------------------------------------------
+@pytest.fixture
+def alice(db: None) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(
+        username="alice", email="alice@example.com", password=ALICE_PASSWORD
+    )
+
+
+@pytest.fixture
+def make_plan(db: None) -> Callable[..., Any]:
+    from runs.models import LoadProfile, Scenario, ScenarioStep, Target, TestPlan
+
+    def make(
+        base_url: str,
+        path: str = "/",
+        *,
+        profile_kind: str = "constant",
+        params: dict[str, Any] | None = None,
+        method: str = "GET",
+        step_name: str = "",
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        body_type: str = "none",
+        body: str = "",
+        expected_statuses: str = "200-399",
+        user_class: str = "fast",
+        think_time_min: float = 0.0,
+        think_time_max: float = 0.0,
+        timeout_seconds: float = 10.0,
+        target_headers: dict[str, str] | None = None,
+        auth_type: str = "none",
+        owner: Any = None,
+        name: str = "Demo plan",
+    ) -> TestPlan:
+        target = Target.objects.create(
+            name=f"{name} target", base_url=base_url, headers=target_headers or {}, auth_type=auth_type,
+            timeout_seconds=timeout_seconds, created_by=owner,
+        )
+        scenario = Scenario.objects.create(
+            name=f"{name} scenario", user_class=user_class, think_time_min=think_time_min,
+            think_time_max=think_time_max, created_by=owner,
+        )
+        ScenarioStep.objects.create(
+            scenario=scenario, name=step_name, method=method, path=path, query=query or {},
+            headers=headers or {}, body_type=body_type, body=body, expected_statuses=expected_statuses,
+        )
+        profile = LoadProfile.objects.create(
+            name=f"{name} profile", kind=profile_kind,
+            params=params if params is not None else {"users": 2, "duration": 3}, created_by=owner,
+        )
+        return TestPlan.objects.create(
+            name=name, target=target, scenario=scenario, profile=profile, created_by=owner
+        )
+
+    return make

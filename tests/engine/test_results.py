@@ -1,0 +1,119 @@
+"""results_ingest / run_summarise against PostgreSQL: exact merges, totals, idempotent seconds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from runs.engine.protocol import EndpointSecond as EndpointMsg
+from runs.engine.protocol import ErrorCount, SecondMessage
+from runs.histogram import Histogram
+from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond
+from runs.services.results import results_ingest, run_summarise
+from runs.services.runs import plan_snapshot
+
+START = 1_760_000_000
+
+
+def _hist(*values_ms: float) -> dict:
+    h = Histogram()
+    for v in values_ms:
+        h.record_ms(v)
+    return h.to_dict()
+
+
+def _ep(name: str, values: list[float], failures: int = 0, method: str = "GET") -> EndpointMsg:
+    return EndpointMsg(method, name, len(values), failures, 10 * len(values), _hist(*values))
+
+
+@pytest.fixture
+def run(make_plan) -> Run:
+    plan = make_plan("http://127.0.0.1:9", "/a")
+    return Run.objects.create(
+        plan=plan, plan_name=plan.name, snapshot=plan_snapshot(plan=plan), status=Run.Status.RUNNING,
+        started_at=dt.datetime.fromtimestamp(START, tz=dt.UTC), heartbeat_at=timezone.now(),
+    )
+
+
+def test_a_batch_becomes_run_and_endpoint_seconds_with_exact_percentiles(run: Run) -> None:
+    seconds = [
+        SecondMessage(START, 3, 20.0, (_ep("/a", [10, 20, 30]), _ep("/b", [1049, 1049], failures=1)), ()),
+        SecondMessage(START + 1, 4, 25.0, (_ep("/a", [40]),), ()),
+    ]
+    results_ingest(run_id=run.pk, seconds=seconds, start_epoch=START)
+
+    first = RunSecond.objects.get(run=run, t=0)
+    assert (first.users, first.requests, first.failures, first.bytes, first.cpu_percent) == (3, 5, 1, 50, 20.0)
+    assert first.p50_ms == pytest.approx(30, rel=1e-3)
+    assert first.max_ms == pytest.approx(1049)
+    assert first.mean_ms == pytest.approx((10 + 20 + 30 + 1049 * 2) / 5, rel=1e-3)
+    assert Histogram.from_dict(first.histogram).total == 5
+    b = EndpointSecond.objects.get(run=run, t=0, name="/b")
+    assert (b.requests, b.failures, b.p50_ms) == (2, 1, pytest.approx(1049, rel=1e-3))
+    run.refresh_from_db()
+    assert (run.total_requests, run.total_failures, run.total_bytes) == (6, 1, 60)
+    assert (run.last_t, run.current_users) == (1, 4)
+
+
+def test_a_second_that_arrives_twice_is_merged_not_duplicated(run: Run) -> None:
+    results_ingest(run_id=run.pk, seconds=[SecondMessage(START + 2, 2, 5.0, (_ep("/a", [10, 20]),), ())])
+    results_ingest(run_id=run.pk, seconds=[SecondMessage(START + 2, 2, None, (_ep("/a", [30]),), ())])
+
+    row = RunSecond.objects.get(run=run, t=2)
+    assert row.requests == 3
+    assert Histogram.from_dict(row.histogram).to_dict() == _hist(10, 20, 30)
+    assert EndpointSecond.objects.get(run=run, t=2).requests == 3
+    run.refresh_from_db()
+    assert run.total_requests == 3
+
+
+def test_error_groups_add_up_across_batches(run: Run) -> None:
+    refused = ErrorCount("GET", "/a", "ConnectionRefusedError", "[Errno 111] Connection refused", 4)
+    results_ingest(run_id=run.pk, seconds=[SecondMessage(START, 1, None, (_ep("/a", [1] * 4, 4),), (refused,))])
+    results_ingest(
+        run_id=run.pk,
+        seconds=[SecondMessage(START + 3, 1, None, (_ep("/a", [1] * 4, 4),), (refused,))],
+        start_epoch=START,
+    )
+    group = ErrorGroup.objects.get(run=run)
+    assert group.count == 8
+    assert group.first_seen == dt.datetime.fromtimestamp(START, tz=dt.UTC)
+    assert group.last_seen == dt.datetime.fromtimestamp(START + 3, tz=dt.UTC)
+
+
+def test_summary_merges_each_endpoint_over_the_whole_run(run: Run) -> None:
+    values_a = [float(v) for v in range(1, 101)]
+    results_ingest(
+        run_id=run.pk,
+        seconds=[
+            SecondMessage(START + t, 2, None, (_ep("/a", values_a[t * 25:(t + 1) * 25]), _ep("/b", [500.0])), ())
+            for t in range(4)
+        ],
+    )
+    run_summarise(run_id=run.pk)
+    run_summarise(run_id=run.pk)  # again: rebuilt, not duplicated
+
+    a = EndpointSummary.objects.get(run=run, name="/a")
+    assert (a.requests, a.failures, a.rps) == (100, 0, 25.0)
+    assert (a.p50_ms, a.p90_ms, a.p99_ms, a.max_ms) == (
+        pytest.approx(50, rel=1e-3), pytest.approx(90, rel=1e-3), pytest.approx(99, rel=1e-3), 100.0
+    )
+    assert EndpointSummary.objects.filter(run=run).count() == 2
+    seconds_of_a = EndpointSecond.objects.filter(run=run, name="/a").values_list("histogram", flat=True)
+    assert a.histogram == Histogram.merged(seconds_of_a).to_dict()
+    run.refresh_from_db()
+    everything = values_a + [500.0] * 4
+    assert run.p50_ms == pytest.approx(sorted(everything)[51], rel=1e-3)
+    assert run.max_ms == 500.0
+
+
+def test_ingesting_a_batch_takes_a_fixed_number_of_queries(run: Run, django_assert_max_num_queries) -> None:
+    seconds = [
+        SecondMessage(START + t, 5, 10.0, tuple(_ep(f"/e{i}", [5.0, 6.0]) for i in range(20)), ())
+        for t in range(5)
+    ]
+    with django_assert_max_num_queries(10):
+        results_ingest(run_id=run.pk, seconds=seconds, start_epoch=START)
+    assert EndpointSecond.objects.filter(run=run).count() == 100

@@ -1,0 +1,343 @@
+"""Capacity, validity, baseline and comparison pages, on seeded per-second results.
+
+The synthetic target serves 20 req/s per user up to a ceiling of 160 req/s, with no think
+time, so Little's law gives the mean latency N / X: 50 ms up to 8 users, then 87.5 ms at 14.
+The knee is therefore at 8 users and the maximum sustained throughput about 160 req/s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from runs.histogram import Histogram
+from runs.models import EndpointSecond, EndpointSummary, Run, RunSecond, TestPlan
+from runs.services import catalog
+from tests.pages.conftest import HOSTILE, make_run
+from tests.pages.test_pages import json_script
+
+pytestmark = pytest.mark.django_db
+
+LEVELS = (2, 8, 14, 20, 26)
+STEP_SECONDS = 30
+ENDPOINTS = (("GET", "/"), ("POST", HOSTILE))
+
+
+def throughput(users: int) -> float:
+    return min(20.0 * users, 160.0)
+
+
+@pytest.fixture
+def staircase_plan(alice: Any) -> TestPlan:
+    target = catalog.target_create(data={"name": "Shop " + HOSTILE, "base_url": "http://127.0.0.1:9"}, user=alice)
+    scenario = catalog.scenario_save(
+        data={"name": "Checkout", "think_time_min": 0.0, "think_time_max": 0.0},
+        steps=[
+            {"name": "", "method": "GET", "path": "/"},
+            {"name": HOSTILE, "method": "POST", "path": "/cart"},
+        ],
+        user=alice,
+    )
+    profile = catalog.profile_save(
+        name="Stairs",
+        kind="staircase",
+        params={"start_users": 2, "step_users": 6, "step_duration": STEP_SECONDS, "steps": len(LEVELS),
+                "spawn_rate": None},
+    )
+    return catalog.plan_create(
+        data={"name": "Stairs " + HOSTILE, "target": target, "scenario": scenario, "profile": profile}, user=alice
+    )
+
+
+def seed_run(
+    plan: TestPlan,
+    *,
+    levels: tuple[int, ...] = LEVELS,
+    step_seconds: int = STEP_SECONDS,
+    latency_factor: float = 1.0,
+    cpu_percent: float = 30.0,
+    hot_seconds: tuple[int, ...] = (),
+    seed: int = 0,
+    name: str | None = None,
+) -> Run:
+    """A finished run with RunSecond, EndpointSecond and EndpointSummary rows built from real
+    histograms. Endpoint 0 gets 3/4 of the requests, endpoint 1 a quarter and 30 % slower."""
+    rng = np.random.default_rng(seed)
+    seconds, endpoint_seconds = [], []
+    totals = {key: Histogram() for key in ENDPOINTS}
+    counts = {key: [0, 0] for key in ENDPOINTS}
+    t = 0
+    for users in levels:
+        x = throughput(users)
+        mean_ms = 1000.0 * users / x * latency_factor
+        for _ in range(step_seconds):
+            level = mean_ms * (1.0 + 0.03 * rng.standard_normal())
+            requests = int(x + rng.integers(-2, 3))
+            split = {ENDPOINTS[0]: requests * 3 // 4, ENDPOINTS[1]: requests - requests * 3 // 4}
+            merged = Histogram()
+            for i, key in enumerate(ENDPOINTS):
+                h = Histogram()
+                scale = 1.0 if i == 0 else 1.3
+                for v in rng.uniform(0.8, 1.2, size=split[key]) * level * scale:
+                    h.record_ms(float(v))
+                merged.merge(h)
+                totals[key].merge(h)
+                counts[key][0] += split[key]
+                ps = h.percentiles_ms((50, 95, 99))
+                endpoint_seconds.append(
+                    dict(t=t, method=key[0], name=key[1], requests=split[key], failures=0, p50_ms=ps[50],
+                         p95_ms=ps[95], p99_ms=ps[99], max_ms=h.max_ms, histogram=h.to_dict())
+                )
+            ps = merged.percentiles_ms((50, 95, 99))
+            seconds.append(
+                dict(t=t, users=users, requests=requests, failures=0,
+                     cpu_percent=95.0 if t in hot_seconds else cpu_percent, p50_ms=ps[50], p95_ms=ps[95],
+                     p99_ms=ps[99], max_ms=merged.max_ms, mean_ms=merged.mean_ms, histogram=merged.to_dict())
+            )
+            t += 1
+    run_total = Histogram.merged(totals.values())
+    ps = run_total.percentiles_ms((50, 95, 99))
+    run = make_run(
+        plan, name=name, last_t=t - 1, planned_seconds=t, total_requests=run_total.total,
+        p50_ms=ps[50], p95_ms=ps[95], p99_ms=ps[99], max_ms=run_total.max_ms,
+    )
+    RunSecond.objects.bulk_create(RunSecond(run=run, **row) for row in seconds)
+    EndpointSecond.objects.bulk_create(EndpointSecond(run=run, **row) for row in endpoint_seconds)
+    for (method, ep_name), h in totals.items():
+        ps = h.percentiles_ms((50, 90, 95, 99))
+        EndpointSummary.objects.create(
+            run=run, method=method, name=ep_name, requests=h.total, failures=0, p50_ms=ps[50], p90_ms=ps[90],
+            p95_ms=ps[95], p99_ms=ps[99], max_ms=h.max_ms, mean_ms=h.mean_ms, rps=h.total / t,
+            histogram=h.to_dict(),
+        )
+    return run
+
+
+def figures_on(response: Any, ids: list[str]) -> dict[str, Any]:
+    return {i: json_script(response, i) for i in ids}
+
+
+def trace_names(fig: dict[str, Any]) -> list[str]:
+    return [t.get("name", "") for t in fig["data"]]
+
+
+# --- capacity on the run page --------------------------------------------------------------------
+def test_the_run_page_reports_the_knee_at_8_users_and_160_rps(alice_client: Client, staircase_plan: TestPlan) -> None:
+    run = seed_run(staircase_plan)
+    response = alice_client.get(reverse("runs-detail", args=[run.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="capacity"' in body
+    knee = body.split('id="knee-users">')[1].split("</dd>")[0]
+    assert "<strong>8 users</strong>" in knee
+    max_rps = body.split('id="knee-max-rps">')[1].split("</dd>")[0]
+    value = float(max_rps.split("<strong>")[1].split(" req/s")[0])
+    assert value == pytest.approx(160.0, rel=0.03)
+    assert "knee at 8 users" in body  # the evidence, with its criterion
+    assert "Little&#x27;s law" in body or "Little's law" in body
+    # Step table: one row per level, and the CI columns.
+    table = body.split('id="step-table"')[1].split("<tbody>")[1].split("</tbody>")[0]
+    assert table.count("<tr>") == len(LEVELS)
+    # USL numbers.
+    usl = body.split('id="usl"')[1].split("</dl>")[0]
+    for label in ("λ", "σ (contention)", "κ (coherency)", "R²", "Predicted peak"):
+        assert label in usl
+    # Bottlenecks: two endpoints, stepped run.
+    assert 'id="bottlenecks"' in body
+    # Closed model: the coordinated-omission note where the latency curve is used.
+    assert 'data-code="coordinated_omission"' in body
+    assert 'data-code="generator_cpu"' not in body
+
+
+def test_the_capacity_charts_draw_the_usl_curve_over_the_steps(alice_client: Client, staircase_plan: TestPlan) -> None:
+    run = seed_run(staircase_plan)
+    response = alice_client.get(reverse("runs-detail", args=[run.pk]))
+    figs = figures_on(response, ["cap-throughput", "cap-latency", "cap-curve", "cap-ep-throughput",
+                                 "cap-ep-latency", "cap-ep-curve"])
+    names = trace_names(figs["cap-throughput"])
+    assert names[0] == "measured req/s" and any(n.startswith("USL fit") for n in names) and "knee" in names
+    measured = figs["cap-throughput"]["data"][0]
+    assert measured["x"] == list(LEVELS)
+    assert measured["error_y"]["array"][0] is not None  # throughput CI
+    assert [t["name"] for t in figs["cap-curve"]["data"]] == ["p50", "p95", "p99"]
+    # Per endpoint; the hostile endpoint name is escaped.
+    ep_names = trace_names(figs["cap-ep-curve"])
+    assert "GET /" in ep_names
+    assert "POST &lt;img src=x onerror=alert(1)&gt;" in ep_names
+    for fig in figs.values():
+        assert "<img" not in str(fig)
+
+
+def test_validity_warnings_show_generator_cpu_above_90_percent(
+    alice_client: Client, staircase_plan: TestPlan
+) -> None:
+    run = seed_run(staircase_plan, hot_seconds=tuple(range(40, 50)))
+    body = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
+    assert 'data-code="generator_cpu"' in body
+    assert "Load generator CPU reached 95%" in body
+
+
+def test_a_constant_run_gets_validity_warnings_but_no_capacity_section(
+    alice_client: Client, staircase_plan: TestPlan
+) -> None:
+    run = seed_run(staircase_plan, levels=(1,), step_seconds=12)
+    # Profile kind as recorded: a one-step constant run.
+    run.snapshot["profile"]["kind"] = "constant"
+    run.save(update_fields=["snapshot"])
+    body = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
+    assert 'id="capacity"' not in body
+    assert 'data-code="too_few_requests"' in body  # 7 steady seconds × 20 req/s < 200
+    assert 'data-code="coordinated_omission"' not in body  # its latency is not used for capacity
+
+
+def test_a_running_run_has_no_analysis(alice_client: Client, staircase_plan: TestPlan) -> None:
+    run = make_run(staircase_plan, status=Run.Status.RUNNING)
+    body = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
+    assert 'id="capacity"' not in body and 'id="validity"' not in body
+    assert "Mark as baseline" not in body
+
+
+# --- baseline ------------------------------------------------------------------------------------
+def test_marking_a_baseline_shows_it_on_the_plan_and_the_verdict_on_other_runs(
+    alice_client: Client, staircase_plan: TestPlan
+) -> None:
+    base = seed_run(staircase_plan, seed=1)
+    slower = seed_run(staircase_plan, seed=3, latency_factor=1.2)
+    body = alice_client.get(reverse("runs-detail", args=[base.pk])).content.decode()
+    assert "Mark as baseline of its plan" in body
+
+    response = alice_client.post(reverse("runs-baseline", args=[base.pk]))
+    assert response.status_code == 302 and response["Location"] == base.get_absolute_url()
+    staircase_plan.refresh_from_db()
+    assert staircase_plan.baseline_run_id == base.pk
+
+    plan_page = alice_client.get(reverse("runs-plan-detail", args=[staircase_plan.pk])).content.decode()
+    assert f'Baseline: <a href="{reverse("runs-detail", args=[base.pk])}">run #{base.pk}</a>' in plan_page
+
+    base_page = alice_client.get(reverse("runs-detail", args=[base.pk])).content.decode()
+    assert 'id="is-baseline"' in base_page and 'id="baseline-verdict"' not in base_page
+
+    page = alice_client.get(reverse("runs-detail", args=[slower.pk])).content.decode()
+    verdict = page.split('id="baseline-verdict"')[1].split("</section>")[0]
+    assert ">slower</strong>" in verdict
+    assert f'{reverse("runs-compare")}?ids={base.pk},{slower.pk}' in verdict
+
+
+def test_only_a_finished_run_can_be_a_baseline(alice_client: Client, staircase_plan: TestPlan) -> None:
+    running = make_run(staircase_plan, status=Run.Status.RUNNING)
+    response = alice_client.post(reverse("runs-baseline", args=[running.pk]), follow=True)
+    assert "only a finished run can be a baseline" in response.content.decode()
+    staircase_plan.refresh_from_db()
+    assert staircase_plan.baseline_run_id is None
+
+
+def test_baseline_is_a_login_only_post_and_404s_on_a_missing_run(client: Client, alice_client: Client) -> None:
+    url = reverse("runs-baseline", args=[987654])
+    assert client.post(url).status_code == 302
+    assert alice_client.get(url).status_code == 405
+    assert alice_client.post(url).status_code == 404
+
+
+# --- comparison -----------------------------------------------------------------------------------
+def test_the_comparison_gives_verdicts_for_an_aa_pair_and_a_20_percent_slower_copy(
+    alice_client: Client, staircase_plan: TestPlan
+) -> None:
+    a = seed_run(staircase_plan, seed=1)
+    b = seed_run(staircase_plan, seed=2)
+    slow = seed_run(staircase_plan, seed=3, latency_factor=1.2)
+    response = alice_client.get(reverse("runs-compare"), {"ids": f"{a.pk},{b.pk},{slow.pk}"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    table = body.split('id="compare-runs"')[1].split("</table>")[0]
+    rows = {int(r.split('"')[0]): r for r in table.split('data-run="')[1:]}
+    assert "<strong>reference</strong>" in rows[a.pk]
+    assert ">no significant change</span>" in rows[b.pk]
+    assert ">slower</span>" in rows[slow.pk]
+    assert "p = " in rows[slow.pk] and "CI" in rows[slow.pk]
+    # Per endpoint: both endpoints of the slower copy are slower; of the A/A copy, neither.
+    endpoints = body.split('id="compare-endpoints"')[1].split("</table>")[0]
+    assert endpoints.count(">slower</span>") == 2
+    assert endpoints.count(">no significant change</span>") == 2
+    assert "&lt;img src=x onerror=alert(1)&gt;" in endpoints and HOSTILE not in endpoints
+
+
+def test_the_comparison_overlays_downsample_and_escape_run_names(
+    alice_client: Client, staircase_plan: TestPlan
+) -> None:
+    a = seed_run(staircase_plan, seed=1, name="Night " + HOSTILE)
+    b = seed_run(staircase_plan, seed=2)
+    response = alice_client.get(reverse("runs-compare"), {"ids": f"{a.pk},{b.pk}"})
+    figs = figures_on(response, ["fig-cmp-rps", "fig-cmp-p95", "fig-cmp-errors", "fig-cmp-capacity"])
+    for fig in figs.values():
+        assert len(fig["data"]) == 2
+        assert fig["data"][0]["name"] == f"#{a.pk} · Night &lt;img src=x onerror=alert(1)&gt;"
+        assert "<img" not in str(fig)
+    assert figs["fig-cmp-rps"]["data"][0]["x"][0] == 0  # aligned at the start
+    capacity = figs["fig-cmp-capacity"]["data"][0]
+    assert capacity["customdata"] == list(LEVELS)
+    assert capacity["x"][-1] == pytest.approx(160.0, rel=0.03)
+
+
+def test_the_compare_url_round_trips_ids(alice_client: Client, staircase_plan: TestPlan) -> None:
+    runs = [seed_run(staircase_plan, seed=s, levels=(2, 8), step_seconds=12) for s in (1, 2, 3)]
+    ids = ",".join(str(r.pk) for r in runs)
+    run_list = alice_client.get(reverse("runs-list")).content.decode()
+    assert f'action="{reverse("runs-compare")}"' in run_list
+    for r in runs:
+        assert f'name="ids" value="{r.pk}"' in run_list
+    # The checkbox form submits ids=…&ids=…; the canonical URL is ids=3,5,9. Both give one page.
+    canonical = alice_client.get(reverse("runs-compare") + f"?ids={ids}")
+    repeated = alice_client.get(reverse("runs-compare"), {"ids": [str(r.pk) for r in runs]})
+    assert canonical.status_code == repeated.status_code == 200
+    body = canonical.content.decode()
+    assert f"/runs/compare/?ids={ids}" in body  # the share link
+    assert f"?ids={ids}&amp;baseline={runs[1].pk}" in body
+    assert f"/runs/compare/?ids={ids}" in repeated.content.decode()
+    # Choosing another reference keeps the ids and moves the reference.
+    other = alice_client.get(reverse("runs-compare"), {"ids": ids, "baseline": runs[1].pk}).content.decode()
+    table = other.split('id="compare-runs"')[1].split("</table>")[0]
+    assert table.split(f'data-run="{runs[1].pk}"')[1].split("</tr>")[0].count("<strong>reference</strong>") == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "Choose at least 2 runs"),
+        ("?ids=5", "Choose at least 2 runs"),
+        ("?ids=5,5", "Choose at least 2 runs"),
+        ("?ids=abc,1", "whole numbers separated by commas"),
+        ("?ids=1,-2", "whole numbers separated by commas"),
+        ("?ids=" + ",".join(str(i) for i in range(1, 22)), "at most 20 runs"),
+        ("?ids=1,2&baseline=3", "The baseline must be one of the compared runs"),
+        ("?ids=1,2&baseline=x", "Enter a whole number"),
+    ],
+)
+def test_bad_compare_requests_get_a_clear_message(alice_client: Client, query: str, message: str) -> None:
+    response = alice_client.get(reverse("runs-compare") + query)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_comparing_a_missing_run_is_a_404(alice_client: Client, staircase_plan: TestPlan) -> None:
+    run = seed_run(staircase_plan, levels=(2,), step_seconds=12)
+    assert alice_client.get(reverse("runs-compare"), {"ids": f"{run.pk},987654"}).status_code == 404
+
+
+def test_the_compare_page_needs_a_login(client: Client) -> None:
+    response = client.get(reverse("runs-compare"), {"ids": "1,2"})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_the_compare_page_query_count_does_not_grow_with_runs_or_endpoints(
+    alice_client: Client, staircase_plan: TestPlan, django_assert_num_queries: Any
+) -> None:
+    runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(4)]
+    # session + user, then runs, seconds, endpoint series, endpoint summaries, step histograms.
+    for subset in (runs[:2], runs):
+        with django_assert_num_queries(7):
+            response = alice_client.get(reverse("runs-compare"), {"ids": ",".join(str(r.pk) for r in subset)})
+        assert response.status_code == 200
