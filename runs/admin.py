@@ -37,3 +37,17 @@ class RunAdmin(admin.ModelAdmin):
     list_display = ("id", "plan_name", "status", "created_at", "total_requests", "p95_ms")
     list_filter = ("status",)
     readonly_fields = ("snapshot",)
+
+
+@admin.register(models.AllowedNetwork)
+class AllowedNetworkAdmin(admin.ModelAdmin):
+    """The allowlist: hosts and ranges runs may load without proof of ownership (runs.safety)."""
+
+    list_display = ("value", "note", "created_at")
+    search_fields = ("value", "note")
+
+
+@admin.register(models.TargetVerification)
+class TargetVerificationAdmin(admin.ModelAdmin):
+    list_display = ("target", "host", "verified_at", "last_checked_at")
+    readonly_fields = ("token", "verified_at", "last_checked_at", "last_error")

@@ -18,7 +18,7 @@ Figure = dict[str, Any]
 Row = Mapping[str, Any]
 
 # Columns of a RunSecond row the time-series charts read (precomputed at ingestion).
-SECOND_COLUMNS = ("t", "users", "requests", "failures", "p50_ms", "p95_ms", "p99_ms")
+SECOND_COLUMNS = ("t", "users", "requests", "failures", "dropped_iterations", "p50_ms", "p95_ms", "p99_ms")
 
 # Chart key (element id ``chart-<key>``) -> the series (keys of :func:`series_from_rows`) of
 # its first traces, in order. The live page extends exactly these traces with ``runs-live`` points.
@@ -26,7 +26,7 @@ TIMESERIES_CHARTS: dict[str, tuple[str, ...]] = {
     "rps": ("rps",),
     "latency": ("p50", "p95", "p99"),
     "users": ("users",),
-    "failures": ("failures",),
+    "failures": ("failures", "dropped"),
 }
 
 COLORS = {
@@ -65,11 +65,13 @@ def series_from_rows(rows: Iterable[Row]) -> dict[str, list[Any]]:
     Every row covers exactly one second, so its request and failure counts are already rates.
     Percentiles of a second without requests are ``None`` (a gap in the line, not a zero).
     """
-    out: dict[str, list[Any]] = {k: [] for k in ("t", "rps", "p50", "p95", "p99", "users", "failures")}
+    keys = ("t", "rps", "p50", "p95", "p99", "users", "failures", "dropped")
+    out: dict[str, list[Any]] = {k: [] for k in keys}
     for row in sorted(rows, key=lambda r: r["t"]):
         out["t"].append(int(row["t"]))
         out["rps"].append(_num(row.get("requests")) or 0)
         out["failures"].append(_num(row.get("failures")) or 0)
+        out["dropped"].append(_num(row.get("dropped_iterations")) or 0)
         out["users"].append(_num(row.get("users")) or 0)
         for key in ("p50", "p95", "p99"):
             out[key].append(_num(row.get(f"{key}_ms")))
@@ -112,11 +114,22 @@ def _title(what: str, subject: str | None) -> str:
     return f"{what} · {esc(subject)}" if subject else what
 
 
-def requests_figure(series: Mapping[str, Sequence[Any]], *, subject: str | None = None) -> Figure:
-    return {
-        "data": [_line("requests/s", series["t"], series["rps"], COLORS["rps"], fill="tozeroy")],
-        "layout": _layout(_title("Requests per second", subject), "requests/s"),
-    }
+def _planned_line(name: str, planned: tuple[Sequence[float], Sequence[float]]) -> dict[str, Any]:
+    xs, ys = planned
+    return _line(name, xs, ys, COLORS["planned"], line={"color": COLORS["planned"], "width": 1.5, "dash": "dot"})
+
+
+def requests_figure(
+    series: Mapping[str, Sequence[Any]],
+    *,
+    subject: str | None = None,
+    planned_rate: tuple[Sequence[float], Sequence[float]] | None = None,
+) -> Figure:
+    """Achieved requests/s; for arrival-rate runs with the planned iterations/s beside it."""
+    data = [_line("requests/s", series["t"], series["rps"], COLORS["rps"], fill="tozeroy")]
+    if planned_rate is not None:
+        data.append(_planned_line("planned iterations/s", planned_rate))
+    return {"data": data, "layout": _layout(_title("Requests per second", subject), "requests/s")}
 
 
 def latency_figure(series: Mapping[str, Sequence[Any]], *, subject: str | None = None) -> Figure:
@@ -134,23 +147,33 @@ def users_figure(
     *,
     planned: tuple[Sequence[float], Sequence[float]] | None = None,
     subject: str | None = None,
+    open_model: bool = False,
 ) -> Figure:
-    data = [_line("users", series["t"], series["users"], COLORS["users"], line_shape="hv")]
+    """Active users; for arrival-rate runs the iterations in flight (there are no users)."""
+    name, title = ("in flight", "Iterations in flight") if open_model else ("users", "Users")
+    data = [_line(name, series["t"], series["users"], COLORS["users"], line_shape="hv")]
     if planned is not None:
-        xs, ys = planned
-        data.append(
-            _line(
-                "planned", xs, ys, COLORS["planned"],
-                line={"color": COLORS["planned"], "width": 1.5, "dash": "dot"},
-            )
-        )
-    return {"data": data, "layout": _layout(_title("Users", subject), "users")}
+        data.append(_planned_line("planned", planned))
+    return {"data": data, "layout": _layout(_title(title, subject), name)}
 
 
-def failures_figure(series: Mapping[str, Sequence[Any]], *, subject: str | None = None) -> Figure:
+def failures_figure(
+    series: Mapping[str, Sequence[Any]], *, subject: str | None = None, open_model: bool = False
+) -> Figure:
+    """Failures/s, and dropped iterations/s: arrivals that found the in-flight cap full.
+
+    The dropped trace is always there (the live page extends both traces) but hidden in the
+    legend for closed-model runs, which cannot drop iterations.
+    """
+    dropped = _line("dropped iterations/s", series["t"], series["dropped"], COLORS["planned"])
+    if not open_model:
+        dropped["visible"] = "legendonly"
     return {
-        "data": [_line("failures/s", series["t"], series["failures"], COLORS["failures"], fill="tozeroy")],
-        "layout": _layout(_title("Failures per second", subject), "failures/s"),
+        "data": [
+            _line("failures/s", series["t"], series["failures"], COLORS["failures"], fill="tozeroy"),
+            dropped,
+        ],
+        "layout": _layout(_title("Failures per second", subject), "per second"),
     }
 
 
@@ -159,14 +182,21 @@ def run_figures(
     *,
     planned: tuple[Sequence[float], Sequence[float]] | None = None,
     subject: str | None = None,
+    open_model: bool = False,
 ) -> dict[str, Figure]:
-    """The four time-series charts of a run, keyed like :data:`TIMESERIES_CHARTS`."""
+    """The four time-series charts of a run, keyed like :data:`TIMESERIES_CHARTS`.
+
+    ``planned`` is the profile's curve: users for closed-model runs (drawn on the users
+    chart), iterations/s for arrival-rate runs (drawn on the requests chart).
+    """
     series = series_from_rows(rows)
     return {
-        "rps": requests_figure(series, subject=subject),
+        "rps": requests_figure(series, subject=subject, planned_rate=planned if open_model else None),
         "latency": latency_figure(series, subject=subject),
-        "users": users_figure(series, planned=planned, subject=subject),
-        "failures": failures_figure(series, subject=subject),
+        "users": users_figure(
+            series, planned=None if open_model else planned, subject=subject, open_model=open_model
+        ),
+        "failures": failures_figure(series, subject=subject, open_model=open_model),
     }
 
 

@@ -210,7 +210,7 @@ def capacity_figures(
 
 # -- several runs -------------------------------------------------------------------------------
 def _downsampled(xs: Sequence[Any], ys: Sequence[Any], max_points: int) -> tuple[list[Any], list[Any]]:
-    y = np.array([np.nan if v is None else float(v) for v in ys], dtype=float)
+    y = np.asarray(ys, dtype=float)  # None becomes NaN
     x, y = downsample_minmax(np.asarray(xs, dtype=float), y, max_points)
     return [int(v) if float(v).is_integer() else float(v) for v in x], [_num(v) for v in y]
 

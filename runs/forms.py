@@ -13,6 +13,8 @@ from django.conf import settings
 
 from runs import profiles
 from runs.models import METHODS, LoadProfile, Scenario, ScenarioStep, Target, TestPlan
+from runs.safety import Refused
+from runs.services.safety import target_save_check
 
 JSON_ATTRS = {"rows": 3, "spellcheck": "false", "class": "mono"}
 
@@ -61,6 +63,14 @@ def _string_map(value: Any, what: str) -> dict[str, Any]:
     return {k: str(v) for k, v in value.items()}
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(_has_nul(v) for v in value)
+
+
 class JSONObjectField(forms.JSONField):
     """A JSON textarea whose parse errors say where the JSON broke."""
 
@@ -70,9 +80,12 @@ class JSONObjectField(forms.JSONField):
         if isinstance(value, (list, dict, int, float)):
             return value
         try:
-            return json.loads(value)
+            parsed = json.loads(value)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {_where(exc)}", code="invalid") from None
+        if _has_nul(parsed):  # PostgreSQL's jsonb cannot store \u0000
+            raise forms.ValidationError("JSON here cannot contain the NUL character (\\u0000).", code="invalid")
+        return parsed
 
     def prepare_value(self, value: Any) -> Any:
         if value in ({}, None):
@@ -118,7 +131,13 @@ class TargetForm(forms.ModelForm):
         widgets = {"base_url": forms.URLInput(attrs={"placeholder": "https://staging.example.com"})}
 
     def clean_base_url(self) -> str:
-        return (self.cleaned_data.get("base_url") or "").strip().rstrip("/")
+        url = (self.cleaned_data.get("base_url") or "").strip().rstrip("/")
+        try:
+            if url:  # loopback, private and metadata addresses only when allowlisted (runs.safety)
+                target_save_check(base_url=url)
+        except Refused as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return url
 
     def clean_headers(self) -> dict[str, Any]:
         return _string_map(self.cleaned_data.get("headers"), "Headers")

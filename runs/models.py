@@ -173,6 +173,9 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Last time its task was sent to the broker; the reaper sends it again when a queued run
+    # waits too long (a message lost with a Redis restart), see runs.engine.reaper.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
     locust_version = models.CharField(max_length=50, blank=True)
@@ -214,6 +217,11 @@ class Run(models.Model):
     @property
     def error_rate(self) -> float:
         return self.total_failures / self.total_requests if self.total_requests else 0.0
+
+    @property
+    def is_open_model(self) -> bool:
+        """An arrival-rate run (iterations started on a schedule), from the run's snapshot."""
+        return profiles.is_open_model(((self.snapshot or {}).get("profile") or {}).get("kind", ""))
 
     @property
     def mean_rps(self) -> float:
@@ -293,6 +301,23 @@ class EndpointSummary(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "method", "name"], name="endpointsummary_unique")]
 
 
+class RunAnalysis(models.Model):
+    """The capacity analysis of an ended run, computed once (``runs.services.analysis``).
+
+    ``data`` is ``runs.analysis.stored``'s format: steps with their CIs, knee, USL fit,
+    validity warnings, per-endpoint steps, bottlenecks, and the block series comparisons use.
+    A stored ``version`` other than ``ANALYSIS_VERSION`` is recomputed on its next read.
+    """
+
+    run = models.OneToOneField(Run, related_name="analysis", on_delete=models.CASCADE)
+    version = models.PositiveIntegerField()
+    computed_at = models.DateTimeField()
+    data = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"Analysis of run #{self.run_id} (v{self.version})"
+
+
 class ErrorGroup(models.Model):
     run = models.ForeignKey(Run, related_name="errors", on_delete=models.CASCADE)
     method = models.CharField(max_length=10)
@@ -310,3 +335,48 @@ class ErrorGroup(models.Model):
                 fields=["run", "method", "name", "error_class", "message"], name="errorgroup_unique"
             )
         ]
+
+
+class AllowedNetwork(models.Model):
+    """An administrator's allowlist entry: targets here may be tested without proving ownership,
+    even on loopback or private addresses (that is how local and staging targets are tested).
+
+    ``value`` is a host name, an IP address or a CIDR range, optionally with ``:port``
+    (IPv6 with a port in brackets: ``[::1]:8089``). ``runs.safety.allowlist`` parses it.
+    """
+
+    value = models.CharField(max_length=300, unique=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["value"]
+
+    def __str__(self) -> str:
+        return self.value
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from runs.safety.allowlist import AllowRule
+
+        try:
+            self.value = AllowRule.parse(self.value).spelling
+        except ValueError as exc:
+            raise ValidationError({"value": str(exc)}) from None
+
+
+class TargetVerification(models.Model):
+    """Proof that whoever set up a target controls it: a token published on the target itself,
+    fetched again before every run (``runs.safety.verification``)."""
+
+    target = models.OneToOneField(Target, related_name="verification", on_delete=models.CASCADE)
+    token = models.CharField(max_length=64, unique=True)
+    # The host (and port) the proof was given for; a changed base URL needs a new proof.
+    host = models.CharField(max_length=300)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"Verification of {self.target}"

@@ -94,7 +94,13 @@ def profile_preview(*, kind: str, params: dict[str, Any]) -> dict[str, Any]:
     """Planned curve and headline numbers of validated profile parameters."""
     plan = profiles.build_plan(kind, params)
     xs, ys = profiles.preview(plan)
-    return {"x": xs, "y": ys, "duration": plan.duration, "peak_users": plan.peak_users}
+    return {
+        "x": xs,
+        "y": ys,
+        "duration": plan.duration,
+        "peak_users": plan.peak_users,
+        "unit": profiles.preview_unit(kind),
+    }
 
 
 def profile_preview_of(*, profile: LoadProfile) -> dict[str, Any] | None:

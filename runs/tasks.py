@@ -9,7 +9,7 @@ from celery import shared_task
 from celery.signals import worker_ready, worker_shutting_down
 from django.conf import settings
 
-from runs.engine.reaper import runs_reap_stale
+from runs.engine.reaper import runs_reap_stale, runs_requeue_lost
 from runs.engine.runner import SHUTDOWN_MESSAGE, run_execute, stop_on_sigterm
 from runs.models import Run
 from runs.services.runs import run_claim
@@ -48,7 +48,8 @@ def execute_run(run_id: int) -> None:
 
 @shared_task(name="runs.tasks.reap_stale_runs", ignore_result=True)
 def reap_stale_runs() -> int:
-    return len(runs_reap_stale())
+    requeued, gave_up = runs_requeue_lost()
+    return len(runs_reap_stale()) + len(requeued) + len(gave_up)
 
 
 @worker_ready.connect

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from runs.views import compare, dashboard, plans, profiles, runs, scenarios, targets
+from runs.views import compare, dashboard, plans, profiles, runs, scenarios, target_verify, targets
 
 urlpatterns = [
     path("", dashboard.dashboard, name="runs-dashboard"),
@@ -26,6 +26,7 @@ urlpatterns = [
     path("targets/new/", targets.target_create, name="runs-target-create"),
     path("targets/<int:pk>/", targets.target_edit, name="runs-target-edit"),
     path("targets/<int:pk>/delete/", targets.target_delete, name="runs-target-delete"),
+    path("targets/<int:pk>/verify/", target_verify.target_verify, name="runs-target-verify"),
     # Scenarios
     path("scenarios/", scenarios.scenario_list, name="runs-scenario-list"),
     path("scenarios/new/", scenarios.scenario_create, name="runs-scenario-create"),

@@ -201,6 +201,18 @@ else:
     # after the visibility timeout; we ack early (acks_late off) so a long run is never
     # delivered twice, and the database claim makes any duplicate a no-op anyway.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+# A run happens at most once and always ends:
+# * acks_late off: the message is acked just before the task executes, before the run starts. A
+#   worker killed mid-run (SIGKILL, OOM) is therefore never sent the run again (acks_late
+#   would redeliver it after the visibility timeout, or at once with reject_on_worker_lost,
+#   and double the load on someone's server); the reaper fails the run instead, keeping what
+#   was stored (SCALETEST_REAP_AFTER_SECONDS).
+# * The claim in the database (queued -> running) makes any duplicate delivery a no-op, so the
+#   reaper may safely send a queued run whose message was lost again (a Redis restart without
+#   persistence empties the queue): SCALETEST_REQUEUE_AFTER_SECONDS.
+# * prefetch 1: a worker reserves at most one message per pool process, so a queued run is not
+#   held by a busy worker while another one idles (an unacked reserved message goes back to
+#   the queue when that worker's connection is lost).
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -213,6 +225,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The reaper marks runs whose worker went silent as failed ("worker lost"), keeping their data.
 SCALETEST_REAP_AFTER_SECONDS = env_int("SCALETEST_REAP_AFTER_SECONDS", 60, minimum=5)
+# A queued run whose message was lost (Redis restarted without persistence) is sent again after
+# this long (the database claim makes a duplicate harmless), and given up after the second.
+SCALETEST_REQUEUE_AFTER_SECONDS = env_int("SCALETEST_REQUEUE_AFTER_SECONDS", 60, minimum=5)
+SCALETEST_QUEUED_TIMEOUT_SECONDS = env_int("SCALETEST_QUEUED_TIMEOUT_SECONDS", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-runs": {"task": "runs.tasks.reap_stale_runs", "schedule": 30.0},
 }
@@ -225,6 +241,21 @@ SCALETEST_RUN_GRACE_SECONDS = env_int("SCALETEST_RUN_GRACE_SECONDS", 15, minimum
 # Time the child gets to stop gracefully after a cancel before it is killed.
 SCALETEST_STOP_GRACE_SECONDS = env_int("SCALETEST_STOP_GRACE_SECONDS", 3, minimum=1)
 SCALETEST_MAX_USERS = env_int("SCALETEST_MAX_USERS", 5000, minimum=1)
+# Runs queued or running at once (global for now; runs.safety.caps takes a scope for teams).
+SCALETEST_MAX_CONCURRENT_RUNS = env_int("SCALETEST_MAX_CONCURRENT_RUNS", 4, minimum=1)
+# User-seconds one target may receive in 24 h (measured for ended runs, planned for active
+# ones); 0 turns the budget off. The default is 2 000 users for 5 hours.
+SCALETEST_TARGET_DAILY_USER_SECONDS = env_int("SCALETEST_TARGET_DAILY_USER_SECONDS", 36_000_000)
+
+# --- Targets a run may load (runs.safety) ------------------------------------------------
+# Port of the demo target `manage.py up` starts; the default allowlist opens it and nothing else.
+SCALETEST_DEMO_PORT = env_int("SCALETEST_DEMO_PORT", 8089, minimum=1)
+# Hosts, addresses and CIDR ranges that may be tested without proof of ownership, loopback
+# and private ones included (more in the admin: Allowed networks). Everything else must be a
+# public address whose owner published the target's token.
+SCALETEST_ALLOWLIST = env_list("SCALETEST_ALLOWLIST", f"127.0.0.1:{SCALETEST_DEMO_PORT}")
+# Timeout of the ownership-proof fetch done before every run.
+SCALETEST_VERIFY_TIMEOUT_SECONDS = env_int("SCALETEST_VERIFY_TIMEOUT_SECONDS", 5, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -19,3 +19,5 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SCALETEST_STOP_GRACE_SECONDS", "3")
 # A database of its own per session: two suites on one machine never drop each other's.
 os.environ.setdefault("SCALETEST_TEST_DB_NAME", f"test_scaletest_{os.getpid()}")
+# Tests aim runs at loopback targets on ephemeral ports; production allowlists only the demo.
+os.environ.setdefault("SCALETEST_ALLOWLIST", "127.0.0.1/32,::1/128")

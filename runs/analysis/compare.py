@@ -64,6 +64,7 @@ def compare_samples(
     candidate: Sequence[float] | np.ndarray,
     *,
     block_seconds: int | None = None,
+    sample_seconds: int = 1,
     alpha: float = 0.05,
     min_effect: float = 0.05,
     confidence: float = 0.95,
@@ -73,15 +74,17 @@ def compare_samples(
 
     ``lower_is_better`` is True for latencies; pass False for throughput so that a higher
     candidate reads "faster". NaN seconds (no requests) are ignored within their block.
+    With ``sample_seconds`` > 1 each value is already the mean of that many seconds (stored
+    block series); ``block_seconds`` must then be a multiple of it.
     """
     base = np.asarray(baseline, dtype=float)
     cand = np.asarray(candidate, dtype=float)
     if block_seconds is None:
-        block_seconds = auto_block_seconds(base, cand)
-    if block_seconds < 1:
-        raise ValueError("block_seconds must be at least 1")
-    a = _block_means(base, block_seconds)
-    b = _block_means(cand, block_seconds)
+        block_seconds = auto_block_seconds(base, cand, sample_seconds=sample_seconds)
+    if block_seconds < 1 or sample_seconds < 1 or block_seconds % sample_seconds:
+        raise ValueError("block_seconds must be a positive multiple of sample_seconds")
+    a = _block_means(base, block_seconds // sample_seconds)
+    b = _block_means(cand, block_seconds // sample_seconds)
 
     base_median = float(np.median(a)) if a.size else float("nan")
     cand_median = float(np.median(b)) if b.size else float("nan")
@@ -137,6 +140,7 @@ def compare_endpoints(
     candidate: Mapping[str, Sequence[float] | np.ndarray],
     *,
     block_seconds: int | None = None,
+    sample_seconds: int = 1,
     alpha: float = 0.05,
     min_effect: float = 0.05,
     confidence: float = 0.95,
@@ -154,6 +158,7 @@ def compare_endpoints(
             baseline[name],
             candidate[name],
             block_seconds=block_seconds,
+            sample_seconds=sample_seconds,
             alpha=alpha,
             min_effect=min_effect,
             confidence=confidence,
@@ -173,19 +178,24 @@ def compare_endpoints(
     return results
 
 
-def auto_block_seconds(*series: np.ndarray) -> int:
-    """Block length from the pooled lag-1 autocorrelation (see the module docstring)."""
+def auto_block_seconds(*series: np.ndarray, sample_seconds: int = 1) -> int:
+    """Block length from the pooled lag-1 autocorrelation (see the module docstring).
+
+    With ``sample_seconds`` > 1 the values are means of that many seconds: the rule is applied
+    in samples (their own autocorrelation) and the result, a multiple of ``sample_seconds``,
+    is still in seconds.
+    """
     weighted = [(_lag1_autocorrelation(s[np.isfinite(s)]), int(np.isfinite(s).sum())) for s in series]
     weighted = [(r, n) for r, n in weighted if n > 2 and math.isfinite(r)]
     if not weighted:
-        return 1
+        return sample_seconds
     total = sum(n for _, n in weighted)
     rho = sum(r * n for r, n in weighted) / total
     rho += (1.0 + 4.0 * rho) / (total / len(weighted))  # small-sample bias of the estimate
     rho = min(max(rho, 0.0), 0.95)
-    block = max(MIN_BLOCK_SECONDS, math.ceil(BLOCK_FACTOR * (1.0 + rho) / (1.0 - rho)))
+    block = max(math.ceil(MIN_BLOCK_SECONDS / sample_seconds), math.ceil(BLOCK_FACTOR * (1.0 + rho) / (1.0 - rho)))
     shortest = min(len(s) for s in series)
-    return max(1, min(block, shortest // TARGET_BLOCKS))
+    return sample_seconds * max(1, min(block, shortest // TARGET_BLOCKS))
 
 
 def hodges_lehmann(
@@ -196,14 +206,19 @@ def hodges_lehmann(
     The CI is the pair of order statistics of all pairwise differences that corresponds to
     the Mann–Whitney acceptance region (Hollander & Wolfe, normal approximation).
     """
-    diffs = np.sort(np.subtract.outer(x, y).ravel())
+    diffs = np.subtract.outer(x, y).ravel()
     m, n = len(x), len(y)
-    estimate = float(np.median(diffs))
     z = stats.norm.ppf(0.5 + confidence / 2.0)
     c = math.floor(m * n / 2.0 - z * math.sqrt(m * n * (m + n + 1) / 12.0))
+    # Only a few order statistics are needed: partitioning finds them without a full sort
+    # (a comparison page computes a couple of hundred of these).
+    middle = {(m * n - 1) // 2, m * n // 2}
+    wanted = sorted(middle | ({c - 1, m * n - c} if c >= 1 else set()))
+    ordered = np.partition(diffs, wanted)
+    estimate = float(np.mean([ordered[i] for i in sorted(middle)]))
     if c < 1:
         return estimate, None
-    return estimate, (float(diffs[c - 1]), float(diffs[m * n - c]))
+    return estimate, (float(ordered[c - 1]), float(ordered[m * n - c]))
 
 
 def _verdict(

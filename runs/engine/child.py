@@ -37,7 +37,7 @@ from locust.env import Environment
 from locust.runners import STATE_STOPPED, LocalRunner
 
 from runs import profiles
-from runs.engine import protocol
+from runs.engine import pinning, protocol
 from runs.histogram import Histogram
 
 log = logging.getLogger("scaletest.child")
@@ -314,7 +314,7 @@ class OpenLoad:
     """
 
     def __init__(
-        self, env: Environment, user_class: type, plan: profiles.Plan, recorder: Recorder, *, start: int
+        self, env: Environment, user_class: type[Any], plan: profiles.Plan, recorder: Recorder, *, start: int
     ) -> None:
         assert plan.max_in_flight is not None
         self.env = env
@@ -331,9 +331,6 @@ class OpenLoad:
         self.peak = 0  # most iterations in flight since the last ``take_peak``
         self.max_lag = 0.0
         self.dispatcher: gevent.Greenlet | None = None
-
-    def in_flight(self) -> int:
-        return len(self.pool)
 
     def take_peak(self) -> int:
         peak, self.peak = self.peak, len(self.pool)
@@ -463,6 +460,7 @@ class Child:
     # main
     def run(self, snapshot: dict[str, Any]) -> str:
         engine = snapshot.get("engine") or {}
+        pinning.install(engine.get("pin"))  # connect only to the address the parent checked
         profile = snapshot["profile"]
         # Normalise as the form did (numbers, defaults); the parent enforced the real limits.
         params = profiles.validate_profile(profile["kind"], profile["params"], max_users=10**9, max_seconds=10**9)
@@ -498,7 +496,7 @@ class Child:
         self.emit_completed(int(time.time()) + 1)
         return self.stop_reason
 
-    def run_open(self, plan: profiles.Plan, user_class: type, *, stop_timeout: float) -> str:
+    def run_open(self, plan: profiles.Plan, user_class: type[Any], *, stop_timeout: float) -> str:
         """An arrival-rate profile: no Locust runner, :class:`OpenLoad` starts the iterations."""
         self.env = Environment(user_classes=[user_class], catch_exceptions=True)
         self.env.events.request.add_listener(self.recorder.on_request)

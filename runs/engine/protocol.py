@@ -24,7 +24,7 @@ Transport
               which load starts (the child waits for the boundary), so ``t = epoch -
               start_epoch`` and each ``t`` is a full second of load.
   ``second``  ``{"type": "second", "epoch": 1760000003, "users": 50, "cpu_percent": 41.5,
-              "endpoints": [{"method": "GET", "name": "/delay", "requests": 48,
+              "dropped_iterations": 0, "endpoints": [{"method": "GET", "name": "/delay", "requests": 48,
               "failures": 0, "bytes": 96, "histogram": {<runs.histogram to_dict>}}],
               "errors": [{"method": "GET", "name": "/delay", "error_class":
               "ConnectionRefusedError", "message": "[Errno 111] Connection refused",
@@ -33,9 +33,10 @@ Transport
               completed in it. Requests are bucketed by the second in which they
               *completed*. ``users`` is the running user count when the second was closed
               (arrival-rate profiles: the most iterations in flight at once during the
-              second); ``dropped_iterations`` (optional, default 0, arrival-rate profiles
-              only) counts the iterations due in that second that were not started because
-              ``max_in_flight`` of them were already running (k6's ``dropped_iterations``);
+              second); ``dropped_iterations`` (optional, default 0; always 0 for user
+              profiles) counts the iterations due in that second that were not started
+              because ``max_in_flight`` of them were already running (k6's
+              ``dropped_iterations``); halves of a second sent twice add up;
               ``cpu_percent`` is the child's CPU time (user + system) in that second over
               wall time, where 100 means one full core. A second is normally sent once; if
               the clock steps back, a second can arrive again and the parent merges it.

@@ -30,11 +30,13 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 
 from runs.engine import protocol
 from runs.models import Run
+from runs.safety import Refused
 from runs.services.results import results_ingest
+from runs.services.safety import target_preflight
 from runs.services.runs import run_finish, run_heartbeat
 
 log = logging.getLogger(__name__)
@@ -213,11 +215,18 @@ def run_cap_seconds(planned_seconds: float) -> float:
 def run_execute(*, run_id: int) -> str:
     """Run a claimed (``running``) run to its end; returns the final status."""
     run = Run.objects.get(pk=run_id)
+    try:
+        # Again, just before any load: DNS may have changed and the proof may be gone since
+        # the run was queued. The child connects to the address checked here and nowhere else.
+        pin = target_preflight(target=run.snapshot.get("target") or {}).pin
+    except Refused as exc:
+        run_finish(run_id=run_id, status=Run.Status.FAILED, error_message=f"Not started, no load was sent: {exc}")
+        return Run.Status.FAILED
     stop_grace = float(settings.SCALETEST_STOP_GRACE_SECONDS)
     sup = Supervision(run_id=run_id, cap_seconds=run_cap_seconds(run.planned_seconds), stop_grace=stop_grace)
     first_line = dict(run.snapshot)
     # Users get until a little before SIGTERM to finish their current request.
-    first_line["engine"] = {"stop_timeout": max(0.5, stop_grace - 1.5)}
+    first_line["engine"] = {"stop_timeout": max(0.5, stop_grace - 1.5), "pin": pin}
     io: ChildIO | None = None
     try:
         proc = spawn_child()
@@ -235,7 +244,7 @@ def run_execute(*, run_id: int) -> str:
             _drain_rest(sup, io)  # anything queued after the loop stopped looking (an error path)
         _flush(sup, final=True)
         status, message = sup.outcome(returncode, io.stderr_text() if io else "")
-        run_finish(run_id=run_id, status=status, error_message=message)
+        _with_db_retry(run_finish, run_id=run_id, status=status, error_message=message)
         log.info("run %s ended %s %s", run_id, status, message[:200])
     return status
 
@@ -248,7 +257,7 @@ def _supervise(sup: Supervision, io: ChildIO) -> None:
         if now - last_flush >= FLUSH_SECONDS:
             last_flush = now
             _flush(sup)
-            if run_heartbeat(run_id=sup.run_id) and sup.stop_cause is None:
+            if _heartbeat(sup.run_id) and sup.stop_cause is None:
                 sup.cancel_message = Run.objects.values_list("error_message", flat=True).get(pk=sup.run_id)
                 _begin_stop(sup, io, "cancel")
         if SHUTDOWN.is_set() and sup.stop_cause is None:
@@ -292,7 +301,8 @@ def _handle(sup: Supervision, item: Any) -> None:
     elif isinstance(item, protocol.HelloMessage):
         sup.start_epoch = item.start_epoch
         # t = 0 is the whole second the load started; started_at says the same.
-        Run.objects.filter(pk=sup.run_id).update(
+        _with_db_retry(
+            Run.objects.filter(pk=sup.run_id).update,
             locust_version=item.locust_version[:50],
             started_at=dt.datetime.fromtimestamp(item.start_epoch, tz=dt.UTC),
         )
@@ -349,13 +359,45 @@ def _flush(sup: Supervision, *, final: bool = False) -> None:
         return
     batch = sup.pending
     try:
-        results_ingest(run_id=sup.run_id, seconds=batch, start_epoch=sup.start_epoch)
+        if final:
+            _with_db_retry(results_ingest, run_id=sup.run_id, seconds=batch, start_epoch=sup.start_epoch)
+        else:
+            results_ingest(run_id=sup.run_id, seconds=batch, start_epoch=sup.start_epoch)
     except DatabaseError as exc:
         log.exception("run %s: storing %d seconds failed", sup.run_id, len(batch))
+        close_old_connections()  # a lost connection is reopened by the next try, a second later
         if final:
             sup.store_error = f"{len(batch)} seconds of results could not be stored: {exc}"
         return
     sup.pending = []
+
+
+DB_ATTEMPTS = 5
+
+
+def _with_db_retry(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """``call`` again after a lost database connection (backend terminated, server restarted):
+    Django keeps a broken connection until it is closed, so close it and let the retry reopen."""
+    for attempt in range(DB_ATTEMPTS):
+        try:
+            return call(*args, **kwargs)
+        except DatabaseError:
+            if attempt == DB_ATTEMPTS - 1:
+                raise
+            log.warning("database call failed; reconnecting (attempt %d)", attempt + 1, exc_info=True)
+            close_old_connections()
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _heartbeat(run_id: int) -> bool:
+    """The heartbeat; a database outage skips one (the reaper allows many) instead of ending the run."""
+    try:
+        return run_heartbeat(run_id=run_id)
+    except DatabaseError:
+        log.warning("run %s: heartbeat failed; reconnecting", run_id, exc_info=True)
+        close_old_connections()
+        return False
 
 
 @contextlib.contextmanager

@@ -21,7 +21,6 @@ from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSec
 
 SUMMARY_PERCENTILES = (50, 90, 95, 99)
 SECOND_PERCENTILES = (50, 95, 99)
-STREAM_CHUNK = 2000
 
 
 # -- pure aggregation of one batch ------------------------------------------------------------
@@ -241,58 +240,31 @@ def _update_totals(run_id: int, batch: Batch) -> None:
     )
 
 
-def _add_stored(hist: Histogram, data: dict) -> None:
-    """Merge a histogram as stored by this module into ``hist`` without building a Histogram
-    per row: the summary of a long run merges tens of thousands of them."""
-    keys, counts = data.get("k") or [], data.get("c") or []
-    if not keys:
-        return
-    buckets = hist.counts
-    for key, count in zip(keys, counts, strict=True):
-        buckets[key] = buckets.get(key, 0) + count
-    if hist.total == 0 or data["min"] < hist.min_us:
-        hist.min_us = data["min"]
-    hist.max_us = max(hist.max_us, data["max"])
-    hist.total += sum(counts)
-    hist.sum_us += data["sum"]
-
-
 # -- summary -----------------------------------------------------------------------------------
 def run_summarise(*, run_id: int) -> None:
-    """(Re)build the run's EndpointSummary rows and its whole-run percentiles.
+    """(Re)build the run's EndpointSummary rows and whole-run percentiles, then its analysis.
 
-    Streams EndpointSecond rows (a 1-hour run at 20 endpoints is 72k of them) and merges
-    each endpoint's histograms. The run's figures merge the endpoint totals: the same
-    samples as merging every RunSecond, with far fewer histograms to decode.
+    Merges each endpoint's per-second histograms (a 1-hour run at 20 endpoints is 72k of
+    them) from the query's JSON text with numpy (``step_histograms`` with one window over the
+    whole run). The run's figures merge the endpoint totals: the same samples as merging every
+    RunSecond, with far fewer histograms to decode. The capacity analysis
+    (``run_analyse``) follows; its failure is logged and never stops a run from ending.
     """
-    per_endpoint: dict[tuple[str, str], Counts] = {}
-    rows = (
-        EndpointSecond.objects.filter(run_id=run_id)
-        .order_by()
-        .values_list("method", "name", "requests", "failures", "bytes", "histogram")
-        .iterator(chunk_size=STREAM_CHUNK)
-    )
-    for method, name, requests, failures, nbytes, histogram in rows:
-        counts = per_endpoint.get((method, name))
-        if counts is None:
-            counts = per_endpoint[(method, name)] = Counts()
-        counts.requests += requests
-        counts.failures += failures
-        counts.bytes += nbytes
-        _add_stored(counts.hist, histogram)
+    from runs.services.analysis import run_analyse_safely, step_histograms
 
+    merged = step_histograms(model=EndpointSecond, windows={run_id: [(0, 0, 2**31 - 1)]})
     last_t = Run.objects.values_list("last_t", flat=True).get(pk=run_id)
     seconds = max(last_t + 1, 1)
     summaries = []
     overall = Histogram()
-    for (method, name), counts in per_endpoint.items():
-        overall.merge(counts.hist)
+    for (_, _, method, name), totals in merged.items():
+        overall.merge(totals.histogram)
         summaries.append(
             EndpointSummary(
                 run_id=run_id, method=method, name=name,
-                requests=counts.requests, failures=counts.failures, bytes=counts.bytes,
-                rps=counts.requests / seconds, histogram=counts.hist.to_dict(),
-                **_figures(counts.hist, SUMMARY_PERCENTILES),
+                requests=totals.requests, failures=totals.failures, bytes=totals.bytes,
+                rps=totals.requests / seconds, histogram=totals.histogram.to_dict(),
+                **_figures(totals.histogram, SUMMARY_PERCENTILES),
             )
         )
     run_figures = _figures(overall, SECOND_PERCENTILES)
@@ -303,3 +275,4 @@ def run_summarise(*, run_id: int) -> None:
             p50_ms=run_figures["p50_ms"], p95_ms=run_figures["p95_ms"],
             p99_ms=run_figures["p99_ms"], max_ms=run_figures["max_ms"],
         )
+    run_analyse_safely(run_id=run_id)

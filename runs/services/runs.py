@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import socket
 from typing import Any
 
@@ -11,6 +13,11 @@ from django.utils import timezone
 
 from runs import profiles
 from runs.models import Run, TestPlan
+from runs.safety import caps
+from runs.services import safety
+
+
+log = logging.getLogger(__name__)
 
 
 class RunError(Exception):
@@ -84,18 +91,28 @@ def run_create(*, plan: TestPlan, user: Any = None) -> Run:
     except profiles.ProfileError as exc:
         raise RunError(f"The load profile is invalid: {exc}") from exc
     snapshot = plan_snapshot(plan=plan)
-    with transaction.atomic():
-        run = Run.objects.create(
-            plan=plan,
-            plan_name=plan.name,
-            snapshot=snapshot,
-            planned_seconds=snapshot["profile"]["duration"],
-            created_by=user if getattr(user, "is_authenticated", False) else None,
-        )
-        from runs.tasks import execute_run
+    try:
+        # Before anything is queued: the target's addresses, its ownership proof, the caps.
+        safety.target_preflight(target=snapshot["target"])
+        with transaction.atomic():
+            caps.scope_lock(scope=caps.GLOBAL)
+            caps.caps_check(scope=caps.GLOBAL, snapshot=snapshot)
+            run = Run.objects.create(
+                plan=plan,
+                plan_name=plan.name,
+                snapshot=snapshot,
+                planned_seconds=snapshot["profile"]["duration"],
+                created_by=user if getattr(user, "is_authenticated", False) else None,
+                enqueued_at=timezone.now(),
+            )
+            from runs.tasks import execute_run
 
-        run_id = run.pk
-        transaction.on_commit(lambda: execute_run.delay(run_id))
+            run_id = run.pk
+            # robust: a broker that is down must not turn a committed run into an error page;
+            # the run stays queued and the reaper sends it again (runs_requeue_lost).
+            transaction.on_commit(lambda: execute_run.delay(run_id), robust=True)
+    except safety.Refused as exc:
+        raise RunError(str(exc)) from exc
     return run
 
 
@@ -132,7 +149,14 @@ def run_finish(*, run_id: int, status: str, error_message: str = "") -> None:
     assert status in (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.CANCELLED)
     from runs.services.results import run_summarise
 
-    run_summarise(run_id=run_id)
+    try:
+        run_summarise(run_id=run_id)
+    except Exception:
+        # A failing summary must not leave the run "running": end it, say so, keep the data.
+        # If the database itself is down, the update below fails too and the caller retries.
+        log.exception("run %s: summarising failed", run_id)
+        note = "The whole-run summary could not be computed; the per-second results are stored."
+        error_message = f"{error_message}\n{note}" if error_message else note
     Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
         status=status, finished_at=timezone.now(), error_message=error_message[:5000], current_users=0
     )

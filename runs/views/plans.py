@@ -26,7 +26,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         TestPlan.objects.select_related("target", "scenario", "profile", "baseline_run"), pk=pk
     )
     preview = selectors.profile_preview_of(profile=plan.profile)
-    fig = figures.profile_figure(preview["x"], preview["y"], subject=plan.profile.name) if preview else None
+    fig = figures.profile_figure(preview["x"], preview["y"], subject=plan.profile.name, unit=preview["unit"]) if preview else None
     context = {
         "plan": plan,
         "steps": selectors.scenario_step_rows(scenario=plan.scenario),

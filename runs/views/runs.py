@@ -34,7 +34,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     capacity = selectors_analysis.run_capacity(run=run)
     context = {
         "run": run,
-        "figs": figures.run_figures(rows, planned=planned),
+        "figs": figures.run_figures(rows, planned=planned, open_model=run.is_open_model),
         "endpoints": endpoints,
         "endpoints_fig": figures.endpoints_figure(endpoints) if endpoints and not run.is_active else None,
         "errors": selectors.run_errors(run=run),

@@ -53,7 +53,8 @@ def test_it_says_hello_streams_every_second_and_ends_with_done(target_server: st
     assert requests == target_count(target_server, "/delay") - before
     assert 60 <= requests <= 100  # 3 users x 3 s / 0.1 s
     assert sum(e.failures for s in seconds for e in s.endpoints) == 0
-    assert _merged(seconds).percentile_ms(50) == pytest.approx(100.5, rel=0.02)
+    # The target sleeps 100 ms; a loaded machine adds its own scheduling delay on top, never less.
+    assert 100.0 <= _merged(seconds).percentile_ms(50) <= 106.0
 
 
 def test_a_stop_command_ends_the_load_within_the_stop_timeout(target_server: str) -> None:

@@ -69,6 +69,19 @@ def test_a_second_that_arrives_twice_is_merged_not_duplicated(run: Run) -> None:
     assert run.total_requests == 3
 
 
+def test_dropped_iterations_are_stored_and_add_up_when_a_second_arrives_twice(run: Run) -> None:
+    results_ingest(
+        run_id=run.pk,
+        seconds=[
+            SecondMessage(START, 5, 3.0, (_ep("/a", [500] * 10),), (), dropped_iterations=30),
+            SecondMessage(START + 1, 5, 3.0, (), ()),
+        ],
+    )
+    results_ingest(run_id=run.pk, seconds=[SecondMessage(START, 5, None, (), (), dropped_iterations=2)])
+
+    assert list(RunSecond.objects.filter(run=run).values_list("t", "dropped_iterations")) == [(0, 32), (1, 0)]
+
+
 def test_error_groups_add_up_across_batches(run: Run) -> None:
     refused = ErrorCount("GET", "/a", "ConnectionRefusedError", "[Errno 111] Connection refused", 4)
     results_ingest(run_id=run.pk, seconds=[SecondMessage(START, 1, None, (_ep("/a", [1] * 4, 4),), (refused,))])

@@ -15,8 +15,11 @@ from django.test import Client
 from django.urls import reverse
 
 from runs.histogram import Histogram
-from runs.models import EndpointSecond, EndpointSummary, Run, RunSecond, TestPlan
-from runs.services import catalog
+from runs.models import EndpointSecond, EndpointSummary, Run, RunAnalysis, RunSecond, TestPlan
+from runs.services import analysis, catalog
+from runs.services.analysis import ANALYSIS_VERSION, run_analyse
+from runs.services.results import run_summarise
+from runs.services.runs import run_finish
 from tests.pages.conftest import HOSTILE, make_run
 from tests.pages.test_pages import json_script
 
@@ -336,8 +339,112 @@ def test_the_compare_page_query_count_does_not_grow_with_runs_or_endpoints(
     alice_client: Client, staircase_plan: TestPlan, django_assert_num_queries: Any
 ) -> None:
     runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(4)]
-    # session + user, then runs, seconds, endpoint series, endpoint summaries, step histograms.
+    for run in runs:
+        run_analyse(run_id=run.pk)
+    # session + user, then runs, seconds, stored analyses, endpoint summaries: no histogram.
     for subset in (runs[:2], runs):
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             response = alice_client.get(reverse("runs-compare"), {"ids": ",".join(str(r.pk) for r in subset)})
         assert response.status_code == 200
+
+
+def test_the_compare_page_computes_missing_analyses_once(
+    alice_client: Client, staircase_plan: TestPlan, django_assert_max_num_queries: Any
+) -> None:
+    runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(3)]
+    ids = ",".join(str(r.pk) for r in runs)
+    # Per missing run: its seconds, endpoint step histograms, endpoint p95s; one upsert for all.
+    with django_assert_max_num_queries(6 + 3 * len(runs) + 1):
+        first = alice_client.get(reverse("runs-compare"), {"ids": ids})
+    assert RunAnalysis.objects.filter(run__in=runs, version=ANALYSIS_VERSION).count() == 3
+    again = alice_client.get(reverse("runs-compare"), {"ids": ids})
+    assert json_script(again, "fig-cmp-capacity") == json_script(first, "fig-cmp-capacity")
+
+
+def test_comparing_runs_without_results_says_insufficient_data(
+    alice_client: Client, staircase_plan: TestPlan
+) -> None:
+    empty = [make_run(staircase_plan), make_run(staircase_plan, status=Run.Status.CANCELLED)]
+    response = alice_client.get(reverse("runs-compare"), {"ids": f"{empty[0].pk},{empty[1].pk}"})
+    assert response.status_code == 200
+    assert ">insufficient data</span>" in response.content.decode()
+
+
+# --- the stored analysis --------------------------------------------------------------------------
+def test_summarising_a_run_stores_its_analysis(staircase_plan: TestPlan) -> None:
+    run = seed_run(staircase_plan)
+    assert not RunAnalysis.objects.filter(run=run).exists()
+    run_summarise(run_id=run.pk)
+    stored = RunAnalysis.objects.get(run=run)
+    assert stored.version == ANALYSIS_VERSION
+    assert [s["users"] for s in stored.data["steps"]] == list(LEVELS)
+    assert stored.data["knee"]["knee_users"] == 8
+    blocks = stored.data["blocks"]
+    assert len(blocks["users"]) == len(blocks["overall"]) == len(LEVELS) * 5  # 25 steady s per step
+    assert set(blocks["endpoints"]) == {"GET /", "POST " + HOSTILE}
+
+
+def test_finishing_a_run_stores_its_analysis_and_the_page_reads_it(
+    alice_client: Client, staircase_plan: TestPlan, django_assert_num_queries: Any
+) -> None:
+    run = seed_run(staircase_plan)
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING, finished_at=None)
+    run_finish(run_id=run.pk, status=Run.Status.FINISHED)
+    run.refresh_from_db()
+    assert run.status == Run.Status.FINISHED
+    assert RunAnalysis.objects.filter(run=run, version=ANALYSIS_VERSION).exists()
+    # session, user, run + plan, seconds, endpoint summaries, errors, stored analysis: no
+    # histogram is read.
+    with django_assert_num_queries(7):
+        body = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
+    assert "<strong>8 users</strong>" in body.split('id="knee-users">')[1].split("</dd>")[0]
+
+
+def test_a_failed_analysis_does_not_stop_a_run_from_ending(
+    alice_client: Client, staircase_plan: TestPlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = seed_run(staircase_plan)
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING, finished_at=None)
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(analysis, "run_analysis_build", broken)
+    run_finish(run_id=run.pk, status=Run.Status.FINISHED)
+    run.refresh_from_db()
+    assert run.status == Run.Status.FINISHED and run.p95_ms is not None
+    assert not RunAnalysis.objects.filter(run=run).exists()
+    monkeypatch.undo()
+    # The page computes it on first view, and stores it.
+    body = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
+    assert 'id="capacity"' in body
+    assert RunAnalysis.objects.filter(run=run).exists()
+
+
+def test_the_run_page_computes_and_stores_a_missing_analysis(
+    alice_client: Client, staircase_plan: TestPlan
+) -> None:
+    run = seed_run(staircase_plan)
+    assert not RunAnalysis.objects.filter(run=run).exists()
+    body = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
+    assert "knee at 8 users" in body
+    stored = RunAnalysis.objects.get(run=run)
+    assert stored.version == ANALYSIS_VERSION and stored.data["show_capacity"] is True
+
+
+def test_an_analysis_of_another_version_is_recomputed(alice_client: Client, staircase_plan: TestPlan) -> None:
+    run = seed_run(staircase_plan)
+    RunAnalysis.objects.create(run=run, version=ANALYSIS_VERSION - 1, computed_at=run.finished_at, data={"old": 1})
+    body = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
+    assert "knee at 8 users" in body
+    stored = RunAnalysis.objects.get(run=run)
+    assert stored.version == ANALYSIS_VERSION and "old" not in stored.data
+
+
+def test_a_running_run_gets_no_stored_analysis(alice_client: Client, staircase_plan: TestPlan) -> None:
+    done = seed_run(staircase_plan, seed=1)
+    running = seed_run(staircase_plan, seed=2)
+    Run.objects.filter(pk=running.pk).update(status=Run.Status.RUNNING, finished_at=None)
+    response = alice_client.get(reverse("runs-compare"), {"ids": f"{done.pk},{running.pk}"})
+    assert response.status_code == 200
+    assert set(RunAnalysis.objects.values_list("run_id", flat=True)) == {done.pk}

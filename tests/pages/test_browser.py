@@ -214,3 +214,43 @@ def test_stage_rows_and_step_reordering_work_in_the_browser(
     paths = page.locator("#steps input[name$='-path']").evaluate_all("els => els.map(e => e.value)")
     assert paths == ["/second", "/first"]
     assert errors == [], errors
+
+
+def test_the_arrival_rate_preview_is_drawn_in_iterations_per_second(
+    transactional_db: None, live_server: Any, alice: Any, browser_page: Any
+) -> None:
+    page = browser_page
+    base = live_server.url
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "alice-password-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+    page.goto(f"{base}/profiles/new/")
+    page.fill("#id_name", "Open ramp")
+    page.select_option("#id_kind", "arrival_ramp")
+    assert page.locator("fieldset[data-kind=constant]").is_hidden()
+    page.fill("#id_p_arrival_ramp_from_rate", "5")
+    page.fill("#id_p_arrival_ramp_to_rate", "45")
+    page.fill("#id_p_arrival_ramp_duration", "10")
+    page.fill("#id_p_arrival_ramp_max_in_flight", "30")
+    page.wait_for_function(
+        "document.getElementById('preview-summary').textContent"
+        ".includes('10 s, peak 45 iterations/s, at most 30 in flight')"
+    )
+    y_title = "document.getElementById('chart-profile').layout.yaxis.title.text"
+    assert page.evaluate(y_title) == "iterations/s"
+    page.click("text=Save profile")
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/profiles/\d+/$"))
+    assert "at most 30 iterations in flight (saved)" in page.locator("#preview-summary").inner_text()
+    page.wait_for_function(f"{y_title} === 'iterations/s'")
+    assert page.evaluate("document.getElementById('chart-profile').data[0].y") == [5, 45]
+    # Back to a closed-model kind: users again.
+    page.select_option("#id_kind", "constant")
+    page.fill("#id_p_constant_users", "3")
+    page.fill("#id_p_constant_duration", "5")
+    page.wait_for_function(f"{y_title} === 'users'")
+    assert errors == []

@@ -374,9 +374,29 @@ def test_profile_preview_endpoint_matches_the_server_curve(alice_client: Client)
                                 "p_ramp_duration": "10", "p_ramp_hold": "5"}).json()
     assert ok["ok"] is True and ok["duration"] == 15 and ok["peak_users"] == 10
     assert ok["y"][0] == 0 and ok["y"][-1] == 10 and ok["x"][-1] == 15
+    rate = alice_client.get(url, {"kind": "arrival_ramp", "p_arrival_ramp_from_rate": "5",
+                                  "p_arrival_ramp_to_rate": "45", "p_arrival_ramp_duration": "10",
+                                  "p_arrival_ramp_max_in_flight": "30"}).json()
+    # Arrival-rate kinds preview the planned iterations/s; peak_users is the in-flight cap.
+    assert rate["ok"] is True and rate["x"] == [0.0, 10.0] and rate["y"] == [5.0, 45.0]
+    assert rate["duration"] == 10 and rate["peak_users"] == 30
     bad = alice_client.get(url, {"kind": "constant", "p_constant_users": "<b>x</b>"}).json()
     assert bad["ok"] is False
     assert "<" not in json.dumps(bad["errors"])
+
+
+def test_an_arrival_rate_profile_saves_and_its_page_speaks_of_iterations(alice_client: Client) -> None:
+    response = alice_client.post(reverse("runs-profile-create"), {
+        "name": "Open", "kind": "arrival_constant", "p_arrival_constant_rate": "40",
+        "p_arrival_constant_duration": "30", "p_arrival_constant_max_in_flight": "25",
+    })
+    profile = LoadProfile.objects.get(name="Open")
+    assert response.status_code == 302
+    assert profile.params == {"rate": 40.0, "duration": 30, "max_in_flight": 25}
+    page = alice_client.get(reverse("runs-profile-edit", args=[profile.pk])).content.decode()
+    assert "30 s, at most 25 iterations in flight" in page
+    assert 'data-open-kinds="arrival_constant arrival_ramp"' in page
+    assert 'name="p_arrival_constant_max_in_flight"' in page
 
 
 # --- plans -----------------------------------------------------------------------------------

@@ -98,3 +98,36 @@ def test_non_finite_numbers_become_gaps():
     s = figures.series_from_rows([{"t": 0, "users": 1, "requests": 1, "failures": 0, "p50_ms": float("nan"),
                                    "p95_ms": float("inf"), "p99_ms": 2}])
     assert s["p50"] == [None] and s["p95"] == [None] and s["p99"] == [2]
+
+
+def test_the_profile_figure_of_an_arrival_rate_is_labelled_in_iterations_per_second() -> None:
+    fig = figures.profile_figure([0, 10], [5, 45], unit="iterations/s")
+    assert fig["layout"]["title"]["text"] == "Planned arrival rate"
+    assert fig["layout"]["yaxis"]["title"]["text"] == "iterations/s"
+    assert fig["data"][0]["name"] == "planned iterations/s"
+    assert figures.profile_figure([0], [1])["layout"]["yaxis"]["title"]["text"] == "users"
+
+
+def test_an_arrival_rate_run_draws_its_plan_on_the_requests_chart_and_shows_dropped_iterations():
+    rows = [
+        {"t": 0, "users": 5, "requests": 10, "failures": 0, "dropped_iterations": 30},
+        {"t": 1, "users": 5, "requests": 10, "failures": 1, "dropped_iterations": 29},
+    ]
+    planned = ([0.0, 2.0], [40.0, 40.0])
+    figs = figures.run_figures(rows, planned=planned, open_model=True)
+    assert [tr["name"] for tr in figs["rps"]["data"]] == ["requests/s", "planned iterations/s"]
+    assert figs["rps"]["data"][1]["y"] == [40.0, 40.0]
+    assert [tr["name"] for tr in figs["users"]["data"]] == ["in flight"]
+    dropped = figs["failures"]["data"][1]
+    assert dropped["y"] == [30, 29] and "visible" not in dropped
+
+
+def test_a_closed_model_run_keeps_its_plan_on_the_users_chart_and_hides_the_dropped_trace():
+    rows = [{"t": 0, "users": 3, "requests": 10, "failures": 0}]
+    figs = figures.run_figures(rows, planned=([0.0, 1.0], [3.0, 3.0]))
+    assert [tr["name"] for tr in figs["users"]["data"]] == ["users", "planned"]
+    assert [tr["name"] for tr in figs["rps"]["data"]] == ["requests/s"]
+    assert figs["failures"]["data"][1]["visible"] == "legendonly"
+    # The live page extends exactly the traces TIMESERIES_CHARTS lists, in order.
+    for key, series in figures.TIMESERIES_CHARTS.items():
+        assert len(figs[key]["data"]) >= len(series)

@@ -225,6 +225,25 @@ def test_profile_form_normalises_params_with_the_profile_module():
     assert form.params == {"from_users": 0, "to_users": 20, "duration": 60, "hold": 0}
 
 
+def test_profile_form_shows_and_validates_the_arrival_rate_fields():
+    form = ProfileForm()
+    kinds = {kind: [f.name for f in fields] for kind, _, fields in form.kind_fields()}
+    assert kinds["arrival_constant"] == [
+        "p_arrival_constant_rate", "p_arrival_constant_duration", "p_arrival_constant_max_in_flight",
+    ]
+    assert kinds["arrival_ramp"][-1] == "p_arrival_ramp_max_in_flight"
+    assert form.open_model_kinds == "arrival_constant arrival_ramp"
+    ok = ProfileForm({"name": "Open", "kind": "arrival_ramp", "p_arrival_ramp_to_rate": "12.5",
+                      "p_arrival_ramp_duration": "60", "p_arrival_ramp_max_in_flight": "20"})
+    assert ok.is_valid(), ok.errors
+    assert ok.params == {"from_rate": 0, "to_rate": 12.5, "duration": 60, "hold": 0, "max_in_flight": 20}
+    assert ok.is_open_model
+    errors = profile_errors({"kind": "arrival_constant", "p_arrival_constant_rate": "0",
+                             "p_arrival_constant_duration": "10", "p_arrival_constant_max_in_flight": "0"})
+    assert errors["p_arrival_constant_rate"] == ["Must be greater than zero."]
+    assert errors["p_arrival_constant_max_in_flight"] == ["At least 1 iteration must be allowed in flight."]
+
+
 def test_profile_params_form_needs_no_name_for_the_preview():
     form = ProfileParamsForm({"kind": "stages", "stages_json": json.dumps([{"duration": 5, "users": 2}])})
     assert form.is_valid(), form.errors

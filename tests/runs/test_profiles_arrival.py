@@ -18,6 +18,9 @@ from runs.profiles import (
 )
 
 
+RAMP = {"from_rate": 10, "to_rate": 50, "duration": 4, "hold": 2, "max_in_flight": 20}
+
+
 def _plan(kind: str, params: dict) -> profiles.Plan:
     return build_plan(kind, validate_profile(kind, params))
 
@@ -40,7 +43,7 @@ def test_constant_arrival_rate_holds_the_rate_and_caps_in_flight_work() -> None:
 
 
 def test_arrival_ramp_moves_the_rate_linearly_then_holds() -> None:
-    plan = _plan("arrival_ramp", {"from_rate": 10, "to_rate": 50, "duration": 4, "hold": 2, "max_in_flight": 20})
+    plan = _plan("arrival_ramp", RAMP)
     assert plan.rates == (RateStage(4, 10.0, 50.0), RateStage(2, 50.0, 50.0))
     assert [rate_at(plan, t) for t in (0, 1, 2, 4, 5.5)] == [10.0, 20.0, 30.0, 50.0, 50.0]
     assert plan.duration == 6
@@ -96,7 +99,7 @@ def test_the_schedule_counts_match_the_integral(params: dict, expected: float) -
 
 
 def test_the_preview_draws_the_rate_in_iterations_per_second() -> None:
-    plan = _plan("arrival_ramp", {"from_rate": 10, "to_rate": 50, "duration": 4, "hold": 2, "max_in_flight": 20})
+    plan = _plan("arrival_ramp", RAMP)
     assert profiles.preview(plan) == ([0.0, 4.0, 6.0], [10.0, 50.0, 50.0])
     constant = _plan("arrival_constant", {"rate": 40, "duration": 5, "max_in_flight": 8})
     assert profiles.preview(constant) == ([0.0, 5.0], [40.0, 40.0])
@@ -119,9 +122,10 @@ def test_the_preview_draws_the_rate_in_iterations_per_second() -> None:
          "at least 0"),
         ("arrival_ramp", {"from_rate": 5, "to_rate": 5, "duration": 5, "max_in_flight": 5}, "to_rate",
          "must change the rate"),
-        ("arrival_ramp", {"from_rate": 0, "to_rate": 5, "duration": 5, "hold": -1, "max_in_flight": 5}, "hold",
-         "not be negative"),
-        ("arrival_ramp", {"to_rate": 5, "duration": 5, "max_in_flight": 5000}, "max_in_flight", "at most 100"),
+        ("arrival_ramp", {"from_rate": 0, "to_rate": 5, "duration": 5, "hold": -1, "max_in_flight": 5},
+         "hold", "not be negative"),
+        ("arrival_ramp", {"to_rate": 5, "duration": 5, "max_in_flight": 5000}, "max_in_flight",
+         "at most 100"),
     ],
 )
 def test_arrival_validation_explains_each_mistake(kind: str, params: dict, field: str, message: str) -> None:

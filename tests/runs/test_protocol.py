@@ -64,6 +64,13 @@ def test_an_empty_second_is_valid() -> None:
     assert msg.requests == 0 and msg.cpu_percent is None
 
 
+def test_dropped_iterations_are_optional_so_older_seconds_still_parse() -> None:
+    old = parse_line(json.dumps(_second()))
+    assert isinstance(old, SecondMessage) and old.dropped_iterations == 0
+    open_model = parse_line(json.dumps(_second(dropped_iterations=30)))
+    assert isinstance(open_model, SecondMessage) and open_model.dropped_iterations == 30
+
+
 def test_done_and_fatal_parse() -> None:
     assert parse_line('{"type":"done","reason":"finished"}') == DoneMessage("finished")
     assert parse_line('{"type":"fatal","message":"boom"}') == FatalMessage("boom")
@@ -71,7 +78,8 @@ def test_done_and_fatal_parse() -> None:
 
 @pytest.mark.parametrize(
     "message", [HelloMessage("2.47.0", 1, 5), DoneMessage("signal"), FatalMessage("x"),
-                SecondMessage(7, 3, 1.5, (EndpointSecond("POST", "/e", 1, 0, 2, _hist(3)),), ())],
+                SecondMessage(7, 3, 1.5, (EndpointSecond("POST", "/e", 1, 0, 2, _hist(3)),), ()),
+                SecondMessage(8, 5, None, (), (), dropped_iterations=12)],
 )
 def test_encoding_round_trips(message: protocol.Message) -> None:
     line = protocol.encode(message)
@@ -106,6 +114,9 @@ def test_malformed_lines_are_refused(line: bytes, reason: str) -> None:
         ({"epoch": -1}, "epoch must be >= 0"),
         ({"users": True}, "users must be an integer"),
         ({"cpu_percent": -3}, "cpu_percent"),
+        ({"dropped_iterations": -1}, "dropped_iterations must be >= 0"),
+        ({"dropped_iterations": 2.5}, "dropped_iterations must be an integer"),
+        ({"dropped_iterations": None}, "dropped_iterations must be an integer"),
         ({"cpu_percent": "high"}, "cpu_percent"),
         ({"endpoints": {}}, "endpoints must be a list"),
         ({"endpoints": ["GET /"]}, "an endpoint must be an object"),

@@ -46,6 +46,9 @@ class Command(BaseCommand):
 
         python = sys.executable
         base = str(settings.BASE_DIR)
+        # The default allowlist (settings.SCALETEST_ALLOWLIST) opens the demo target's port only;
+        # web and worker must know which port that is when --demo-port moves it.
+        self.child_env = {"SCALETEST_DEMO_PORT": str(opts["demo_port"])}
         procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         if not opts["no_demo"]:
             procs.append(("demo target", self._spawn([python, "manage.py", "demo_target", "--port", str(opts["demo_port"])], base)))
@@ -103,7 +106,7 @@ class Command(BaseCommand):
         return username, password
 
     def _spawn(self, cmd: list[str], cwd: str) -> subprocess.Popen[bytes]:
-        env = dict(os.environ, SCALETEST_NO_BOOTSTRAP="1", PYTHONUNBUFFERED="1")
+        env = dict(os.environ, SCALETEST_NO_BOOTSTRAP="1", PYTHONUNBUFFERED="1", **self.child_env)
         return subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True)
 
     def _supervise(self, procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:

@@ -1,0 +1,67 @@
+"""Where the parent's CPU goes during a real run (py-spy could not attach to the parent here):
+thread CPU time (time.thread_time) accumulated around the parent's per-message and per-second
+work, during one ScaleTest run of bench/overhead.py's A side.
+
+    .venv/bin/python bench/parent_breakdown.py [--endpoints 20] [--duration 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+import overhead  # noqa: E402
+
+SPENT: collections.Counter[str] = collections.Counter()
+
+
+def timed(name, fn):
+    def wrapper(*a, **kw):
+        t0 = time.thread_time()
+        try:
+            return fn(*a, **kw)
+        finally:
+            SPENT[name] += time.thread_time() - t0
+    return wrapper
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--endpoints", type=int, default=20)
+    ap.add_argument("--duration", type=int, default=15)
+    args = ap.parse_args()
+    os.sched_setaffinity(0, {common.LOAD_CORE})
+    common.django_setup()
+    from runs.engine import protocol, runner
+    from runs.services import results
+
+    runner.protocol.parse_line = timed("channel: parse_line (JSON + validation, reader thread)", protocol.parse_line)
+    results.batch_aggregate = timed("ingest: batch_aggregate (Histogram.from_dict + merge)", results.batch_aggregate)
+    for name in ("_store_seconds", "_store_endpoints", "_update_totals"):
+        setattr(results, name, timed(f"ingest: {name} (ORM + to_dict + percentiles)", getattr(results, name)))
+    runner.results_ingest = timed("ingest: results_ingest total", results.results_ingest)
+    runner.run_heartbeat = timed("heartbeat (2 queries/s)", runner.run_heartbeat)
+    runner.run_finish = timed("run_finish (summary)", runner.run_finish)
+    nginx = common.Nginx()
+    try:
+        ns = argparse.Namespace(users=20, duration=args.duration, warmup=3.0, endpoints=args.endpoints)
+        t0 = time.process_time()
+        res = overhead.run_scaletest(nginx, ns)
+        total = time.process_time() - t0
+    finally:
+        nginx.stop()
+    print(f"parent CPU for the whole run: {total:.3f} s; in the steady window parent = "
+          f"{100 * res['cpu_parent'] / res['cpu_child']:.2f}% of the child")
+    for name, s in sorted(SPENT.items(), key=lambda x: -x[1]):
+        print(f"  {s:7.3f} s  {100 * s / total:5.1f}%  {name}")
+
+
+if __name__ == "__main__":
+    main()

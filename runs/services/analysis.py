@@ -1,0 +1,334 @@
+"""The capacity analysis of a run, computed once from its rows and stored in ``RunAnalysis``.
+
+``run_summarise`` calls ``run_analyse`` when a run ends (``run_finish`` and the reaper both
+summarise); pages call ``run_analyses_ensure``, which reads the stored analyses in one query and
+computes the ones missing (runs from before this existed) or of an older ``ANALYSIS_VERSION``.
+
+Building reads the run's RunSecond rows with their histograms (steps, bootstrap CIs, knee, USL,
+validity), merges each endpoint's histograms per step in the database query's output with numpy,
+and cuts the steady-state per-second p95 of the run and of each endpoint into
+``BLOCK_SECONDS`` block means for the regression verdicts of comparisons.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db import connection
+from django.utils import timezone
+
+from runs import profiles
+from runs.analysis import (
+    IntervalPoint,
+    StepAggregate,
+    UslFit,
+    aggregate_steps,
+    check_validity,
+    find_knee_from_steps,
+    fit_usl,
+    rank_bottlenecks,
+)
+from runs.analysis.compare import MIN_BLOCK_SECONDS
+from runs.analysis.stored import CapacityAnalysis, block_series, block_users, capacity_to_data
+from runs.histogram import Histogram
+from runs.models import EndpointSecond, Run, RunAnalysis, RunSecond
+
+log = logging.getLogger(__name__)
+
+# Bump when the format of RunAnalysis.data or the analysis itself changes: stored analyses of
+# another version are recomputed on their next read.
+ANALYSIS_VERSION = 1
+
+# Profile kinds of the open (arrival-rate) model; every other kind is closed-model.
+ARRIVAL_KINDS = frozenset(getattr(profiles, "OPEN_MODEL_KINDS", ("arrival_constant", "arrival_ramp")))
+# Kinds whose plan is a series of load levels: the capacity section always shows for them.
+STEPPED_KINDS = frozenset({"staircase", "stages"})
+
+MIN_STEP_SECONDS = 10
+WARMUP_SECONDS = 5
+# Bootstrap resamples for the p95 CI: enough for a stable 95% interval, and a one-hour run's
+# twelve steps still take about a second. Per-endpoint steps are merged in the database and
+# carry no CI.
+RUN_RESAMPLES = 400
+# Verdicts never use blocks shorter than compare.MIN_BLOCK_SECONDS, so storing block means of
+# that length loses nothing a verdict would use, at a fifth of the per-second series' size.
+BLOCK_SECONDS = MIN_BLOCK_SECONDS
+OVERALL = "(all endpoints)"  # never an endpoint key: those start with an HTTP method
+
+
+# -- small helpers -------------------------------------------------------------------------------
+def endpoint_key(method: str, name: str) -> str:
+    return f"{method} {name}"
+
+
+def profile_kind(run: Run) -> str:
+    return str((run.snapshot or {}).get("profile", {}).get("kind", ""))
+
+
+def is_closed_model(kind: str) -> bool:
+    return kind not in ARRIVAL_KINDS
+
+
+def think_time_seconds(run: Run) -> float:
+    """Mean think time of the run's scenario: Locust's ``between(min, max)`` is uniform."""
+    scenario = (run.snapshot or {}).get("scenario") or {}
+    try:
+        low = float(scenario.get("think_time_min") or 0.0)
+        high = float(scenario.get("think_time_max") or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, (low + high) / 2.0)
+
+
+def histogram_from_row(data: Mapping[str, Any] | None) -> Histogram:
+    """A Histogram from a stored ``to_dict`` row without per-key validation.
+
+    Rows are written by our own ingestion (sorted unique keys, non-negative counts), so this
+    skips ``Histogram.from_dict``'s Python loop: about three times faster on a one-hour run.
+    """
+    h = Histogram()
+    if not data:
+        return h
+    keys = data.get("k") or []
+    counts = data.get("c") or []
+    if len(keys) != len(counts):
+        return Histogram.from_dict(data)  # raises with a clear message
+    h.counts = dict(zip(keys, counts, strict=True))
+    h.total = sum(counts)
+    h.min_us = int(data.get("min", 0))
+    h.max_us = int(data.get("max", 0))
+    h.sum_us = int(data.get("sum", 0))
+    return h
+
+
+# -- merged histograms of time windows -----------------------------------------------------------
+@dataclass(frozen=True)
+class StepTotals:
+    """One window's merged histogram and counts, for one run or one endpoint of a run."""
+
+    histogram: Histogram
+    requests: int
+    failures: int
+    bytes: int
+
+
+def step_histograms(
+    *, model: type[RunSecond] | type[EndpointSecond], windows: Mapping[int, Sequence[tuple[int, int, int]]]
+) -> dict[tuple[Any, ...], StepTotals]:
+    """Merge the stored histograms of every (users, first t, last t) window, in one query.
+
+    ``windows`` maps a run id to its windows. Keys of the result are ``(run_id, window index)``
+    for RunSecond and ``(run_id, window index, method, name)`` for EndpointSecond. The bucket
+    arrays arrive as JSON text and are parsed and summed with numpy: a one-hour run at twenty
+    endpoints holds ~1.6 million buckets, and decoding them as Python objects is several times
+    slower. ``run_summarise`` uses it too, with one window over the whole run.
+    """
+    values = [(run_id, k, lo, hi) for run_id, ws in windows.items() for k, (_, lo, hi) in enumerate(ws)]
+    if not values:
+        return {}
+    endpoint = model is EndpointSecond
+    extra = ", s.method, s.name" if endpoint else ""
+    placeholders = ", ".join(["(%s, %s, %s, %s)"] * len(values))
+    # A CTE with a column list (not ``JOIN (VALUES …) AS w(cols)``) and ``->>`` work on both
+    # PostgreSQL and SQLite (3.38+), so the embedded mode shares this path.
+    sql = f"""
+        WITH w(run_id, step, lo, hi) AS (VALUES {placeholders})
+        SELECT s.run_id, w.step{extra}, s.requests, s.failures, s.bytes, s.histogram->>'k',
+               s.histogram->>'c', s.histogram->>'min', s.histogram->>'max', s.histogram->>'sum'
+        FROM {model._meta.db_table} s
+        JOIN w ON s.run_id = w.run_id AND s.t BETWEEN w.lo AND w.hi
+    """  # table and column names are ours; every value is a parameter
+    params = [int(v) for row in values for v in row]
+    groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = defaultdict(list)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            groups[tuple(row[:-8])].append(row[-8:])
+    return {key: _merge_text_rows(rows) for key, rows in groups.items()}
+
+
+def _merge_text_rows(rows: Sequence[tuple[Any, ...]]) -> StepTotals:
+    requests = sum(r[0] or 0 for r in rows)
+    failures = sum(r[1] or 0 for r in rows)
+    nbytes = sum(r[2] or 0 for r in rows)
+    filled = [r for r in rows if r[3] and len(r[3]) > 2]  # "[]" is an empty second
+    h = Histogram()
+    if filled:
+        # Text-mode fromstring parses in C (ten times faster than str.split).
+        keys = np.fromstring(",".join(r[3][1:-1] for r in filled), dtype=np.int64, sep=",")
+        counts = np.fromstring(",".join(r[4][1:-1] for r in filled), dtype=np.int64, sep=",")
+        if keys.shape != counts.shape:
+            raise ValueError("histogram keys and counts differ in length")
+        # Bucket keys are small integers (under 53,000 even for 2**62 µs), so a dense bincount
+        # sums them faster than sorting; float weights are exact below 2**53.
+        summed = np.bincount(keys, weights=counts).astype(np.int64)
+        present = np.flatnonzero(summed)
+        h.counts = dict(zip(present.tolist(), summed[present].tolist(), strict=True))
+        h.total = int(summed.sum())
+        h.min_us = min(int(r[5] or 0) for r in filled)
+        h.max_us = max(int(r[6] or 0) for r in filled)
+        h.sum_us = sum(int(r[7] or 0) for r in filled)
+    return StepTotals(histogram=h, requests=int(requests), failures=int(failures), bytes=int(nbytes))
+
+
+def lean_step(*, users: int, lo: int, hi: int, trimmed: int, totals: StepTotals | None) -> StepAggregate:
+    """A StepAggregate from a merged step, without the per-second CIs (none to bootstrap from)."""
+    seconds = hi - lo + 1
+    h = totals.histogram if totals else Histogram()
+    requests = totals.requests if totals else 0
+    failures = totals.failures if totals else 0
+    pct = h.percentiles_ms([50, 95, 99])
+    return StepAggregate(
+        users=users, start_t=lo, end_t=hi, duration_s=seconds, trimmed_s=trimmed, requests=requests,
+        failures=failures, error_rate=failures / requests if requests else 0.0,
+        throughput_rps=requests / seconds, throughput_ci=None, mean_ms=h.mean_ms, p50_ms=pct[50],
+        p95_ms=pct[95], p99_ms=pct[99], p95_ci_ms=None, cpu_mean=None, cpu_max=None, rates=(),
+    )
+
+
+def _fit_usl(steps: Sequence[StepAggregate]) -> tuple[UslFit | None, str]:
+    users = [s.users for s in steps if s.throughput_rps > 0]
+    if len(set(users)) < 3:
+        return None, "The USL needs at least three load steps with throughput."
+    try:
+        return fit_usl(users, [s.throughput_rps for s in steps if s.throughput_rps > 0]), ""
+    except (ValueError, RuntimeError) as exc:  # RuntimeError: curve_fit did not converge
+        return None, f"The USL fit failed: {exc}"
+
+
+# -- building ------------------------------------------------------------------------------------
+def run_analysis_build(*, run: Run) -> dict[str, Any]:
+    """The ``RunAnalysis.data`` of ``run`` from its rows (three queries); writes nothing."""
+    kind = profile_kind(run)
+    closed = is_closed_model(kind)
+    think = think_time_seconds(run)
+    points: list[IntervalPoint] = []
+    p95_by_t: dict[int, float | None] = {}
+    for t, users, requests, failures, cpu, p95, hist in (
+        RunSecond.objects.filter(run=run)
+        .order_by("t")
+        .values_list("t", "users", "requests", "failures", "cpu_percent", "p95_ms", "histogram")
+        .iterator(chunk_size=2000)
+    ):
+        points.append(
+            IntervalPoint(t=t, users=users, requests=requests, failures=failures,
+                          histogram=histogram_from_row(hist), cpu_percent=cpu)
+        )
+        p95_by_t[t] = p95
+    steps = aggregate_steps(
+        points, min_step_seconds=MIN_STEP_SECONDS, warmup_seconds=WARMUP_SECONDS, bootstrap_resamples=RUN_RESAMPLES
+    )
+    show = bool(steps) and (kind in STEPPED_KINDS or len(steps) >= 2)
+    warnings = check_validity(steps, points=points, closed_model=closed, used_for_capacity=show)
+    del points  # the per-second histograms are not needed any more
+    windows = [(s.users, s.start_t, s.end_t) for s in steps]
+
+    knee = usl = bottlenecks = None
+    usl_note = ""
+    endpoint_steps: dict[str, list[StepAggregate]] = {}
+    if show:
+        knee = find_knee_from_steps(steps, think_time_s=think)
+        usl, usl_note = _fit_usl(steps)
+        # Per-endpoint steps use the run's windows (endpoints share its users) and are merged
+        # from the query's text: twenty endpoints of a one-hour run are 72,000 histograms.
+        merged = step_histograms(model=EndpointSecond, windows={run.pk: windows})
+        for method, name in sorted({(key[2], key[3]) for key in merged}, key=lambda mn: (mn[1], mn[0])):
+            endpoint_steps[endpoint_key(method, name)] = [
+                lean_step(users=s.users, lo=s.start_t, hi=s.end_t, trimmed=s.trimmed_s,
+                          totals=merged.get((run.pk, k, method, name)))
+                for k, s in enumerate(steps)
+            ]
+        bottlenecks = rank_bottlenecks(endpoint_steps) if len(endpoint_steps) >= 2 else None
+    capacity = CapacityAnalysis(
+        kind=kind, closed_model=closed, show_capacity=show, steps=steps, knee=knee, usl=usl,
+        usl_note=usl_note, think_time_s=think, endpoint_steps=endpoint_steps,
+        bottlenecks=bottlenecks, warnings=warnings,
+    )
+
+    # Steady-state p95 in blocks, for verdicts: the run's (RunSecond) and each endpoint's.
+    endpoint_blocks: dict[str, list[float | None]] = {}
+    if windows:
+        lo, hi = min(w[1] for w in windows), max(w[2] for w in windows)
+        for row in (
+            EndpointSecond.objects.filter(run=run, t__gte=lo, t__lte=hi)
+            .values("method", "name")
+            .annotate(ts=ArrayAgg("t"), p95s=ArrayAgg("p95_ms"))
+            .order_by()
+        ):
+            by_t = dict(zip(row["ts"], row["p95s"], strict=True))
+            endpoint_blocks[endpoint_key(row["method"], row["name"])] = block_series(
+                windows, by_t, seconds=BLOCK_SECONDS
+            )
+    return {
+        **capacity_to_data(capacity),
+        "blocks": {
+            "seconds": BLOCK_SECONDS,
+            "users": block_users(windows, seconds=BLOCK_SECONDS),
+            "overall": block_series(windows, p95_by_t, seconds=BLOCK_SECONDS),
+            "endpoints": endpoint_blocks,
+        },
+    }
+
+
+def _store(runs_data: Mapping[int, dict[str, Any]]) -> dict[int, RunAnalysis]:
+    now = timezone.now()
+    objs = [
+        RunAnalysis(run_id=run_id, version=ANALYSIS_VERSION, computed_at=now, data=data)
+        for run_id, data in runs_data.items()
+    ]
+    # An upsert: two requests computing the same missing analysis both succeed.
+    RunAnalysis.objects.bulk_create(
+        objs, update_conflicts=True, unique_fields=["run"], update_fields=["version", "computed_at", "data"]
+    )
+    return {obj.run_id: obj for obj in objs}
+
+
+def run_analyse(*, run_id: int) -> RunAnalysis:
+    """Compute the analysis of an ended run from its rows and store it (replacing any)."""
+    run = Run.objects.get(pk=run_id)
+    return _store({run.pk: run_analysis_build(run=run)})[run.pk]
+
+
+def run_analyse_safely(*, run_id: int) -> RunAnalysis | None:
+    """``run_analyse`` for the end of a run: a failure is logged, never raised (the run must
+    still end; its page computes the analysis when first opened)."""
+    from django.db import transaction
+
+    try:
+        with transaction.atomic():  # a savepoint: a failed query leaves no broken transaction
+            return run_analyse(run_id=run_id)
+    except Exception:
+        log.exception("analysis of run %s failed; it will be computed when its page is opened", run_id)
+        return None
+
+
+def run_analyses_ensure(*, ids: Sequence[int], runs: Mapping[int, Run] | None = None) -> dict[int, dict[str, Any]]:
+    """``RunAnalysis.data`` of each run id: stored ones in one query, missing or stale ones
+    computed (and stored, for runs that have ended; a running run's is computed only).
+
+    ``runs`` may hold Run rows already loaded; others are loaded only when computing.
+    """
+    found = {
+        run_id: data
+        for run_id, version, data in RunAnalysis.objects.filter(run_id__in=ids).values_list(
+            "run_id", "version", "data"
+        )
+        if version == ANALYSIS_VERSION
+    }
+    missing = [i for i in ids if i not in found]
+    if not missing:
+        return found
+    known = dict(runs or {})
+    if any(i not in known for i in missing):
+        known |= Run.objects.in_bulk([i for i in missing if i not in known])
+    fresh = {i: run_analysis_build(run=known[i]) for i in missing if i in known}
+    ended = {i: data for i, data in fresh.items() if not known[i].is_active}
+    if ended:
+        _store(ended)
+    return found | fresh
