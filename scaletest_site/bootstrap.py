@@ -40,14 +40,19 @@ def find_python() -> str:
     candidates: list[str] = []
     if os.environ.get("SCALETEST_PYTHON"):
         candidates.append(os.environ["SCALETEST_PYTHON"])
+    # 3.12 first: the version the project is developed and its image built with.
+    for name in ("python3.12", "python3.13", "python3.14"):
+        found = shutil.which(name)
+        if found:
+            candidates.append(found)
     if sys.version_info[:2] >= MIN_VERSION:
         candidates.append(sys.executable)
-    for name in ("python3.13", "python3.12", "python3.14", "python3"):
+    for name in ("python3",):
         found = shutil.which(name)
         if found:
             candidates.append(found)
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    for version_dir in sorted((pyenv_root / "versions").glob("3.1[2-9]*"), reverse=True):
+    for version_dir in sorted((pyenv_root / "versions").glob("3.1[2-9]*")):
         candidates.append(str(version_dir / "bin" / "python3"))
     for path in ("/usr/local/bin/python3.12", "/usr/bin/python3.12", "/usr/bin/python3.13"):
         candidates.append(path)

@@ -29,7 +29,9 @@ FORBIDDEN = {
     "172.16.0.1": "private",
     "192.168.1.1": "private",
     "100.100.100.200": "not on the public internet",  # Alibaba metadata (shared address space)
-    "192.0.0.192": "not on the public internet",  # Oracle Cloud metadata
+    # Oracle Cloud metadata. Python 3.13's ipaddress counts 192.0.0.0/24 as private, 3.12's
+    # does not: refused either way, with one of two reasons.
+    "192.0.0.192": ("not on the public internet", "a private-network address"),
     "::ffff:127.0.0.1": "loopback",  # IPv4-mapped
     "::ffff:169.254.169.254": "link-local",
     "::127.0.0.1": "loopback",  # IPv4-compatible (deprecated)
@@ -50,7 +52,9 @@ def test_odd_spellings_of_loopback_resolve_to_loopback_and_are_refused(spelling:
 
 @pytest.mark.parametrize(("address", "kind"), FORBIDDEN.items())
 def test_non_public_addresses_are_refused_with_the_reason(address: str, kind: str) -> None:
-    assert kind in (forbidden_reason(address) or "not refused")
+    reason = forbidden_reason(address) or "not refused"
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    assert any(k in reason for k in kinds), reason
 
 
 @pytest.mark.parametrize("address", ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "8.8.8.8"])
