@@ -218,7 +218,16 @@ class Browser:
              "--timeout", "120", "--log-level", "warning"],
             cwd=str(common.BASE_DIR), env=os.environ.copy(),
         )
-        common.wait_port(port, 30)
+        try:
+            common.wait_port(port, 30)
+            self._start_browser(port, session_cookie)
+        except BaseException:
+            self.server.terminate()
+            raise
+
+    def _start_browser(self, port: int, session_cookie: str) -> None:
+        from playwright.sync_api import sync_playwright
+
         self.base = f"http://127.0.0.1:{port}"
         self.pw = sync_playwright().start()
         self.browser = self.pw.chromium.launch(
@@ -230,7 +239,7 @@ class Browser:
         self.ctx.add_cookies([{"name": "sessionid", "value": session_cookie, "url": self.base}])
         self.page = self.ctx.new_page()
         self.received: list = []
-        self.page.on("response", self.received.append)
+        self.page.on("response", lambda r: self.received.append(r))
 
     def drawn_ms(self, path: str, repeat: int) -> tuple[float, int, int]:
         """Median ms from navigation start to all charts drawn; chart count; bytes of the first load."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from runs.analysis import KneeResult, StepAggregate, UslFit, downsample_minmax, usl_curve
-from runs.figures import COLORS, Figure, _layout, _num, esc
+from runs.figures import COLORS, Figure, _layout, _num, _nums_array, esc
 
 MAX_POINTS = 1500
 
@@ -212,7 +212,11 @@ def capacity_figures(
 def _downsampled(xs: Sequence[Any], ys: Sequence[Any], max_points: int) -> tuple[list[Any], list[Any]]:
     y = np.asarray(ys, dtype=float)  # None becomes NaN
     x, y = downsample_minmax(np.asarray(xs, dtype=float), y, max_points)
-    return [int(v) if float(v).is_integer() else float(v) for v in x], [_num(v) for v in y]
+    if np.isfinite(x).all() and (x == np.trunc(x)).all() and (np.abs(x) < 2.0**53).all():
+        xs_out: list[Any] = x.astype(np.int64).tolist()  # whole seconds, as ints
+    else:
+        xs_out = [int(v) if v.is_integer() else v for v in x.tolist()]
+    return xs_out, _nums_array(y)
 
 
 COMPARE_SERIES = {

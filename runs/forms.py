@@ -426,3 +426,23 @@ class RunsCompareForm(forms.Form):
         if ids and baseline is not None and baseline not in ids:
             self.add_error("baseline", "The baseline must be one of the compared runs.")
         return data
+
+
+class CompareWindowForm(RunsCompareForm):
+    """The comparison overlays' zoom: ``?ids=3,5&from=120&to=480`` (seconds since the start)."""
+
+    MAX_SPAN = 7 * 24 * 3600
+
+    start = forms.IntegerField(min_value=0, max_value=MAX_SPAN)
+    end = forms.IntegerField(min_value=0, max_value=MAX_SPAN)
+
+    def __init__(self, query: Any) -> None:
+        super().__init__(query)
+        self.data = {**self.data, "start": query.get("from", ""), "end": query.get("to", "")}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start is not None and end is not None and end <= start:
+            self.add_error("end", "The end of the window must be after its start.")
+        return data

@@ -8,6 +8,7 @@ merges histograms, since its summaries do not exist until the run ends.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet
@@ -251,3 +252,29 @@ def profile_param_rows(*, kind: str, params: dict[str, Any]) -> list[tuple[str, 
         ]
     labels = {name: label for name, label, *_ in profiles.FIELDS.get(kind, [])}
     return [(labels.get(k, k), v) for k, v in params.items() if v is not None]
+
+
+def seconds_series(rows: Sequence[tuple[int, int, int, float | None]]) -> dict[str, list[Any]]:
+    """(t, requests, failures, p95_ms) rows of one run -> the comparison overlays' series."""
+    return {
+        "t": [r[0] for r in rows],
+        "rps": [r[1] for r in rows],
+        "p95": [r[3] for r in rows],
+        "error_pct": [(100.0 * r[2] / r[1]) if r[1] else None for r in rows],
+    }
+
+
+def runs_series_window(*, ids: Sequence[int], lo: int, hi: int) -> list[dict[str, list[Any]]] | None:
+    """Full-resolution overlay series of ``ids`` between seconds ``lo`` and ``hi`` (inclusive),
+    in the order of ``ids``; ``None`` when a run does not exist. One query for the rows."""
+    if Run.objects.filter(pk__in=ids).count() != len(set(ids)):
+        return None
+    grouped: dict[int, list[tuple[int, int, int, float | None]]] = {i: [] for i in ids}
+    rows = (
+        RunSecond.objects.filter(run_id__in=ids, t__gte=lo, t__lte=hi)
+        .order_by("run_id", "t")
+        .values_list("run_id", "t", "requests", "failures", "p95_ms")
+    )
+    for run_id, t, requests, failures, p95 in rows:
+        grouped[run_id].append((t, requests, failures, p95))
+    return [seconds_series(grouped[i]) for i in ids]

@@ -7,7 +7,8 @@ has none yet, or one of an older format) and run only the cheap verdicts.
 
 Query counts are fixed per page, whatever the number of runs or endpoints, once the runs'
 analyses are stored: ``runs_compare`` makes four (runs, seconds, analyses, endpoint
-summaries); ``run_capacity`` one; ``run_baseline_verdict`` one.
+summaries), and one more (storing the verdicts in the reference's analysis) when some pair of
+ended runs has none stored yet; ``run_capacity`` one; ``run_baseline_verdict`` one.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from runs.analysis import Comparison, auto_block_seconds, compare_endpoints
-from runs.analysis.stored import CapacityAnalysis, capacity_from_data
+from runs.analysis.stored import CapacityAnalysis, capacity_from_data, verdicts_from_data, verdicts_to_data
 from runs.models import EndpointSummary, Run, RunSecond
+from runs.selectors import seconds_series
 from runs.services.analysis import (
     BLOCK_SECONDS,
     OVERALL,
@@ -30,6 +32,8 @@ from runs.services.analysis import (
     is_closed_model,
     profile_kind,
     run_analyses_ensure,
+    run_analysis_store_verdicts,
+    stored_verdicts,
 )
 
 __all__ = ["CapacityAnalysis", "run_baseline_verdict", "run_capacity", "runs_compare"]
@@ -70,8 +74,23 @@ def block_arrays(data: Mapping[str, Any]) -> Blocks:
     )
 
 
+def level_medians(users: np.ndarray, values: np.ndarray) -> dict[int, float]:
+    """Median of the finite ``values`` at each load level of ``users`` (ascending levels),
+    for the levels where it is positive: what ``paired_series`` divides by."""
+    medians = {}
+    for level in np.unique(users):
+        finite = values[(users == level) & np.isfinite(values)]
+        median = float(np.median(finite)) if finite.size else 0.0
+        if median > 0:
+            medians[int(level)] = median
+    return medians
+
+
 def paired_series(
-    reference: tuple[np.ndarray, np.ndarray], candidate: tuple[np.ndarray, np.ndarray]
+    reference: tuple[np.ndarray, np.ndarray],
+    candidate: tuple[np.ndarray, np.ndarray],
+    *,
+    reference_medians: Mapping[int, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The two series a verdict compares, from (users, values) of each run's blocks.
 
@@ -79,16 +98,14 @@ def paired_series(
     a staircase would bury a 20 % regression under the spread between steps. Blocks at load
     levels both runs reached are divided by the reference's median at that level; the shift
     the test then measures is relative to the reference at equal load. Runs without a common
-    level fall back to the raw pooled values.
+    level fall back to the raw pooled values. ``reference_medians`` is
+    ``level_medians(*reference)``, when the caller pairs one reference with several runs.
     """
     (ref_users, ref_values), (cand_users, cand_values) = reference, candidate
-    medians = {}
-    for level in np.intersect1d(ref_users, cand_users):
-        values = ref_values[ref_users == level]
-        finite = values[np.isfinite(values)]
-        median = float(np.median(finite)) if finite.size else 0.0
-        if median > 0:
-            medians[int(level)] = median
+    if reference_medians is None:
+        reference_medians = level_medians(ref_users, ref_values)
+    common = set(np.unique(cand_users).tolist())
+    medians = {level: m for level, m in reference_medians.items() if level in common}
     if not medians:
         return ref_values, cand_values
     levels = np.fromiter(medians, dtype=np.int64)  # ascending: intersect1d sorts
@@ -117,12 +134,29 @@ def verdict_block_seconds(pairs: Iterable[tuple[np.ndarray, np.ndarray]], *, sam
     return max(auto, sample_seconds * math.ceil(longest / MAX_BLOCKS))
 
 
-def verdicts(reference: Blocks, candidate: Blocks, *, sample_seconds: int, endpoints: bool = True) -> dict[str, Comparison]:
+def verdicts(
+    reference: Blocks,
+    candidate: Blocks,
+    *,
+    sample_seconds: int,
+    endpoints: bool = True,
+    reference_medians: dict[str, dict[int, float]] | None = None,
+) -> dict[str, Comparison]:
     """p95 verdicts of ``candidate`` against ``reference`` (``block_arrays``): ``OVERALL`` and,
-    with ``endpoints``, every endpoint of both, Benjamini–Hochberg adjusted together."""
+    with ``endpoints``, every endpoint of both, Benjamini–Hochberg adjusted together.
+
+    ``reference_medians`` (series name -> ``level_medians``) is filled as a cache: pass the
+    same dict for every candidate compared with one reference."""
     (ref_users, ref_series), (cand_users, cand_series) = reference, candidate
     names = [n for n in ref_series if n in cand_series and (endpoints or n == OVERALL)]
-    pairs = {n: paired_series((ref_users, ref_series[n]), (cand_users, cand_series[n])) for n in names}
+    cache = {} if reference_medians is None else reference_medians
+    for n in names:
+        if n not in cache:
+            cache[n] = level_medians(ref_users, ref_series[n])
+    pairs = {
+        n: paired_series((ref_users, ref_series[n]), (cand_users, cand_series[n]), reference_medians=cache[n])
+        for n in names
+    }
     return compare_endpoints(
         {name: pair[0] for name, pair in pairs.items()},
         {name: pair[1] for name, pair in pairs.items()},
@@ -228,10 +262,27 @@ def runs_compare(*, ids: Sequence[int], reference_id: int | None = None) -> Runs
     blocks = {i: block_arrays(analyses[i]) for i in ids}
     overall: dict[int, Comparison] = {}
     by_endpoint: dict[int, dict[str, Comparison]] = {}
+    reference_medians: dict[str, dict[int, float]] = {}
+    # Verdicts between ended runs never change: the reference's analysis keeps them, so a
+    # shared link computes them on its first view only.
+    stored = stored_verdicts(analyses[ref]) if not by_id[ref].is_active else {}
+    new: dict[str, Any] = {}
     for i in ids:
-        if i != ref:
-            by_endpoint[i] = verdicts(blocks[ref], blocks[i], sample_seconds=_sample_seconds(analyses[ref]))
-            overall[i] = by_endpoint[i].pop(OVERALL)
+        if i == ref:
+            continue
+        cacheable = not by_id[ref].is_active and not by_id[i].is_active
+        if cacheable and str(i) in stored:
+            by_endpoint[i] = verdicts_from_data(stored[str(i)])
+        else:
+            by_endpoint[i] = verdicts(
+                blocks[ref], blocks[i], sample_seconds=_sample_seconds(analyses[ref]),
+                reference_medians=reference_medians,
+            )
+            if cacheable:
+                new[str(i)] = verdicts_to_data(by_endpoint[i])
+        overall[i] = by_endpoint[i].pop(OVERALL)
+    if new:
+        run_analysis_store_verdicts(reference_id=ref, data=analyses[ref], new=new)
 
     compare_runs = []
     for run in runs:
@@ -240,7 +291,7 @@ def runs_compare(*, ids: Sequence[int], reference_id: int | None = None) -> Runs
             CompareRun(
                 run=run,
                 label=f"#{run.pk} · {run.plan_name}",
-                series=_series(seconds[run.pk]),
+                series=seconds_series(seconds[run.pk]),
                 windows=[(s["users"], s["start_t"], s["end_t"]) for s in steps],
                 capacity=[
                     {
@@ -287,11 +338,3 @@ def _relative(value: float | None, reference: float | None) -> float | None:
         return None
     return value / reference - 1.0
 
-
-def _series(rows: Sequence[tuple[int, int, int, float | None]]) -> dict[str, list[Any]]:
-    return {
-        "t": [r[0] for r in rows],
-        "rps": [r[1] for r in rows],
-        "p95": [r[3] for r in rows],
-        "error_pct": [(100.0 * r[2] / r[1]) if r[1] else None for r in rows],
-    }

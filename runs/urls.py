@@ -9,6 +9,7 @@ urlpatterns = [
     # Runs
     path("runs/", runs.run_list, name="runs-list"),
     path("runs/compare/", compare.runs_compare, name="runs-compare"),
+    path("runs/compare/window.json", compare.runs_compare_window, name="runs-compare-window"),
     path("runs/<int:pk>/", runs.run_detail, name="runs-detail"),
     path("runs/<int:pk>/live.json", runs.run_live, name="runs-live"),
     path("runs/<int:pk>/tables/", runs.run_tables, name="runs-tables"),

@@ -81,37 +81,44 @@ def test_up_serves_the_dashboard_and_runs_the_demo_plan_embedded(tmp_path: Path)
         plans = s.get(f"{base}/plans/", timeout=10).text
         assert "Demo: find the plateau" in plans
         plan_id = re.search(r"/plans/(\d+)/", plans).group(1)
-        r = s.post(
-            f"{base}/plans/{plan_id}/start/",
-            data={"csrfmiddlewaretoken": s.cookies["csrftoken"]},
-            headers={"Referer": base},
-            timeout=10,
-        )
-        run_id = re.search(r"/runs/(\d+)/", r.url).group(1)
+        csrf = {"Referer": base}
 
-        def measured() -> dict | None:
-            live = s.get(f"{base}/runs/{run_id}/live.json?after=-1", timeout=10).json()
-            return live if live["last_t"] >= 2 and live["total_requests"] > 0 else None
+        def start_and_cancel() -> tuple[str, dict, dict]:
+            r = s.post(
+                f"{base}/plans/{plan_id}/start/",
+                data={"csrfmiddlewaretoken": s.cookies["csrftoken"]}, headers=csrf, timeout=10,
+            )
+            run_id = re.search(r"/runs/(\d+)/", r.url).group(1)
 
-        live = _wait_for(measured, 60, "the embedded worker to store seconds")
+            def measured() -> dict | None:
+                live = s.get(f"{base}/runs/{run_id}/live.json?after=-1", timeout=10).json()
+                return live if live["last_t"] >= 2 and live["total_requests"] > 0 else None
+
+            live = _wait_for(measured, 60, "the embedded worker to store seconds")
+            s.post(
+                f"{base}/runs/{run_id}/cancel/",
+                data={"csrfmiddlewaretoken": s.cookies["csrftoken"]}, headers=csrf, timeout=10,
+            )
+            final = _wait_for(
+                lambda: (j := s.get(f"{base}/runs/{run_id}/live.json", timeout=10).json())["active"] is False and j,
+                30,
+                "the cancel",
+            )
+            return run_id, live, final
+
+        run_id_first, _, _ = start_and_cancel()
+        run_id, live, final = start_and_cancel()
         assert live["status"] == "running" and live["total_failures"] == 0
-        s.post(
-            f"{base}/runs/{run_id}/cancel/",
-            data={"csrfmiddlewaretoken": s.cookies["csrftoken"]},
-            headers={"Referer": base},
-            timeout=10,
-        )
-        final = _wait_for(
-            lambda: (j := s.get(f"{base}/runs/{run_id}/live.json", timeout=10).json())["active"] is False and j,
-            30,
-            "the cancel",
-        )
         assert final["status"] == "cancelled"
         assert final["total_requests"] >= live["total_requests"]
         # The whole-run summary (merged exact histograms) works on SQLite too.
         page = s.get(f"{base}/runs/{run_id}/", timeout=30).text
         assert "summary could not be computed" not in page
         assert re.search(r"<dt>p95</dt><dd>\d+\.\d ms</dd>", page), "no whole-run p95 on the run page"
+        # So does the comparison (stored analyses and verdicts), twice: computed, then stored.
+        for _ in range(2):
+            compare = s.get(f"{base}/runs/compare/?ids={run_id},{run_id_first}", timeout=60)
+            assert compare.status_code == 200, compare.text[-2000:]
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from runs.analysis.bottleneck import BottleneckReport, EndpointLatencyRank, EndpointThroughputRank
+from runs.analysis.compare import Comparison, comparison_summary
 from runs.analysis.knee import KneeResult, LittlesLawCheck
 from runs.analysis.steps import StepAggregate
 from runs.analysis.usl import UslFit
 from runs.analysis.validity import ValidityWarning
 
-__all__ = ["CapacityAnalysis", "block_series", "capacity_from_data", "capacity_to_data", "jsonable"]
+__all__ = [
+    "CapacityAnalysis", "block_series", "capacity_from_data", "capacity_to_data", "jsonable",
+    "verdicts_from_data", "verdicts_to_data",
+]
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 # Constant per step, or only needed while the analysis is computed (validity uses ``rates``).
@@ -167,3 +171,39 @@ def block_series(
 def block_users(windows: Sequence[tuple[int, int, int]], *, seconds: int) -> list[int]:
     """The load level of each block ``block_series`` makes from the same windows."""
     return [users for users, lo, hi in windows for _ in range((hi - lo + 1) // seconds)]
+
+
+# -- stored comparison verdicts -----------------------------------------------------------------
+# Bump when the verdict computation (runs.analysis.compare, selectors_analysis.verdicts) changes
+# its results: verdicts stored under another version are recomputed.
+VERDICTS_VERSION = 2
+_COMPARISON_FIELDS = tuple(f for f in Comparison.__dataclass_fields__ if f != "summary")  # rebuilt on read
+_COMPARISON_FLOATS = frozenset({
+    "p_value", "p_value_adjusted", "baseline_median", "candidate_median", "median_shift_relative",
+    "hl_shift", "hl_shift_relative", "confidence",
+})
+_COMPARISON_PAIRS = frozenset({"hl_ci", "hl_ci_relative"})
+
+
+def verdicts_to_data(verdicts: Mapping[str, Comparison]) -> list[list[Any]]:
+    """``{series name: Comparison}`` (``compare_endpoints`` with the default ``alpha`` and
+    ``min_effect``) as JSON: one list per series, ``[name, *fields]`` without the summary text,
+    in order."""
+    return [jsonable([name, *(getattr(c, f) for f in _COMPARISON_FIELDS)]) for name, c in verdicts.items()]
+
+
+def verdicts_from_data(data: Sequence[Sequence[Any]]) -> dict[str, Comparison]:
+    """Inverse of ``verdicts_to_data`` (floats come back as floats, intervals as tuples, the
+    summary is written again)."""
+    out = {}
+    for name, *values in data:
+        fields: dict[str, Any] = {}
+        for f, v in zip(_COMPARISON_FIELDS, _floats(values), strict=True):
+            if v is not None and f in _COMPARISON_FLOATS:
+                v = float(v)
+            elif f in _COMPARISON_PAIRS:
+                v = None if v is None else (float(v[0]), float(v[1]))
+            fields[f] = v
+        comparison = Comparison(**fields, summary="")
+        out[name] = replace(comparison, summary=comparison_summary(comparison))
+    return out

@@ -84,6 +84,16 @@ class EndpointSecond:
     bytes: int
     histogram: dict[str, Any]
 
+    def decoded(self) -> Histogram:
+        """``histogram`` as a :class:`Histogram`, decoded once: the parser keeps the one it
+        validated, so the parent never decodes a message's histogram twice. Shared: read it,
+        never merge into it (a batch that failed to store is ingested again)."""
+        hist = self.__dict__.get("_decoded")
+        if hist is None:
+            hist = Histogram.from_dict(self.histogram)
+            object.__setattr__(self, "_decoded", hist)
+        return hist
+
 
 @dataclass(frozen=True)
 class ErrorCount:
@@ -218,12 +228,12 @@ def _parse_endpoint(data: Any) -> EndpointSecond:
     if not isinstance(histogram, dict):
         raise ProtocolError("histogram must be an object")
     try:
-        total = Histogram.from_dict(histogram).total
+        decoded = Histogram.from_dict(histogram)
     except (TypeError, ValueError) as exc:
         raise ProtocolError(f"bad histogram: {exc}") from exc
-    if total != requests:
-        raise ProtocolError(f"histogram holds {total} samples for {requests} requests")
-    return EndpointSecond(
+    if decoded.total != requests:
+        raise ProtocolError(f"histogram holds {decoded.total} samples for {requests} requests")
+    endpoint = EndpointSecond(
         method=_str(data, "method", max_len=10),
         name=_str(data, "name", max_len=1000),
         requests=requests,
@@ -231,6 +241,8 @@ def _parse_endpoint(data: Any) -> EndpointSecond:
         bytes=_int(data, "bytes", minimum=0),
         histogram=histogram,
     )
+    object.__setattr__(endpoint, "_decoded", decoded)  # see EndpointSecond.decoded
+    return endpoint
 
 
 def _parse_error(data: Any) -> ErrorCount:

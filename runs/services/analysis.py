@@ -12,6 +12,7 @@ and cuts the steady-state per-second p95 of the run and of each endpoint into
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -35,7 +36,13 @@ from runs.analysis import (
     rank_bottlenecks,
 )
 from runs.analysis.compare import MIN_BLOCK_SECONDS
-from runs.analysis.stored import CapacityAnalysis, block_series, block_users, capacity_to_data
+from runs.analysis.stored import (
+    VERDICTS_VERSION,
+    CapacityAnalysis,
+    block_series,
+    block_users,
+    capacity_to_data,
+)
 from runs.histogram import Histogram
 from runs.models import EndpointSecond, Run, RunAnalysis, RunSecond
 
@@ -306,6 +313,47 @@ def run_analyse_safely(*, run_id: int) -> RunAnalysis | None:
     except Exception:
         log.exception("analysis of run %s failed; it will be computed when its page is opened", run_id)
         return None
+
+
+STORED_VERDICTS_MAX = 50  # candidate runs whose verdicts a reference run's analysis keeps
+
+
+def stored_verdicts(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The verdicts stored in a reference run's analysis: candidate run id (str) -> their
+    ``runs.analysis.stored.verdicts_to_data``; empty when none, or stored by another
+    analysis or verdict version."""
+    cache = data.get("verdicts") or {}
+    if cache.get("key") != [ANALYSIS_VERSION, VERDICTS_VERSION]:
+        return {}
+    return cache.get("runs") or {}
+
+
+def run_analysis_store_verdicts(*, reference_id: int, data: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    """Add ``new`` (candidate run id (str) -> verdicts data) to the verdicts stored in the
+    reference run's analysis ``data`` (as read on this request), keeping the newest
+    ``STORED_VERDICTS_MAX``.
+
+    Only the ``verdicts`` key of the row is written (``jsonb_set``), and only while the row
+    holds this ``ANALYSIS_VERSION``: a concurrent re-analysis is never overwritten. Two
+    requests storing at once may drop one's entries; they are recomputed on a later view.
+    Only pass verdicts between ended runs: their analyses, hence their verdicts, never change.
+    """
+    runs = {k: v for k, v in stored_verdicts(data).items() if k not in new} | dict(new)
+    runs = dict(list(runs.items())[-STORED_VERDICTS_MAX:])
+    cache = {"key": [ANALYSIS_VERSION, VERDICTS_VERSION], "runs": runs}
+    # PostgreSQL's jsonb_set, SQLite's json_set (the embedded mode): same single-key write.
+    set_key = (
+        "jsonb_set(data, '{verdicts}', %s::jsonb)"
+        if connection.vendor == "postgresql"
+        else "json_set(data, '$.verdicts', json(%s))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {RunAnalysis._meta.db_table} SET data = {set_key} WHERE run_id = %s AND version = %s",
+            [json.dumps(cache, allow_nan=False), reference_id, ANALYSIS_VERSION],  # already jsonable
+        )
+    if isinstance(data, dict):
+        data["verdicts"] = cache
 
 
 def run_analyses_ensure(*, ids: Sequence[int], runs: Mapping[int, Run] | None = None) -> dict[int, dict[str, Any]]:

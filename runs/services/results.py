@@ -30,11 +30,22 @@ class Counts:
     failures: int = 0
     bytes: int = 0
     hist: Histogram = field(default_factory=Histogram)
+    # ``hist`` is a message's own histogram, adopted without a copy by the first ``add``:
+    # it is copied before anything is merged into it (a message must never change, since a
+    # batch that failed to store is ingested again).
+    shared: bool = field(default=False, repr=False, compare=False)
+    _fresh: bool = field(default=True, repr=False, compare=False)
 
     def add(self, requests: int, failures: int, nbytes: int, hist: Histogram) -> None:
         self.requests += requests
         self.failures += failures
         self.bytes += nbytes
+        if self._fresh:
+            self._fresh = False
+            self.hist, self.shared = hist, True
+            return
+        if self.shared:
+            self.hist, self.shared = Histogram().merge(self.hist), False
         self.hist.merge(hist)
 
 
@@ -82,7 +93,7 @@ def batch_aggregate(seconds: Iterable[protocol.SecondMessage], *, start_epoch: i
         if t >= latest[0]:
             latest = (t, msg.users)
         for ep in msg.endpoints:
-            hist = Histogram.from_dict(ep.histogram)
+            hist = ep.decoded()  # decoded once, by the parser
             agg.add(ep.requests, ep.failures, ep.bytes, hist)
             per_ep.setdefault((t, ep.method, ep.name), Counts()).add(ep.requests, ep.failures, ep.bytes, hist)
         for err in msg.errors:
@@ -118,31 +129,45 @@ def _epoch_dt(epoch: int) -> dt.datetime:
 
 # -- ingestion ---------------------------------------------------------------------------------
 def results_ingest(
-    *, run_id: int, seconds: Sequence[protocol.SecondMessage], start_epoch: int | None = None
-) -> None:
+    *,
+    run_id: int,
+    seconds: Sequence[protocol.SecondMessage],
+    start_epoch: int | None = None,
+    last_t: int | None = None,
+) -> int:
     """Store a batch of per-second messages in one transaction.
+
+    Returns the highest ``t`` now known to be stored: the batch's, or ``last_t`` if higher.
 
     ``t`` is ``epoch - start_epoch``; without ``start_epoch`` the run's ``started_at`` (the
     whole second the load started, set by the runner) is the origin. A second that is
     already stored is merged with the new one, so a straggler never overwrites data.
+
+    ``last_t`` is the highest ``t`` already stored for the run, from a caller that is its
+    only writer (the runner: it returns the value to pass next time). When every second of
+    the batch is above it, which is the rule, the rows are inserted without looking for
+    stored ones. Without it (or when a second is not above it: a clock step replayed one),
+    the stored rows of the batch's seconds are locked and merged.
     """
     if not seconds:
-        return
+        return -1 if last_t is None else last_t
     if start_epoch is None:
         started_at = Run.objects.values_list("started_at", flat=True).get(pk=run_id)
         if started_at is None:
             raise ValueError(f"run {run_id} has not started")
         start_epoch = int(started_at.timestamp())
     batch = batch_aggregate(seconds, start_epoch=start_epoch)
+    all_new = last_t is not None and min(batch.seconds) > last_t
     with transaction.atomic():
-        _store_seconds(run_id, batch)
-        _store_endpoints(run_id, batch)
+        _store_seconds(run_id, batch, all_new=all_new)
+        _store_endpoints(run_id, batch, all_new=all_new)
         _store_errors(run_id, batch)
         _update_totals(run_id, batch)
+    return max(-1 if last_t is None else last_t, max(batch.seconds))
 
 
-def _store_seconds(run_id: int, batch: Batch) -> None:
-    existing = {
+def _store_seconds(run_id: int, batch: Batch, *, all_new: bool = False) -> None:
+    existing = {} if all_new else {
         row.t: row for row in RunSecond.objects.select_for_update().filter(run_id=run_id, t__in=list(batch.seconds))
     }
     new_rows, changed = [], []
@@ -172,11 +197,11 @@ def _store_seconds(run_id: int, batch: Batch) -> None:
         )
 
 
-def _store_endpoints(run_id: int, batch: Batch) -> None:
+def _store_endpoints(run_id: int, batch: Batch, *, all_new: bool = False) -> None:
     if not batch.endpoints:
         return
     ts = sorted({t for t, _, _ in batch.endpoints})
-    existing = {
+    existing = {} if all_new else {
         (row.t, row.method, row.name): row
         for row in EndpointSecond.objects.select_for_update().filter(run_id=run_id, t__in=ts)
     }

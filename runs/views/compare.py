@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from runs import figures_analysis, selectors_analysis
-from runs.forms import RunsCompareForm
+from runs import figures_analysis, selectors, selectors_analysis
+from runs.forms import CompareWindowForm, RunsCompareForm
 from runs.models import Run
 from runs.services.baseline import BaselineError, plan_set_baseline
 
@@ -39,6 +39,28 @@ def runs_compare(request: HttpRequest) -> HttpResponse:
         "max_runs": selectors_analysis.MAX_COMPARE_RUNS,
     }
     return render(request, "runs/compare.html", context)
+
+
+@require_GET
+@login_required
+def runs_compare_window(request: HttpRequest) -> JsonResponse:
+    """Overlay points of a zoomed window, at full resolution where the window allows it.
+
+    The page draws whole runs downsampled (peaks kept); when the reader zooms in, static/js/
+    compare.js fetches this and swaps in the points of the visible window. Only numbers: trace
+    names stay those the page already escaped.
+    """
+    form = CompareWindowForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+    data = form.cleaned_data
+    series = selectors.runs_series_window(ids=data["ids"], lo=data["start"], hi=data["end"])
+    if series is None:
+        raise Http404("No such run.")
+    figs = figures_analysis.compare_timeseries_figures([""] * len(series), series)
+    return JsonResponse(
+        {key: {"x": [tr["x"] for tr in fig["data"]], "y": [tr["y"] for tr in fig["data"]]} for key, fig in figs.items()}
+    )
 
 
 @require_POST

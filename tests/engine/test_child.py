@@ -114,6 +114,26 @@ def test_unexpected_statuses_and_resets_are_failures_grouped_by_cause(target_ser
     assert sum(s.requests for s in seconds) == sum(e.failures for s in seconds for e in s.endpoints) > 0
 
 
+@pytest.mark.parametrize("user_class", ["fast", "http"])
+def test_the_expected_statuses_decide_success_with_either_client(target_server: str, user_class: str) -> None:
+    # A 503 that the step expects is a success (Locust alone would call it a failure) ...
+    child = Child(snapshot(target_server, "/status/503", users=1, duration=1, expected="503", user_class=user_class))
+    child.read_all()
+    endpoints = [e for s in child.seconds() for e in s.endpoints]
+    assert sum(e.requests for e in endpoints) > 0
+    assert sum(e.failures for e in endpoints) == 0
+    assert not [e for s in child.seconds() for e in s.errors]
+    # ... and a 200 it does not expect is a failure, with our error class and message.
+    child = Child(snapshot(target_server, "/status/200", users=1, duration=1, expected="201,204", user_class=user_class))
+    child.read_all()
+    seconds = child.seconds()
+    requests = sum(s.requests for s in seconds)
+    assert requests == sum(e.failures for s in seconds for e in s.endpoints) > 0
+    assert {(e.error_class, e.message) for s in seconds for e in s.errors} == {
+        ("UnexpectedStatus", "HTTP 200 (expected 201,204)")
+    }
+
+
 def test_the_requests_user_class_sends_bodies_and_auth(target_server: str) -> None:
     child = Child(snapshot(
         target_server, "/echo", users=1, duration=1, method="POST", user_class="http",

@@ -57,6 +57,40 @@ def test_a_batch_becomes_run_and_endpoint_seconds_with_exact_percentiles(run: Ru
     assert (run.last_t, run.current_users) == (1, 4)
 
 
+def test_the_runner_path_inserts_new_seconds_and_still_merges_a_replayed_one(run: Run) -> None:
+    # As the runner calls it: last_t is the highest t it stored; seconds above it are new.
+    first = [SecondMessage(START, 2, None, (_ep("/a", [10, 20]), _ep("/b", [5])), ()),
+             SecondMessage(START + 1, 2, None, (_ep("/a", [30]),), ())]
+    last_t = results_ingest(run_id=run.pk, seconds=first, start_epoch=START, last_t=-1)
+    assert last_t == 1
+    # A clock step replays t = 1 next to the new t = 2: the replayed second is merged.
+    again = [SecondMessage(START + 1, 3, None, (_ep("/a", [40]), _ep("/b", [7])), ()),
+             SecondMessage(START + 2, 3, None, (_ep("/a", [50]),), ())]
+    assert results_ingest(run_id=run.pk, seconds=again, start_epoch=START, last_t=last_t) == 2
+    t1 = RunSecond.objects.get(run=run, t=1)
+    assert (t1.requests, t1.users) == (3, 3)
+    assert Histogram.from_dict(t1.histogram).total == 3
+    a1 = EndpointSecond.objects.get(run=run, t=1, name="/a")
+    assert (a1.requests, a1.p50_ms) == (2, pytest.approx(30, rel=1e-3))
+    assert RunSecond.objects.filter(run=run).count() == 3
+    assert EndpointSecond.objects.filter(run=run).count() == 5
+    run.refresh_from_db()
+    assert (run.total_requests, run.last_t) == (7, 2)
+
+
+def test_ingesting_never_changes_the_messages(run: Run) -> None:
+    # The runner ingests a batch again after a database error: its messages must be intact.
+    from runs.engine import protocol
+
+    line = protocol.encode(SecondMessage(START, 1, None, (_ep("/a", [10, 20]), _ep("/b", [30])), ()))
+    msg = protocol.parse_line(line)
+    before = [(e.decoded().total, dict(e.decoded().counts)) for e in msg.endpoints]
+    results_ingest(run_id=run.pk, seconds=[msg], start_epoch=START, last_t=-1)
+    results_ingest(run_id=run.pk, seconds=[msg], start_epoch=START)  # merged with the stored one
+    assert [(e.decoded().total, dict(e.decoded().counts)) for e in msg.endpoints] == before
+    assert RunSecond.objects.get(run=run, t=0).requests == 6
+
+
 def test_a_second_that_arrives_twice_is_merged_not_duplicated(run: Run) -> None:
     results_ingest(run_id=run.pk, seconds=[SecondMessage(START + 2, 2, 5.0, (_ep("/a", [10, 20]),), ())])
     results_ingest(run_id=run.pk, seconds=[SecondMessage(START + 2, 2, None, (_ep("/a", [30]),), ())])

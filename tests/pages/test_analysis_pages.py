@@ -341,11 +341,43 @@ def test_the_compare_page_query_count_does_not_grow_with_runs_or_endpoints(
     runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(4)]
     for run in runs:
         run_analyse(run_id=run.pk)
-    # session + user, then runs, seconds, stored analyses, endpoint summaries: no histogram.
+    # session + user, then runs, seconds, stored analyses, endpoint summaries: no histogram;
+    # the first view of a set of runs also stores their verdicts in the reference's analysis.
     for subset in (runs[:2], runs):
-        with django_assert_num_queries(6):
-            response = alice_client.get(reverse("runs-compare"), {"ids": ",".join(str(r.pk) for r in subset)})
-        assert response.status_code == 200
+        for queries in (7, 6):
+            with django_assert_num_queries(queries):
+                response = alice_client.get(reverse("runs-compare"), {"ids": ",".join(str(r.pk) for r in subset)})
+            assert response.status_code == 200
+
+
+def test_the_compare_page_stores_its_verdicts_and_shows_the_same_on_later_views(
+    alice_client: Client, staircase_plan: TestPlan
+) -> None:
+    from runs import selectors_analysis
+    from runs.analysis.stored import verdicts_from_data
+    from runs.services.analysis import stored_verdicts
+
+    runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(3)]
+    for run in runs:
+        run_analyse(run_id=run.pk)
+    ids = [r.pk for r in runs]
+    first = selectors_analysis.runs_compare(ids=ids)
+    data = RunAnalysis.objects.get(run=runs[0]).data
+    assert set(stored_verdicts(data)) == {str(runs[1].pk), str(runs[2].pk)}
+    assert "steps" in data and "blocks" in data  # only the verdicts key was written
+    again = selectors_analysis.runs_compare(ids=ids)
+    assert again.overall == first.overall
+    assert [r.comparison for r in again.endpoint_rows] == [r.comparison for r in first.endpoint_rows]
+    computed = selectors_analysis.verdicts(
+        selectors_analysis.block_arrays(data), selectors_analysis.block_arrays(RunAnalysis.objects.get(run=runs[1]).data),
+        sample_seconds=selectors_analysis._sample_seconds(data),
+    )
+    assert verdicts_from_data(stored_verdicts(data)[str(runs[1].pk)]) == computed
+    # Stored under another version: ignored and replaced.
+    RunAnalysis.objects.filter(run=runs[0]).update(data=data | {"verdicts": {"key": [0, 0], "runs": {}}})
+    response = alice_client.get(reverse("runs-compare"), {"ids": ",".join(str(i) for i in ids)})
+    assert response.status_code == 200
+    assert set(stored_verdicts(RunAnalysis.objects.get(run=runs[0]).data)) == {str(runs[1].pk), str(runs[2].pk)}
 
 
 def test_the_compare_page_computes_missing_analyses_once(
@@ -353,8 +385,9 @@ def test_the_compare_page_computes_missing_analyses_once(
 ) -> None:
     runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(3)]
     ids = ",".join(str(r.pk) for r in runs)
-    # Per missing run: its seconds, endpoint step histograms, endpoint p95s; one upsert for all.
-    with django_assert_max_num_queries(6 + 3 * len(runs) + 1):
+    # Per missing run: its seconds, endpoint step histograms, endpoint p95s; one upsert for all;
+    # one update storing the verdicts.
+    with django_assert_max_num_queries(6 + 3 * len(runs) + 1 + 1):
         first = alice_client.get(reverse("runs-compare"), {"ids": ids})
     assert RunAnalysis.objects.filter(run__in=runs, version=ANALYSIS_VERSION).count() == 3
     again = alice_client.get(reverse("runs-compare"), {"ids": ids})

@@ -130,3 +130,34 @@ def test_compare_capacity_draws_one_curve_per_run_with_users_in_the_hover():
 
 def test_twenty_runs_get_twenty_colours():
     assert len({fa.color(i) for i in range(20)}) == 20
+
+
+def test_nums_array_equals_num_item_by_item():
+    import numpy as np
+
+    from runs.figures import _num, _nums_array
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([
+        rng.lognormal(3, 2, 2000), rng.integers(0, 5000, 200).astype(float), -rng.random(50),
+        [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.0005, 0.0015, 2.675, 1e300, 5e-324],
+    ])
+    assert _nums_array(values) == [_num(v) for v in values]
+    assert _nums_array([]) == []
+
+
+def test_downsampled_keeps_int_seconds_and_rounded_values():
+    import numpy as np
+
+    from runs.analysis import downsample_minmax
+    from runs.figures import _num
+    from runs.figures_analysis import _downsampled
+
+    rng = np.random.default_rng(4)
+    ys = [None if rng.random() < 0.05 else float(v) for v in rng.lognormal(4, 0.5, 3600)]
+    for xs in (list(range(3600)), [t + 0.5 for t in range(3600)]):
+        x, y = downsample_minmax(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), 1500)
+        want = ([int(v) if float(v).is_integer() else float(v) for v in x], [_num(v) for v in y])
+        got = _downsampled(xs, ys, 1500)
+        assert got == want
+        assert [type(v) for v in got[0]] == [type(v) for v in want[0]]

@@ -153,3 +153,66 @@ def test_fdr_adjustment_can_withdraw_a_marginal_verdict():
     base = {"marginal": marginal_base} | {f"e{i}": _run(rng) for i in range(9)}
     cand = {"marginal": marginal_cand} | {f"e{i}": _run(rng) for i in range(9)}
     assert compare_endpoints(base, cand)["marginal"].verdict == "no significant change"
+
+
+# -- the vectorised compare_endpoints equals compare_samples endpoint by endpoint ---------------
+def _assert_same(fast, slow) -> None:
+    assert list(fast) == list(slow)
+    for name in slow:
+        f, s = fast[name], slow[name]
+        for field in ("verdict", "block_seconds", "baseline_blocks", "candidate_blocks", "confidence"):
+            assert getattr(f, field) == getattr(s, field), (name, field)
+        for field in (
+            "p_value", "p_value_adjusted", "baseline_median", "candidate_median", "median_shift_relative",
+            "hl_shift", "hl_shift_relative",
+        ):
+            a, b = getattr(f, field), getattr(s, field)
+            assert (a is None) == (b is None), (name, field)
+            if a is not None:
+                assert a == pytest.approx(b, rel=1e-12, abs=1e-15, nan_ok=True), (name, field)
+        for field in ("hl_ci", "hl_ci_relative"):
+            a, b = getattr(f, field), getattr(s, field)
+            assert (a is None) == (b is None), (name, field)
+            if a is not None:
+                assert a == pytest.approx(b, rel=1e-12, abs=1e-15), (name, field)
+        assert f.summary == s.summary, name
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_vectorised_compare_endpoints_equals_the_per_endpoint_path(seed):
+    from runs.analysis.compare import _compare_endpoints_each
+
+    rng = np.random.default_rng(seed)
+    base, cand = {}, {}
+    for i in range(int(rng.integers(1, 25))):
+        seconds = int(rng.choice([40, 60, 200, 300, 720]))
+        shift = float(rng.choice([1.0, 1.0, 1.08, 1.3, 0.8]))
+        b = ar1(rng, seconds, phi=float(rng.uniform(0, 0.9)), mean=MEAN_MS, cv=CV)
+        c = ar1(rng, seconds + int(rng.integers(-30, 30)), phi=float(rng.uniform(0, 0.9)), mean=shift * MEAN_MS, cv=CV)
+        kind = rng.integers(0, 6)
+        if kind == 1:  # holes: seconds without requests
+            c[rng.random(c.size) < 0.2] = np.nan
+        elif kind == 2:  # ties: coarse values
+            b, c = np.round(b / 10) * 10, np.round(c / 10) * 10
+        elif kind == 3:  # too short
+            c = c[:12]
+        elif kind == 4:  # few blocks: scipy's exact test
+            b, c = b[:45], c[:40]
+        base[f"e{i}"], cand[f"e{i}"] = b, c
+    base["only-base"] = _run(rng)
+    for block in (None, 5, 10, 30):
+        for lower_is_better in (True, False):
+            kw = {"block_seconds": block, "lower_is_better": lower_is_better}
+            _assert_same(compare_endpoints(base, cand, **kw), _compare_endpoints_each(base, cand, **kw))
+
+
+def test_vectorised_compare_endpoints_equals_the_per_endpoint_path_on_stored_blocks():
+    from runs.analysis.compare import _compare_endpoints_each
+
+    rng = np.random.default_rng(99)
+    base = {f"e{i}": ar1(rng, 720, phi=0.5, mean=MEAN_MS, cv=CV) for i in range(20)}
+    cand = {f"e{i}": ar1(rng, 720, phi=0.5, mean=MEAN_MS * (1.1 if i % 3 == 0 else 1.0), cv=CV) for i in range(20)}
+    kw = {"block_seconds": 25, "sample_seconds": 5}
+    fast = compare_endpoints(base, cand, **kw)
+    _assert_same(fast, _compare_endpoints_each(base, cand, **kw))
+    assert {r.verdict for r in fast.values()} >= {"slower", "no significant change"}

@@ -76,3 +76,26 @@ def test_a_verdict_on_5_s_block_means_equals_the_verdict_on_seconds() -> None:
     assert blocked.p_value == per_second.p_value
     assert blocked.hl_shift == pytest.approx(per_second.hl_shift, rel=1e-12)
     assert blocked.verdict == per_second.verdict == "slower"
+
+
+def test_stored_verdicts_round_trip_through_json() -> None:
+    import json
+
+    from runs.analysis.compare import compare_endpoints
+    from runs.analysis.stored import verdicts_from_data, verdicts_to_data
+
+    rng = np.random.default_rng(12)
+    base = {"overall": rng.lognormal(4, 0.2, 300), "a": rng.lognormal(4, 0.2, 300), "short": rng.lognormal(4, 0.2, 8),
+            "holes": np.full(300, np.nan)}
+    cand = {"overall": rng.lognormal(4.2, 0.2, 300), "a": rng.lognormal(4, 0.2, 300), "short": rng.lognormal(4, 0.2, 8),
+            "holes": rng.lognormal(4, 0.2, 300)}
+    verdicts = compare_endpoints(base, cand, block_seconds=10)
+    assert {v.verdict for v in verdicts.values()} >= {"slower", "insufficient data"}
+    data = json.loads(json.dumps(verdicts_to_data(verdicts), allow_nan=False))
+    back = verdicts_from_data(data)
+    assert list(back) == list(verdicts)
+    for name, v in verdicts.items():
+        assert back[name].summary == v.summary
+        for f in v.__dataclass_fields__:
+            a, b = getattr(back[name], f), getattr(v, f)
+            assert a == b or (a != a and b != b), (name, f)
