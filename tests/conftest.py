@@ -196,3 +196,39 @@ def make_plan(db: None) -> Callable[..., Any]:
         )
 
     return make
+
+
+# -- headless Chromium (Debian's package; `manage.py test` installs it) ----------------------------
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    # Without these, Chromium tries Google's services at start; this machine's network refuses them.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    """A Playwright page in headless Chromium. Fails (never skips) when Chromium is missing:
+    a browser test that silently does not run would hide a broken page."""
+    from playwright.sync_api import sync_playwright
+
+    from runs.management.services_check import chromium_path
+
+    executable = chromium_path()
+    if executable is None:
+        pytest.fail("Chromium is not installed: run `python3 manage.py test`, which installs it.")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()

@@ -8,9 +8,7 @@ exists anywhere in the DOM (Plotly renders ``<a href>`` from text; a click would
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +21,6 @@ from runs.services.runs import plan_snapshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
 RUN = "window.__xss=1;alert(1)"
 PAYLOADS = [
     f'<img src=x onerror="{RUN}">',
@@ -47,23 +40,6 @@ PAYLOADS = [
 
 def hostile(i: int, what: str) -> str:
     return f"{what} {PAYLOADS[i % len(PAYLOADS)]}"[:200]
-
-
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
 
 
 def seed(alice: Any) -> tuple[TestPlan, list[Run]]:
