@@ -25,7 +25,6 @@ heaviest path), per endpoint a log-normal latency whose median grows with the us
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import statistics
 import subprocess
@@ -37,55 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 import numpy as np  # noqa: E402
+from simulated import SECONDS, store_run, users_at  # noqa: E402
 
-SECONDS = 3600
-STEP_SECONDS = 600
 TABLES = ("runs_runsecond", "runs_endpointsecond", "runs_endpointsummary")
-
-
-# -- simulated histograms ----------------------------------------------------------------------
-def bucket_keys(us: np.ndarray) -> np.ndarray:
-    """runs.histogram.bucket_key, vectorised."""
-    us = np.maximum(us, 0).astype(np.int64)
-    bl = np.zeros_like(us)
-    big = us >= 2048
-    bl[big] = np.floor(np.log2(us[big])).astype(np.int64) + 1
-    # guard the float log2 at powers of two
-    fix_up = big & ((np.int64(1) << bl) <= us)
-    bl[fix_up] += 1
-    fix_down = big & ((np.int64(1) << (bl - 1)) > us)
-    bl[fix_down] -= 1
-    shift = np.maximum(bl - 11, 0)
-    return np.where(big, (shift << 10) + (us >> shift), us)
-
-
-def histograms(sec: np.ndarray, us: np.ndarray, seconds: int) -> list[dict | None]:
-    """Per second: the runs.histogram dict (k, c, min, max, sum) plus p50/p95/p99/max/mean."""
-    order = np.lexsort((us, sec))
-    sec, us = sec[order], us[order]
-    keys = bucket_keys(us)
-    starts = np.searchsorted(sec, np.arange(seconds), "left")
-    ends = np.searchsorted(sec, np.arange(seconds), "right")
-    out: list[dict | None] = []
-    for t in range(seconds):
-        a, b = starts[t], ends[t]
-        if a == b:
-            out.append(None)
-            continue
-        k, c = np.unique(keys[a:b], return_counts=True)
-        v = us[a:b]
-        n = b - a
-        pct = {q: float(v[max(1, -(-q * n // 100)) - 1]) / 1000.0 for q in (50, 95, 99)}
-        out.append({
-            "hist": {"k": k.tolist(), "c": c.tolist(), "min": int(v[0]), "max": int(v[-1]), "sum": int(v.sum())},
-            "n": int(n), "p50": pct[50], "p95": pct[95], "p99": pct[99], "max": float(v[-1]) / 1000.0,
-            "mean": float(v.mean()) / 1000.0,
-        })
-    return out
-
-
-def users_at(t: np.ndarray) -> np.ndarray:
-    return 20 + 20 * (t // STEP_SECONDS)
 
 
 def simulate(endpoints: int, seed: int):
@@ -104,67 +57,8 @@ def simulate(endpoints: int, seed: int):
 
 
 def seed_run(*, endpoints: int, seed: int) -> int:
-    from django.utils import timezone
-
-    from runs.histogram import Histogram
-    from runs.models import EndpointSecond, EndpointSummary, Run, RunSecond
-
-    users, per_ep = simulate(endpoints, seed)
-    snapshot = common.make_snapshot(
-        "http://127.0.0.1:9/", [{"path": f"/api/e{e:03d}"} for e in range(endpoints)], users=120, duration=SECONDS
-    )
-    snapshot["profile"].update(
-        kind="staircase",
-        params={"start_users": 20, "step_users": 20, "step_duration": STEP_SECONDS, "steps": 6},
-        peak_users=120,
-    )
-    start = timezone.now() - dt.timedelta(hours=2)
-    run = Run.objects.create(
-        plan=None, plan_name=f"bench {endpoints} endpoints", snapshot=snapshot, planned_seconds=SECONDS,
-        status=Run.Status.FINISHED, started_at=start, finished_at=start + dt.timedelta(seconds=SECONDS),
-        heartbeat_at=start, generator_host="bench", locust_version="2.47.0", last_t=SECONDS - 1,
-    )
-    overall = histograms(np.concatenate([s for s, _ in per_ep]), np.concatenate([u for _, u in per_ep]), SECONDS)
-    rows = []
-    total_req = 0
-    for t, h in enumerate(overall):
-        rows.append(RunSecond(
-            run=run, t=t, users=int(users[t]), requests=h["n"] if h else 0, failures=0,
-            bytes=(h["n"] if h else 0) * 800, cpu_percent=35.0 + users[t] / 4,
-            p50_ms=h and h["p50"], p95_ms=h and h["p95"], p99_ms=h and h["p99"], max_ms=h and h["max"],
-            mean_ms=h and h["mean"], histogram=h["hist"] if h else {},
-        ))
-        total_req += h["n"] if h else 0
-    RunSecond.objects.bulk_create(rows, batch_size=2000)
-    summaries = []
-    run_hist = Histogram()
-    for e, (sec, us) in enumerate(per_ep):
-        name = f"/api/e{e:03d}"
-        eps = []
-        total = Histogram()
-        for t, h in enumerate(histograms(sec, us, SECONDS)):
-            if h is None:
-                continue
-            eps.append(EndpointSecond(
-                run=run, t=t, method="GET", name=name, requests=h["n"], failures=0, bytes=h["n"] * 800,
-                p50_ms=h["p50"], p95_ms=h["p95"], p99_ms=h["p99"], max_ms=h["max"], histogram=h["hist"],
-            ))
-            total.merge(Histogram.from_dict(h["hist"]))
-        EndpointSecond.objects.bulk_create(eps, batch_size=2000)
-        run_hist.merge(total)
-        ps = total.percentiles_ms((50, 90, 95, 99))
-        summaries.append(EndpointSummary(
-            run=run, method="GET", name=name, requests=total.total, failures=0, bytes=total.total * 800,
-            rps=total.total / SECONDS, histogram=total.to_dict(), p50_ms=ps[50], p90_ms=ps[90], p95_ms=ps[95],
-            p99_ms=ps[99], max_ms=total.max_ms, mean_ms=total.mean_ms,
-        ))
-    EndpointSummary.objects.bulk_create(summaries)
-    ps = run_hist.percentiles_ms((50, 95, 99))
-    Run.objects.filter(pk=run.pk).update(
-        total_requests=total_req, total_bytes=total_req * 800, p50_ms=ps[50], p95_ms=ps[95], p99_ms=ps[99],
-        max_ms=run_hist.max_ms,
-    )
-    return run.pk
+    _, per_ep = simulate(endpoints, seed)
+    return store_run(per_ep=per_ep, plan_name=f"bench {endpoints} endpoints", generator_host="bench")
 
 
 def table_sizes() -> dict[str, int]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import datetime as dt
 import os
 import pstats
 import statistics
@@ -33,58 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 import numpy as np  # noqa: E402
+from simulated import SECONDS, store_run, users_at  # noqa: E402
 
-SECONDS = 3600
-STEP_SECONDS = 600
 PLAN_NAME = "analysis bench {endpoints} endpoints"
 
 
-def bucket_keys(us: np.ndarray) -> np.ndarray:
-    """runs.histogram.bucket_key, vectorised (exact: bit lengths from integer shifts)."""
-    us = np.maximum(us, 0).astype(np.int64)
-    bits = np.zeros_like(us)
-    v = us.copy()
-    while (v > 0).any():
-        bits += v > 0
-        v >>= 1
-    shift = np.maximum(bits - 11, 0)
-    return np.where(us < 2048, us, (shift << 10) + (us >> shift))
-
-
-def second_histograms(sec: np.ndarray, us: np.ndarray, seconds: int) -> list[dict[str, Any] | None]:
-    """Per second: the stored histogram dict and its p50/p95/p99/max/mean (from the samples)."""
-    order = np.lexsort((us, sec))
-    sec, us = sec[order], us[order]
-    keys = bucket_keys(us)
-    bounds = np.searchsorted(sec, np.arange(seconds + 1), "left")
-    out: list[dict[str, Any] | None] = []
-    for t in range(seconds):
-        a, b = bounds[t], bounds[t + 1]
-        if a == b:
-            out.append(None)
-            continue
-        k, c = np.unique(keys[a:b], return_counts=True)
-        v = us[a:b]
-        n = b - a
-        pct = {q: float(v[max(1, -(-q * n // 100)) - 1]) / 1000.0 for q in (50, 95, 99)}
-        out.append({
-            "hist": {"k": k.tolist(), "c": c.tolist(), "min": int(v[0]), "max": int(v[-1]), "sum": int(v.sum())},
-            "n": int(n), "p50": pct[50], "p95": pct[95], "p99": pct[99], "max": float(v[-1]) / 1000.0,
-            "mean": float(v.mean()) / 1000.0,
-        })
-    return out
-
-
-def users_at(t: np.ndarray) -> np.ndarray:
-    return 20 + 20 * (t // STEP_SECONDS)
-
-
 def seed_run(*, endpoints: int, seed: int, latency_factor: float = 1.0) -> int:
-    from django.utils import timezone
-
-    from runs.histogram import Histogram
-    from runs.models import EndpointSecond, EndpointSummary, Run, RunSecond
-
     rng = np.random.default_rng(seed)
     t_all = np.arange(SECONDS)
     users = users_at(t_all)
@@ -97,66 +50,9 @@ def seed_run(*, endpoints: int, seed: int, latency_factor: float = 1.0) -> int:
         median_ms = base_ms * latency_factor * (1 + (users_at(sec) / 120) ** 3)
         us = rng.lognormal(np.log(median_ms * 1000), 0.6).astype(np.int64) + 200
         per_ep.append((sec, us))
-
-    snapshot = common.make_snapshot(
-        "http://127.0.0.1:9/", [{"path": f"/api/e{e:03d}"} for e in range(endpoints)], users=120, duration=SECONDS
+    return store_run(
+        per_ep=per_ep, plan_name=PLAN_NAME.format(endpoints=endpoints), generator_host="analysis-bench"
     )
-    snapshot["profile"].update(
-        kind="staircase",
-        params={"start_users": 20, "step_users": 20, "step_duration": STEP_SECONDS, "steps": 6},
-        peak_users=120,
-    )
-    start = timezone.now() - dt.timedelta(hours=2)
-    run = Run.objects.create(
-        plan=None, plan_name=PLAN_NAME.format(endpoints=endpoints), snapshot=snapshot, planned_seconds=SECONDS,
-        status=Run.Status.FINISHED, started_at=start, finished_at=start + dt.timedelta(seconds=SECONDS),
-        heartbeat_at=start, generator_host="analysis-bench", locust_version="2.47.0", last_t=SECONDS - 1,
-    )
-    overall = second_histograms(
-        np.concatenate([s for s, _ in per_ep]), np.concatenate([u for _, u in per_ep]), SECONDS
-    )
-    total_req = sum(h["n"] for h in overall if h)
-    RunSecond.objects.bulk_create(
-        (
-            RunSecond(
-                run=run, t=t, users=int(users[t]), requests=h["n"] if h else 0, failures=0,
-                bytes=(h["n"] if h else 0) * 800, cpu_percent=35.0 + users[t] / 4,
-                p50_ms=h and h["p50"], p95_ms=h and h["p95"], p99_ms=h and h["p99"], max_ms=h and h["max"],
-                mean_ms=h and h["mean"], histogram=h["hist"] if h else {},
-            )
-            for t, h in enumerate(overall)
-        ),
-        batch_size=2000,
-    )
-    summaries = []
-    run_hist = Histogram()
-    for e, (sec, us) in enumerate(per_ep):
-        name = f"/api/e{e:03d}"
-        rows = []
-        total = Histogram()
-        for t, h in enumerate(second_histograms(sec, us, SECONDS)):
-            if h is None:
-                continue
-            rows.append(EndpointSecond(
-                run=run, t=t, method="GET", name=name, requests=h["n"], failures=0, bytes=h["n"] * 800,
-                p50_ms=h["p50"], p95_ms=h["p95"], p99_ms=h["p99"], max_ms=h["max"], histogram=h["hist"],
-            ))
-            total.merge(Histogram.from_dict(h["hist"]))
-        EndpointSecond.objects.bulk_create(rows, batch_size=2000)
-        run_hist.merge(total)
-        ps = total.percentiles_ms((50, 90, 95, 99))
-        summaries.append(EndpointSummary(
-            run=run, method="GET", name=name, requests=total.total, failures=0, bytes=total.total * 800,
-            rps=total.total / SECONDS, histogram=total.to_dict(), p50_ms=ps[50], p90_ms=ps[90], p95_ms=ps[95],
-            p99_ms=ps[99], max_ms=total.max_ms, mean_ms=total.mean_ms,
-        ))
-    EndpointSummary.objects.bulk_create(summaries)
-    ps = run_hist.percentiles_ms((50, 95, 99))
-    Run.objects.filter(pk=run.pk).update(
-        total_requests=total_req, total_bytes=total_req * 800, p50_ms=ps[50], p95_ms=ps[95], p99_ms=ps[99],
-        max_ms=run_hist.max_ms,
-    )
-    return run.pk
 
 
 def seeded(*, endpoints: int, count: int) -> list[int]:
