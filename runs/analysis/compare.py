@@ -91,50 +91,14 @@ def compare_samples(
     base_median = float(np.median(a)) if a.size else float("nan")
     cand_median = float(np.median(b)) if b.size else float("nan")
     if a.size < MIN_BLOCKS or b.size < MIN_BLOCKS or not base_median > 0:
-        return Comparison(
-            verdict="insufficient data",
-            p_value=None,
-            p_value_adjusted=None,
-            baseline_median=base_median,
-            candidate_median=cand_median,
-            median_shift_relative=float("nan"),
-            hl_shift=float("nan"),
-            hl_ci=None,
-            hl_shift_relative=float("nan"),
-            hl_ci_relative=None,
-            block_seconds=block_seconds,
-            baseline_blocks=int(a.size),
-            candidate_blocks=int(b.size),
-            confidence=confidence,
-            summary=(
-                f"insufficient data: {a.size} vs {b.size} blocks of {block_seconds} s "
-                f"(need {MIN_BLOCKS} each) or no positive baseline median"
-            ),
-        )
+        return _insufficient(a.size, b.size, base_median, cand_median, block_seconds, confidence)
 
     p_value = float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue)
     hl, ci = hodges_lehmann(b, a, confidence=confidence)
-    relative = hl / base_median
-    ci_relative = (ci[0] / base_median, ci[1] / base_median) if ci else None
-    verdict = _verdict(p_value, relative, alpha, min_effect, lower_is_better)
-    comparison = Comparison(
-        verdict=verdict,
-        p_value=p_value,
-        p_value_adjusted=None,
-        baseline_median=base_median,
-        candidate_median=cand_median,
-        median_shift_relative=cand_median / base_median - 1.0,
-        hl_shift=hl,
-        hl_ci=ci,
-        hl_shift_relative=relative,
-        hl_ci_relative=ci_relative,
-        block_seconds=block_seconds,
-        baseline_blocks=int(a.size),
-        candidate_blocks=int(b.size),
-        confidence=confidence,
-        summary="",
+    return _tested(
+        p_value, None, hl, ci, block_seconds, a.size, b.size, base_median, cand_median,
+        alpha=alpha, min_effect=min_effect, confidence=confidence, lower_is_better=lower_is_better,
     )
-    return replace(comparison, summary=_summary(comparison, alpha, min_effect))
 
 
 def compare_endpoints(
