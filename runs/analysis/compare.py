@@ -121,7 +121,7 @@ def compare_endpoints(
     The endpoints are tested together: those with the same numbers of blocks (after blocking,
     at least ``EXACT_MAX_BLOCKS + 1`` each, all finite) share one Mann–Whitney call along an
     axis and one partition of the stacked Hodges–Lehmann differences. The results equal
-    ``compare_samples`` endpoint by endpoint (``_compare_endpoints_each``); the per-call
+    ``compare_samples`` endpoint by endpoint (the per-endpoint reference in the tests); the per-call
     overhead of scipy is paid once per group instead of once per endpoint.
     """
     names = [name for name in baseline if name in candidate]
@@ -171,46 +171,6 @@ def compare_endpoints(
             p_value, adjusted.get(name), hl, ci, block, a.size, b.size, base_median, cand_median, **settings
         )
     return {name: results[name] for name in names}
-
-
-def _compare_endpoints_each(
-    baseline: Mapping[str, Sequence[float] | np.ndarray],
-    candidate: Mapping[str, Sequence[float] | np.ndarray],
-    *,
-    block_seconds: int | None = None,
-    sample_seconds: int = 1,
-    alpha: float = 0.05,
-    min_effect: float = 0.05,
-    confidence: float = 0.95,
-    lower_is_better: bool = True,
-) -> dict[str, Comparison]:
-    """The reference implementation of ``compare_endpoints``: ``compare_samples`` endpoint by
-    endpoint, then Benjamini–Hochberg. Slow (scipy's overhead per endpoint); the tests check
-    the vectorised path against it."""
-    names = [name for name in baseline if name in candidate]
-    results = {
-        name: compare_samples(
-            baseline[name],
-            candidate[name],
-            block_seconds=block_seconds,
-            sample_seconds=sample_seconds,
-            alpha=alpha,
-            min_effect=min_effect,
-            confidence=confidence,
-            lower_is_better=lower_is_better,
-        )
-        for name in names
-    }
-    tested = [name for name in names if results[name].p_value is not None]
-    if len(tested) < 2:
-        return results
-    adjusted = stats.false_discovery_control([results[n].p_value for n in tested], method="bh")
-    for name, p_adj in zip(tested, adjusted, strict=True):
-        old = results[name]
-        verdict = _verdict(float(p_adj), old.hl_shift_relative, alpha, min_effect, lower_is_better)
-        updated = replace(old, verdict=verdict, p_value_adjusted=float(p_adj))
-        results[name] = replace(updated, summary=_summary(updated, alpha, min_effect))
-    return results
 
 
 def comparison_summary(c: Comparison, *, alpha: float = 0.05, min_effect: float = 0.05) -> str:
@@ -265,7 +225,7 @@ def _tested(
     lower_is_better: bool,
 ) -> Comparison:
     """The Comparison ``compare_samples`` (and, with ``p_adjusted``, the BH step of
-    ``_compare_endpoints_each``) builds from a test's results."""
+    the per-endpoint reference in the tests) builds from a test's results."""
     relative = hl / base_median
     comparison = Comparison(
         verdict=_verdict(p_value if p_adjusted is None else p_adjusted, relative, alpha, min_effect, lower_is_better),
