@@ -206,6 +206,13 @@ def make_snapshot(
     }
 
 
+def bench_team() -> Any:
+    """The team benchmark runs belong to (created on first use)."""
+    from runs.models import Team
+
+    return Team.objects.filter(name="Benchmarks").order_by("id").first() or Team.objects.create(name="Benchmarks")
+
+
 def create_running_run(snapshot: dict[str, Any]) -> int:
     """A Run row in ``running`` state, as ``run_claim`` leaves it for ``run_execute``."""
     from django.utils import timezone
@@ -214,7 +221,7 @@ def create_running_run(snapshot: dict[str, Any]) -> int:
 
     now = timezone.now()
     run = Run.objects.create(
-        plan=None, plan_name="bench", snapshot=snapshot, planned_seconds=snapshot["profile"]["duration"],
+        team=bench_team(), plan=None, plan_name="bench", snapshot=snapshot, planned_seconds=snapshot["profile"]["duration"],
         status=Run.Status.RUNNING, started_at=now, heartbeat_at=now, generator_host="bench",
     )
     return run.pk

@@ -76,7 +76,7 @@ def store_run(*, per_ep: list[tuple[np.ndarray, np.ndarray]], plan_name: str, ge
     )
     start = timezone.now() - dt.timedelta(hours=2)
     run = Run.objects.create(
-        plan=None, plan_name=plan_name, snapshot=snapshot, planned_seconds=SECONDS,
+        team=common.bench_team(), plan=None, plan_name=plan_name, snapshot=snapshot, planned_seconds=SECONDS,
         status=Run.Status.FINISHED, started_at=start, finished_at=start + dt.timedelta(seconds=SECONDS),
         heartbeat_at=start, generator_host=generator_host, locust_version="2.47.0", last_t=SECONDS - 1,
     )

@@ -10,32 +10,52 @@ class StepInline(admin.TabularInline):
     extra = 0
 
 
+class MembershipInline(admin.TabularInline):
+    model = models.Membership
+    extra = 1
+    autocomplete_fields = ("user",)
+
+
+@admin.register(models.Team)
+class TeamAdmin(admin.ModelAdmin):
+    """Operators create teams, add members and allow locustfiles here."""
+
+    list_display = ("name", "allow_locustfiles", "created_at")
+    list_filter = ("allow_locustfiles",)
+    search_fields = ("name",)
+    inlines = [MembershipInline]
+
+
 @admin.register(models.Target)
 class TargetAdmin(admin.ModelAdmin):
-    list_display = ("name", "base_url", "auth_type", "verify_tls")
+    list_display = ("name", "team", "base_url", "auth_type", "verify_tls")
+    list_filter = ("team",)
     search_fields = ("name", "base_url")
 
 
 @admin.register(models.Scenario)
 class ScenarioAdmin(admin.ModelAdmin):
-    list_display = ("name", "user_class", "think_time_min", "think_time_max")
+    list_display = ("name", "team", "user_class", "think_time_min", "think_time_max")
+    list_filter = ("team",)
     inlines = [StepInline]
 
 
 @admin.register(models.LoadProfile)
 class LoadProfileAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind")
+    list_display = ("name", "team", "kind")
+    list_filter = ("team",)
 
 
 @admin.register(models.TestPlan)
 class TestPlanAdmin(admin.ModelAdmin):
-    list_display = ("name", "target", "scenario", "profile")
+    list_display = ("name", "team", "target", "scenario", "profile")
+    list_filter = ("team",)
 
 
 @admin.register(models.Run)
 class RunAdmin(admin.ModelAdmin):
     list_display = ("id", "plan_name", "status", "created_at", "total_requests", "p95_ms")
-    list_filter = ("status",)
+    list_filter = ("status", "team")
     readonly_fields = ("snapshot",)
 
 

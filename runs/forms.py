@@ -12,7 +12,7 @@ from django import forms
 from django.conf import settings
 
 from runs import profiles
-from runs.models import METHODS, LoadProfile, Scenario, ScenarioStep, Target, TestPlan
+from runs.models import METHODS, LoadProfile, Membership, Scenario, ScenarioStep, Target, Team, TestPlan
 from runs.safety import Refused
 from runs.services.safety import target_save_check
 
@@ -394,6 +394,13 @@ class TestPlanForm(forms.ModelForm):
         labels = {"profile": "Load profile"}
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
+    def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the team's own parts can be chosen; another team's id is "not one of the choices".
+        self.fields["target"].queryset = Target.objects.filter(team=team)
+        self.fields["scenario"].queryset = Scenario.objects.filter(team=team)
+        self.fields["profile"].queryset = LoadProfile.objects.filter(team=team)
+
 
 class RunsCompareForm(forms.Form):
     """``?ids=3,5,9`` (or ``ids=3&ids=5``, as the run list's checkboxes submit) and an optional
@@ -446,3 +453,21 @@ class CompareWindowForm(RunsCompareForm):
         if start is not None and end is not None and end <= start:
             self.add_error("end", "The end of the window must be after its start.")
         return data
+
+
+class TeamForm(forms.Form):
+    name = forms.CharField(max_length=200, strip=True)
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150, strip=True)
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.VIEWER)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class TeamSwitchForm(forms.Form):
+    team = forms.IntegerField(min_value=1)
+    next = forms.CharField(required=False, max_length=2000)

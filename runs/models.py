@@ -17,12 +17,55 @@ HTTP_URL = URLValidator(schemes=["http", "https"], message="Enter an http:// or 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
+class Team(models.Model):
+    """Who owns targets, scenarios, profiles, plans and runs. Users see only their teams' objects."""
+
+    name = models.CharField(max_length=200)
+    # Set by operators (Django admin): locustfile scenarios run arbitrary Python in the child.
+    allow_locustfiles = models.BooleanField(
+        default=False, help_text="Allow this team's scenarios to be locustfiles (Python run by the workers)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        VIEWER = "viewer", "Viewer (read)"
+        EDITOR = "editor", "Editor (create and run)"
+        ADMIN = "admin", "Admin (members, settings, share links)"
+
+    # Each role can do everything the roles before it can.
+    RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
+
+    team = models.ForeignKey(Team, related_name="memberships", on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="memberships", on_delete=models.CASCADE)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team", "user"]
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="membership_team_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+    def can(self, role: str) -> bool:
+        return self.RANK[self.role] >= self.RANK[role]
+
+
 class Target(models.Model):
     class Auth(models.TextChoices):
         NONE = "none", "None"
         BASIC = "basic", "Basic"
         BEARER = "bearer", "Bearer token"
 
+    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
     name = models.CharField(max_length=200)
     base_url = models.CharField(max_length=500, validators=[HTTP_URL])
     headers = models.JSONField(default=dict, blank=True)
@@ -53,6 +96,7 @@ class Scenario(models.Model):
         FAST = "fast", "FastHttpUser (geventhttpclient, fastest)"
         HTTP = "http", "HttpUser (requests)"
 
+    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     think_time_min = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
@@ -106,6 +150,7 @@ class ScenarioStep(models.Model):
 class LoadProfile(models.Model):
     KIND_CHOICES = [(k, profiles.KIND_LABELS[k]) for k in profiles.KINDS]
 
+    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=KIND_CHOICES, default="constant")
     params = models.JSONField(default=dict)
@@ -127,6 +172,7 @@ class LoadProfile(models.Model):
 
 
 class TestPlan(models.Model):
+    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
     name = models.CharField(max_length=200)
     target = models.ForeignKey(Target, related_name="plans", on_delete=models.PROTECT)
     scenario = models.ForeignKey(Scenario, related_name="plans", on_delete=models.PROTECT)
@@ -163,6 +209,8 @@ class Run(models.Model):
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
+    # The plan's team when the run started; runs outlive their plan.
+    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
     plan = models.ForeignKey(TestPlan, related_name="runs", null=True, blank=True, on_delete=models.SET_NULL)
     plan_name = models.CharField(max_length=200)
     # The plan as it was when the run was started: target, scenario with steps, profile.

@@ -26,6 +26,7 @@ from runs.models import (
     RunSecond,
     Scenario,
     Target,
+    Team,
     TestPlan,
 )
 
@@ -52,38 +53,43 @@ ENDPOINT_COLUMNS = (
 )
 
 
-def run_list() -> QuerySet[Run]:
-    """Runs newest first, with ``error_pct`` (None before the first request)."""
+def run_list(*, team: Team) -> QuerySet[Run]:
+    """The team's runs newest first, with ``error_pct`` (None before the first request)."""
     error_pct = ExpressionWrapper(
         100.0 * F("total_failures") / NullIf(F("total_requests"), 0), output_field=FloatField()
     )
-    return Run.objects.only(*RUN_LIST_FIELDS).annotate(error_pct=error_pct).order_by("-created_at", "-id")
+    return (
+        Run.objects.filter(team=team)
+        .only(*RUN_LIST_FIELDS)
+        .annotate(error_pct=error_pct)
+        .order_by("-created_at", "-id")
+    )
 
 
-def runs_recent(*, limit: int = 10) -> list[Run]:
-    return list(run_list()[:limit])
+def runs_recent(*, team: Team, limit: int = 10) -> list[Run]:
+    return list(run_list(team=team)[:limit])
 
 
 def runs_of_plan(*, plan: TestPlan, limit: int = 50) -> list[Run]:
-    return list(run_list().filter(plan=plan)[:limit])
+    return list(run_list(team=plan.team).filter(plan=plan)[:limit])
 
 
-def plan_list() -> QuerySet[TestPlan]:
-    return TestPlan.objects.select_related("target", "scenario", "profile").annotate(run_count=Count("runs"))
+def plan_list(*, team: Team) -> QuerySet[TestPlan]:
+    return TestPlan.objects.filter(team=team).select_related("target", "scenario", "profile").annotate(run_count=Count("runs"))
 
 
-def target_list() -> QuerySet[Target]:
-    return Target.objects.annotate(plan_count=Count("plans"))
+def target_list(*, team: Team) -> QuerySet[Target]:
+    return Target.objects.filter(team=team).annotate(plan_count=Count("plans"))
 
 
-def scenario_list() -> QuerySet[Scenario]:
-    return Scenario.objects.annotate(
+def scenario_list(*, team: Team) -> QuerySet[Scenario]:
+    return Scenario.objects.filter(team=team).annotate(
         step_count=Count("steps", distinct=True), plan_count=Count("plans", distinct=True)
     )
 
 
-def profile_list() -> QuerySet[LoadProfile]:
-    return LoadProfile.objects.annotate(plan_count=Count("plans"))
+def profile_list(*, team: Team) -> QuerySet[LoadProfile]:
+    return LoadProfile.objects.filter(team=team).annotate(plan_count=Count("plans"))
 
 
 def plans_using(*, obj: Target | Scenario | LoadProfile) -> list[TestPlan]:
@@ -264,10 +270,13 @@ def seconds_series(rows: Sequence[tuple[int, int, int, float | None]]) -> dict[s
     }
 
 
-def runs_series_window(*, ids: Sequence[int], lo: int, hi: int) -> list[dict[str, list[Any]]] | None:
+def runs_series_window(
+    *, runs: QuerySet[Run], ids: Sequence[int], lo: int, hi: int
+) -> list[dict[str, list[Any]]] | None:
     """Full-resolution overlay series of ``ids`` between seconds ``lo`` and ``hi`` (inclusive),
-    in the order of ``ids``; ``None`` when a run does not exist. One query for the rows."""
-    if Run.objects.filter(pk__in=ids).count() != len(set(ids)):
+    in the order of ``ids``; ``None`` when ``runs`` (the runs the reader may see) lacks one.
+    One query for the rows."""
+    if runs.filter(pk__in=ids).count() != len(set(ids)):
         return None
     grouped: dict[int, list[tuple[int, int, int, float | None]]] = {i: [] for i in ids}
     rows = (

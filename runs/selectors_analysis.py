@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
+
 import numpy as np
 
 from runs.analysis import Comparison, auto_block_seconds, compare_endpoints
@@ -229,7 +231,9 @@ class RunsComparison:
         return any(r.closed_model for r in self.runs)
 
 
-def runs_compare(*, ids: Sequence[int], reference_id: int | None = None) -> RunsComparison:
+def runs_compare(
+    *, runs: QuerySet[Run], ids: Sequence[int], reference_id: int | None = None
+) -> RunsComparison:
     """Compare runs ``ids`` (all must exist) against ``reference_id`` (default: the first).
 
     Verdicts compare each run's steady-state p95 (block means of the detected steps after
@@ -237,11 +241,11 @@ def runs_compare(*, ids: Sequence[int], reference_id: int | None = None) -> Runs
     with ``compare_endpoints``; the overall series is RunSecond's p95.
     """
     ref = reference_id if reference_id in ids else ids[0]
-    by_id = {r.pk: r for r in Run.objects.filter(pk__in=ids)}
+    by_id = {r.pk: r for r in runs.filter(pk__in=ids)}
     missing = [i for i in ids if i not in by_id]
     if missing:
         raise RunsNotFound(missing)
-    runs = [by_id[i] for i in ids]
+    ordered = [by_id[i] for i in ids]
 
     seconds: dict[int, list[tuple[int, int, int, float | None]]] = defaultdict(list)
     for run_id, t, requests, failures, p95 in (
@@ -285,7 +289,7 @@ def runs_compare(*, ids: Sequence[int], reference_id: int | None = None) -> Runs
         run_analysis_store_verdicts(reference_id=ref, data=analyses[ref], new=new)
 
     compare_runs = []
-    for run in runs:
+    for run in ordered:
         steps = analyses[run.pk]["steps"]
         compare_runs.append(
             CompareRun(

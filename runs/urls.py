@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from runs.views import compare, dashboard, plans, profiles, runs, scenarios, target_verify, targets
+from runs.views import compare, dashboard, plans, profiles, runs, scenarios, target_verify, targets, teams
 
 urlpatterns = [
     path("", dashboard.dashboard, name="runs-dashboard"),
@@ -33,6 +33,12 @@ urlpatterns = [
     path("scenarios/new/", scenarios.scenario_create, name="runs-scenario-create"),
     path("scenarios/<int:pk>/", scenarios.scenario_edit, name="runs-scenario-edit"),
     path("scenarios/<int:pk>/delete/", scenarios.scenario_delete, name="runs-scenario-delete"),
+    # Teams
+    path("teams/", teams.team_list, name="teams-list"),
+    path("teams/new/", teams.team_create, name="teams-create"),
+    path("teams/switch/", teams.team_switch, name="teams-switch"),
+    path("teams/<int:pk>/", teams.team_detail, name="teams-detail"),
+    path("teams/<int:pk>/members/<int:member>/", teams.team_member, name="teams-member"),
     # Load profiles
     path("profiles/", profiles.profile_list, name="runs-profile-list"),
     path("profiles/new/", profiles.profile_create, name="runs-profile-create"),

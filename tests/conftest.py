@@ -7,8 +7,11 @@ Fixture names are shared with the whole test suite; keep them stable:
 * ``live_worker`` (session): a real Celery worker subprocess (prefork, 2 processes) consuming
   this session's queue, connected to the pytest-django test database. Tests that use it need
   ``transactional_db``: the worker only sees committed rows.
-* ``alice``: a user who can log in (password ``alice-password-123``).
-* ``make_plan``: builds Target + Scenario (one step) + LoadProfile + TestPlan.
+* Personas: ``alice`` (password ``alice-password-123``) is the admin of "Alice's team"
+  (``team``); ``bob`` is an editor and ``victor`` a viewer on her team; ``carol`` is the admin
+  of "Carol's team" and sees nothing of Alice's.
+* ``make_plan``: builds Target + Scenario (one step) + LoadProfile + TestPlan, in Alice's team
+  unless ``team=`` says otherwise.
 """
 
 from __future__ import annotations
@@ -140,17 +143,58 @@ def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveW
 
 
 # -- personas and factories --------------------------------------------------------------------
-@pytest.fixture
-def alice(db: None) -> Any:
+def make_user(username: str, *, team: Any = None, role: str = "viewer") -> Any:
+    """A user who can log in with ``<username>-password-123``, in ``team`` with ``role``."""
     from django.contrib.auth import get_user_model
 
-    return get_user_model().objects.create_user(
-        username="alice", email="alice@example.com", password=ALICE_PASSWORD
+    from runs.models import Membership
+
+    user = get_user_model().objects.create_user(
+        username=username, email=f"{username}@example.com", password=f"{username}-password-123"
     )
+    if team is not None:
+        Membership.objects.create(team=team, user=user, role=role)
+    return user
 
 
 @pytest.fixture
-def make_plan(db: None) -> Callable[..., Any]:
+def alice(db: None) -> Any:
+    from runs.services.teams import team_create
+
+    user = make_user("alice")
+    team_create(name="Alice's team", user=user)
+    return user
+
+
+@pytest.fixture
+def team(alice: Any) -> Any:
+    """Alice's team (she is its admin)."""
+    from runs.models import Team
+
+    return Team.objects.get(memberships__user=alice)
+
+
+@pytest.fixture
+def bob(team: Any) -> Any:
+    return make_user("bob", team=team, role="editor")
+
+
+@pytest.fixture
+def victor(team: Any) -> Any:
+    return make_user("victor", team=team, role="viewer")
+
+
+@pytest.fixture
+def carol(db: None) -> Any:
+    from runs.services.teams import team_create
+
+    user = make_user("carol")
+    team_create(name="Carol's team", user=user)
+    return user
+
+
+@pytest.fixture
+def make_plan(team: Any) -> Callable[..., Any]:
     from runs.models import LoadProfile, Scenario, ScenarioStep, Target, TestPlan
 
     def make(
@@ -174,12 +218,15 @@ def make_plan(db: None) -> Callable[..., Any]:
         auth_type: str = "none",
         owner: Any = None,
         name: str = "Demo plan",
+        team: Any = team,
     ) -> TestPlan:
         target = Target.objects.create(
+            team=team,
             name=f"{name} target", base_url=base_url, headers=target_headers or {}, auth_type=auth_type,
             timeout_seconds=timeout_seconds, created_by=owner,
         )
         scenario = Scenario.objects.create(
+            team=team,
             name=f"{name} scenario", user_class=user_class, think_time_min=think_time_min,
             think_time_max=think_time_max, created_by=owner,
         )
@@ -188,11 +235,12 @@ def make_plan(db: None) -> Callable[..., Any]:
             headers=headers or {}, body_type=body_type, body=body, expected_statuses=expected_statuses,
         )
         profile = LoadProfile.objects.create(
+            team=team,
             name=f"{name} profile", kind=profile_kind,
             params=params if params is not None else {"users": 2, "duration": 3}, created_by=owner,
         )
         return TestPlan.objects.create(
-            name=name, target=target, scenario=scenario, profile=profile, created_by=owner
+            team=team, name=name, target=target, scenario=scenario, profile=profile, created_by=owner
         )
 
     return make

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from django.db import models, transaction
 from django.db.models import ProtectedError
 
-from runs.models import LoadProfile, Scenario, ScenarioStep, Target, TestPlan
+from runs.models import LoadProfile, Scenario, ScenarioStep, Target, Team, TestPlan
 
 
 class CatalogError(Exception):
@@ -63,8 +63,8 @@ def _delete(obj: models.Model, what: str) -> None:
 
 
 # --- targets ---------------------------------------------------------------------------------
-def target_create(*, data: Mapping[str, Any], user: Any = None) -> Target:
-    target = _assign(Target(created_by=_user_or_none(user)), data, TARGET_FIELDS)
+def target_create(*, team: Team, data: Mapping[str, Any], user: Any = None) -> Target:
+    target = _assign(Target(team=team, created_by=_user_or_none(user)), data, TARGET_FIELDS)
     target.full_clean()
     target.save()
     return target
@@ -88,14 +88,17 @@ def scenario_save(
     data: Mapping[str, Any],
     steps: list[Mapping[str, Any]],
     scenario: Scenario | None = None,
+    team: Team | None = None,
     user: Any = None,
 ) -> Scenario:
     """Create or update a scenario and replace its steps with ``steps``, in that order.
 
-    Runs keep a snapshot of their steps, so replacing the rows rewrites no history.
+    Runs keep a snapshot of their steps, so replacing the rows rewrites no history. A new
+    scenario belongs to ``team``.
     """
     if scenario is None:
-        scenario = Scenario(created_by=_user_or_none(user))
+        assert team is not None, "a new scenario needs its team"
+        scenario = Scenario(team=team, created_by=_user_or_none(user))
     _assign(scenario, data, SCENARIO_FIELDS)
     if scenario.think_time_min > scenario.think_time_max:
         raise CatalogError("The minimum think time is above the maximum.")
@@ -117,11 +120,19 @@ def scenario_delete(*, scenario: Scenario) -> None:
 
 # --- load profiles ---------------------------------------------------------------------------
 def profile_save(
-    *, name: str, kind: str, params: Mapping[str, Any], profile: LoadProfile | None = None, user: Any = None
+    *,
+    name: str,
+    kind: str,
+    params: Mapping[str, Any],
+    profile: LoadProfile | None = None,
+    team: Team | None = None,
+    user: Any = None,
 ) -> LoadProfile:
-    """Create or update a profile from parameters ``profiles.validate_profile`` returned."""
+    """Create or update a profile from parameters ``profiles.validate_profile`` returned; a new
+    profile belongs to ``team``."""
     if profile is None:
-        profile = LoadProfile(created_by=_user_or_none(user))
+        assert team is not None, "a new profile needs its team"
+        profile = LoadProfile(team=team, created_by=_user_or_none(user))
     profile.name = name
     profile.kind = kind
     profile.params = dict(params)
@@ -135,8 +146,16 @@ def profile_delete(*, profile: LoadProfile) -> None:
 
 
 # --- test plans ------------------------------------------------------------------------------
-def plan_create(*, data: Mapping[str, Any], user: Any = None) -> TestPlan:
-    plan = _assign(TestPlan(created_by=_user_or_none(user)), data, PLAN_FIELDS)
+def _check_same_team(plan: TestPlan) -> None:
+    """A plan only uses its own team's target, scenario and profile."""
+    for part, label in ((plan.target, "target"), (plan.scenario, "scenario"), (plan.profile, "load profile")):
+        if part.team_id != plan.team_id:
+            raise CatalogError(f"The {label} “{part}” belongs to another team.")
+
+
+def plan_create(*, team: Team, data: Mapping[str, Any], user: Any = None) -> TestPlan:
+    plan = _assign(TestPlan(team=team, created_by=_user_or_none(user)), data, PLAN_FIELDS)
+    _check_same_team(plan)
     plan.full_clean()
     plan.save()
     return plan
@@ -144,6 +163,7 @@ def plan_create(*, data: Mapping[str, Any], user: Any = None) -> TestPlan:
 
 def plan_update(*, plan: TestPlan, data: Mapping[str, Any]) -> TestPlan:
     _assign(plan, data, PLAN_FIELDS)
+    _check_same_team(plan)
     plan.full_clean()
     plan.save()
     return plan

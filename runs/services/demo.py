@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from runs.models import LoadProfile, Scenario, ScenarioStep, Target, TestPlan
+from typing import Any
+
+from runs.models import LoadProfile, Membership, Scenario, ScenarioStep, Target, Team, TestPlan
 
 DEMO_PLAN = "Demo: find the plateau"
+DEMO_TEAM = "Demo team"
 
 
-def demo_seed(*, base_url: str) -> TestPlan:
-    """Create (or refresh) the demo objects. Idempotent: running `up` twice adds nothing."""
+def demo_team(*, admin: Any) -> Team:
+    """The demo's team, with ``admin`` as its admin. Idempotent."""
+    team = Team.objects.filter(name=DEMO_TEAM).order_by("id").first() or Team.objects.create(name=DEMO_TEAM)
+    Membership.objects.update_or_create(team=team, user=admin, defaults={"role": Membership.Role.ADMIN})
+    return team
+
+
+def demo_seed(*, base_url: str, team: Team) -> TestPlan:
+    """Create (or refresh) the demo objects in ``team``. Idempotent: running `up` twice adds nothing."""
     target, _ = Target.objects.update_or_create(
+        team=team,
         name="Demo target (local)",
         defaults={"base_url": base_url, "timeout_seconds": 10.0},
     )
     scenario, created = Scenario.objects.get_or_create(
+        team=team,
         name="Demo: slot-limited endpoint",
         defaults={
             "description": "GET /slots: 8 slots, each held 50 ms, so the target tops out at 160 req/s.",
@@ -22,6 +34,7 @@ def demo_seed(*, base_url: str) -> TestPlan:
     if created or not scenario.steps.exists():
         ScenarioStep.objects.create(scenario=scenario, order=0, name="slots", method="GET", path="/slots")
     profile, _ = LoadProfile.objects.get_or_create(
+        team=team,
         name="Demo: staircase 2→22 users",
         defaults={
             "kind": "staircase",
@@ -29,6 +42,7 @@ def demo_seed(*, base_url: str) -> TestPlan:
         },
     )
     plan, _ = TestPlan.objects.get_or_create(
+        team=team,
         name=DEMO_PLAN,
         defaults={
             "target": target,

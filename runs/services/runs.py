@@ -98,6 +98,7 @@ def run_create(*, plan: TestPlan, user: Any = None) -> Run:
             caps.scope_lock(scope=caps.GLOBAL)
             caps.caps_check(scope=caps.GLOBAL, snapshot=snapshot)
             run = Run.objects.create(
+                team_id=plan.team_id,
                 plan=plan,
                 plan_name=plan.name,
                 snapshot=snapshot,

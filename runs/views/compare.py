@@ -1,20 +1,19 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from runs import figures_analysis, selectors, selectors_analysis
+from runs import access, figures_analysis, selectors, selectors_analysis
 from runs.forms import CompareWindowForm, RunsCompareForm
 from runs.models import Run
 from runs.services.baseline import BaselineError, plan_set_baseline
 
 
 @require_GET
-@login_required
+@access.team_view()
 def runs_compare(request: HttpRequest) -> HttpResponse:
     """``/runs/compare/?ids=3,5,9[&baseline=5]``: overlays, capacity curves and verdicts."""
     form = RunsCompareForm(request.GET)
@@ -23,7 +22,11 @@ def runs_compare(request: HttpRequest) -> HttpResponse:
         return render(request, "runs/compare.html", context, status=400)
     ids: list[int] = form.cleaned_data["ids"]
     try:
-        result = selectors_analysis.runs_compare(ids=ids, reference_id=form.cleaned_data.get("baseline"))
+        result = selectors_analysis.runs_compare(
+            runs=access.visible(Run.objects.all(), user=request.user),
+            ids=ids,
+            reference_id=form.cleaned_data.get("baseline"),
+        )
     except selectors_analysis.RunsNotFound as exc:
         raise Http404(f"No run #{exc.args[0][0]}.") from exc
     labels = [r.label for r in result.runs]
@@ -42,7 +45,7 @@ def runs_compare(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@access.team_view()
 def runs_compare_window(request: HttpRequest) -> JsonResponse:
     """Overlay points of a zoomed window, at full resolution where the window allows it.
 
@@ -54,7 +57,9 @@ def runs_compare_window(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
     data = form.cleaned_data
-    series = selectors.runs_series_window(ids=data["ids"], lo=data["start"], hi=data["end"])
+    series = selectors.runs_series_window(
+        runs=access.visible(Run.objects.all(), user=request.user), ids=data["ids"], lo=data["start"], hi=data["end"]
+    )
     if series is None:
         raise Http404("No such run.")
     figs = figures_analysis.compare_timeseries_figures([""] * len(series), series)
@@ -64,9 +69,9 @@ def runs_compare_window(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST
-@login_required
+@access.team_view()
 def run_baseline(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(Run, pk=pk)
+    run = access.object_for(request, Run.objects.all(), pk, role=access.EDITOR)
     try:
         plan = plan_set_baseline(run=run)
     except BaselineError as exc:

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from runs import figures, selectors, selectors_analysis
+from runs import access, figures, selectors, selectors_analysis
 from runs.forms import TestPlanForm
 from runs.models import TestPlan
 from runs.services import catalog
@@ -14,16 +13,16 @@ from runs.services.runs import RunError, run_create
 
 
 @require_GET
-@login_required
+@access.team_view()
 def plan_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "runs/plan_list.html", {"plans": selectors.plan_list()})
+    return render(request, "runs/plan_list.html", {"plans": selectors.plan_list(team=request.team)})
 
 
 @require_GET
-@login_required
+@access.team_view()
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(
-        TestPlan.objects.select_related("target", "scenario", "profile", "baseline_run"), pk=pk
+    plan = access.object_for(
+        request, TestPlan.objects.select_related("target", "scenario", "profile", "baseline_run"), pk
     )
     preview = selectors.profile_preview_of(profile=plan.profile)
     fig = figures.profile_figure(preview["x"], preview["y"], subject=plan.profile.name, unit=preview["unit"]) if preview else None
@@ -39,32 +38,40 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view(access.EDITOR)
 def plan_create(request: HttpRequest) -> HttpResponse:
-    form = TestPlanForm(request.POST or None)
+    form = TestPlanForm(request.POST or None, team=request.team)
     if request.method == "POST" and form.is_valid():
-        plan = catalog.plan_create(data=form.cleaned_data, user=request.user)
-        messages.success(request, f"Created test plan “{plan}”.")
-        return redirect(plan)
+        try:
+            plan = catalog.plan_create(team=request.team, data=form.cleaned_data, user=request.user)
+        except catalog.CatalogError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Created test plan “{plan}”.")
+            return redirect(plan)
     return render(request, "runs/plan_form.html", {"form": form, "plan": None})
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view()
 def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(TestPlan, pk=pk)
-    form = TestPlanForm(request.POST or None, instance=plan)
+    plan = access.object_for(request, TestPlan.objects.all(), pk, role=access.EDITOR)
+    form = TestPlanForm(request.POST or None, instance=plan, team=plan.team)
     if request.method == "POST" and form.is_valid():
-        catalog.plan_update(plan=plan, data=form.cleaned_data)
-        messages.success(request, f"Saved test plan “{plan}”.")
-        return redirect(plan)
+        try:
+            catalog.plan_update(plan=plan, data=form.cleaned_data)
+        except catalog.CatalogError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Saved test plan “{plan}”.")
+            return redirect(plan)
     return render(request, "runs/plan_form.html", {"form": form, "plan": plan})
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view()
 def plan_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(TestPlan, pk=pk)
+    plan = access.object_for(request, TestPlan.objects.all(), pk, role=access.EDITOR)
     if request.method == "POST":
         catalog.plan_delete(plan=plan)
         messages.success(request, f"Deleted test plan “{plan}”; its runs are kept.")
@@ -74,9 +81,11 @@ def plan_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@access.team_view()
 def plan_start(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(TestPlan.objects.select_related("target", "scenario", "profile"), pk=pk)
+    plan = access.object_for(
+        request, TestPlan.objects.select_related("target", "scenario", "profile"), pk, role=access.EDITOR
+    )
     try:
         run = run_create(plan=plan, user=request.user)
     except RunError as exc:

@@ -3,13 +3,12 @@ from __future__ import annotations
 import html
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from runs import figures, selectors
+from runs import access, figures, selectors
 from runs.forms import ProfileForm, ProfileParamsForm
 from runs.models import LoadProfile
 from runs.services import catalog
@@ -17,9 +16,9 @@ from runs.views._common import confirm_delete
 
 
 @require_GET
-@login_required
+@access.team_view()
 def profile_list(request: HttpRequest) -> HttpResponse:
-    rows = [(p, selectors.profile_preview_of(profile=p)) for p in selectors.profile_list()]
+    rows = [(p, selectors.profile_preview_of(profile=p)) for p in selectors.profile_list(team=request.team)]
     return render(request, "runs/profile_list.html", {"rows": rows})
 
 
@@ -32,6 +31,7 @@ def _edit(request: HttpRequest, profile: LoadProfile | None) -> HttpResponse:
                 kind=form.cleaned_data["kind"],
                 params=form.params,
                 profile=profile,
+                team=request.team,
                 user=request.user,
             )
             messages.success(request, f"Saved load profile “{saved}”.")
@@ -45,21 +45,21 @@ def _edit(request: HttpRequest, profile: LoadProfile | None) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view(access.EDITOR)
 def profile_create(request: HttpRequest) -> HttpResponse:
     return _edit(request, None)
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view()
 def profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _edit(request, get_object_or_404(LoadProfile, pk=pk))
+    return _edit(request, access.object_for(request, LoadProfile.objects.all(), pk, role=access.EDITOR))
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view()
 def profile_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    profile = get_object_or_404(LoadProfile, pk=pk)
+    profile = access.object_for(request, LoadProfile.objects.all(), pk, role=access.EDITOR)
     return confirm_delete(
         request,
         obj=profile,
@@ -71,7 +71,7 @@ def profile_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@access.team_view()
 def profile_preview(request: HttpRequest) -> JsonResponse:
     """The planned curve of the parameters in the query string, as the profile form draws it."""
     form = ProfileParamsForm(request.GET)

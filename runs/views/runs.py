@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from runs import figures, figures_analysis, selectors, selectors_analysis
+from runs import access, figures, figures_analysis, selectors, selectors_analysis
 from runs.models import Run
 from runs.services.runs import run_cancel
 
@@ -17,17 +16,17 @@ RUNS_PER_PAGE = 25
 
 
 @require_GET
-@login_required
+@access.team_view()
 def run_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.run_list(), RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.run_list(team=request.team), RUNS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "runs": page.object_list, "compare_max": selectors_analysis.MAX_COMPARE_RUNS}
     return render(request, "runs/run_list.html", context)
 
 
 @require_GET
-@login_required
+@access.team_view()
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(Run.objects.select_related("plan"), pk=pk)
+    run = access.object_for(request, Run.objects.select_related("plan"), pk)
     rows = selectors.run_seconds(run=run)
     planned = selectors.snapshot_preview(snapshot=run.snapshot)
     endpoints = selectors.run_endpoint_rows(run=run)
@@ -68,9 +67,9 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @never_cache
 @require_GET
-@login_required
+@access.team_view()
 def run_live(request: HttpRequest, pk: int) -> JsonResponse:
-    run = get_object_or_404(Run, pk=pk)
+    run = access.object_for(request, Run.objects.all(), pk)
     try:
         after = int(request.GET.get("after", "-1"))
     except ValueError:
@@ -80,10 +79,10 @@ def run_live(request: HttpRequest, pk: int) -> JsonResponse:
 
 @never_cache
 @require_GET
-@login_required
+@access.team_view()
 def run_tables(request: HttpRequest, pk: int) -> HttpResponse:
     """The endpoint and error tables, re-rendered for the live page (escaped by the templates)."""
-    run = get_object_or_404(Run, pk=pk)
+    run = access.object_for(request, Run.objects.all(), pk)
     context = {
         "run": run,
         "endpoints": selectors.run_endpoint_rows(run=run),
@@ -93,9 +92,9 @@ def run_tables(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@access.team_view()
 def run_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(Run, pk=pk)
+    run = access.object_for(request, Run.objects.all(), pk, role=access.EDITOR)
     if not run.is_active:
         messages.info(request, f"Run #{run.pk} has already ended ({run.get_status_display().lower()}).")
         return redirect(run)

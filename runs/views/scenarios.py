@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from runs import selectors
+from runs import access, selectors
 from runs.forms import ScenarioForm, step_formset
 from runs.models import Scenario
 from runs.services import catalog
@@ -15,9 +14,9 @@ from runs.views._common import confirm_delete
 
 
 @require_GET
-@login_required
+@access.team_view()
 def scenario_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "runs/scenario_list.html", {"scenarios": selectors.scenario_list()})
+    return render(request, "runs/scenario_list.html", {"scenarios": selectors.scenario_list(team=request.team)})
 
 
 def _edit(request: HttpRequest, scenario: Scenario | None) -> HttpResponse:
@@ -27,7 +26,11 @@ def _edit(request: HttpRequest, scenario: Scenario | None) -> HttpResponse:
     if post is not None and form.is_valid() and steps.is_valid():
         try:
             saved = catalog.scenario_save(
-                data=form.cleaned_data, steps=steps.steps(), scenario=scenario, user=request.user
+                data=form.cleaned_data,
+                steps=steps.steps(),
+                scenario=scenario,
+                team=request.team,
+                user=request.user,
             )
         except catalog.CatalogError as exc:
             form.add_error(None, str(exc))
@@ -38,21 +41,21 @@ def _edit(request: HttpRequest, scenario: Scenario | None) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view(access.EDITOR)
 def scenario_create(request: HttpRequest) -> HttpResponse:
     return _edit(request, None)
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view()
 def scenario_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _edit(request, get_object_or_404(Scenario, pk=pk))
+    return _edit(request, access.object_for(request, Scenario.objects.all(), pk, role=access.EDITOR))
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view()
 def scenario_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    scenario = get_object_or_404(Scenario, pk=pk)
+    scenario = access.object_for(request, Scenario.objects.all(), pk, role=access.EDITOR)
     return confirm_delete(
         request,
         obj=scenario,

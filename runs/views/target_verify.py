@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from runs import access
 from runs.models import Target
 from runs.safety import Refused
 from runs.services import safety
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view()
 def target_verify(request: HttpRequest, pk: int) -> HttpResponse:
-    target = get_object_or_404(Target, pk=pk)
+    target = access.object_for(request, Target.objects.all(), pk, role=access.EDITOR)
     try:
         check = safety.target_address_check(base_url=target.base_url)
     except Refused as exc:

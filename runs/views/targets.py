@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from runs import selectors
+from runs import access, selectors
 from runs.forms import TargetForm
 from runs.models import Target
 from runs.services import catalog
@@ -15,26 +14,26 @@ from runs.views._common import confirm_delete
 
 
 @require_GET
-@login_required
+@access.team_view()
 def target_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "runs/target_list.html", {"targets": selectors.target_list()})
+    return render(request, "runs/target_list.html", {"targets": selectors.target_list(team=request.team)})
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view(access.EDITOR)
 def target_create(request: HttpRequest) -> HttpResponse:
     form = TargetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        target = catalog.target_create(data=form.cleaned_data, user=request.user)
+        target = catalog.target_create(team=request.team, data=form.cleaned_data, user=request.user)
         messages.success(request, f"Created target “{target}”.")
         return redirect("runs-target-list")
     return render(request, "runs/target_form.html", {"form": form, "target": None})
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view()
 def target_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    target = get_object_or_404(Target, pk=pk)
+    target = access.object_for(request, Target.objects.all(), pk, role=access.EDITOR)
     form = TargetForm(request.POST or None, instance=target)
     if request.method == "POST" and form.is_valid():
         catalog.target_update(target=target, data=form.cleaned_data)
@@ -44,9 +43,9 @@ def target_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@access.team_view()
 def target_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    target = get_object_or_404(Target, pk=pk)
+    target = access.object_for(request, Target.objects.all(), pk, role=access.EDITOR)
     return confirm_delete(
         request,
         obj=target,

@@ -27,7 +27,9 @@ def test_delay_sleeps_the_requested_time(target_server: str) -> None:
     status, _ = _get(f"{target_server}/delay?ms=150")
     elapsed_ms = (time.perf_counter() - started) * 1000
     assert status == 200
-    assert 150 <= elapsed_ms < 190
+    # The lower bound is the behaviour; the upper one only rules out a lost request on a
+    # loaded machine (timing bounds are not what tests pin).
+    assert 150 <= elapsed_ms < 1150
 
 
 def test_status_bytes_and_echo(target_server: str) -> None:

@@ -32,7 +32,7 @@ def _ep(name: str, values: list[float], failures: int = 0, method: str = "GET") 
 def run(make_plan) -> Run:
     plan = make_plan("http://127.0.0.1:9", "/a")
     return Run.objects.create(
-        plan=plan, plan_name=plan.name, snapshot=plan_snapshot(plan=plan), status=Run.Status.RUNNING,
+        team=plan.team, plan=plan, plan_name=plan.name, snapshot=plan_snapshot(plan=plan), status=Run.Status.RUNNING,
         started_at=dt.datetime.fromtimestamp(START, tz=dt.UTC), heartbeat_at=timezone.now(),
     )
 

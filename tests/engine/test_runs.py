@@ -48,7 +48,7 @@ def _queued_run(plan: Any) -> Run:
     """A queued run that no worker was told about (run_create would enqueue it)."""
     snapshot = plan_snapshot(plan=plan)
     return Run.objects.create(
-        plan=plan, plan_name=plan.name, snapshot=snapshot, planned_seconds=snapshot["profile"]["duration"]
+        team=plan.team, plan=plan, plan_name=plan.name, snapshot=snapshot, planned_seconds=snapshot["profile"]["duration"]
     )
 
 

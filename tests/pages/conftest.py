@@ -29,8 +29,10 @@ def alice_client(alice: Any) -> Client:
 
 @pytest.fixture
 def seeded_plan(alice: Any) -> TestPlan:
-    target = catalog.target_create(data={"name": "Shop", "base_url": "http://127.0.0.1:9"}, user=alice)
+    target = catalog.target_create(
+        team=alice.memberships.get().team,data={"name": "Shop", "base_url": "http://127.0.0.1:9"}, user=alice)
     scenario = catalog.scenario_save(
+        team=alice.memberships.get().team,
         data={"name": "Browse", "think_time_min": 0.0, "think_time_max": 0.5},
         steps=[
             {"name": "home", "method": "GET", "path": "/", "expected_statuses": "200-299"},
@@ -38,8 +40,10 @@ def seeded_plan(alice: Any) -> TestPlan:
         ],
         user=alice,
     )
-    profile = catalog.profile_save(name="Three for four", kind="constant", params={"users": 3, "duration": 4})
+    profile = catalog.profile_save(
+        team=alice.memberships.get().team,name="Three for four", kind="constant", params={"users": 3, "duration": 4})
     return catalog.plan_create(
+        team=alice.memberships.get().team,
         data={"name": "Smoke", "target": target, "scenario": scenario, "profile": profile}, user=alice
     )
 
@@ -49,6 +53,7 @@ def make_run(
 ) -> Run:
     now = timezone.now()
     defaults: dict[str, Any] = {
+        "team": plan.team,
         "plan": plan,
         "plan_name": name or plan.name,
         "snapshot": plan_snapshot(plan=plan),

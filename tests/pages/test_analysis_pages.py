@@ -36,8 +36,10 @@ def throughput(users: int) -> float:
 
 @pytest.fixture
 def staircase_plan(alice: Any) -> TestPlan:
-    target = catalog.target_create(data={"name": "Shop " + HOSTILE, "base_url": "http://127.0.0.1:9"}, user=alice)
+    target = catalog.target_create(
+        team=alice.memberships.get().team,data={"name": "Shop " + HOSTILE, "base_url": "http://127.0.0.1:9"}, user=alice)
     scenario = catalog.scenario_save(
+        team=alice.memberships.get().team,
         data={"name": "Checkout", "think_time_min": 0.0, "think_time_max": 0.0},
         steps=[
             {"name": "", "method": "GET", "path": "/"},
@@ -46,12 +48,14 @@ def staircase_plan(alice: Any) -> TestPlan:
         user=alice,
     )
     profile = catalog.profile_save(
+        team=alice.memberships.get().team,
         name="Stairs",
         kind="staircase",
         params={"start_users": 2, "step_users": 6, "step_duration": STEP_SECONDS, "steps": len(LEVELS),
                 "spawn_rate": None},
     )
     return catalog.plan_create(
+        team=alice.memberships.get().team,
         data={"name": "Stairs " + HOSTILE, "target": target, "scenario": scenario, "profile": profile}, user=alice
     )
 
@@ -341,10 +345,11 @@ def test_the_compare_page_query_count_does_not_grow_with_runs_or_endpoints(
     runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(4)]
     for run in runs:
         run_analyse(run_id=run.pk)
-    # session + user, then runs, seconds, stored analyses, endpoint summaries: no histogram;
-    # the first view of a set of runs also stores their verdicts in the reference's analysis.
+    # session + user + the user's teams, then runs, seconds, stored analyses, endpoint
+    # summaries: no histogram; the first view of a set of runs also stores their verdicts in
+    # the reference's analysis.
     for subset in (runs[:2], runs):
-        for queries in (7, 6):
+        for queries in (8, 7):
             with django_assert_num_queries(queries):
                 response = alice_client.get(reverse("runs-compare"), {"ids": ",".join(str(r.pk) for r in subset)})
             assert response.status_code == 200
@@ -361,11 +366,11 @@ def test_the_compare_page_stores_its_verdicts_and_shows_the_same_on_later_views(
     for run in runs:
         run_analyse(run_id=run.pk)
     ids = [r.pk for r in runs]
-    first = selectors_analysis.runs_compare(ids=ids)
+    first = selectors_analysis.runs_compare(runs=Run.objects.all(), ids=ids)
     data = RunAnalysis.objects.get(run=runs[0]).data
     assert set(stored_verdicts(data)) == {str(runs[1].pk), str(runs[2].pk)}
     assert "steps" in data and "blocks" in data  # only the verdicts key was written
-    again = selectors_analysis.runs_compare(ids=ids)
+    again = selectors_analysis.runs_compare(runs=Run.objects.all(), ids=ids)
     assert again.overall == first.overall
     assert [r.comparison for r in again.endpoint_rows] == [r.comparison for r in first.endpoint_rows]
     computed = selectors_analysis.verdicts(
@@ -386,8 +391,8 @@ def test_the_compare_page_computes_missing_analyses_once(
     runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(3)]
     ids = ",".join(str(r.pk) for r in runs)
     # Per missing run: its seconds, endpoint step histograms, endpoint p95s; one upsert for all;
-    # one update storing the verdicts.
-    with django_assert_max_num_queries(6 + 3 * len(runs) + 1 + 1):
+    # one update storing the verdicts (7: the page itself, with the user's teams).
+    with django_assert_max_num_queries(7 + 3 * len(runs) + 1 + 1):
         first = alice_client.get(reverse("runs-compare"), {"ids": ids})
     assert RunAnalysis.objects.filter(run__in=runs, version=ANALYSIS_VERSION).count() == 3
     again = alice_client.get(reverse("runs-compare"), {"ids": ids})
@@ -426,9 +431,9 @@ def test_finishing_a_run_stores_its_analysis_and_the_page_reads_it(
     run.refresh_from_db()
     assert run.status == Run.Status.FINISHED
     assert RunAnalysis.objects.filter(run=run, version=ANALYSIS_VERSION).exists()
-    # session, user, run + plan, seconds, endpoint summaries, errors, stored analysis: no
-    # histogram is read.
-    with django_assert_num_queries(7):
+    # session, user, the user's teams, run + plan, seconds, endpoint summaries, errors, stored
+    # analysis: no histogram is read.
+    with django_assert_num_queries(8):
         body = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
     assert "<strong>8 users</strong>" in body.split('id="knee-users">')[1].split("</dd>")[0]
 

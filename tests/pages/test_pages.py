@@ -456,15 +456,15 @@ def test_run_list_is_newest_first_paginated_and_its_query_count_is_pinned(
         make_run(seeded_plan, name=f"run-{i:02d}", total_requests=100, total_failures=i)
     url = reverse("runs-list")
     alice_client.get(url)  # warm the session
-    # session, user, count, page of runs
-    with django_assert_num_queries(4):
+    # session, user, the user's teams, count, page of runs
+    with django_assert_num_queries(5):
         first = alice_client.get(url)
     runs = list(first.context["runs"])
     assert len(runs) == 25
     assert [r.plan_name for r in runs[:2]] == ["run-29", "run-28"]
     body = first.content.decode()
     assert "Page 1 of 2" in body and "29.00 %" in body
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         second = alice_client.get(url, {"page": 2})
     assert [r.plan_name for r in second.context["runs"]] == [f"run-{i:02d}" for i in range(4, -1, -1)]
 

@@ -94,10 +94,9 @@ def test_target_form_errors_sit_beside_their_field(overrides: dict[str, str], fi
     assert not Target.objects.exists()
 
 
-@pytest.mark.django_db
-def test_target_form_keeps_saved_secrets_when_left_empty():
+def test_target_form_keeps_saved_secrets_when_left_empty(team):
     target = Target.objects.create(
-        name="T", base_url="https://example.com", auth_type="bearer", auth_token="tok"
+        team=team, name="T", base_url="https://example.com", auth_type="bearer", auth_token="tok"
     )
     form = TargetForm(target_data(auth_type="bearer", auth_token=""), instance=target)
     assert form.is_valid(), form.errors
@@ -261,9 +260,8 @@ def test_profile_form_for_a_saved_profile_prefills_its_kind_fields():
 
 
 # --- plans -----------------------------------------------------------------------------------
-@pytest.mark.django_db
-def test_plan_form_requires_its_parts():
-    form = TestPlanForm({"name": "P", "target": "999"})
+def test_plan_form_requires_its_parts(team):
+    form = TestPlanForm({"name": "P", "target": "999"}, team=team)
     assert not form.is_valid()
     assert "Select a valid choice" in form.errors["target"][0]
     assert form.errors["scenario"] == ["This field is required."]

@@ -69,14 +69,20 @@ def _model_choice_strategies(form_class: type[dj_forms.BaseForm]) -> dict[str, A
 FORMS = [forms.TargetForm, forms.ScenarioForm, forms.StepForm, forms.TestPlanForm]
 
 
+def _form_kwargs(form_class: type[dj_forms.BaseForm], team: Any) -> dict[str, Any]:
+    return {"team": team} if form_class is forms.TestPlanForm else {}
+
+
 @pytest.mark.parametrize("form_class", FORMS, ids=lambda f: f.__name__)
-def test_model_forms_never_raise_on_generated_data(db: None, form_class: type[dj_forms.ModelForm]) -> None:
+def test_model_forms_never_raise_on_generated_data(team: Any, form_class: type[dj_forms.ModelForm]) -> None:
+    kwargs = _form_kwargs(form_class, team)
+
     @HYPOTHESIS
     @given(st.data())
     def check(data: st.DataObject) -> None:
-        form = data.draw(from_form(form_class, **_model_choice_strategies(form_class)))
+        form = data.draw(from_form(form_class, form_kwargs=kwargs, **_model_choice_strategies(form_class)))
         form.is_valid()  # must not raise, whatever it decides
-        bound = form_class(data={k: data.draw(ANY_TEXT) for k in form_class.base_fields})
+        bound = form_class(data={k: data.draw(ANY_TEXT) for k in form_class.base_fields}, **kwargs)
         bound.is_valid()
 
     check()
@@ -131,12 +137,16 @@ def test_views_answer_generated_posts_without_server_errors(db: None, client: Cl
     check()
 
 
-def test_views_answer_posts_generated_by_the_forms_without_server_errors(db: None, client: Client) -> None:
+def test_views_answer_posts_generated_by_the_forms_without_server_errors(
+    team: Any, client: Client
+) -> None:
     @HYPOTHESIS
     @given(st.data())
     def check(data: st.DataObject) -> None:
         for url, form_class in (("/targets/new/", forms.TargetForm), ("/plans/new/", forms.TestPlanForm)):
-            form = data.draw(from_form(form_class, **_model_choice_strategies(form_class)))
+            form = data.draw(
+                from_form(form_class, form_kwargs=_form_kwargs(form_class, team), **_model_choice_strategies(form_class))
+            )
             payload = {k: ("" if v is None else v) for k, v in form.data.items()}
             response = client.post(url, payload)
             assert response.status_code in (200, 302, 400), (url, response.status_code, payload)

@@ -52,7 +52,7 @@ def stored_ts(run: Run) -> list[int]:
 def queued_run(plan: Any) -> Run:
     snapshot = plan_snapshot(plan=plan)
     return Run.objects.create(
-        plan=plan, plan_name=plan.name, snapshot=snapshot, planned_seconds=snapshot["profile"]["duration"]
+        team=plan.team, plan=plan, plan_name=plan.name, snapshot=snapshot, planned_seconds=snapshot["profile"]["duration"]
     )
 
 

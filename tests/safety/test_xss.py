@@ -44,6 +44,7 @@ def hostile(i: int, what: str) -> str:
 
 def seed(alice: Any) -> tuple[TestPlan, list[Run]]:
     target = catalog.target_create(
+        team=alice.memberships.get().team,
         data={"name": hostile(0, "T"), "base_url": "http://127.0.0.1:9"}, user=alice
     )
     steps = [
@@ -51,12 +52,15 @@ def seed(alice: Any) -> tuple[TestPlan, list[Run]]:
         for i in range(len(PAYLOADS))
     ]
     scenario = catalog.scenario_save(
+        team=alice.memberships.get().team,
         data={"name": hostile(1, "S"), "description": hostile(2, "d"),
               "think_time_min": 0.0, "think_time_max": 0.0},
         steps=steps, user=alice,
     )
-    profile = catalog.profile_save(name=hostile(3, "P"), kind="constant", params={"users": 3, "duration": 4})
+    profile = catalog.profile_save(
+        team=alice.memberships.get().team,name=hostile(3, "P"), kind="constant", params={"users": 3, "duration": 4})
     plan = catalog.plan_create(
+        team=alice.memberships.get().team,
         data={"name": hostile(4, "Plan"), "target": target, "scenario": scenario, "profile": profile,
               "notes": "\n".join(PAYLOADS)},
         user=alice,
@@ -65,7 +69,7 @@ def seed(alice: Any) -> tuple[TestPlan, list[Run]]:
     now = timezone.now()
     for n, status in enumerate((Run.Status.FINISHED, Run.Status.FAILED)):
         run = Run.objects.create(
-            plan=plan, plan_name=hostile(5 + n, "Run of"), snapshot=plan_snapshot(plan=plan), status=status,
+            team=plan.team, plan=plan, plan_name=hostile(5 + n, "Run of"), snapshot=plan_snapshot(plan=plan), status=status,
             planned_seconds=4, started_at=now - timedelta(seconds=10), finished_at=now, last_t=3,
             total_requests=120, total_failures=12, p50_ms=10, p95_ms=20, p99_ms=30, max_ms=40,
             error_message="\n".join(PAYLOADS) if status == Run.Status.FAILED else "",

@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from runs.services.demo import demo_seed
+from runs.services.demo import demo_seed, demo_team
 
 
 class Command(BaseCommand):
@@ -40,8 +40,10 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         username, password = self._admin()
         demo_url = f"http://127.0.0.1:{opts['demo_port']}"
+        # The administrator works in the demo team; more teams and members: /teams/ or the admin.
+        team = demo_team(admin=get_user_model().objects.get(username=username))
         if not opts["no_demo"]:
-            demo_seed(base_url=demo_url)
+            demo_seed(base_url=demo_url, team=team)
         call_command("reap_runs", verbosity=0)
 
         python = sys.executable

@@ -1,0 +1,125 @@
+"""Who may see and change what: every object belongs to a team, users act through memberships.
+
+* Lists and new objects use the request's **current team** (chosen in the navigation bar, kept
+  in the session; the first team by name when none was chosen).
+* A single object is found among the teams the user belongs to, whatever the current team, so
+  a link a team mate pastes opens. Another team's object is a 404 — the same answer as an id
+  that does not exist, so ids of other teams cannot be probed.
+* Changing an object needs a role in *its* team (editor: create, edit and run; admin:
+  members, settings, share links); too low a role is a 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from runs.models import Membership, Team
+
+VIEWER = Membership.Role.VIEWER
+EDITOR = Membership.Role.EDITOR
+ADMIN = Membership.Role.ADMIN
+SESSION_KEY = "scaletest_team_id"
+
+M = TypeVar("M", bound=Model)
+
+
+def roles_at_least(role: str) -> list[str]:
+    return [r for r, rank in Membership.RANK.items() if rank >= Membership.RANK[role]]
+
+
+def team_ids(*, user: Any, role: str = VIEWER) -> QuerySet[Membership]:
+    """The ids of the teams where ``user`` has ``role`` or more, as a subquery."""
+    if not getattr(user, "is_authenticated", False):
+        return Membership.objects.none().values("team_id")
+    return Membership.objects.filter(user=user, role__in=roles_at_least(role)).values("team_id")
+
+
+def visible(queryset: QuerySet[M], *, user: Any, role: str = VIEWER) -> QuerySet[M]:
+    """``queryset`` narrowed to the teams of ``user`` (with ``role`` or more)."""
+    return queryset.filter(team_id__in=team_ids(user=user, role=role))
+
+
+def membership_of(*, user: Any, team_id: int) -> Membership | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return Membership.objects.select_related("team").filter(user=user, team_id=team_id).first()
+
+
+def object_for(request: HttpRequest, queryset: QuerySet[M], pk: Any, *, role: str = VIEWER) -> M:
+    """The object ``pk`` of ``queryset`` if the user's teams hold it (else 404) and the user's
+    role in its team is at least ``role`` (else 403)."""
+    try:
+        obj = visible(queryset, user=request.user).get(pk=pk)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404(f"No {queryset.model._meta.verbose_name} #{pk}.") from None
+    if role != VIEWER:
+        membership = membership_of(user=request.user, team_id=obj.team_id)  # type: ignore[attr-defined]
+        if membership is None or not membership.can(role):
+            raise PermissionDenied(f"Your role in this team does not allow that (needs {role}).")
+    return obj
+
+
+def _my_memberships(request: HttpRequest) -> list[Membership]:
+    """The user's memberships with their teams, one query per request."""
+    if not hasattr(request, "_scaletest_memberships"):
+        request._scaletest_memberships = (  # type: ignore[attr-defined]
+            list(Membership.objects.filter(user=request.user).select_related("team").order_by("team__name", "team_id"))
+            if getattr(request.user, "is_authenticated", False)
+            else []
+        )
+    return request._scaletest_memberships  # type: ignore[attr-defined,no-any-return]
+
+
+def current_membership(request: HttpRequest) -> Membership | None:
+    """The membership of the team the user works in now: the one chosen in the session, else
+    the first by team name; None for a user in no team."""
+    mine = _my_memberships(request)
+    chosen = request.session.get(SESSION_KEY) if mine else None
+    return next((m for m in mine if m.team_id == chosen), mine[0] if mine else None)
+
+
+def switch_team(request: HttpRequest, *, team_id: int) -> Team:
+    """Make ``team_id`` the current team; 404 unless the user belongs to it."""
+    membership = membership_of(user=request.user, team_id=team_id)
+    if membership is None:
+        raise Http404("No such team.")
+    request.session[SESSION_KEY] = membership.team_id
+    return membership.team
+
+
+def team_view(role: str = VIEWER) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Login required, a current team required (else: the page that creates one), and
+    ``role`` or more in it. Sets ``request.team`` and ``request.membership``."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            membership = current_membership(request)
+            if membership is None:
+                messages.info(request, "You are not in a team yet: create one, or ask a team admin to add you.")
+                return redirect("teams-create")
+            if not membership.can(role):
+                raise PermissionDenied(f"Your role in “{membership.team}” does not allow that (needs {role}).")
+            request.team = membership.team  # type: ignore[attr-defined]
+            request.membership = membership  # type: ignore[attr-defined]
+            return view(request, *args, **kwargs)
+
+        return login_required(wrapped)
+
+    return decorate
+
+
+def teams_context(request: HttpRequest) -> dict[str, Any]:
+    """Template context: the user's teams and the current one, for the navigation bar."""
+    if not getattr(request.user, "is_authenticated", False):
+        return {}
+    return {"current_membership": current_membership(request), "my_memberships": _my_memberships(request)}

@@ -1,0 +1,80 @@
+"""Teams and their members. Every team keeps at least one admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from runs.models import Membership, Team
+
+
+class TeamError(Exception):
+    """A change to a team cannot be made; the message is meant for the user."""
+
+
+def _check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise TeamError("A team needs a name.")
+    if len(name) > 200:
+        raise TeamError("A team name has at most 200 characters.")
+    return name
+
+
+@transaction.atomic
+def team_create(*, name: str, user: Any) -> Team:
+    """A new team with ``user`` as its first admin."""
+    team = Team.objects.create(name=_check_name(name))
+    Membership.objects.create(team=team, user=user, role=Membership.Role.ADMIN)
+    return team
+
+
+def team_rename(*, team: Team, name: str) -> Team:
+    team.name = _check_name(name)
+    team.save(update_fields=["name"])
+    return team
+
+
+def _check_role(role: str) -> str:
+    if role not in Membership.Role.values:
+        raise TeamError(f"Unknown role “{role}”; choose viewer, editor or admin.")
+    return role
+
+
+@transaction.atomic
+def membership_add(*, team: Team, username: str, role: str) -> Membership:
+    _check_role(role)
+    user = get_user_model().objects.filter(username=(username or "").strip()).first()
+    if user is None:
+        raise TeamError(f"There is no user “{username}”. An operator creates accounts in the admin.")
+    if Membership.objects.filter(team=team, user=user).exists():
+        raise TeamError(f"“{user}” is already in “{team}”.")
+    return Membership.objects.create(team=team, user=user, role=role)
+
+
+def _other_admins(membership: Membership) -> bool:
+    return (
+        Membership.objects.select_for_update()
+        .filter(team_id=membership.team_id, role=Membership.Role.ADMIN)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, role: str) -> Membership:
+    _check_role(role)
+    if membership.role == Membership.Role.ADMIN and role != Membership.Role.ADMIN and not _other_admins(membership):
+        raise TeamError("A team keeps at least one admin: make someone else admin first.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    if membership.role == Membership.Role.ADMIN and not _other_admins(membership):
+        raise TeamError("A team keeps at least one admin: make someone else admin first.")
+    membership.delete()
