@@ -192,19 +192,36 @@ def failures_figure(
 
 
 THRESHOLD_COLOR = "#b91c1c"
+OFF_CHART = 3.0
 
 
 def add_threshold_lines(fig: Figure, limits: Iterable[Row], *, metrics: Sequence[str]) -> Figure:
     """Dashed horizontal lines at the whole-run thresholds (dicts with metric, op, value,
     method) of ``metrics``, labelled like ``p95 < 500``; endpoint thresholds are left out
     (the chart is of all endpoints). Returns ``fig``, changed in place: shapes and
-    annotations, so the live page's extended traces keep their indexes."""
+    annotations, so the live page's extended traces keep their indexes.
+
+    A limit far above the data (over ``OFF_CHART`` times its highest point) would squash the
+    lines into the bottom of the chart: it is named in the top corner instead of drawn."""
     layout = fig["layout"]
+    highest = max(
+        (y for trace in fig["data"] for y in trace.get("y", ()) if isinstance(y, (int, float))), default=0
+    )
     for item in limits:
         if item.get("metric") not in metrics or item.get("method"):
             continue
         value = _num(item.get("value"))
         if value is None:
+            continue
+        label = esc(f"{item.get('metric')} {item.get('op')} {value:g}")
+        if highest > 0 and value > OFF_CHART * highest:
+            layout.setdefault("annotations", []).append(
+                {
+                    "xref": "paper", "x": 0, "xanchor": "left", "yref": "paper", "y": 1, "yanchor": "top",
+                    "text": f"{label} (above the chart)", "showarrow": False,
+                    "font": {"size": 10, "color": THRESHOLD_COLOR},
+                }
+            )
             continue
         layout.setdefault("shapes", []).append(
             {
@@ -215,7 +232,7 @@ def add_threshold_lines(fig: Figure, limits: Iterable[Row], *, metrics: Sequence
         layout.setdefault("annotations", []).append(
             {
                 "xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": value, "yanchor": "bottom",
-                "text": esc(f"{item.get('metric')} {item.get('op')} {value:g}"), "showarrow": False,
+                "text": label, "showarrow": False,
                 "font": {"size": 10, "color": THRESHOLD_COLOR},
             }
         )

@@ -117,10 +117,9 @@ def _plain(value: float) -> str:
 def format_value(metric: str, value: float | None) -> str:
     if value is None:
         return "–"
-    unit = unit_of(metric)
     if metric == "error_rate":
-        return f"{value:.4g}%"
-    return f"{value:.6g} {unit}"
+        return f"{round(value, 3):.12g}%"
+    return f"{round(value, 2):.12g} {unit_of(metric)}"
 
 
 # -- parsing -------------------------------------------------------------------------------------
