@@ -44,6 +44,7 @@ RUN_LIST_FIELDS = (
     "total_failures",
     "p95_ms",
     "current_users",
+    "passed",
 )
 
 

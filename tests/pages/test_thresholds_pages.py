@@ -125,3 +125,13 @@ def test_an_aborted_run_says_why(alice_client: Client, seeded_plan: TestPlan) ->
     assert f'id="threshold-abort">{message.replace("<", "&lt;")}' in page
     assert "aborted the run: crossed for 2 s in a row" in page
     assert Run.objects.get(pk=run.pk).status == Run.Status.FINISHED
+
+
+def test_the_run_lists_show_the_pass_fail_badge(alice_client: Client, seeded_plan: TestPlan) -> None:
+    make_run(seeded_plan, passed=False)
+    make_run(seeded_plan, passed=True)
+    make_run(seeded_plan)
+    page = alice_client.get(reverse("runs-list")).content.decode()
+    assert page.count('data-passed="false"') == 1 and page.count('data-passed="true"') == 1
+    page = alice_client.get(reverse("runs-plan-detail", args=[seeded_plan.pk])).content.decode()
+    assert page.count('data-passed="false"') == 1 and page.count('data-passed="true"') == 1
