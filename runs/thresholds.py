@@ -117,9 +117,9 @@ def _plain(value: float) -> str:
 def format_value(metric: str, value: float | None) -> str:
     if value is None:
         return "–"
-    if metric == "error_rate":
-        return f"{round(value, 3):.12g}%"
-    return f"{round(value, 2):.12g} {unit_of(metric)}"
+    # Four significant digits below 100 (0.001 stays 0.001), one decimal above.
+    text = f"{value:.4g}" if abs(value) < 100 else f"{round(value, 1):.12g}"
+    return f"{text}%" if metric == "error_rate" else f"{text} {unit_of(metric)}"
 
 
 # -- parsing -------------------------------------------------------------------------------------
