@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from runs import profiles
+from runs import profiles, thresholds
 from runs.models import METHODS, LoadProfile, Membership, Scenario, ScenarioStep, Target, Team, TestPlan
 from runs.safety import Refused
 from runs.services.safety import target_save_check
@@ -388,9 +388,17 @@ class ProfileForm(ProfileParamsForm):
 class TestPlanForm(forms.ModelForm):
     __test__ = False
 
+    thresholds = forms.CharField(
+        label="Pass/fail thresholds",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono",
+                                     "placeholder": "p95 < 500\nerror_rate < 1%"}),
+        help_text=thresholds.SYNTAX_HELP,
+    )
+
     class Meta:
         model = TestPlan
-        fields = ["name", "target", "scenario", "profile", "notes"]
+        fields = ["name", "target", "scenario", "profile", "notes", "thresholds"]
         labels = {"profile": "Load profile"}
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
@@ -400,6 +408,36 @@ class TestPlanForm(forms.ModelForm):
         self.fields["target"].queryset = Target.objects.filter(team=team)
         self.fields["scenario"].queryset = Scenario.objects.filter(team=team)
         self.fields["profile"].queryset = LoadProfile.objects.filter(team=team)
+        stored = self.instance.thresholds if self.instance.pk else []
+        try:
+            self.initial["thresholds"] = thresholds.thresholds_text(thresholds.parse_thresholds(stored))
+        except ValueError:
+            self.initial["thresholds"] = ""
+
+    def clean_thresholds(self) -> list[dict[str, Any]]:
+        try:
+            items = thresholds.parse_thresholds(self.cleaned_data.get("thresholds") or "")
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return [item.to_dict() for item in items]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        scenario, items = data.get("scenario"), data.get("thresholds")
+        if scenario is not None and items:
+            # Endpoints are named in the results by method and step name (or path).
+            known = {(step.method, step.display_name) for step in scenario.steps.all()}
+            for item in items:
+                key = (item["method"], item["name"])
+                if item["method"] is not None and key not in known:
+                    names = ", ".join(sorted(f"{m} {n}" for m, n in known)) or "none"
+                    self.add_error(
+                        "thresholds",
+                        f"No step of the scenario “{scenario}” is named “{key[0]} {key[1]}”; "
+                        f"its endpoints are: {names}.",
+                    )
+                    break
+        return data
 
 
 class RunsCompareForm(forms.Form):

@@ -12,6 +12,17 @@ from django.db import models
 from django.urls import reverse
 
 from . import profiles
+from . import thresholds as thresholds_mod
+
+def validate_thresholds(value: object) -> None:
+    """The stored JSON list of a plan's thresholds (``runs.thresholds``), e.g. edited in the admin."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        thresholds_mod.parse_thresholds(value)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
 
 HTTP_URL = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -178,6 +189,8 @@ class TestPlan(models.Model):
     scenario = models.ForeignKey(Scenario, related_name="plans", on_delete=models.PROTECT)
     profile = models.ForeignKey(LoadProfile, related_name="plans", on_delete=models.PROTECT)
     notes = models.TextField(blank=True)
+    # Pass/fail criteria: a list of ``runs.thresholds.Threshold.to_dict`` dicts.
+    thresholds = models.JSONField(default=list, blank=True, validators=[validate_thresholds])
     # The run every new run of this plan is compared with.
     baseline_run = models.ForeignKey(
         "Run", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
@@ -239,6 +252,12 @@ class Run(models.Model):
     p95_ms = models.FloatField(null=True, blank=True)
     p99_ms = models.FloatField(null=True, blank=True)
     max_ms = models.FloatField(null=True, blank=True)
+    # Threshold verdicts (``runs.thresholds.evaluate``), set when the run ends: None without
+    # thresholds, True only when every threshold passed.
+    passed = models.BooleanField(null=True, blank=True)
+    threshold_results = models.JSONField(default=list, blank=True)
+    # Set by the runner when an abort threshold stopped the run (``runs.thresholds.Abort.to_dict``).
+    threshold_abort = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -270,6 +289,11 @@ class Run(models.Model):
     def is_open_model(self) -> bool:
         """An arrival-rate run (iterations started on a schedule), from the run's snapshot."""
         return profiles.is_open_model(((self.snapshot or {}).get("profile") or {}).get("kind", ""))
+
+    @property
+    def thresholds(self) -> list[dict[str, object]]:
+        """The thresholds the run was started with (from its snapshot)."""
+        return list((self.snapshot or {}).get("thresholds") or [])
 
     @property
     def mean_rps(self) -> float:

@@ -36,7 +36,7 @@ SCENARIO_FIELDS = ("name", "description", "user_class", "think_time_min", "think
 STEP_FIELDS = (
     "name", "method", "path", "query", "headers", "body_type", "body", "weight", "expected_statuses",
 )
-PLAN_FIELDS = ("name", "target", "scenario", "profile", "notes")
+PLAN_FIELDS = ("name", "target", "scenario", "profile", "notes", "thresholds")
 
 
 def _assign(obj: M, data: Mapping[str, Any], fields: Iterable[str]) -> M:

@@ -74,6 +74,8 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
             "duration": built.duration,
             "peak_users": built.peak_users,
         },
+        # Validated on save; copied as stored (runs.thresholds.parse_thresholds reads it).
+        "thresholds": [dict(item) for item in (plan.thresholds or [])],
     }
 
 

@@ -33,7 +33,9 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     capacity = selectors_analysis.run_capacity(run=run)
     context = {
         "run": run,
-        "figs": figures.run_figures(rows, planned=planned, open_model=run.is_open_model),
+        "figs": figures.run_figures(
+            rows, planned=planned, open_model=run.is_open_model, thresholds=run.thresholds
+        ),
         "endpoints": endpoints,
         "endpoints_fig": figures.endpoints_figure(endpoints) if endpoints and not run.is_active else None,
         "errors": selectors.run_errors(run=run),
@@ -54,6 +56,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else None
         ),
         "baseline": selectors_analysis.run_baseline_verdict(run=run),
+        "threshold_rows": selectors.run_threshold_rows(run=run),
         "live": {
             "url": reverse("runs-live", args=[run.pk]),
             "tables_url": reverse("runs-tables", args=[run.pk]),
