@@ -20,7 +20,7 @@ class MembershipInline(admin.TabularInline):
 class TeamAdmin(admin.ModelAdmin):
     """Operators create teams, add members and allow locustfiles here."""
 
-    list_display = ("name", "allow_locustfiles", "created_at")
+    list_display = ("name", "allow_locustfiles", "max_users", "max_run_seconds", "max_concurrent_runs", "created_at")
     list_filter = ("allow_locustfiles",)
     search_fields = ("name",)
     inlines = [MembershipInline]

@@ -36,6 +36,18 @@ class Team(models.Model):
     allow_locustfiles = models.BooleanField(
         default=False, help_text="Allow this team's scenarios to be locustfiles (Python run by the workers)."
     )
+    # The team's own caps (operators set them in the admin); empty: the server-wide setting.
+    # A team cap above the server-wide one has no effect: the server's caps always apply.
+    max_users = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: SCALETEST_MAX_USERS.")
+    max_run_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: SCALETEST_MAX_RUN_SECONDS."
+    )
+    max_concurrent_runs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: SCALETEST_MAX_CONCURRENT_RUNS."
+    )
+    target_daily_user_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Per target, last 24 h. Empty: SCALETEST_TARGET_DAILY_USER_SECONDS."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

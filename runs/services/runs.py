@@ -97,7 +97,10 @@ def run_create(*, plan: TestPlan, user: Any = None) -> Run:
         # Before anything is queued: the target's addresses, its ownership proof, the caps.
         safety.target_preflight(target=snapshot["target"])
         with transaction.atomic():
+            # The team's caps first (its message names the team's limits), then the server's.
+            team_scope = caps.team_scope(team_id=plan.team_id)
             caps.scope_lock(scope=caps.GLOBAL)
+            caps.caps_check(scope=team_scope, snapshot=snapshot)
             caps.caps_check(scope=caps.GLOBAL, snapshot=snapshot)
             run = Run.objects.create(
                 team_id=plan.team_id,
