@@ -246,6 +246,9 @@ SCALETEST_MAX_CONCURRENT_RUNS = env_int("SCALETEST_MAX_CONCURRENT_RUNS", 4, mini
 # User-seconds one target may receive in 24 h (measured for ended runs, planned for active
 # ones); 0 turns the budget off. The default is 2 000 users for 5 hours.
 SCALETEST_TARGET_DAILY_USER_SECONDS = env_int("SCALETEST_TARGET_DAILY_USER_SECONDS", 36_000_000)
+# Locustfile scenarios run arbitrary Python in the worker's Locust child: off unless an
+# administrator allows them (runs.services.scenarios.locustfile_allowed).
+SCALETEST_ALLOW_LOCUSTFILES = env_bool("SCALETEST_ALLOW_LOCUSTFILES", False)
 
 # --- Targets a run may load (runs.safety) ------------------------------------------------
 # Port of the demo target `manage.py up` starts; the default allowlist opens it and nothing else.
