@@ -10,6 +10,13 @@ class StepInline(admin.TabularInline):
     extra = 0
 
 
+class DataSourceInline(admin.TabularInline):
+    model = models.ScenarioDataSource
+    extra = 0
+    fields = ("order", "kind", "mode", "filename", "columns")
+    readonly_fields = ("columns",)
+
+
 @admin.register(models.Target)
 class TargetAdmin(admin.ModelAdmin):
     list_display = ("name", "base_url", "auth_type", "verify_tls")
@@ -18,8 +25,8 @@ class TargetAdmin(admin.ModelAdmin):
 
 @admin.register(models.Scenario)
 class ScenarioAdmin(admin.ModelAdmin):
-    list_display = ("name", "user_class", "think_time_min", "think_time_max")
-    inlines = [StepInline]
+    list_display = ("name", "kind", "mode", "user_class", "think_time_min", "think_time_max")
+    inlines = [StepInline, DataSourceInline]
 
 
 @admin.register(models.LoadProfile)

@@ -161,7 +161,9 @@ class TargetForm(forms.ModelForm):
 class ScenarioForm(forms.ModelForm):
     class Meta:
         model = Scenario
-        fields = ["name", "description", "kind", "mode", "locustfile", "user_class", "think_time_min", "think_time_max"]
+        fields = [
+            "name", "description", "kind", "mode", "locustfile", "user_class", "think_time_min", "think_time_max",
+        ]
         labels = {
             "think_time_min": "Think time min (s)",
             "think_time_max": "Think time max (s)",
@@ -296,7 +298,8 @@ class StepForm(forms.ModelForm):
                 try:
                     sv.compile_template(text)
                 except sv.TemplateError as exc:
-                    self.add_error("body" if where == "body" else "path" if where == "path" else None, f"{where}: {exc}")
+                    field = where if where in ("path", "body") else None
+                    self.add_error(field, f"{where}: {exc}")
         if body_type == ScenarioStep.BodyType.JSON and not self.has_error("body"):
             try:
                 # Variables stand for values: check the JSON with each one as 0 ("${n}" and ${n} both parse).
@@ -357,8 +360,14 @@ class SourceForm(forms.Form):
     """One data source: a CSV upload (kept from the saved scenario when no new file is
     chosen) or a list typed in. ``parsed`` holds what the service stores."""
 
-    kind = forms.ChoiceField(choices=ScenarioDataSource.Kind.choices, initial=ScenarioDataSource.Kind.LIST, label="Source")
-    mode = forms.ChoiceField(choices=ScenarioDataSource.Mode.choices, initial=ScenarioDataSource.Mode.SEQUENTIAL, label="Each iteration takes")
+    kind = forms.ChoiceField(
+        choices=ScenarioDataSource.Kind.choices, initial=ScenarioDataSource.Kind.LIST, label="Source"
+    )
+    mode = forms.ChoiceField(
+        choices=ScenarioDataSource.Mode.choices,
+        initial=ScenarioDataSource.Mode.SEQUENTIAL,
+        label="Each iteration takes",
+    )
     variable = forms.CharField(required=False, max_length=100, label="Variable name (list)")
     values = forms.CharField(
         required=False,
@@ -392,7 +401,8 @@ class SourceForm(forms.Form):
                 upload = data.get("csv_file")
                 if upload is not None:
                     if upload.size > sv.MAX_SOURCE_BYTES:
-                        raise sv.DataSourceError(f"The file is larger than {sv.MAX_SOURCE_BYTES // (1024 * 1024)} MB.")
+                        megabytes = sv.MAX_SOURCE_BYTES // (1024 * 1024)
+                        raise sv.DataSourceError(f"The file is larger than {megabytes} MB.")
                     columns, rows = sv.parse_csv(upload.read())
                     filename = str(upload.name)[:255]
                 elif (saved := self.saved_csv) is not None:
@@ -485,8 +495,11 @@ def scenario_variables_check(form: ScenarioForm, steps: BaseStepFormSet, sources
     cleaned = [f.cleaned_data for f in kept]
     for index, missing in sv.undefined_variables(mode=mode, source_names=sources.names(), steps=cleaned):
         shown = ", ".join("${" + name + "}" for name in missing)
-        where = "an earlier step’s extraction or a data source" if mode == Scenario.Mode.SEQUENCE else "a data source"
-        kept[index].add_error(None, f"This step uses {shown}, which no {where} defines.")
+        if mode == Scenario.Mode.SEQUENCE:
+            where = "neither a data source nor an earlier step’s extraction defines"
+        else:
+            where = "no data source defines (in weighted mode only data sources define variables)"
+        kept[index].add_error(None, f"This step uses {shown}, which {where}.")
         ok = False
     return ok
 

@@ -323,7 +323,8 @@ class TemplatedStep:
         self.headers = {k: v for k, v in static["headers"].items() if k not in templated}
         self.header_templates = [(k, sv.compile_template(own[k])) for k in templated]
         self.data = static["data"]
-        self.body = sv.compile_template(step["body"]) if static["data"] is not None and sv.has_template(step["body"]) else None
+        templated_body = static["data"] is not None and sv.has_template(step["body"])
+        self.body = sv.compile_template(step["body"]) if templated_body else None
         rules = step.get("extract") or []
         self.extractor = sv.Extractor(rules) if rules else None
         self.context = {EXPECT_KEY: self.expect}
@@ -356,10 +357,14 @@ class TemplatedStep:
             )
             return False
         if self.extractor is None:
-            user.client.request(self.method, url, name=self.name, headers=headers, data=data, context=self.context, **self.extra)
+            user.client.request(
+                self.method, url, name=self.name, headers=headers, data=data, context=self.context, **self.extra
+            )
             return True
         judge = ExtractingExpect(self.expect, self.extractor, values)
-        user.client.request(self.method, url, name=self.name, headers=headers, data=data, context={EXPECT_KEY: judge}, **self.extra)
+        user.client.request(
+            self.method, url, name=self.name, headers=headers, data=data, context={EXPECT_KEY: judge}, **self.extra
+        )
         return judge.ok
 
 
@@ -477,7 +482,8 @@ def build_user_classes(snapshot: dict[str, Any], *, open_model: bool = False) ->
     if scenario.get("kind") == "locustfile":
         if open_model:
             raise ValueError("locustfile scenarios run with user-based load profiles, not arrival rates")
-        return load_locustfile(str(scenario.get("locustfile") or ""), host=str(snapshot["target"]["base_url"]).rstrip("/"))
+        host = str(snapshot["target"]["base_url"]).rstrip("/")
+        return load_locustfile(str(scenario.get("locustfile") or ""), host=host)
     return [build_user_class(snapshot, open_model=open_model)]
 
 
@@ -511,7 +517,7 @@ def build_user_class(snapshot: dict[str, Any], *, open_model: bool = False) -> t
         runners = [
             _plain_step(_make_task(_step_request(step, base_headers), extra)) if is_plain
             else TemplatedStep(step, base_headers, extra)
-            for step, is_plain in zip(steps, plain)
+            for step, is_plain in zip(steps, plain, strict=True)
         ]
         tasks = [_sequence_task(runners, pickers, think=high > 0 and not open_model)]
     else:
@@ -520,7 +526,7 @@ def build_user_class(snapshot: dict[str, Any], *, open_model: bool = False) -> t
                 _make_task(_step_request(step, base_headers), extra) if is_plain
                 else _weighted_templated_task(TemplatedStep(step, base_headers, extra), pickers)
             ): int(step.get("weight") or 1)
-            for step, is_plain in zip(steps, plain)
+            for step, is_plain in zip(steps, plain, strict=True)
         }
     wait_time = constant(0) if high == 0 else between(low, high)
     attrs: dict[str, Any] = {

@@ -170,7 +170,9 @@ def parse_csv(
     return columns, rows
 
 
-def parse_list(text: str, name: str, *, max_bytes: int = MAX_SOURCE_BYTES, max_rows: int = MAX_SOURCE_ROWS) -> tuple[list[str], list[list[str]]]:
+def parse_list(
+    text: str, name: str, *, max_bytes: int = MAX_SOURCE_BYTES, max_rows: int = MAX_SOURCE_ROWS
+) -> tuple[list[str], list[list[str]]]:
     """One value per line (blank lines skipped) for the variable ``name``."""
     name = _check_name(name or "", "The variable name")
     if len(text.encode()) > max_bytes:
@@ -213,7 +215,7 @@ class RowPicker:
         return row
 
     def fill(self, values: dict[str, str]) -> None:
-        values.update(zip(self.columns, self.pick()))
+        values.update(zip(self.columns, self.pick(), strict=True))
 
 
 # -- extraction --------------------------------------------------------------------------------

@@ -104,8 +104,8 @@ def test_a_sequence_with_csv_list_and_extraction_round_trips(alice_client: Clien
 @pytest.mark.parametrize(
     ("fields", "steps", "sources", "message"),
     [
-        ({}, [{"path": "/u/${user}"}], [], "This step uses ${user}, which no an earlier step’s extraction or a data source defines"),
-        ({"mode": "weighted"}, [{"path": "/u/${user}"}], [], "This step uses ${user}, which no a data source defines"),
+        ({}, [{"path": "/u/${user}"}], [], "This step uses ${user}, which neither a data source nor an earlier step’s extraction defines"),
+        ({"mode": "weighted"}, [{"path": "/u/${user}"}], [], "This step uses ${user}, which no data source defines"),
         ({}, [{"path": "/me", "headers": '{"A": "${token}"}'},
               {"path": "/login", "extract": "token = json:t"}], [], "uses ${token}"),
         ({"mode": "weighted"}, [{"path": "/login", "extract": "token = json:t"}], [],
