@@ -26,6 +26,13 @@ class TeamAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
 
+class DataSourceInline(admin.TabularInline):
+    model = models.ScenarioDataSource
+    extra = 0
+    fields = ("order", "kind", "mode", "filename", "columns")
+    readonly_fields = ("columns",)
+
+
 @admin.register(models.Target)
 class TargetAdmin(admin.ModelAdmin):
     list_display = ("name", "team", "base_url", "auth_type", "verify_tls")
@@ -35,9 +42,9 @@ class TargetAdmin(admin.ModelAdmin):
 
 @admin.register(models.Scenario)
 class ScenarioAdmin(admin.ModelAdmin):
-    list_display = ("name", "team", "user_class", "think_time_min", "think_time_max")
+    list_display = ("name", "team", "kind", "mode", "user_class", "think_time_min", "think_time_max")
     list_filter = ("team",)
-    inlines = [StepInline]
+    inlines = [StepInline, DataSourceInline]
 
 
 @admin.register(models.LoadProfile)

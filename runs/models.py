@@ -119,9 +119,23 @@ class Scenario(models.Model):
         FAST = "fast", "FastHttpUser (geventhttpclient, fastest)"
         HTTP = "http", "HttpUser (requests)"
 
+    class Kind(models.TextChoices):
+        STEPS = "steps", "Request steps"
+        LOCUSTFILE = "locustfile", "Locustfile (Python)"
+
+    class Mode(models.TextChoices):
+        WEIGHTED = "weighted", "Weighted: each iteration runs one step picked by weight"
+        SEQUENCE = "sequence", "Sequence: each iteration runs every step in order"
+
+
     team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.STEPS)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.WEIGHTED)
+    # Python source of a ``locustfile`` scenario; runs only where locustfiles are allowed
+    # (runs.services.scenarios.locustfile_allowed).
+    locustfile = models.TextField(blank=True)
     think_time_min = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
     think_time_max = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
     user_class = models.CharField(max_length=10, choices=UserClass.choices, default=UserClass.FAST)
@@ -158,6 +172,8 @@ class ScenarioStep(models.Model):
     expected_statuses = models.CharField(
         max_length=200, default="200-399", help_text="Codes and ranges, e.g. 200-299,304."
     )
+    # [{"var": "token", "source": "json" | "header" | "regex", "expr": "access_token"}]
+    extract = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["order", "id"]
@@ -168,6 +184,33 @@ class ScenarioStep(models.Model):
     @property
     def display_name(self) -> str:
         return self.name or self.path
+
+
+class ScenarioDataSource(models.Model):
+    """Values for a scenario's ``${name}`` variables: a CSV file (header row = names) or a
+    list (one value per line, one name), parsed when saved."""
+
+    class Kind(models.TextChoices):
+        CSV = "csv", "CSV file"
+        LIST = "list", "List of values"
+
+    class Mode(models.TextChoices):
+        SEQUENTIAL = "sequential", "Next row (shared by all users, wraps around)"
+        RANDOM = "random", "Random row"
+
+    scenario = models.ForeignKey(Scenario, related_name="sources", on_delete=models.CASCADE)
+    order = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.LIST)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.SEQUENTIAL)
+    filename = models.CharField(max_length=255, blank=True)
+    columns = models.JSONField(default=list)
+    rows = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.filename or ", ".join(self.columns)
 
 
 class LoadProfile(models.Model):

@@ -224,6 +224,7 @@ def _step_row(step: dict[str, Any]) -> dict[str, Any]:
         **step,
         "query_text": json.dumps(step.get("query")) if step.get("query") else "",
         "headers_text": json.dumps(step.get("headers")) if step.get("headers") else "",
+        "extract_text": "; ".join(f"{r['var']} = {r['source']}:{r['expr']}" for r in step.get("extract") or []),
     }
 
 
@@ -240,6 +241,7 @@ def scenario_step_rows(*, scenario: Scenario) -> list[dict[str, Any]]:
             "body": step.body,
             "weight": step.weight,
             "expected_statuses": step.expected_statuses,
+            "extract": step.extract,
         })
         for step in scenario.steps.all()
     ]

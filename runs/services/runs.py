@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from runs import profiles
-from runs.models import Run, TestPlan
+from runs.models import Run, Scenario, TestPlan
 from runs.safety import caps
 from runs.services import safety
 
@@ -48,9 +48,16 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
         "scenario": {
             "id": scenario.pk,
             "name": scenario.name,
+            "kind": scenario.kind,
+            "mode": scenario.mode,
             "user_class": scenario.user_class,
             "think_time_min": scenario.think_time_min,
             "think_time_max": scenario.think_time_max,
+            **({"locustfile": scenario.locustfile} if scenario.kind == Scenario.Kind.LOCUSTFILE else {}),
+            "sources": [
+                {"kind": s.kind, "mode": s.mode, "filename": s.filename, "columns": list(s.columns), "rows": s.rows}
+                for s in scenario.sources.all()
+            ],
             "steps": [
                 {
                     "name": step.display_name,
@@ -62,6 +69,7 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
                     "body": step.body,
                     "weight": step.weight,
                     "expected_statuses": step.expected_statuses,
+                    "extract": list(step.extract or []),
                 }
                 for step in scenario.steps.all()
             ],
@@ -81,7 +89,16 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
 
 def run_create(*, plan: TestPlan, user: Any = None) -> Run:
     """Create a queued run of ``plan`` and enqueue its task once the row is committed."""
-    if not plan.scenario.steps.exists():
+    from runs.services.scenarios import locustfile_allowed
+
+    if plan.scenario.kind == Scenario.Kind.LOCUSTFILE:
+        if not locustfile_allowed(team=plan.team):
+            raise RunError(
+                "Locustfile scenarios are not allowed for this team; an operator can allow them in the admin. No load was sent."
+            )
+        if plan.profile.kind in profiles.OPEN_MODEL_KINDS:
+            raise RunError("A locustfile scenario runs with a user-based load profile, not an arrival rate.")
+    elif not plan.scenario.steps.exists():
         raise RunError("The scenario has no request steps; add at least one before running.")
     try:
         profiles.validate_profile(
