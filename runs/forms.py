@@ -390,9 +390,27 @@ class TestPlanForm(forms.ModelForm):
 
     class Meta:
         model = TestPlan
-        fields = ["name", "target", "scenario", "profile", "notes"]
-        labels = {"profile": "Load profile"}
+        fields = ["name", "target", "scenario", "profile", "generators", "notes"]
+        labels = {"profile": "Load profile", "generators": "Load generators"}
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {
+            "generators": "Locust worker processes that share the load (one CPU core each); "
+            "1 runs a single process. Arrival-rate profiles use 1."
+        }
+
+    def clean_generators(self) -> int:
+        value = self.cleaned_data["generators"]
+        limit = settings.SCALETEST_MAX_GENERATORS
+        if value is None or not 1 <= value <= limit:
+            raise forms.ValidationError(f"Enter a number of generators from 1 to {limit}.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        profile = data.get("profile")
+        if profile is not None and (data.get("generators") or 1) > 1 and profiles.is_open_model(profile.kind):
+            self.add_error("generators", "Arrival-rate profiles run on one generator; set 1 or use a users profile.")
+        return data
 
 
 class RunsCompareForm(forms.Form):

@@ -7,6 +7,8 @@ Fixture names are shared with the whole test suite; keep them stable:
 * ``live_worker`` (session): a real Celery worker subprocess (prefork, 2 processes) consuming
   this session's queue, connected to the pytest-django test database. Tests that use it need
   ``transactional_db``: the worker only sees committed rows.
+* ``generator_worker`` (session): a second worker, on this session's generator queue only
+  (concurrency 2, no prefetch), for distributed runs.
 * ``alice``: a user who can log in (password ``alice-password-123``).
 * ``make_plan``: builds Target + Scenario (one step) + LoadProfile + TestPlan.
 """
@@ -93,7 +95,13 @@ def database_url(settings_dict: dict[str, Any]) -> str:
     return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
 
 
-def start_worker(*, queue: str, extra_env: dict[str, str] | None = None, concurrency: int = 2) -> LiveWorker:
+def start_worker(
+    *,
+    queue: str,
+    extra_env: dict[str, str] | None = None,
+    concurrency: int = 2,
+    extra_args: list[str] | None = None,
+) -> LiveWorker:
     """Start ``celery worker`` on ``queue`` against the current (test) database; wait until ready."""
     from django.db import connection
 
@@ -111,6 +119,7 @@ def start_worker(*, queue: str, extra_env: dict[str, str] | None = None, concurr
             sys.executable, "-m", "celery", "-A", "scaletest_site", "worker",
             "-Q", queue, "--pool=prefork", "-c", str(concurrency), "-l", "info",
             "-n", hostname, "--without-gossip", "--without-mingle", "--without-heartbeat",
+            *(extra_args or []),
         ],
         cwd=str(BASE_DIR),
         env=env,
@@ -135,6 +144,18 @@ def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveW
     # test database before pytest-django drops it.
     with django_db_blocker.unblock():
         worker = start_worker(queue=os.environ["SCALETEST_QUEUE"])
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def generator_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveWorker]:
+    """A second real Celery worker, on this session's generator queue only: two generator
+    processes (one run slot each, no prefetch), as a generator host runs it (docs/scaling.md)."""
+    with django_db_blocker.unblock():
+        worker = start_worker(
+            queue=os.environ["SCALETEST_GENERATOR_QUEUE"], concurrency=2, extra_args=["--disable-prefetch"]
+        )
     yield worker
     worker.stop()
 
@@ -174,6 +195,7 @@ def make_plan(db: None) -> Callable[..., Any]:
         auth_type: str = "none",
         owner: Any = None,
         name: str = "Demo plan",
+        generators: int = 1,
     ) -> TestPlan:
         target = Target.objects.create(
             name=f"{name} target", base_url=base_url, headers=target_headers or {}, auth_type=auth_type,
@@ -192,7 +214,7 @@ def make_plan(db: None) -> Callable[..., Any]:
             params=params if params is not None else {"users": 2, "duration": 3}, created_by=owner,
         )
         return TestPlan.objects.create(
-            name=name, target=target, scenario=scenario, profile=profile, created_by=owner
+            name=name, target=target, scenario=scenario, profile=profile, created_by=owner, generators=generators
         )
 
     return make
