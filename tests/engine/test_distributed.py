@@ -81,6 +81,12 @@ def test_two_generators_store_what_the_target_served_with_single_process_percent
     # Locust's dispatcher gives each worker 3 of the 6 users: each does about half the work.
     assert all(count > 0.3 * dist.total_requests for count in per_generator.values()), per_generator
     assert GeneratorSecond.objects.filter(run=dist, cpu_percent__isnull=False).exists()
+    # Merged by absolute second: each stored second holds exactly its generators' shares.
+    per_second: dict[int, int] = {}
+    for t, requests in GeneratorSecond.objects.filter(run=dist).values_list("t", "requests"):
+        per_second[t] = per_second.get(t, 0) + requests
+    stored = dict(RunSecond.objects.filter(run=dist).values_list("t", "requests"))
+    assert {t: n for t, n in stored.items() if n} == {t: n for t, n in per_second.items() if n}
     # The stored whole-run percentiles are the exact merge of the stored seconds.
     merged = _merged_percentiles(dist)
     assert dist.p50_ms == pytest.approx(merged[50]) and dist.p95_ms == pytest.approx(merged[95])
@@ -91,13 +97,15 @@ def test_two_generators_store_what_the_target_served_with_single_process_percent
     assert single.status == Run.Status.FINISHED, single.error_message
     assert single.generators == 1 and not GeneratorSecond.objects.filter(run=single).exists()
     # Same load, same target: the latency is the target's 50 ms sleep plus a millisecond or two
-    # of client and loopback time, whichever process measured it, and the histograms are merged
-    # exactly (bucket width ~0.8 %). What is left is scheduling noise on a shared 2-core
-    # machine, a few ms at p95: within 10 % (5 ms). A merge that dropped or double-counted a
-    # generator's slow samples, or mixed seconds up, would not move p50 but shifts p95.
+    # of client and loopback time, whichever process measured it, and the merge itself is exact
+    # (bit for bit: tests/runs/test_distributed_pure.py). What is left is scheduling noise on a
+    # shared 2-core machine, mostly in the tail: p50 within 5 %, p95 within 20 % (two identical
+    # single-process runs here differed by up to 12 % at p95 with other suites running). A
+    # merge that lost a generator's samples or shifted seconds would break the counts above.
+    tolerance = {50: 0.05, 95: 0.20}
     for p, dist_ms, single_ms in ((50, dist.p50_ms, single.p50_ms), (95, dist.p95_ms, single.p95_ms)):
         assert dist_ms is not None and single_ms is not None
-        assert abs(dist_ms - single_ms) <= 0.10 * single_ms, (p, dist_ms, single_ms)
+        assert abs(dist_ms - single_ms) <= tolerance[p] * single_ms, (p, dist_ms, single_ms)
 
 
 @pytest.mark.slow
