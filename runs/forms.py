@@ -388,20 +388,28 @@ class ProfileForm(ProfileParamsForm):
 class TestPlanForm(forms.ModelForm):
     __test__ = False
 
+    # Optional in a POST (an older form, a script): left out means a single generator.
+    generators = forms.IntegerField(
+        required=False,
+        initial=1,
+        label="Load generators",
+        widget=forms.NumberInput(attrs={"min": 1}),
+        help_text="Locust worker processes that share the load (one CPU core each); "
+        "1 runs a single process. Arrival-rate profiles use 1.",
+    )
+
     class Meta:
         model = TestPlan
         fields = ["name", "target", "scenario", "profile", "generators", "notes"]
-        labels = {"profile": "Load profile", "generators": "Load generators"}
+        labels = {"profile": "Load profile"}
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
-        help_texts = {
-            "generators": "Locust worker processes that share the load (one CPU core each); "
-            "1 runs a single process. Arrival-rate profiles use 1."
-        }
 
     def clean_generators(self) -> int:
         value = self.cleaned_data["generators"]
+        if value is None:
+            return 1
         limit = settings.SCALETEST_MAX_GENERATORS
-        if value is None or not 1 <= value <= limit:
+        if not 1 <= value <= limit:
             raise forms.ValidationError(f"Enter a number of generators from 1 to {limit}.")
         return value
 

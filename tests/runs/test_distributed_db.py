@@ -152,3 +152,12 @@ def test_a_single_process_run_page_has_no_generator_section(make_plan: Any, alic
     page = client.get(reverse("runs-detail", args=[run.pk])).content.decode()
     assert 'id="generators"' not in page
     assert LoadProfile.objects.count() == 1
+
+
+def test_a_plan_form_without_generators_means_one(make_plan: Any) -> None:
+    plan = make_plan(URL, generators=3)
+    data = _plan_data(plan)
+    del data["generators"]
+    form = TestPlanForm(data, instance=plan)
+    assert form.is_valid(), form.errors
+    assert form.save().generators == 1
