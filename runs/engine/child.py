@@ -40,7 +40,8 @@ from gevent.fileobject import FileObject
 from locust import FastHttpUser, HttpUser, LoadTestShape, between, constant
 from locust.env import Environment
 from locust import runners as locust_runners
-from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, STATE_STOPPED, LocalRunner
+from locust.rpc import Message
+from locust.runners import STATE_INIT, STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, STATE_STOPPED, STATE_STOPPING, LocalRunner
 
 from runs import profiles
 from runs.engine import merge, pinning, protocol
@@ -635,9 +636,7 @@ class Child:
         watcher = gevent.spawn(watch)
         self.stop_event.wait()
         if runner.state not in (STATE_STOPPED,):
-            # Locust waits for the workers to report they stopped (their last seconds come first).
-            with gevent.Timeout(stop_timeout + 3.0, False):
-                runner.stop()
+            _stop_workers(runner, members, timeout=stop_timeout + 1.0)
         watcher.kill(block=True)
         for message in merger.flush(until=int(time.time()) + 1):
             self.send_message(message)
@@ -708,6 +707,33 @@ class Child:
             self.env.events.quitting.fire(environment=self.env, reverse=True)
             runner.greenlet.kill(block=True, timeout=2.0)
         return self.stop_reason
+
+
+def _stop_workers(runner: Any, members: list[str], *, timeout: float) -> None:
+    """Stop the workers and wait until each has reported it stopped (its last seconds come
+    before that report), polling finely: MasterRunner.stop polls once a second, which a cancel,
+    whose grace is a few seconds, cannot afford."""
+    # As MasterRunner.stop does first: out of "running" and without a shape or a dispatcher,
+    # the master does not hand a stopped worker's users to the others (which would send
+    # requests after their last report).
+    runner.environment.events.test_stopping.fire(environment=runner.environment)
+    runner.update_state(STATE_STOPPING)
+    if runner.shape_greenlet is not None:
+        runner.shape_greenlet.kill(block=True)
+        runner.shape_greenlet = None
+        runner.shape_last_tick = None
+    runner._users_dispatcher = None
+    for client_id in members:
+        if runner.clients.get(client_id) is not None:
+            runner.server.send_to_client(Message("stop", None, client_id))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        nodes = [runner.clients.get(client_id) for client_id in members]
+        # A stopped worker is removed, then comes back as a fresh node in state "ready".
+        if all(node is None or node.state in (STATE_INIT, STATE_MISSING) for node in nodes):
+            break
+        gevent.sleep(0.05)
+    runner.update_state(STATE_STOPPED)
 
 
 class GeneratorsMissing(RuntimeError):

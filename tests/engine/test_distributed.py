@@ -21,7 +21,7 @@ from runs.engine.generator import generator_execute
 from runs.engine.runner import run_execute
 from runs.histogram import Histogram
 from runs.models import GeneratorSecond, Run, RunSecond
-from runs.services.runs import run_claim, run_create
+from runs.services.runs import run_cancel, run_claim, run_create
 
 from .helpers import target_count, wait_for
 
@@ -131,6 +131,28 @@ def test_losing_a_generator_mid_run_fails_the_run_keeps_its_data_and_stops_the_o
     assert run.last_t < 15
     # The surviving generator does not outlive the run.
     wait_for(lambda: not _generator_children(generator_worker.pid), timeout=15, what="the other generator to exit")
+
+
+@pytest.mark.slow
+def test_cancelling_a_distributed_run_stops_every_generator_and_keeps_every_request(
+    transactional_db: None, live_worker: Any, generator_worker: Any, target_server: str, make_plan: Any, alice: Any
+) -> None:
+    plan = make_plan(
+        target_server, "/delay", query={"ms": DELAY_MS}, params={"users": 4, "duration": 30}, owner=alice,
+        generators=2,
+    )
+    before = target_count(target_server, "/delay")
+    run = run_create(plan=plan, user=alice)
+    wait_for(lambda: Run.objects.get(pk=run.pk).last_t >= 1, timeout=60, what="two stored seconds")
+
+    run_cancel(run=run)
+    run = _wait_ended(run, timeout=20)
+
+    assert run.status == Run.Status.CANCELLED, run.error_message
+    assert run.last_t < 15
+    wait_for(lambda: not _generator_children(generator_worker.pid), timeout=15, what="generator children to exit")
+    # The workers' last seconds reach the master before it lets them go: nothing is lost.
+    assert run.total_requests == target_count(target_server, "/delay") - before
 
 
 @pytest.mark.slow
