@@ -306,3 +306,54 @@ def endpoints_figure(rows: Iterable[Row]) -> Figure:
     )
     layout["yaxis"] = {"automargin": True, "autorange": "reversed"}
     return {"data": data, "layout": layout}
+
+
+# Generator CPU above this (percent of one core) means the generator, not the target, may be
+# what limits the run: Locust's own warning threshold is 90 %.
+GENERATOR_CPU_LIMIT = 90.0
+GENERATOR_COLORS = ("#2563eb", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#4b5563")
+
+
+def generator_series(rows: Iterable[Row]) -> dict[int, dict[str, list[Any]]]:
+    """Rows (generator, t, requests, failures, cpu_percent) -> per generator: t, rps, cpu lists."""
+    out: dict[int, dict[str, list[Any]]] = {}
+    for row in sorted(rows, key=lambda r: (int(r["generator"]), int(r["t"]))):
+        series = out.setdefault(int(row["generator"]), {"t": [], "rps": [], "cpu": []})
+        series["t"].append(int(row["t"]))
+        series["rps"].append(_num(row.get("requests")) or 0)
+        series["cpu"].append(_num(row.get("cpu_percent")))
+    return out
+
+
+def saturated_generators(rows: Iterable[Row], *, limit: float = GENERATOR_CPU_LIMIT) -> list[dict[str, Any]]:
+    """Generators whose CPU went above ``limit``: index, peak CPU and seconds above it."""
+    found = []
+    for index, series in generator_series(rows).items():
+        hot = [c for c in series["cpu"] if c is not None and c > limit]
+        if hot:
+            found.append({"generator": index, "cpu_max": max(hot), "seconds": len(hot)})
+    return found
+
+
+def generators_figures(rows: Iterable[Row], *, subject: str | None = None) -> dict[str, Figure]:
+    """Throughput and CPU per generator of a distributed run: one line per generator, the
+    CPU limit as a dotted line, so a saturated generator stands out from its siblings."""
+    per = generator_series(rows)
+    rps, cpu = [], []
+    for n, (index, series) in enumerate(per.items()):
+        color = GENERATOR_COLORS[n % len(GENERATOR_COLORS)]
+        rps.append(_line(f"generator {index}", series["t"], series["rps"], color))
+        cpu.append(_line(f"generator {index}", series["t"], series["cpu"], color))
+    if per:
+        xs = [min(s["t"][0] for s in per.values()), max(s["t"][-1] for s in per.values())]
+        cpu.append(
+            _line(f"{GENERATOR_CPU_LIMIT:.0f} % of a core", xs, [GENERATOR_CPU_LIMIT] * 2, COLORS["failures"],
+                  line={"color": COLORS["failures"], "width": 1, "dash": "dot"})
+        )
+    return {
+        "rps": {"data": rps, "layout": _layout(_title("Requests per second by generator", subject), "req/s")},
+        "cpu": {
+            "data": cpu,
+            "layout": _layout(_title("CPU by generator", subject), "% of one core"),
+        },
+    }

@@ -626,10 +626,19 @@ class TestPlanForm(forms.ModelForm):
                                      "placeholder": "p95 < 500\nerror_rate < 1%"}),
         help_text=thresholds.SYNTAX_HELP,
     )
+    # Optional in a POST (an older form, a script): left out means a single generator.
+    generators = forms.IntegerField(
+        required=False,
+        initial=1,
+        label="Load generators",
+        widget=forms.NumberInput(attrs={"min": 1}),
+        help_text="Locust worker processes that share the load (one CPU core each); "
+        "1 runs a single process. Arrival-rate profiles use 1.",
+    )
 
     class Meta:
         model = TestPlan
-        fields = ["name", "target", "scenario", "profile", "notes", "thresholds"]
+        fields = ["name", "target", "scenario", "profile", "generators", "notes", "thresholds"]
         labels = {"profile": "Load profile"}
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
@@ -652,8 +661,20 @@ class TestPlanForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from None
         return [item.to_dict() for item in items]
 
+    def clean_generators(self) -> int:
+        value = self.cleaned_data["generators"]
+        if value is None:
+            return 1
+        limit = settings.SCALETEST_MAX_GENERATORS
+        if not 1 <= value <= limit:
+            raise forms.ValidationError(f"Enter a number of generators from 1 to {limit}.")
+        return value
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        profile = data.get("profile")
+        if profile is not None and (data.get("generators") or 1) > 1 and profiles.is_open_model(profile.kind):
+            self.add_error("generators", "Arrival-rate profiles run on one generator; set 1 or use a users profile.")
         scenario, items = data.get("scenario"), data.get("thresholds")
         if scenario is not None and items:
             # Endpoints are named in the results by method and step name (or path).

@@ -246,6 +246,9 @@ class TestPlan(models.Model):
     notes = models.TextField(blank=True)
     # Pass/fail criteria: a list of ``runs.thresholds.Threshold.to_dict`` dicts.
     thresholds = models.JSONField(default=list, blank=True, validators=[validate_thresholds])
+    # Load generator processes (Locust workers) a run uses; 1 runs a single local process.
+    # The upper bound is SCALETEST_MAX_GENERATORS, checked by the form and run_create.
+    generators = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
     # The run every new run of this plan is compared with.
     baseline_run = models.ForeignKey(
         "Run", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
@@ -296,6 +299,7 @@ class Run(models.Model):
     error_message = models.TextField(blank=True)
     locust_version = models.CharField(max_length=50, blank=True)
     generator_host = models.CharField(max_length=255, blank=True)
+    generators = models.PositiveSmallIntegerField(default=1)
     planned_seconds = models.FloatField(default=0)
     # Running totals kept up to date by ingestion; summary percentiles set when the run ends.
     total_requests = models.BigIntegerField(default=0)
@@ -380,6 +384,23 @@ class RunSecond(models.Model):
     class Meta:
         ordering = ["run", "t"]
         constraints = [models.UniqueConstraint(fields=["run", "t"], name="runsecond_run_t")]
+
+
+class GeneratorSecond(models.Model):
+    """What one load generator of a distributed run did in one second (t after the start)."""
+
+    run = models.ForeignKey(Run, related_name="generator_seconds", on_delete=models.CASCADE)
+    generator = models.PositiveSmallIntegerField(help_text="Index of the generator, from 0.")
+    t = models.IntegerField()
+    requests = models.IntegerField(default=0)
+    failures = models.IntegerField(default=0)
+    cpu_percent = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "generator", "t"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "generator", "t"], name="generatorsecond_unique")
+        ]
 
 
 class EndpointSecond(models.Model):

@@ -18,6 +18,7 @@ from runs import profiles
 from runs.figures import SECOND_COLUMNS, series_from_rows
 from runs.histogram import Histogram
 from runs.models import (
+    GeneratorSecond,
     EndpointSecond,
     EndpointSummary,
     ErrorGroup,
@@ -130,6 +131,17 @@ def snapshot_preview(*, snapshot: dict[str, Any]) -> tuple[list[float], list[flo
 
 def run_seconds(*, run: Run, after: int = -1) -> list[dict[str, Any]]:
     return list(RunSecond.objects.filter(run=run, t__gt=after).order_by("t").values(*SECOND_COLUMNS))
+
+
+def run_generator_rows(*, run: Run) -> list[dict[str, Any]]:
+    """Per generator, per second: requests, failures and CPU (distributed runs; else empty)."""
+    if run.generators <= 1:
+        return []
+    return list(
+        GeneratorSecond.objects.filter(run=run)
+        .order_by("generator", "t")
+        .values("generator", "t", "requests", "failures", "cpu_percent")
+    )
 
 
 def run_endpoint_rows(*, run: Run) -> list[dict[str, Any]]:

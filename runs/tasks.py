@@ -9,6 +9,7 @@ from celery import shared_task
 from celery.signals import worker_ready, worker_shutting_down
 from django.conf import settings
 
+from runs.engine.generator import generator_execute
 from runs.engine.reaper import runs_reap_stale, runs_requeue_lost
 from runs.engine.runner import SHUTDOWN_MESSAGE, run_execute, stop_on_sigterm
 from runs.models import Run
@@ -16,7 +17,7 @@ from runs.services.runs import run_claim
 
 log = logging.getLogger(__name__)
 
-__all__ = ["execute_run", "reap_stale_runs", "runs_reap_stale"]
+__all__ = ["execute_run", "reap_stale_runs", "run_generator", "runs_reap_stale"]
 
 # The runner enforces the real cap (planned + grace, at most SCALETEST_MAX_RUN_SECONDS) and
 # stops its child within the stop grace; these limits only catch a runner that hangs itself.
@@ -44,6 +45,20 @@ def execute_run(run_id: int) -> None:
         return
     with stop_on_sigterm():
         run_execute(run_id=run_id)
+
+
+@shared_task(
+    name="runs.tasks.run_generator",
+    # Routed to SCALETEST_GENERATOR_QUEUE (settings.CELERY_TASK_ROUTES). Acked on receipt like
+    # execute_run; a generator sent twice for a run that already ended does nothing.
+    acks_late=False,
+    soft_time_limit=SOFT_TIME_LIMIT + settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS,
+    time_limit=SOFT_TIME_LIMIT + settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS + 30,
+    ignore_result=True,
+)
+def run_generator(run_id: int, index: int, master_host: str, master_port: int, pin: Any = None) -> None:
+    with stop_on_sigterm():
+        generator_execute(run_id=run_id, index=index, master_host=master_host, master_port=master_port, pin=pin)
 
 
 @shared_task(name="runs.tasks.reap_stale_runs", ignore_result=True)

@@ -230,6 +230,20 @@ SCALETEST_REAP_AFTER_SECONDS = env_int("SCALETEST_REAP_AFTER_SECONDS", 60, minim
 # this long (the database claim makes a duplicate harmless), and given up after the second.
 SCALETEST_REQUEUE_AFTER_SECONDS = env_int("SCALETEST_REQUEUE_AFTER_SECONDS", 60, minimum=5)
 SCALETEST_QUEUED_TIMEOUT_SECONDS = env_int("SCALETEST_QUEUED_TIMEOUT_SECONDS", 3600, minimum=60)
+# Distributed runs (runs.engine.generator): a run with generators > 1 starts its Locust child as
+# a master and sends one task per generator to this queue; each runs a Locust worker child that
+# connects back to the master over ZeroMQ. Generator hosts run a worker consuming only this queue.
+SCALETEST_GENERATOR_QUEUE = env_str("SCALETEST_GENERATOR_QUEUE", "") or f"{CELERY_TASK_DEFAULT_QUEUE}-generators"
+CELERY_TASK_ROUTES = {"runs.tasks.run_generator": {"queue": SCALETEST_GENERATOR_QUEUE}}
+# Most generator processes one run may use (a plan asks for 1..this).
+SCALETEST_MAX_GENERATORS = env_int("SCALETEST_MAX_GENERATORS", 8, minimum=1)
+# Interface the master binds its ZeroMQ port on (an ephemeral port per run), and the address
+# generators connect to. Empty advertise: the bind address, or this host's address when binding
+# to every interface (0.0.0.0).
+SCALETEST_GENERATOR_BIND = env_str("SCALETEST_GENERATOR_BIND", "127.0.0.1")
+SCALETEST_GENERATOR_ADVERTISE = env_str("SCALETEST_GENERATOR_ADVERTISE", "")
+# Seconds the master waits for all of a run's generators to join before the run fails.
+SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS = env_int("SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-runs": {"task": "runs.tasks.reap_stale_runs", "schedule": 30.0},
 }

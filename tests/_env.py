@@ -13,6 +13,7 @@ import tempfile
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scaletest")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("SCALETEST_QUEUE", f"scaletest-test-{os.getpid()}")
+os.environ.setdefault("SCALETEST_GENERATOR_QUEUE", f"scaletest-test-{os.getpid()}-generators")
 os.environ.setdefault("SCALETEST_DATA_DIR", tempfile.mkdtemp(prefix="scaletest-test-"))
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("DEBUG", "false")

@@ -12,6 +12,8 @@ Fixture names are shared with the whole test suite; keep them stable:
   of "Carol's team" and sees nothing of Alice's.
 * ``make_plan``: builds Target + Scenario (one step) + LoadProfile + TestPlan, in Alice's team
   unless ``team=`` says otherwise.
+* ``generator_worker`` (session): a second worker, on this session's generator queue only
+  (concurrency 2, no prefetch), for distributed runs.
 """
 
 from __future__ import annotations
@@ -96,7 +98,13 @@ def database_url(settings_dict: dict[str, Any]) -> str:
     return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
 
 
-def start_worker(*, queue: str, extra_env: dict[str, str] | None = None, concurrency: int = 2) -> LiveWorker:
+def start_worker(
+    *,
+    queue: str,
+    extra_env: dict[str, str] | None = None,
+    concurrency: int = 2,
+    extra_args: list[str] | None = None,
+) -> LiveWorker:
     """Start ``celery worker`` on ``queue`` against the current (test) database; wait until ready."""
     from django.db import connection
 
@@ -114,6 +122,7 @@ def start_worker(*, queue: str, extra_env: dict[str, str] | None = None, concurr
             sys.executable, "-m", "celery", "-A", "scaletest_site", "worker",
             "-Q", queue, "--pool=prefork", "-c", str(concurrency), "-l", "info",
             "-n", hostname, "--without-gossip", "--without-mingle", "--without-heartbeat",
+            *(extra_args or []),
         ],
         cwd=str(BASE_DIR),
         env=env,
@@ -138,6 +147,18 @@ def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveW
     # test database before pytest-django drops it.
     with django_db_blocker.unblock():
         worker = start_worker(queue=os.environ["SCALETEST_QUEUE"])
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def generator_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveWorker]:
+    """A second real Celery worker, on this session's generator queue only: two generator
+    processes (one run slot each, no prefetch), as a generator host runs it (docs/scaling.md)."""
+    with django_db_blocker.unblock():
+        worker = start_worker(
+            queue=os.environ["SCALETEST_GENERATOR_QUEUE"], concurrency=2, extra_args=["--disable-prefetch"]
+        )
     yield worker
     worker.stop()
 
@@ -219,6 +240,7 @@ def make_plan(team: Any) -> Callable[..., Any]:
         owner: Any = None,
         name: str = "Demo plan",
         team: Any = team,
+        generators: int = 1,
     ) -> TestPlan:
         target = Target.objects.create(
             team=team,
@@ -240,7 +262,8 @@ def make_plan(team: Any) -> Callable[..., Any]:
             params=params if params is not None else {"users": 2, "duration": 3}, created_by=owner,
         )
         return TestPlan.objects.create(
-            team=team, name=name, target=target, scenario=scenario, profile=profile, created_by=owner
+            team=team, name=name, target=target, scenario=scenario, profile=profile, created_by=owner,
+            generators=generators,
         )
 
     return make

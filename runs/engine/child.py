@@ -7,6 +7,11 @@ per-second results as JSON lines on stdout; ``runs.engine.protocol`` documents t
 Closed-model profiles (users) run on Locust's runner with a ``LoadTestShape`` driven by
 ``runs.profiles.shape_tick``. Arrival-rate profiles run on :class:`OpenLoad` instead, which
 Locust lacks: iterations start on a schedule, whatever the response times.
+
+Distributed runs use Locust's own master/worker mode over ZeroMQ (``engine.mode``, see
+``runs.engine.protocol``): the master drives the shape and merges the workers' exact
+per-second measurements (``runs.engine.merge``), which each worker attaches to Locust's
+``report_to_master`` event data instead of Locust's own stats.
 """
 
 from __future__ import annotations
@@ -35,10 +40,12 @@ import gevent.pool
 from gevent.fileobject import FileObject
 from locust import FastHttpUser, HttpUser, LoadTestShape, User, between, constant
 from locust.env import Environment
-from locust.runners import STATE_STOPPED, LocalRunner
+from locust import runners as locust_runners
+from locust.rpc import Message
+from locust.runners import STATE_INIT, STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, STATE_STOPPED, STATE_STOPPING, LocalRunner
 
 from runs import profiles
-from runs.engine import pinning, protocol
+from runs.engine import merge, pinning, protocol
 from runs.engine import scenario_vars as sv
 from runs.histogram import Histogram
 
@@ -477,6 +484,10 @@ def load_locustfile(source: str, *, host: str) -> list[type]:
     return users
 
 
+def _is_locustfile(snapshot: dict[str, Any]) -> bool:
+    return snapshot["scenario"].get("kind") == "locustfile"
+
+
 def build_user_classes(snapshot: dict[str, Any], *, open_model: bool = False) -> list[type]:
     scenario = snapshot["scenario"]
     if scenario.get("kind") == "locustfile":
@@ -661,6 +672,9 @@ class Child:
         self.open: OpenLoad | None = None
         self.next_second = 0
         self.signals = 0
+        # Worker mode: seconds wait here for the next report to the master instead of stdout.
+        self.outbox: list[dict[str, Any]] | None = None
+        self.lost = ""  # master mode: why the run lost a generator
 
     # output
     def send(self, line: bytes) -> None:
@@ -675,6 +689,12 @@ class Child:
         else:
             users = self.runner.user_count if self.runner else 0
         message = self.recorder.pop_second(second, users=users, cpu_percent=cpu_percent)
+        if self.outbox is not None:
+            self.outbox.append(message)
+            return
+        self.send((json.dumps(message, separators=(",", ":")) + "\n").encode())
+
+    def send_message(self, message: dict[str, Any]) -> None:
         self.send((json.dumps(message, separators=(",", ":")) + "\n").encode())
 
     # stopping
@@ -725,15 +745,27 @@ class Child:
     # main
     def run(self, snapshot: dict[str, Any]) -> str:
         engine = snapshot.get("engine") or {}
-        pinning.install(engine.get("pin"))  # connect only to the address the parent checked
+        if (engine.get("mode") or "local") != "worker":
+            # Connect only to the address the parent checked. A worker installs it once it is
+            # connected to its master (see run_worker).
+            pinning.install(engine.get("pin"))
         profile = snapshot["profile"]
         # Normalise as the form did (numbers, defaults); the parent enforced the real limits.
         params = profiles.validate_profile(profile["kind"], profile["params"], max_users=10**9, max_seconds=10**9)
         plan = profiles.build_plan(profile["kind"], params)
         user_classes = build_user_classes(snapshot, open_model=plan.is_open)
+        mode = engine.get("mode") or "local"
+        if mode != "local" and plan.is_open:
+            raise ValueError("arrival-rate profiles run on one generator only")
+        if mode == "master":
+            return self.run_master(plan, user_classes, engine, locustfile=_is_locustfile(snapshot))
+        if mode == "worker":
+            return self.run_worker(user_classes, engine, locustfile=_is_locustfile(snapshot))
+        if mode != "local":
+            raise ValueError(f"unknown engine mode {mode!r}")
         if plan.is_open:
             return self.run_open(plan, user_classes[0], stop_timeout=float(engine.get("stop_timeout", 2.0)))
-        locustfile = snapshot["scenario"].get("kind") == "locustfile"
+        locustfile = _is_locustfile(snapshot)
         self.env = Environment(
             user_classes=user_classes,
             shape_class=ProfileShape(plan),
@@ -787,6 +819,187 @@ class Child:
         return self.stop_reason
 
 
+    # -- distributed: master ------------------------------------------------------------------
+    def run_master(
+        self, plan: profiles.Plan, user_classes: list[type[Any]], engine: dict[str, Any], *, locustfile: bool
+    ) -> str:
+        """Drive ``generators`` Locust workers with the shape; merge and send their seconds."""
+        expected = int(engine["generators"])
+        join_timeout = float(engine.get("join_timeout", 30.0))
+        stop_timeout = float(engine.get("stop_timeout", 2.0))
+        self.env = Environment(
+            user_classes=user_classes,
+            shape_class=ProfileShape(plan),
+            stop_timeout=stop_timeout,
+            catch_exceptions=True,
+            events=locust.events if locustfile else None,
+        )
+        runner = self.env.create_master_runner(str(engine.get("bind_host") or "127.0.0.1"), 0)
+        merger: merge.SecondMerger | None = None
+        indexes: dict[str, int] = {}  # Locust client id -> our generator index
+
+        def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
+            part = data.get("scaletest")
+            if not isinstance(part, dict) or merger is None:
+                return
+            try:
+                index = int(part["index"])
+                indexes[client_id] = index
+                through = part.get("through")
+                merger.add(index, part.get("seconds") or [], through=int(through) if through is not None else None)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("bad report from generator %s: %s", client_id, exc)
+
+        self.env.events.worker_report.add_listener(on_worker_report)
+        self.env.events.test_stop.add_listener(lambda **_: self.request_stop("finished"))
+        self.send(protocol.encode(protocol.MasterMessage(port=runner.server.port)))
+
+        deadline = time.monotonic() + join_timeout
+        while len(runner.clients.ready) < expected and not self.stop_event.is_set():
+            if time.monotonic() > deadline:
+                joined = len(runner.clients.ready)
+                runner.quit()
+                raise GeneratorsMissing(
+                    f"only {joined} of {expected} generators joined within {join_timeout:.0f} s; no load was sent. "
+                    "Check that a worker consumes the generator queue and can reach the master's port."
+                )
+            gevent.sleep(0.1)
+        if self.stop_event.is_set():  # cancelled while waiting: no load at all
+            runner.quit()
+            return self.stop_reason
+        members = list(runner.clients)
+        start = int(time.time()) + 1
+        merger = merge.SecondMerger(expected, start=start)
+        self.send(protocol.encode(protocol.HelloMessage(locust.__version__, os.getpid(), start)))
+        gevent.sleep(max(0.0, start - time.time()))
+        runner.start_shape()
+
+        def watch() -> None:
+            while True:
+                gevent.sleep(0.25)
+                if runner.state in (STATE_RUNNING, STATE_SPAWNING) and not self.stop_event.is_set():
+                    for client_id in members:
+                        node = runner.clients.get(client_id)
+                        if node is None or node.state == STATE_MISSING:
+                            self.lose(client_id, indexes.get(client_id), start, missing=node is not None)
+                            break
+                for message in merger.ready(now=int(time.time())):
+                    self.send_message(message)
+
+        watcher = gevent.spawn(watch)
+        self.stop_event.wait()
+        if runner.state not in (STATE_STOPPED,):
+            _stop_workers(runner, members, timeout=stop_timeout + 1.0)
+        watcher.kill(block=True)
+        for message in merger.flush(until=int(time.time()) + 1):
+            self.send_message(message)
+        runner.quit()
+        if self.lost:
+            raise GeneratorLost(self.lost)
+        return self.stop_reason
+
+    def lose(self, client_id: str, index: int | None, start: int, *, missing: bool) -> None:
+        host = client_id.rsplit("_", 1)[0]
+        which = f"generator {index} ({host})" if index is not None else f"a generator ({host})"
+        how = "stopped sending heartbeats" if missing else "left the run"
+        self.lost = (
+            f"{which} {how} at t={max(0, int(time.time()) - start)} s. The run was stopped, since the "
+            "remaining generators cannot produce the planned load; the results measured until then are kept."
+        )
+        log.error("%s", self.lost)
+        self.request_stop("stopped")
+
+    # -- distributed: worker ------------------------------------------------------------------
+    def run_worker(self, user_classes: list[type[Any]], engine: dict[str, Any], *, locustfile: bool) -> str:
+        """Make load for the master at ``master_host:master_port``; report seconds to it."""
+        index = int(engine["index"])
+        # Seconds reach the master every second (Locust's default is 3 s); a master silent for
+        # master_timeout seconds is gone, and the worker quits instead of waiting Locust's 60 s.
+        locust_runners.WORKER_REPORT_INTERVAL = 1.0
+        locust_runners.MASTER_HEARTBEAT_TIMEOUT = int(engine.get("master_timeout", 10))
+        self.outbox = []
+        self.env = Environment(
+            user_classes=user_classes,
+            stop_timeout=float(engine.get("stop_timeout", 2.0)),
+            catch_exceptions=True,
+            events=locust.events if locustfile else None,
+        )
+        runner = self.env.create_worker_runner(str(engine["master_host"]), int(engine["master_port"]))
+        self.runner = runner  # type: ignore[assignment]  # user_count is all send_second reads
+        pinning.install(engine.get("pin"))
+        _drop_locust_stats(self.env)
+        self.env.events.request.add_listener(self.recorder.on_request)
+        started = False
+
+        def on_test_start(**_: Any) -> None:
+            nonlocal started
+            if not started:
+                started = True
+                self.next_second = int(time.time())
+                self.cpu.percent()
+
+        def on_test_stop(**_: Any) -> None:
+            # Every user has stopped: close the last, partial second and send it before Locust
+            # tells the master this worker stopped (same ZeroMQ socket, so it arrives first).
+            if started:
+                self.emit_completed(int(time.time()) + 1)
+                runner._send_stats()
+
+        def on_report(client_id: str, data: dict[str, Any]) -> None:
+            if started:
+                self.emit_completed(int(time.time()))
+            seconds, self.outbox = self.outbox or [], []
+            data["scaletest"] = {"index": index, "through": self.next_second if started else None, "seconds": seconds}
+
+        self.env.events.test_start.add_listener(on_test_start)
+        self.env.events.test_stop.add_listener(on_test_stop)
+        self.env.events.report_to_master.add_listener(on_report)
+        # The master's quit (or a silent master) kills the runner's greenlets: the run is over.
+        gevent.spawn(lambda: (runner.greenlet.join(), self.request_stop("finished")))
+        self.stop_event.wait()
+        if len(runner.greenlet):
+            # Stopped from our side (the generator task, SIGTERM): tell the master we left.
+            runner.stop()
+            self.env.events.quitting.fire(environment=self.env, reverse=True)
+            runner.greenlet.kill(block=True, timeout=2.0)
+        return self.stop_reason
+
+
+def _stop_workers(runner: Any, members: list[str], *, timeout: float) -> None:
+    """Stop the workers and wait until each has reported it stopped (its last seconds come
+    before that report), polling finely: MasterRunner.stop polls once a second, which a cancel,
+    whose grace is a few seconds, cannot afford."""
+    # As MasterRunner.stop does first: out of "running" and without a shape or a dispatcher,
+    # the master does not hand a stopped worker's users to the others (which would send
+    # requests after their last report).
+    runner.environment.events.test_stopping.fire(environment=runner.environment)
+    runner.update_state(STATE_STOPPING)
+    if runner.shape_greenlet is not None:
+        runner.shape_greenlet.kill(block=True)
+        runner.shape_greenlet = None
+        runner.shape_last_tick = None
+    runner._users_dispatcher = None
+    for client_id in members:
+        if runner.clients.get(client_id) is not None:
+            runner.server.send_to_client(Message("stop", None, client_id))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        nodes = [runner.clients.get(client_id) for client_id in members]
+        # A stopped worker is removed, then comes back as a fresh node in state "ready".
+        if all(node is None or node.state in (STATE_INIT, STATE_MISSING) for node in nodes):
+            break
+        gevent.sleep(0.05)
+    runner.update_state(STATE_STOPPED)
+
+
+class GeneratorsMissing(RuntimeError):
+    """Not every generator of a distributed run joined the master in time."""
+
+
+class GeneratorLost(RuntimeError):
+    """A generator left a distributed run while it was going on."""
+
+
 def _drop_locust_stats(env: Environment) -> None:
     """Unhook Locust's own RequestStats: our exact histograms replace them, and every request
     would otherwise be counted twice on the one core the load runs on."""
@@ -820,7 +1033,8 @@ def main() -> int:
         reason = child.run(snapshot)
     except Exception as exc:  # noqa: BLE001 - the parent must get a message, whatever failed
         traceback.print_exc(file=sys.stderr)
-        child.send(protocol.encode(protocol.FatalMessage(f"{type(exc).__name__}: {exc}"[:10_000])))
+        text = str(exc) if isinstance(exc, GeneratorsMissing | GeneratorLost) else f"{type(exc).__name__}: {exc}"
+        child.send(protocol.encode(protocol.FatalMessage(text[:10_000])))
         _exit(2)
     child.send(protocol.encode(protocol.DoneMessage(reason)))
     _exit(0)

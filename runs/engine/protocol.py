@@ -40,6 +40,15 @@ Transport
               ``cpu_percent`` is the child's CPU time (user + system) in that second over
               wall time, where 100 means one full core. A second is normally sent once; if
               the clock steps back, a second can arrive again and the parent merges it.
+              Distributed runs (master mode, see below) add ``"generators": [{"index": 0,
+              "requests": 48, "failures": 0, "cpu_percent": 41.5}, ...]``: each generator's
+              share of the second; ``cpu_percent`` is then the busiest generator's, and the
+              rest of the message is the exact merge of the generators' own seconds
+              (``runs.engine.merge``).
+  ``master``  ``{"type": "master", "port": 41234}``
+              Master mode only, before ``hello``: the Locust master listens on ``port`` (on the
+              ``bind_host`` it was given); the parent now sends the generators there. ``hello``
+              follows once all of them joined; if they do not join in time, ``fatal``.
   ``done``    ``{"type": "done", "reason": "finished" | "stopped" | "eof" | "signal"}``
               Last line of a clean exit: every measured second has been sent before it.
   ``fatal``   ``{"type": "fatal", "message": "..."}``
@@ -47,6 +56,18 @@ Transport
               non-zero after this line.
 
   Anything the child logs goes to stderr, never stdout, so the channel stays parseable.
+
+Modes
+-----
+``engine.mode`` selects what the child is (default ``"local"``: one process makes the load).
+``"master"`` (with ``generators``, ``bind_host``, ``join_timeout``) runs a Locust MasterRunner:
+it makes no requests, waits for ``generators`` workers, drives them with the profile's shape
+and merges their per-second measurements, which they attach to Locust's ``report_to_master``
+data, into the ``second`` messages above. ``"worker"`` (with ``master_host``, ``master_port``,
+``index``) runs a Locust WorkerRunner: it writes no ``second`` messages (its seconds travel to
+the master over ZeroMQ), only ``done`` or ``fatal``; it exits when the master quits, when the
+master is silent for ``master_timeout`` seconds, or on ``stop``/EOF/SIGTERM (it then tells the
+master it left, which ends the run: see ``runs.engine.runner``).
 """
 
 from __future__ import annotations
@@ -105,6 +126,16 @@ class ErrorCount:
 
 
 @dataclass(frozen=True)
+class GeneratorFigures:
+    """One generator's share of a second of a distributed run."""
+
+    index: int
+    requests: int
+    failures: int
+    cpu_percent: float | None
+
+
+@dataclass(frozen=True)
 class SecondMessage:
     epoch: int
     users: int
@@ -112,6 +143,7 @@ class SecondMessage:
     endpoints: tuple[EndpointSecond, ...] = ()
     errors: tuple[ErrorCount, ...] = ()
     dropped_iterations: int = 0
+    generators: tuple[GeneratorFigures, ...] = ()
     type: str = field(default="second", init=False)
 
     @property
@@ -131,7 +163,15 @@ class FatalMessage:
     type: str = field(default="fatal", init=False)
 
 
-Message = HelloMessage | SecondMessage | DoneMessage | FatalMessage
+@dataclass(frozen=True)
+class MasterMessage:
+    port: int
+    type: str = field(default="master", init=False)
+
+
+MAX_GENERATOR_INDEX = 1000
+
+Message = HelloMessage | SecondMessage | DoneMessage | FatalMessage | MasterMessage
 
 
 # -- encoding ----------------------------------------------------------------------------------
@@ -192,7 +232,33 @@ def parse_second(data: Mapping[str, Any]) -> SecondMessage:
         errors=tuple(_parse_error(e) for e in errors),
         # Optional: closed-model children and older ones do not send it.
         dropped_iterations=_int(data, "dropped_iterations", minimum=0) if "dropped_iterations" in data else 0,
+        generators=tuple(_parse_generator(g) for g in _list(data, "generators")),
     )
+
+
+def _parse_generator(data: Any) -> GeneratorFigures:
+    if not isinstance(data, dict):
+        raise ProtocolError("a generator must be an object")
+    index = _int(data, "index", minimum=0)
+    if index > MAX_GENERATOR_INDEX:
+        raise ProtocolError(f"generator index must be <= {MAX_GENERATOR_INDEX}")
+    requests = _int(data, "requests", minimum=0)
+    failures = _int(data, "failures", minimum=0)
+    if failures > requests:
+        raise ProtocolError("generator failures exceed requests")
+    cpu = data.get("cpu_percent")
+    if cpu is not None and (not _is_number(cpu) or cpu < 0):
+        raise ProtocolError("generator cpu_percent must be a non-negative number or null")
+    return GeneratorFigures(
+        index=index, requests=requests, failures=failures, cpu_percent=float(cpu) if cpu is not None else None
+    )
+
+
+def parse_master(data: Mapping[str, Any]) -> MasterMessage:
+    port = _int(data, "port", minimum=1)
+    if port > 65535:
+        raise ProtocolError("port must be <= 65535")
+    return MasterMessage(port=port)
 
 
 def parse_done(data: Mapping[str, Any]) -> DoneMessage:
@@ -257,7 +323,13 @@ def _parse_error(data: Any) -> ErrorCount:
     )
 
 
-_PARSERS = {"hello": parse_hello, "second": parse_second, "done": parse_done, "fatal": parse_fatal}
+_PARSERS = {
+    "hello": parse_hello,
+    "second": parse_second,
+    "done": parse_done,
+    "fatal": parse_fatal,
+    "master": parse_master,
+}
 
 
 # -- field helpers -----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import logging
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -169,6 +170,10 @@ class Supervision:
     stop_at: float | None = None
     sigterm_sent: bool = False
     sigkill_sent: bool = False
+    # Distributed runs: what each generator task needs besides the master's port.
+    generators: int = 1
+    generator_pin: dict[str, Any] | None = None
+    generators_sent: bool = False
     done: protocol.DoneMessage | None = None
     fatal: protocol.FatalMessage | None = None
     eof: bool = False
@@ -242,12 +247,23 @@ def run_execute(*, run_id: int) -> str:
         run_finish(run_id=run_id, status=Run.Status.FAILED, error_message=f"Not started, no load was sent: {exc}")
         return Run.Status.FAILED
     stop_grace = float(settings.SCALETEST_STOP_GRACE_SECONDS)
-    sup = Supervision(run_id=run_id, cap_seconds=run_cap_seconds(run.planned_seconds), stop_grace=stop_grace)
+    generators = run_generators(run)
+    cap = run_cap_seconds(run.planned_seconds)
+    if generators > 1:
+        cap += settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS  # the wait for generators is not load
+    sup = Supervision(run_id=run_id, cap_seconds=cap, stop_grace=stop_grace, generators=generators, generator_pin=pin)
     sup.last_t = run.last_t  # -1 for a new run; higher if an earlier attempt stored seconds
     sup.watch = _abort_watch(run)
     first_line = dict(run.snapshot)
     # Users get until a little before SIGTERM to finish their current request.
     first_line["engine"] = {"stop_timeout": max(0.5, stop_grace - 1.5), "pin": pin}
+    if generators > 1:
+        first_line["engine"].update(
+            mode="master",
+            generators=generators,
+            bind_host=settings.SCALETEST_GENERATOR_BIND,
+            join_timeout=settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS,
+        )
     io: ChildIO | None = None
     try:
         proc = spawn_child()
@@ -268,6 +284,42 @@ def run_execute(*, run_id: int) -> str:
         _with_db_retry(run_finish, run_id=run_id, status=status, error_message=message)
         log.info("run %s ended %s %s", run_id, status, message[:200])
     return status
+
+
+def run_generators(run: Run) -> int:
+    """Generator processes of ``run``: the snapshot's (taken from the plan), 1 for older runs."""
+    try:
+        return max(1, int((run.snapshot or {}).get("generators") or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def generator_advertised_host() -> str:
+    """The address generators connect to for masters started on this host."""
+    if settings.SCALETEST_GENERATOR_ADVERTISE:
+        return settings.SCALETEST_GENERATOR_ADVERTISE
+    bind = settings.SCALETEST_GENERATOR_BIND
+    if bind in ("0.0.0.0", "*", "::", ""):
+        return socket.gethostbyname(socket.gethostname())
+    return bind
+
+
+def _send_generators(sup: Supervision, port: int) -> None:
+    """The master listens: one generator task per generator, on the generator queue."""
+    from runs.tasks import run_generator
+
+    if sup.generators_sent:
+        return
+    sup.generators_sent = True
+    host = generator_advertised_host()
+    log.info("run %s: master on %s:%s, sending %d generators", sup.run_id, host, port, sup.generators)
+    for index in range(sup.generators):
+        try:
+            run_generator.apply_async(
+                args=[sup.run_id, index, host, port, sup.generator_pin], queue=settings.SCALETEST_GENERATOR_QUEUE
+            )
+        except Exception:  # noqa: BLE001 - broker down: the master's join timeout fails the run
+            log.exception("run %s: sending generator %d failed", sup.run_id, index)
 
 
 def _supervise(sup: Supervision, io: ChildIO) -> None:
@@ -373,6 +425,8 @@ def _handle(sup: Supervision, item: Any) -> None:
             locust_version=item.locust_version[:50],
             started_at=dt.datetime.fromtimestamp(item.start_epoch, tz=dt.UTC),
         )
+    elif isinstance(item, protocol.MasterMessage):
+        _send_generators(sup, item.port)
     elif isinstance(item, protocol.DoneMessage):
         sup.done = item
     elif isinstance(item, protocol.FatalMessage):

@@ -40,7 +40,7 @@ STEP_FIELDS = (
     "name", "method", "path", "query", "headers", "body_type", "body", "weight", "expected_statuses", "extract",
 )
 SOURCE_FIELDS = ("kind", "mode", "filename", "columns", "rows")
-PLAN_FIELDS = ("name", "target", "scenario", "profile", "notes", "thresholds")
+PLAN_FIELDS = ("name", "target", "scenario", "profile", "generators", "notes", "thresholds")
 
 
 def _assign(obj: M, data: Mapping[str, Any], fields: Iterable[str]) -> M:

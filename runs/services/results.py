@@ -17,7 +17,7 @@ from django.db.models.functions import Greatest
 
 from runs.engine import protocol
 from runs.histogram import Histogram
-from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond
+from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, GeneratorSecond, Run, RunSecond
 
 SUMMARY_PERCENTILES = (50, 90, 95, 99)
 SECOND_PERCENTILES = (50, 95, 99)
@@ -64,6 +64,19 @@ class ErrorAgg:
 
 
 @dataclass
+class GeneratorAgg:
+    requests: int = 0
+    failures: int = 0
+    cpu_percent: float | None = None
+
+    def add(self, requests: int, failures: int, cpu_percent: float | None) -> None:
+        self.requests += requests
+        self.failures += failures
+        if cpu_percent is not None:
+            self.cpu_percent = max(self.cpu_percent or 0.0, cpu_percent)
+
+
+@dataclass
 class Batch:
     seconds: dict[int, SecondAgg]
     endpoints: dict[tuple[int, str, str], Counts]
@@ -73,6 +86,8 @@ class Batch:
     requests: int
     failures: int
     bytes: int
+    # (t, generator index) -> that generator's share (distributed runs only).
+    generators: dict[tuple[int, int], GeneratorAgg] = field(default_factory=dict)
 
 
 def batch_aggregate(seconds: Iterable[protocol.SecondMessage], *, start_epoch: int) -> Batch:
@@ -80,6 +95,7 @@ def batch_aggregate(seconds: Iterable[protocol.SecondMessage], *, start_epoch: i
     per_t: dict[int, SecondAgg] = {}
     per_ep: dict[tuple[int, str, str], Counts] = {}
     errors: dict[tuple[str, str, str, str], ErrorAgg] = {}
+    generators: dict[tuple[int, int], GeneratorAgg] = {}
     latest = (-1, 0)
     for msg in seconds:
         t = max(0, msg.epoch - start_epoch)
@@ -96,6 +112,8 @@ def batch_aggregate(seconds: Iterable[protocol.SecondMessage], *, start_epoch: i
             hist = ep.decoded()  # decoded once, by the parser
             agg.add(ep.requests, ep.failures, ep.bytes, hist)
             per_ep.setdefault((t, ep.method, ep.name), Counts()).add(ep.requests, ep.failures, ep.bytes, hist)
+        for gen in msg.generators:
+            generators.setdefault((t, gen.index), GeneratorAgg()).add(gen.requests, gen.failures, gen.cpu_percent)
         for err in msg.errors:
             key = (err.method, err.name, err.error_class, err.message)
             seen = errors.get(key)
@@ -113,6 +131,7 @@ def batch_aggregate(seconds: Iterable[protocol.SecondMessage], *, start_epoch: i
         requests=sum(c.requests for c in per_t.values()),
         failures=sum(c.failures for c in per_t.values()),
         bytes=sum(c.bytes for c in per_t.values()),
+        generators=generators,
     )
 
 
@@ -162,6 +181,7 @@ def results_ingest(
         _store_seconds(run_id, batch, all_new=all_new)
         _store_endpoints(run_id, batch, all_new=all_new)
         _store_errors(run_id, batch)
+        _store_generators(run_id, batch, all_new=all_new)
         _update_totals(run_id, batch)
     return max(-1 if last_t is None else last_t, max(batch.seconds))
 
@@ -253,6 +273,29 @@ def _store_errors(run_id: int, batch: Batch) -> None:
                 last_seen=max(group.last_seen, _epoch_dt(agg.last_epoch)),
             )
     ErrorGroup.objects.bulk_create(new_groups)
+
+
+def _store_generators(run_id: int, batch: Batch, *, all_new: bool = False) -> None:
+    if not batch.generators:
+        return
+    existing = {} if all_new else {
+        (row.t, row.generator): row
+        for row in GeneratorSecond.objects.select_for_update().filter(
+            run_id=run_id, t__in={t for t, _ in batch.generators}
+        )
+    }
+    new_rows, changed = [], []
+    for (t, index), agg in batch.generators.items():
+        row = existing.get((t, index))
+        if row is None:
+            row = GeneratorSecond(run_id=run_id, t=t, generator=index)
+        else:
+            agg.add(row.requests, row.failures, row.cpu_percent)
+        row.requests, row.failures, row.cpu_percent = agg.requests, agg.failures, agg.cpu_percent
+        (changed if row.pk else new_rows).append(row)
+    GeneratorSecond.objects.bulk_create(new_rows)
+    if changed:
+        GeneratorSecond.objects.bulk_update(changed, ["requests", "failures", "cpu_percent"])
 
 
 def _update_totals(run_id: int, batch: Batch) -> None:

@@ -33,6 +33,7 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
     return {
         "version": 1,
         "plan": {"id": plan.pk, "name": plan.name, "notes": plan.notes},
+        "generators": plan.generators,
         "target": {
             "id": target.pk,
             "name": target.name,
@@ -109,6 +110,7 @@ def run_create(*, plan: TestPlan, user: Any = None) -> Run:
         )
     except profiles.ProfileError as exc:
         raise RunError(f"The load profile is invalid: {exc}") from exc
+    generators_check(generators=plan.generators, profile_kind=plan.profile.kind)
     snapshot = plan_snapshot(plan=plan)
     try:
         # Before anything is queued: the target's addresses, its ownership proof, the caps.
@@ -125,6 +127,7 @@ def run_create(*, plan: TestPlan, user: Any = None) -> Run:
                 plan_name=plan.name,
                 snapshot=snapshot,
                 planned_seconds=snapshot["profile"]["duration"],
+                generators=plan.generators,
                 created_by=user if getattr(user, "is_authenticated", False) else None,
                 enqueued_at=timezone.now(),
             )
@@ -137,6 +140,18 @@ def run_create(*, plan: TestPlan, user: Any = None) -> Run:
     except safety.Refused as exc:
         raise RunError(str(exc)) from exc
     return run
+
+
+def generators_check(*, generators: int, profile_kind: str) -> None:
+    """Raise :class:`RunError` unless a plan may run on ``generators`` generator processes."""
+    limit = settings.SCALETEST_MAX_GENERATORS
+    if not 1 <= generators <= limit:
+        raise RunError(f"Generators must be between 1 and {limit} (SCALETEST_MAX_GENERATORS); got {generators}.")
+    if generators > 1 and profiles.is_open_model(profile_kind):
+        raise RunError(
+            "Arrival-rate profiles run on one generator: set generators to 1, or use a users profile "
+            "to spread the load over several generators."
+        )
 
 
 def run_claim(*, run_id: int) -> bool:

@@ -31,7 +31,10 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     planned = selectors.snapshot_preview(snapshot=run.snapshot)
     endpoints = selectors.run_endpoint_rows(run=run)
     capacity = selectors_analysis.run_capacity(run=run)
+    generator_rows = selectors.run_generator_rows(run=run)
     context = {
+        "generator_figs": figures.generators_figures(generator_rows) if generator_rows else None,
+        "saturated": figures.saturated_generators(generator_rows),
         "run": run,
         "figs": figures.run_figures(
             rows, planned=planned, open_model=run.is_open_model, thresholds=run.thresholds

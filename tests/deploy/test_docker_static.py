@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 SETTINGS_PY = ROOT / "scaletest_site" / "settings.py"
 
-APP_SERVICES = ("migrate", "web", "worker", "beat")
+APP_SERVICES = ("migrate", "web", "worker", "generator", "beat")
 # Read by compose.yaml for ${...} interpolation only; Django never sees them as settings.
 COMPOSE_ONLY_VARS = {
     "POSTGRES_USER",
@@ -39,6 +39,7 @@ COMPOSE_ONLY_VARS = {
     "WEB_PORT",
     "WEB_CONCURRENCY",
     "WORKER_CONCURRENCY",
+    "GENERATOR_CONCURRENCY",
 }
 
 
@@ -138,10 +139,10 @@ def free_port() -> int:
 
 
 def test_compose_has_every_service() -> None:
-    assert set(compose()["services"]) >= {"web", "worker", "beat", "db", "redis", "migrate"}
+    assert set(compose()["services"]) >= {"web", "worker", "generator", "beat", "db", "redis", "migrate"}
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "db", "redis"])
+@pytest.mark.parametrize("name", ["web", "worker", "generator", "db", "redis"])
 def test_compose_service_has_an_enabled_healthcheck(name: str) -> None:
     healthcheck = service(name)["healthcheck"]
     assert not healthcheck.get("disable")
@@ -149,21 +150,48 @@ def test_compose_service_has_an_enabled_healthcheck(name: str) -> None:
     assert {"interval", "timeout", "retries"} <= set(healthcheck)
 
 
-def test_compose_worker_can_be_scaled() -> None:
-    worker = service("worker")
+@pytest.mark.parametrize("name", ["worker", "generator"])
+def test_compose_worker_can_be_scaled(name: str) -> None:
+    worker = service(name)
     assert "container_name" not in worker
     assert "ports" not in worker
     assert "hostname" not in worker  # the worker probe pings celery@<container host name>
 
 
-def test_compose_worker_keeps_locust_out_of_the_worker_process() -> None:
-    worker = service("worker")
+@pytest.mark.parametrize("name", ["worker", "generator"])
+def test_compose_worker_keeps_locust_out_of_the_worker_process(name: str) -> None:
+    worker = service(name)
     command = " ".join(worker["command"])
     assert "celery" in command and " worker" in command
     assert "--pool=prefork" in command
     assert "gevent" not in command and "eventlet" not in command
     assert worker["init"] is True  # reaps the Locust children
     assert worker["ulimits"]["nofile"]["soft"] >= 65536
+
+
+def test_compose_generator_consumes_only_the_generator_queue_one_run_per_process() -> None:
+    command = " ".join(service("generator")["command"])
+    # The same default as settings.py: SCALETEST_QUEUE + "-generators".
+    assert '--queues="$${SCALETEST_GENERATOR_QUEUE:-$${SCALETEST_QUEUE:-scaletest}-generators}"' in command
+    assert "--disable-prefetch" in command
+    assert "--concurrency=${GENERATOR_CONCURRENCY:-1}" in command
+    assert service("generator")["healthcheck"]["test"][-1] == "healthcheck-worker"
+
+
+def test_compose_worker_masters_listen_where_generators_can_reach_them() -> None:
+    assert service("worker")["environment"]["SCALETEST_GENERATOR_BIND"] == "0.0.0.0"
+    # Generators reach the master over the compose network: nothing is published.
+    assert "ports" not in service("worker")
+
+
+def test_the_generator_queue_defaults_to_the_run_queue_plus_generators(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    env["SCALETEST_QUEUE"] = "runs-x"
+    code = "from django.conf import settings as s; print(s.SCALETEST_GENERATOR_QUEUE, s.CELERY_TASK_ROUTES)"
+    result = manage(["shell", "-c", code], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split()[0] == "runs-x-generators"
+    assert "'runs.tasks.run_generator': {'queue': 'runs-x-generators'}" in result.stdout
 
 
 def test_compose_worker_healthcheck_pings_its_own_worker() -> None:
@@ -189,7 +217,7 @@ def test_compose_migrations_run_once_before_the_app_starts() -> None:
     assert migrate["command"][:3] == ["python", "manage.py", "migrate"]
     assert migrate["restart"] == "no"
     assert migrate["depends_on"]["db"]["condition"] == "service_healthy"
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "generator", "beat"):
         depends = service(name)["depends_on"]
         assert depends["db"]["condition"] == "service_healthy"
         assert depends["redis"]["condition"] == "service_healthy"

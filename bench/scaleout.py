@@ -1,0 +1,140 @@
+"""Benchmark 5 (scale-out): one generator process against two, on the same target.
+
+A = a single-process run (generators = 1): ``runs.engine.runner.run_execute`` spawns one child.
+B = a distributed run (generators = 2): ``run_execute`` spawns the child as a Locust master and
+    two Locust worker children connect to it over ZeroMQ on loopback, each started by
+    ``runs.engine.generator.generator_execute`` exactly as the ``run_generator`` Celery task
+    does; only the Celery hop is replaced by a thread in this process (the broker is not on
+    the load path), so no Celery worker is needed.
+
+nginx (1 worker, pinned to BENCH_TARGET_CORE, default 1) serves a 612-byte static file: far
+cheaper per request than a generator, so it is not the limit. The generators are NOT pinned:
+the operating system spreads them over the cores, which on a 2-core machine means the second
+generator shares a core with nginx (and with anything else running). A and B alternate.
+
+Measured in a steady window like bench/overhead.py: requests/s from nginx's own counter, CPU
+(user + system) of every engine child (master and workers), and each run's stored total
+checked against its own figures (no failures).
+
+    .venv/bin/python bench/scaleout.py                 # 3 pairs x 20 s, 40 users
+    .venv/bin/python bench/scaleout.py --quick         # 2 pairs x 12 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+import psutil  # noqa: E402
+from overhead import Window  # noqa: E402
+
+
+def run_once(nginx: common.Nginx, args: argparse.Namespace, generators: int) -> dict[str, Any]:
+    from runs.engine import generator, runner
+    from runs.models import GeneratorSecond, Run
+
+    snapshot = common.make_snapshot(nginx.url, [{"path": "/index.html"}], users=args.users, duration=args.duration)
+    snapshot["generators"] = generators
+    run_id = common.create_running_run(snapshot)
+    Run.objects.filter(pk=run_id).update(generators=generators)
+    me = psutil.Process()
+    threads: list[threading.Thread] = []
+
+    def send_generators(sup: Any, port: int) -> None:  # what the run_generator tasks do, in threads
+        sup.generators_sent = True
+        for index in range(sup.generators):
+            t = threading.Thread(
+                target=generator.generator_execute,
+                kwargs={"run_id": sup.run_id, "index": index, "master_host": "127.0.0.1",
+                        "master_port": port, "pin": sup.generator_pin},
+                daemon=True,
+            )
+            t.start()
+            threads.append(t)
+
+    def find() -> dict[str, psutil.Process]:
+        kids = [p for p in me.children() if "runs.engine.child" in " ".join(p.cmdline())]
+        if len(kids) != (1 if generators == 1 else generators + 1):
+            raise RuntimeError(f"expected {generators} generator(s), found {kids}")
+        return {str(p.pid): p for p in kids}
+
+    original = runner._send_generators
+    runner._send_generators = send_generators
+    try:
+        window = Window(nginx, find, warmup=args.warmup, length=args.duration - args.warmup - 4)
+        status = runner.run_execute(run_id=run_id)
+        result = window.join()
+    finally:
+        runner._send_generators = original
+    for t in threads:
+        t.join(30)
+    run = Run.objects.get(pk=run_id)
+    if status != Run.Status.FINISHED or run.total_failures:
+        raise RuntimeError(f"run {run_id} ended {status} with {run.total_failures} failures: {run.error_message}")
+    cpus = sorted((v for k, v in result.items() if k.startswith("cpu_")), reverse=True)
+    result["cpu"] = sum(cpus)
+    result["cpu_each"] = [c / result["seconds"] * 100 for c in cpus]
+    result["run_id"] = run_id
+    result["p50"], result["p95"] = run.p50_ms, run.p95_ms
+    if generators > 1:
+        per = [sum(GeneratorSecond.objects.filter(run_id=run_id, generator=g).values_list("requests", flat=True))
+               for g in range(generators)]
+        assert sum(per) == run.total_requests, (per, run.total_requests)
+        result["per_generator"] = per
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pairs", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=20, help="seconds of load per run")
+    ap.add_argument("--warmup", type=float, default=4.0)
+    ap.add_argument("--users", type=int, default=40)
+    ap.add_argument("--quick", action="store_true", help="2 pairs x 12 s")
+    args = ap.parse_args()
+    if args.quick:
+        args.pairs, args.duration, args.warmup = 2, 12, 3.0
+    common.django_setup()
+    common.print_machine()
+    print(f"load average at start: {open('/proc/loadavg').read().split()[:3]}")
+    nginx = common.Nginx()
+    print(f"nginx on core {common.TARGET_CORE} at {nginx.url}; generators unpinned; {args.users} users; "
+          f"{args.duration} s runs")
+    one, two = [], []
+    try:
+        for i in range(args.pairs):
+            a = run_once(nginx, args, 1)
+            b = run_once(nginx, args, 2)
+            one.append(a)
+            two.append(b)
+            print(
+                f"pair {i + 1}: 1 generator {a['rps']:.0f} req/s (CPU {', '.join(f'{c:.0f}%' for c in a['cpu_each'])}, "
+                f"p50 {a['p50']:.2f} ms) | 2 generators {b['rps']:.0f} req/s (CPU "
+                f"{', '.join(f'{c:.0f}%' for c in b['cpu_each'])}, p50 {b['p50']:.2f} ms, per generator "
+                f"{b['per_generator']}) | ratio {b['rps'] / a['rps']:.2f}",
+                flush=True,
+            )
+    finally:
+        nginx.stop()
+    m = common.median
+    ratios = [b["rps"] / a["rps"] for a, b in zip(one, two)]
+    print(f"\nmedians over {args.pairs} pairs")
+    print("| figure | 1 generator | 2 generators | 2/1 |")
+    print("|---|---|---|---|")
+    print(f"| requests/s (nginx counter) | {m([a['rps'] for a in one]):.0f} | {m([b['rps'] for b in two]):.0f} "
+          f"| **{m(ratios):.2f}** (pairs: {', '.join(f'{r:.2f}' for r in ratios)}) |")
+    print(f"| CPU-s per 1,000 requests (all engine processes) | {m([1000 * a['cpu'] / a['requests'] for a in one]):.3f} "
+          f"| {m([1000 * b['cpu'] / b['requests'] for b in two]):.3f} | |")
+    print(f"| requests/s per busy core (req/s / (CPU-s / wall-s)) | "
+          f"{m([a['rps'] / (a['cpu'] / a['seconds']) for a in one]):.0f} | "
+          f"{m([b['rps'] / (b['cpu'] / b['seconds']) for b in two]):.0f} | |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""One load generator of a distributed run, executed inside a Celery task on the generator queue.
+
+The run's own task (``runs.engine.runner``) starts the Locust child as a master and sends one
+``run_generator`` task per generator. Each runs ``python -m runs.engine.child`` in worker mode,
+connected to the master over ZeroMQ: the measurements travel to the master, which merges them
+and is the run's only writer. This parent only makes sure its child never outlives the run:
+
+* the child exits by itself when the master quits (end of run) or is silent for
+  ``MASTER_TIMEOUT_SECONDS`` (the master's process died);
+* every second this parent looks at the run: once it is no longer ``running`` (ended, reaped)
+  the child is stopped; so it is at the run's time cap (plus the join wait) and on SIGTERM;
+* the kernel kills the child if this process dies (``PR_SET_PDEATHSIG``, as for the master).
+
+Stopping a generator while the run goes on makes the master end the run ``failed`` (see
+``docs/scaling.md``, "A generator lost mid-run").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+
+from runs.engine.runner import (
+    HEARTBEAT_SECONDS,
+    POLL_SECONDS,
+    SHUTDOWN,
+    ChildIO,
+    Supervision,
+    _begin_stop,
+    _drain,
+    _escalate,
+    _reap_child,
+    run_cap_seconds,
+    spawn_child,
+)
+from runs.models import Run
+
+log = logging.getLogger(__name__)
+
+MASTER_TIMEOUT_SECONDS = 10
+
+
+def generator_execute(
+    *, run_id: int, index: int, master_host: str, master_port: int, pin: dict[str, Any] | None
+) -> str:
+    """Run generator ``index`` of ``run_id`` until the run no longer needs it; returns how it ended."""
+    run = Run.objects.filter(pk=run_id).only("status", "snapshot", "planned_seconds").first()
+    if run is None or run.status != Run.Status.RUNNING:
+        log.info("run %s: generator %d not started, the run is not running", run_id, index)
+        return "skipped"
+    stop_grace = float(settings.SCALETEST_STOP_GRACE_SECONDS)
+    cap = run_cap_seconds(run.planned_seconds) + settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS
+    sup = Supervision(run_id=run_id, cap_seconds=cap, stop_grace=stop_grace)
+    first_line = dict(run.snapshot)
+    first_line["engine"] = {
+        "mode": "worker",
+        "index": index,
+        "master_host": master_host,
+        "master_port": master_port,
+        "master_timeout": MASTER_TIMEOUT_SECONDS,
+        "stop_timeout": max(0.5, stop_grace - 1.5),
+        "pin": pin,
+    }
+    io = ChildIO(spawn_child())
+    try:
+        io.send((json.dumps(first_line) + "\n").encode())
+        _watch(sup, io)
+    finally:
+        returncode = _reap_child(io, stop_grace)
+    if sup.fatal is not None:
+        log.warning("run %s: generator %d failed: %s\n%s", run_id, index, sup.fatal.message, io.stderr_text())
+        return "failed"
+    log.info("run %s: generator %d ended (%s, exit %s)", run_id, index, sup.stop_cause or "master done", returncode)
+    return sup.stop_cause or "finished"
+
+
+def _watch(sup: Supervision, io: ChildIO) -> None:
+    last_look = time.monotonic()
+    while not sup.eof:
+        _drain(sup, io, timeout=POLL_SECONDS)
+        now = time.monotonic()
+        if sup.stop_cause is None:
+            if now - last_look >= HEARTBEAT_SECONDS:
+                last_look = now
+                if not _run_is_running(sup.run_id):
+                    _begin_stop(sup, io, "run ended")
+            if sup.stop_cause is None and SHUTDOWN.is_set():
+                _begin_stop(sup, io, "shutdown")
+            if sup.stop_cause is None and now - sup.started > sup.cap_seconds:
+                _begin_stop(sup, io, "cap")
+        if sup.stop_at is not None:
+            _escalate(sup, io, now)
+
+
+def _run_is_running(run_id: int) -> bool:
+    try:
+        return Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).exists()
+    except DatabaseError:
+        # A database outage is not a reason to stop: the master decides, or its silence does.
+        close_old_connections()
+        return True
