@@ -73,7 +73,8 @@ def check_form(form: forms.BaseForm, loc: list[str | int] | None = None) -> dict
 
 def merged(current: dict[str, Any], patch: Schema) -> dict[str, Any]:
     """``current`` with the fields the PATCH body set."""
-    return {**current, **patch.dict(exclude_unset=True)}
+    full = patch.dict()  # nested bodies (steps) with their defaults filled in
+    return {**current, **{key: full[key] for key in patch.model_fields_set}}
 
 
 def responses(ok: dict[int, Any]) -> dict[int, Any]:

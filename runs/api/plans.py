@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.pagination import paginate
+from ninja.responses import Status
 
 from runs import access
 from runs.api import schemas as s
@@ -51,7 +52,7 @@ def plan_list(
 def plan_create(request: HttpRequest, payload: s.PlanCreate) -> tuple[int, TestPlan]:
     team = editable_team(request, payload.team)
     data = _validated(payload.dict(), team=team)
-    return 201, _saved(lambda: catalog.plan_create(team=team, data=data, user=request.user))
+    return Status(201, _saved(lambda: catalog.plan_create(team=team, data=data, user=request.user)))
 
 
 @router.get("/{int:plan_id}", response=responses({200: s.PlanOut}), url_name="plans-detail")
@@ -80,7 +81,7 @@ def plan_delete(request: HttpRequest, plan_id: int) -> tuple[int, None]:
     """Deletes the plan; its runs are kept (with their snapshot and the plan's name)."""
     plan = access.object_for(request, TestPlan.objects.all(), plan_id, role=access.EDITOR)
     catalog.plan_delete(plan=plan)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
@@ -93,4 +94,4 @@ def plan_start(request: HttpRequest, plan_id: int) -> tuple[int, Run]:
     plan = access.object_for(
         request, TestPlan.objects.select_related("target", "scenario", "profile"), plan_id, role=access.EDITOR
     )
-    return 201, start(request, plan)
+    return Status(201, start(request, plan))

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.errors import HttpError
+from ninja.responses import Status
 from ninja.pagination import paginate
 
 from runs import access, profiles
@@ -50,7 +51,7 @@ def profile_list(request: HttpRequest, team: int | None = Query(None)) -> Any:  
 @router.post("", response=responses({201: s.ProfileOut}), url_name="profiles-create")
 def profile_create(request: HttpRequest, payload: s.ProfileCreate) -> tuple[int, LoadProfile]:
     team = editable_team(request, payload.team)
-    return 201, _save(payload.dict(), team=team, user=request.user)
+    return Status(201, _save(payload.dict(), team=team, user=request.user))
 
 
 @router.get("/{int:profile_id}", response=responses({200: s.ProfileOut}), url_name="profiles-detail")
@@ -82,4 +83,4 @@ def profile_delete(request: HttpRequest, profile_id: int) -> tuple[int, None]:
         catalog.profile_delete(profile=profile)
     except catalog.CatalogError as exc:
         raise HttpError(409, str(exc)) from None
-    return 204, None
+    return Status(204, None)

@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.errors import HttpError
+from ninja.responses import Status
 from ninja.pagination import paginate
 
 from runs import access, selectors, selectors_analysis
@@ -88,7 +89,7 @@ def run_start(request: HttpRequest, payload: s.RunStart) -> tuple[int, Run]:
         plan = access.object_for(request, plans, matches[0].pk, role=access.EDITOR)
     else:
         raise HttpError(400, "Give plan (an id) or plan_name.")
-    return 201, start(request, plan)
+    return Status(201, start(request, plan))
 
 
 @router.get("/compare", response=responses({200: s.CompareOut, 400: s.Error}), url_name="runs-compare")

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.errors import HttpError
+from ninja.responses import Status
 from ninja.pagination import paginate
 
 from runs import access
@@ -57,7 +58,7 @@ def scenario_list(request: HttpRequest, team: int | None = Query(None)) -> Any: 
 @router.post("", response=responses({201: s.ScenarioOut}), url_name="scenarios-create")
 def scenario_create(request: HttpRequest, payload: s.ScenarioCreate) -> tuple[int, Scenario]:
     team = editable_team(request, payload.team)
-    return 201, _save(payload.dict(exclude={"team"}), team=team, user=request.user)
+    return Status(201, _save(payload.dict(exclude={"team"}), team=team, user=request.user))
 
 
 @router.get("/{int:scenario_id}", response=responses({200: s.ScenarioOut}), url_name="scenarios-detail")
@@ -84,4 +85,4 @@ def scenario_delete(request: HttpRequest, scenario_id: int) -> tuple[int, None]:
         catalog.scenario_delete(scenario=scenario)
     except catalog.CatalogError as exc:
         raise HttpError(409, str(exc)) from None
-    return 204, None
+    return Status(204, None)

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.errors import HttpError
+from ninja.responses import Status
 from ninja.pagination import paginate
 
 from runs import access
@@ -44,7 +45,7 @@ def target_list(request: HttpRequest, team: int | None = Query(None)) -> Any:  #
 def target_create(request: HttpRequest, payload: s.TargetCreate) -> tuple[int, Target]:
     team = editable_team(request, payload.team)
     data = _validated(payload.dict(exclude={"team"}))
-    return 201, catalog.target_create(team=team, data=data, user=request.user)
+    return Status(201, catalog.target_create(team=team, data=data, user=request.user))
 
 
 @router.get("/{int:target_id}", response=responses({200: s.TargetOut}), url_name="targets-detail")
@@ -73,4 +74,4 @@ def target_delete(request: HttpRequest, target_id: int) -> tuple[int, None]:
         catalog.target_delete(target=target)
     except catalog.CatalogError as exc:
         raise HttpError(409, str(exc)) from None
-    return 204, None
+    return Status(204, None)

@@ -5,6 +5,7 @@
 from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
+from ninja.responses import Status
 
 from runs import access
 from runs.api import schemas as s
@@ -39,7 +40,7 @@ def team_create(request: HttpRequest, payload: s.TeamIn) -> tuple[int, dict[str,
         team = svc.team_create(name=payload.name, user=request.user)
     except svc.TeamError as exc:
         raise HttpError(400, str(exc)) from None
-    return 201, {"id": team.pk, "name": team.name, "role": Membership.Role.ADMIN}
+    return Status(201, {"id": team.pk, "name": team.name, "role": Membership.Role.ADMIN})
 
 
 @router.get("/{int:team_id}/members", response=list[s.MemberOut], url_name="teams-members")
@@ -58,7 +59,7 @@ def member_add(request: HttpRequest, team_id: int, payload: s.MemberIn) -> tuple
         membership = svc.membership_add(team=team, username=payload.username, role=payload.role)
     except svc.TeamError as exc:
         raise HttpError(400, str(exc)) from None
-    return 201, _member(membership)
+    return Status(201, _member(membership))
 
 
 def _membership(request: HttpRequest, team_id: int, member_id: int) -> Membership:
@@ -92,4 +93,4 @@ def member_remove(request: HttpRequest, team_id: int, member_id: int) -> tuple[i
         svc.membership_remove(membership=membership)
     except svc.TeamError as exc:
         raise HttpError(409, str(exc)) from None
-    return 204, None
+    return Status(204, None)
