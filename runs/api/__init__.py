@@ -9,12 +9,16 @@ by our static files (no CDN).
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Swagger
+from ninja.errors import HttpError, ValidationError
 
 from runs.api.auth import AUTH
+from runs.api.parser import NulRefusingParser
 
 DESCRIPTION = """
 Everything the pages do, for scripts and CI.
@@ -37,6 +41,7 @@ api = NinjaAPI(
     version="1",
     description=DESCRIPTION,
     auth=AUTH,
+    parser=NulRefusingParser(),
     urls_namespace="api",
     openapi_url="/openapi.json",
     docs_url="/docs",
@@ -48,6 +53,17 @@ api = NinjaAPI(
 @api.exception_handler(Http404)
 def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc) or "Not found."}, status=404)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if isinstance(cause, ValidationError):  # the parser refused the body (NUL characters)
+        return api.create_response(request, {"detail": cause.errors}, status=422)
+    if isinstance(cause, json.JSONDecodeError):
+        detail = f"The body is not valid JSON: {cause.msg} (line {cause.lineno}, column {cause.colno})."
+        return api.create_response(request, {"detail": detail}, status=400)
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 
 @api.exception_handler(PermissionDenied)
@@ -67,6 +83,11 @@ def model_invalid(request: HttpRequest, exc: DjangoValidationError) -> HttpRespo
     else:
         items = [{"loc": ["body"], "msg": message, "type": "value_error"} for message in exc.messages]
     return api.create_response(request, {"detail": items}, status=422)
+
+
+def unknown_path(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any other path under /api/v1/ (e.g. /runs/-1): a JSON 404 like the API's own."""
+    return JsonResponse({"detail": "Not found."}, status=404)
 
 
 from runs.api import plans, profiles, runs, scenarios, targets, teams  # noqa: E402

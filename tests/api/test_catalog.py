@@ -127,3 +127,19 @@ def test_new_objects_go_to_the_first_team_or_the_named_one(alice_api: ApiClient,
     Membership.objects.filter(team=carols, user=alice).update(role="editor")
     assert alice_api.post("/targets", {**target, "team": carols.pk}).json()["team"] == carols.pk
     assert alice_api.get(f"/targets?team={carols.pk}").json()["count"] == 1
+
+
+def test_bad_input_is_a_clear_4xx_never_a_500(alice_api: ApiClient, plan: TestPlan) -> None:
+    """Found while fuzzing: NUL characters reached PostgreSQL (500); unknown paths answered HTML."""
+    nul = alice_api.post("/targets", {"name": "a\x00", "base_url": "http://127.0.0.1:8089"})
+    assert nul.status_code == 422 and "NUL" in nul.json()["detail"][0]["msg"]
+    step = alice_api.post("/scenarios", {"name": "a", "steps": [{"path": "/", "headers": {"x": "\x00"}}]})
+    assert step.status_code == 422
+    assert alice_api.post("/runs", {"plan_name": "\x00"}).status_code == 422
+    assert alice_api.get("/plans", name="a\x00").status_code == 422
+    response = alice_api.client.post("/api/v1/targets", data="{nope", content_type="application/json",
+                                      headers=alice_api.headers)
+    assert response.status_code == 400 and response.json()["detail"].startswith("The body is not valid JSON")
+    assert alice_api.get("/runs/-1").json() == {"detail": "Not found."}
+    assert alice_api.get("/plans/99999999999999999999").status_code == 404
+    assert not Target.objects.exclude(pk=plan.target_id).exists() and Scenario.objects.count() == 1
