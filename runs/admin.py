@@ -1,6 +1,14 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from runs.services.api_tokens import api_token_create
 
 from . import models
 
@@ -78,3 +86,53 @@ class AllowedNetworkAdmin(admin.ModelAdmin):
 class TargetVerificationAdmin(admin.ModelAdmin):
     list_display = ("target", "host", "verified_at", "last_checked_at")
     readonly_fields = ("token", "verified_at", "last_checked_at", "last_error")
+
+
+class ApiTokenAddForm(forms.ModelForm):
+    expires_in_days = forms.IntegerField(required=False, min_value=1, max_value=3650, label="Expires after (days)")
+
+    class Meta:
+        model = models.ApiToken
+        fields = ("user", "name")
+
+
+@admin.register(models.ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Operators make tokens for a user (shown once, in the confirmation message), list and
+    revoke them (the "Revoke" action). Only the token's hash is stored."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix", "user__username")
+    readonly_fields = ("user", "prefix", "token_hash", "created_at", "last_used_at")
+    autocomplete_fields = ("user",)
+    actions = ["revoke"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = ApiTokenAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("user", "name", "expires_in_days")
+        return ("user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        row, token = api_token_create(
+            user=form.cleaned_data["user"], name=form.cleaned_data["name"],
+            expires_in_days=form.cleaned_data.get("expires_in_days"),
+        )
+        obj.pk = row.pk
+        obj.__dict__.update({k: v for k, v in row.__dict__.items() if not k.startswith("_")})
+        messages.warning(request, f"The new token (shown only now; give it to {row.user}): {token}")
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[models.ApiToken]) -> None:
+        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

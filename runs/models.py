@@ -6,6 +6,8 @@ Model methods only derive values from the row's own fields; writes go through
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
@@ -528,3 +530,29 @@ class TargetVerification(models.Model):
 
     def __str__(self) -> str:
         return f"Verification of {self.target}"
+
+
+class ApiToken(models.Model):
+    """A personal token for the REST API (``Authorization: Bearer st_…``).
+
+    Only the SHA-256 of the token is stored; the token itself is shown once, when it is made.
+    ``prefix`` (its first characters) tells tokens apart in lists.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="api_tokens", on_delete=models.CASCADE)
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=8)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable_at(self, now: Any) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from runs.views import compare, dashboard, plans, profiles, runs, scenarios, target_verify, targets, teams
+from runs.views import api_tokens, compare, dashboard, plans, profiles, runs, scenarios, target_verify, targets, teams
 
 urlpatterns = [
     path("", dashboard.dashboard, name="runs-dashboard"),
@@ -33,6 +33,9 @@ urlpatterns = [
     path("scenarios/new/", scenarios.scenario_create, name="runs-scenario-create"),
     path("scenarios/<int:pk>/", scenarios.scenario_edit, name="runs-scenario-edit"),
     path("scenarios/<int:pk>/delete/", scenarios.scenario_delete, name="runs-scenario-delete"),
+    # Personal API tokens
+    path("account/api-tokens/", api_tokens.api_tokens, name="api-tokens"),
+    path("account/api-tokens/<int:pk>/revoke/", api_tokens.api_token_revoke_view, name="api-token-revoke"),
     # Teams
     path("teams/", teams.team_list, name="teams-list"),
     path("teams/new/", teams.team_create, name="teams-create"),

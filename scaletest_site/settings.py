@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "runs",
+    # django-ninja: only for its templates and the Swagger UI files it ships (the docs page).
+    "ninja",
 ]
 
 MIDDLEWARE = [

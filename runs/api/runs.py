@@ -1,0 +1,201 @@
+"""Runs: start, poll, cancel, results (series, endpoints, errors), analysis, comparison, baseline."""
+
+# No `from __future__ import annotations`: ninja reads the handlers' annotations at import.
+
+import dataclasses
+import enum
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router
+from ninja.errors import HttpError
+from ninja.responses import Status
+from ninja.pagination import paginate
+
+from runs import access, selectors, selectors_analysis
+from runs.analysis.stored import jsonable
+from runs.api import schemas as s
+from runs.api._common import Pagination, check_form, responses, team_filter
+from runs.forms import RunsCompareForm
+from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond, TestPlan
+from runs.safety import Refused
+from runs.services.baseline import BaselineError, plan_set_baseline
+from runs.services.runs import RunError, run_cancel, run_create
+
+router = Router(tags=["runs"])
+
+MAX_T = 10**7  # seconds; far beyond any run (SCALETEST_MAX_RUN_SECONDS)
+
+
+def start(request: HttpRequest, plan: TestPlan) -> Run:
+    """``run_create``; its refusals become 400 (fix the plan) or 409 (refused now by safety)."""
+    try:
+        return run_create(plan=plan, user=request.user)
+    except RunError as exc:
+        raise HttpError(409 if isinstance(exc.__cause__, Refused) else 400, str(exc)) from None
+
+
+def _run(request: HttpRequest, run_id: int, *, role: str = access.VIEWER) -> Run:
+    return access.object_for(request, Run.objects.all(), run_id, role=role)
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses and enums of the analysis as JSON-ready values (non-finite floats as strings)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return plain(value.value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return jsonable(value)
+
+
+@router.get("", response=responses({200: list[s.RunListItem]}), url_name="runs-list")
+@paginate(Pagination)
+def run_list(
+    request: HttpRequest,
+    plan: int | None = Query(None, description="Runs of this plan"),  # type: ignore[assignment]
+    status: s.RunStatus | None = Query(None),  # type: ignore[assignment]
+    team: int | None = Query(None),  # type: ignore[assignment]
+) -> Any:
+    qs = access.visible(Run.objects.all(), user=request.user).only(*selectors.RUN_LIST_FIELDS, "team_id")
+    if team_filter(request, team) is not None:
+        qs = qs.filter(team_id=team)
+    if plan is not None:
+        qs = qs.filter(plan_id=plan)
+    if status is not None:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-id")
+
+
+@router.post("", response=responses({201: s.RunOut, 400: s.Error, 409: s.Error}), url_name="runs-start")
+def run_start(request: HttpRequest, payload: s.RunStart) -> tuple[int, Run]:
+    """Start a plan given by ``plan`` (id) or ``plan_name`` (exact; ``team`` narrows it). A name
+    that several of your plans share is a 409: give ``team`` or the id."""
+    plans = TestPlan.objects.select_related("target", "scenario", "profile")
+    if payload.plan is not None:
+        plan = access.object_for(request, plans, payload.plan, role=access.EDITOR)
+    elif payload.plan_name:
+        found = access.visible(plans, user=request.user).filter(name=payload.plan_name)
+        if payload.team is not None:
+            found = found.filter(team_id=team_filter(request, payload.team))
+        matches = list(found[:2])
+        if not matches:
+            raise HttpError(404, f"No test plan named “{payload.plan_name}”.")
+        if len(matches) > 1:
+            raise HttpError(409, f"Several of your plans are named “{payload.plan_name}”: give team or the plan's id.")
+        plan = access.object_for(request, plans, matches[0].pk, role=access.EDITOR)
+    else:
+        raise HttpError(400, "Give plan (an id) or plan_name.")
+    return Status(201, start(request, plan))
+
+
+@router.get("/compare", response=responses({200: s.CompareOut, 400: s.Error}), url_name="runs-compare")
+def runs_compare(
+    request: HttpRequest,
+    ids: str = Query(..., description="2–20 run ids, comma-separated: 3,5,9", max_length=300),  # type: ignore[assignment]
+    baseline: int | None = Query(None, description="The reference run (one of ids; default: the first)"),  # type: ignore[assignment]
+) -> dict[str, Any]:
+    """Verdicts of each run's steady-state p95 against the reference run, overall and per endpoint."""
+    data = check_form(RunsCompareForm(request.GET), ["query"])
+    try:
+        result = selectors_analysis.runs_compare(
+            runs=access.visible(Run.objects.all(), user=request.user),
+            ids=data["ids"],
+            reference_id=data.get("baseline"),
+        )
+    except selectors_analysis.RunsNotFound as exc:
+        raise HttpError(404, f"No run #{exc.args[0][0]}.") from None
+    return {
+        "reference": result.reference_id,
+        "runs": [
+            {
+                "id": r.run.pk, "plan_name": r.run.plan_name, "status": r.run.status, "closed_model": r.closed_model,
+                "windows": plain(r.windows), "capacity": plain(r.capacity), "verdict": plain(r.verdict),
+                "series": plain(r.series),
+            }
+            for r in result.runs
+        ],
+        "endpoints": [
+            {**plain(dataclasses.replace(row, comparison=None)), "comparison": plain(row.comparison)}
+            for row in result.endpoint_rows
+        ],
+    }
+
+
+@router.get("/{int:run_id}", response=responses({200: s.RunOut}), url_name="runs-detail")
+def run_get(request: HttpRequest, run_id: int) -> Run:
+    """Status, progress, totals and percentiles: what a CI client polls."""
+    return _run(request, run_id)
+
+
+@router.post("/{int:run_id}/cancel", response=responses({200: s.RunOut, 409: s.Error}), url_name="runs-cancel")
+def run_cancel_op(request: HttpRequest, run_id: int) -> Run:
+    run = _run(request, run_id, role=access.EDITOR)
+    if not run.is_active:
+        raise HttpError(409, f"Run #{run.pk} has already ended ({run.get_status_display().lower()}).")
+    return run_cancel(run=run)
+
+
+@router.post("/{int:run_id}/baseline", response=responses({200: s.BaselineOut, 409: s.Error}), url_name="runs-baseline")
+def run_baseline(request: HttpRequest, run_id: int) -> dict[str, int]:
+    """Make this finished run the baseline of its plan."""
+    run = _run(request, run_id, role=access.EDITOR)
+    try:
+        plan = plan_set_baseline(run=run)
+    except BaselineError as exc:
+        raise HttpError(409, str(exc)) from None
+    return {"plan": plan.pk, "baseline_run": run.pk}
+
+
+SECOND_FIELDS = ("t", "users", "requests", "failures", "bytes", "p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms",
+                 "dropped_iterations")
+ENDPOINT_SECOND_FIELDS = ("t", "requests", "failures", "bytes", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+
+
+@router.get("/{int:run_id}/series", response=responses({200: s.SeriesOut}), url_name="runs-series")
+def run_series(
+    request: HttpRequest,
+    run_id: int,
+    endpoint: str | None = Query(None, max_length=1100, description="\"METHOD name\" from /endpoints"),  # type: ignore[assignment]
+    from_: int | None = Query(None, alias="from", ge=0, le=MAX_T, description="First second (inclusive)"),  # type: ignore[assignment]
+    to: int | None = Query(None, ge=0, le=MAX_T, description="Last second (inclusive)"),  # type: ignore[assignment]
+) -> dict[str, Any]:
+    """Per-second results as stored: all endpoints merged, or one endpoint."""
+    run = _run(request, run_id)
+    if endpoint is None:
+        rows = RunSecond.objects.filter(run=run).values(*SECOND_FIELDS)
+    else:
+        method, _, name = endpoint.partition(" ")
+        rows = EndpointSecond.objects.filter(run=run, method=method, name=name).values(*ENDPOINT_SECOND_FIELDS)
+        known = EndpointSummary.objects.filter(run=run, method=method, name=name).exists() or rows.exists()
+        if not known:
+            raise HttpError(404, f"Run #{run.pk} has no endpoint “{endpoint}”.")
+    if from_ is not None:
+        rows = rows.filter(t__gte=from_)
+    if to is not None:
+        rows = rows.filter(t__lte=to)
+    return {"run": run.pk, "endpoint": endpoint, "points": list(rows.order_by("t"))}
+
+
+@router.get("/{int:run_id}/endpoints", response=responses({200: list[s.EndpointOut]}), url_name="runs-endpoints")
+def run_endpoints(request: HttpRequest, run_id: int) -> list[dict[str, Any]]:
+    """Whole-run figures per endpoint (merged live while the run is active)."""
+    rows = selectors.run_endpoint_rows(run=_run(request, run_id))
+    return [{**row, "endpoint": f"{row['method']} {row['name']}"} for row in rows]
+
+
+@router.get("/{int:run_id}/errors", response=responses({200: list[s.ErrorOut]}), url_name="runs-errors")
+def run_errors(request: HttpRequest, run_id: int) -> list[ErrorGroup]:
+    return selectors.run_errors(run=_run(request, run_id))
+
+
+@router.get("/{int:run_id}/analysis", response=responses({200: s.AnalysisOut}), url_name="runs-analysis")
+def run_analysis(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    """The stored capacity analysis and the verdict against the plan's baseline."""
+    run = _run(request, run_id)
+    capacity = selectors_analysis.run_capacity(run=run)
+    baseline = selectors_analysis.run_baseline_verdict(run=run) if capacity is not None else None
+    return {"run": run.pk, "available": capacity is not None, "capacity": plain(capacity), "baseline": plain(baseline)}
