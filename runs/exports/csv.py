@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -40,28 +42,29 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
-def number(value: Any) -> Any:
-    """A stored number for a cell: floats rounded to 3 decimals (microseconds for ms), ``None``
-    and non-finite floats as empty cells."""
-    if value is None:
+def number(value: float | None) -> Any:
+    """A stored latency for a cell, exactly as stored (the shortest text that reads back as
+    the same float); ``None`` and non-finite values as empty cells."""
+    if value is None or not math.isfinite(value):
         return ""
-    if isinstance(value, float):
-        return round(value, 3) if math.isfinite(value) else ""
     return value
 
 
-class _Echo:
-    """A file-like object whose ``write`` returns the line, for ``csv.writer`` (Django's
-    "streaming large CSV files" recipe)."""
+def _timestamps(started_at: dt.datetime | None) -> Any:
+    """t -> ISO 8601 time of second ``t`` (empty without a start), remembering the last one:
+    every row of a second asks for the same t."""
+    last: list[Any] = [None, ""]
 
-    def write(self, value: str) -> str:
-        return value
+    def at(t: int) -> str:
+        if t != last[0]:
+            last[0] = t
+            last[1] = (
+                "" if started_at is None
+                else (started_at + dt.timedelta(seconds=t * INTERVAL_SECONDS)).isoformat(timespec="milliseconds")
+            )
+        return last[1]
 
-
-def _timestamp(started_at: dt.datetime | None, t: int) -> str:
-    if started_at is None:
-        return ""
-    return (started_at + dt.timedelta(seconds=t * INTERVAL_SECONDS)).isoformat(timespec="milliseconds")
+    return at
 
 
 def csv_rows(
@@ -71,15 +74,17 @@ def csv_rows(
     started_at: dt.datetime | None,
     open_model: bool,
 ) -> Iterator[list[Any]]:
-    """The CSV's data rows (cells not yet made safe), merging the two ``t``-ordered streams.
+    """The CSV's data rows, merging the two ``t``-ordered streams; text cells made safe.
 
     ``users`` and ``dropped_iterations`` belong to the whole run, so endpoint rows leave them
     empty; ``dropped_iterations`` is empty for closed-model runs too (they cannot drop any).
     """
+    stamp = _timestamps(started_at)
+
     def overall(row: tuple[Any, ...]) -> list[Any]:
         t, requests, failures, bytes_, p50, p95, p99, mx, users, dropped = row
         return [
-            t, _timestamp(started_at, t), "", ALL_ENDPOINTS, requests, failures, requests / INTERVAL_SECONDS,
+            t, stamp(t), "", ALL_ENDPOINTS, requests, failures, requests / INTERVAL_SECONDS,
             bytes_, number(p50), number(p95), number(p99), number(mx), users, dropped if open_model else "",
         ]
 
@@ -91,7 +96,7 @@ def csv_rows(
             yield overall(pending)
             pending = next(overall_rows, None)
         yield [
-            t, _timestamp(started_at, t), method, name, requests, failures, requests / INTERVAL_SECONDS,
+            t, stamp(t), safe_cell(method), safe_cell(name), requests, failures, requests / INTERVAL_SECONDS,
             bytes_, number(p50), number(p95), number(p99), number(mx), "", "",
         ]
     while pending is not None:
@@ -109,14 +114,13 @@ def csv_chunks(
 ) -> Iterator[str]:
     """The CSV text (header first) in chunks of ``rows_per_chunk`` lines, RFC 4180 quoting,
     CRLF line ends."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(COLUMNS)
-    lines: list[str] = []
-    for row in csv_rows(seconds=seconds, endpoint_seconds=endpoint_seconds, started_at=started_at,
-                        open_model=open_model):
-        lines.append(writer.writerow([safe_cell(cell) for cell in row]))
-        if len(lines) >= rows_per_chunk:
-            yield "".join(lines)
-            lines = []
-    if lines:
-        yield "".join(lines)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    yield buffer.getvalue()
+    rows = csv_rows(seconds=seconds, endpoint_seconds=endpoint_seconds, started_at=started_at, open_model=open_model)
+    while batch := list(itertools.islice(rows, rows_per_chunk)):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(batch)
+        yield buffer.getvalue()

@@ -13,6 +13,7 @@ Format version ``SCHEMA_VERSION``; a change that removes or renames a key bumps 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -74,23 +75,27 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _row(row: tuple[Any, ...]) -> str:
-    # Per-second rows hold ints, floats, short strings and (optionally) a histogram dict.
-    return _dumps([v if not isinstance(v, float) or math.isfinite(v) else None for v in row])
+def _finite(row: tuple[Any, ...]) -> list[Any]:
+    return [v if not isinstance(v, float) or math.isfinite(v) else None for v in row]
+
+
+def _rows(batch: list[tuple[Any, ...]]) -> str:
+    """``batch`` as comma-separated JSON arrays: one ``dumps`` per batch; a batch holding a
+    non-finite float (which JSON cannot spell) is encoded again with it as ``null``."""
+    try:
+        text = _dumps(batch)
+    except ValueError:
+        text = _dumps([_finite(row) for row in batch])
+    return text[1:-1]
 
 
 def _table(columns: Sequence[str], rows: Iterable[tuple[Any, ...]], rows_per_chunk: int) -> Iterator[str]:
     yield '{"columns":' + _dumps(list(columns)) + ',"rows":['
-    buffer: list[str] = []
-    first = True
-    for row in rows:
-        buffer.append(_row(row))
-        if len(buffer) >= rows_per_chunk:
-            yield ("" if first else ",") + ",".join(buffer)
-            first = False
-            buffer = []
-    if buffer:
-        yield ("" if first else ",") + ",".join(buffer)
+    rows = iter(rows)
+    separator = ""
+    while batch := list(itertools.islice(rows, rows_per_chunk)):
+        yield separator + _rows(batch)
+        separator = ","
     yield "]}"
 
 
@@ -109,8 +114,9 @@ def _totals(run: Mapping[str, Any]) -> dict[str, Any]:
 def _analysis(analysis: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if analysis is None:
         return None
+    # Already JSON (read from a JSONField, non-finite floats spelled as strings): not walked.
     data = {k: v for k, v in (analysis.get("data") or {}).items() if k not in ANALYSIS_DROPPED}
-    return {"version": analysis.get("version"), "computed_at": analysis.get("computed_at"), "data": data}
+    return {"version": analysis.get("version"), "computed_at": plain(analysis.get("computed_at")), "data": data}
 
 
 def json_chunks(export: RunExport, *, rows_per_chunk: int = ROWS_PER_CHUNK) -> Iterator[str]:
@@ -128,7 +134,7 @@ def json_chunks(export: RunExport, *, rows_per_chunk: int = ROWS_PER_CHUNK) -> I
              for e in export.endpoints]
         ),
         "errors": plain([{k: e.get(k) for k in ERROR_COLUMNS} for e in export.errors]),
-        "analysis": plain(_analysis(export.analysis)),
+        "analysis": _analysis(export.analysis),
     }
     text = _dumps(head)
     yield text[:-1]  # leave the object open for the series
