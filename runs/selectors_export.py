@@ -24,6 +24,9 @@ from runs.selectors_analysis import run_baseline_verdict
 from runs.services.analysis import ANALYSIS_VERSION, run_analyses_ensure
 
 CHUNK_SIZE = 2000
+# Rows per fetch with histograms: a busy second's histogram decodes to ~100 KB of lists, so
+# 2,000 of them would hold ~200 MB while a download runs.
+CHUNK_SIZE_HISTOGRAMS = 100
 
 
 def run_header(*, run: Run) -> dict[str, Any]:
@@ -60,7 +63,12 @@ def run_header(*, run: Run) -> dict[str, Any]:
 def run_second_rows(*, run: Run, fields: tuple[str, ...], histograms: bool = False) -> Iterator[tuple[Any, ...]]:
     """The run's RunSecond rows by ``t`` as tuples of ``fields`` (+ the histogram)."""
     columns = (*fields, "histogram") if histograms else fields
-    return RunSecond.objects.filter(run=run).order_by("t").values_list(*columns).iterator(chunk_size=CHUNK_SIZE)
+    return (
+        RunSecond.objects.filter(run=run)
+        .order_by("t")
+        .values_list(*columns)
+        .iterator(chunk_size=CHUNK_SIZE_HISTOGRAMS if histograms else CHUNK_SIZE)
+    )
 
 
 def run_endpoint_second_rows(
@@ -72,7 +80,7 @@ def run_endpoint_second_rows(
         EndpointSecond.objects.filter(run=run)
         .order_by("t", "method", "name")
         .values_list(*columns)
-        .iterator(chunk_size=CHUNK_SIZE)
+        .iterator(chunk_size=CHUNK_SIZE_HISTOGRAMS if histograms else CHUNK_SIZE)
     )
 
 

@@ -139,8 +139,10 @@ def json_chunks(export: RunExport, *, rows_per_chunk: int = ROWS_PER_CHUNK) -> I
     text = _dumps(head)
     yield text[:-1]  # leave the object open for the series
     hist = ("histogram",) if export.histograms else ()
+    # A busy second's histogram is ~100 KB once decoded: smaller batches keep memory flat.
+    per_chunk = max(1, rows_per_chunk // 10) if export.histograms else rows_per_chunk
     yield ',"series":{"interval_seconds":1,"histograms":' + _dumps(export.histograms) + ',"overall":'
-    yield from _table((*SECOND_COLUMNS, *hist), export.seconds, rows_per_chunk)
+    yield from _table((*SECOND_COLUMNS, *hist), export.seconds, per_chunk)
     yield ',"endpoints":'
-    yield from _table((*ENDPOINT_SECOND_COLUMNS, *hist), export.endpoint_seconds, rows_per_chunk)
+    yield from _table((*ENDPOINT_SECOND_COLUMNS, *hist), export.endpoint_seconds, per_chunk)
     yield "}}"
