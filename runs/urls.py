@@ -2,7 +2,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from runs.views import api_tokens, compare, dashboard, plans, profiles, runs, scenarios, target_verify, targets, teams
+from runs.views import (
+    api_tokens,
+    compare,
+    dashboard,
+    exports,
+    plans,
+    profiles,
+    runs,
+    scenarios,
+    target_verify,
+    targets,
+    teams,
+)
 
 urlpatterns = [
     path("", dashboard.dashboard, name="runs-dashboard"),
@@ -15,6 +27,9 @@ urlpatterns = [
     path("runs/<int:pk>/tables/", runs.run_tables, name="runs-tables"),
     path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="runs-cancel"),
     path("runs/<int:pk>/baseline/", compare.run_baseline, name="runs-baseline"),
+    path("runs/<int:pk>/export.csv", exports.run_export_csv, name="runs-export-csv"),
+    path("runs/<int:pk>/export.json", exports.run_export_json, name="runs-export-json"),
+    path("runs/<int:pk>/report.html", exports.run_report, name="runs-report"),
     # Test plans
     path("plans/", plans.plan_list, name="runs-plan-list"),
     path("plans/new/", plans.plan_create, name="runs-plan-create"),

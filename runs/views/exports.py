@@ -1,0 +1,66 @@
+"""Downloads of a run: CSV of the per-second series, JSON of the whole run, HTML report.
+
+Each view looks the run up in one line (the place a team-scoped lookup goes) and hands plain
+data from ``runs.selectors_export`` to a pure builder in ``runs.exports``. CSV and JSON are
+streamed: the per-second rows are read from the database while the response is sent.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from runs import access, selectors_export
+from runs.exports import export_filename
+from runs.exports.csv import csv_chunks
+from runs.exports.json import json_chunks
+from runs.exports.report import report_html
+from runs.models import Run
+
+FLAGS = {"": False, "0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
+
+
+def _attachment(response: HttpResponse | StreamingHttpResponse, run: Run, ext: str) -> None:
+    filename = export_filename(run_id=run.pk, plan_name=run.plan_name, ext=ext)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["X-Content-Type-Options"] = "nosniff"
+
+
+@never_cache
+@require_GET
+@access.team_view()
+def run_export_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    run = access.object_for(request, Run.objects.all(), pk)
+    response = StreamingHttpResponse(
+        csv_chunks(**selectors_export.run_csv_streams(run=run)), content_type="text/csv; charset=utf-8"
+    )
+    _attachment(response, run, "csv")
+    return response
+
+
+@never_cache
+@require_GET
+@access.team_view()
+def run_export_json(request: HttpRequest, pk: int) -> HttpResponse | StreamingHttpResponse:
+    histograms = FLAGS.get(request.GET.get("histograms", "").strip().lower())
+    if histograms is None:
+        return HttpResponseBadRequest("histograms must be 1 or 0.", content_type="text/plain; charset=utf-8")
+    run = access.object_for(request, Run.objects.all(), pk)
+    export = selectors_export.run_export(run=run, histograms=histograms)
+    response = StreamingHttpResponse(json_chunks(export), content_type="application/json")
+    _attachment(response, run, "json")
+    return response
+
+
+@never_cache
+@require_GET
+@access.team_view()
+def run_report(request: HttpRequest, pk: int) -> HttpResponse:
+    run = access.object_for(request, Run.objects.select_related("plan"), pk)
+    response = HttpResponse(
+        report_html(selectors_export.run_report(run=run)), content_type="text/html; charset=utf-8"
+    )
+    _attachment(response, run, "html")
+    return response
