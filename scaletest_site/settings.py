@@ -232,6 +232,8 @@ SCALETEST_REQUEUE_AFTER_SECONDS = env_int("SCALETEST_REQUEUE_AFTER_SECONDS", 60,
 SCALETEST_QUEUED_TIMEOUT_SECONDS = env_int("SCALETEST_QUEUED_TIMEOUT_SECONDS", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-runs": {"task": "runs.tasks.reap_stale_runs", "schedule": 30.0},
+    # Plans with a cron schedule (TestPlan.schedule, in TIME_ZONE); claimed in the database.
+    "start-due-schedules": {"task": "runs.tasks.start_due_schedules", "schedule": 30.0, "options": {"expires": 25}},
 }
 
 # --- Runs ----------------------------------------------------------------------------------
