@@ -38,7 +38,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
             query[key] = data[key]
     context = {
         "page": page,
-        "runs": page.object_list,
+        "runs": list(page.object_list),
         "compare_max": selectors_analysis.MAX_COMPARE_RUNS,
         "filter_form": form,
         "filters": filters,
