@@ -20,10 +20,17 @@ class MembershipInline(admin.TabularInline):
 class TeamAdmin(admin.ModelAdmin):
     """Operators create teams, add members and allow locustfiles here."""
 
-    list_display = ("name", "allow_locustfiles", "created_at")
+    list_display = ("name", "allow_locustfiles", "max_users", "max_run_seconds", "max_concurrent_runs", "created_at")
     list_filter = ("allow_locustfiles",)
     search_fields = ("name",)
     inlines = [MembershipInline]
+
+
+class DataSourceInline(admin.TabularInline):
+    model = models.ScenarioDataSource
+    extra = 0
+    fields = ("order", "kind", "mode", "filename", "columns")
+    readonly_fields = ("columns",)
 
 
 @admin.register(models.Target)
@@ -35,9 +42,9 @@ class TargetAdmin(admin.ModelAdmin):
 
 @admin.register(models.Scenario)
 class ScenarioAdmin(admin.ModelAdmin):
-    list_display = ("name", "team", "user_class", "think_time_min", "think_time_max")
+    list_display = ("name", "team", "kind", "mode", "user_class", "think_time_min", "think_time_max")
     list_filter = ("team",)
-    inlines = [StepInline]
+    inlines = [StepInline, DataSourceInline]
 
 
 @admin.register(models.LoadProfile)

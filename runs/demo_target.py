@@ -11,6 +11,12 @@ Standard library only; it binds to loopback only. Endpoints:
 * ``/bytes?n=1000``    answers n bytes (at most 10 MB).
 * ``/echo``            (POST/PUT/PATCH) answers the request body.
 * ``/reset``           closes the connection abruptly (TCP RST), no answer.
+* ``/login``           (POST) issues a new token: JSON ``{"access_token": ..., "user": ...}``
+                       (``user`` from a JSON body's ``user``) and the header ``X-Session``.
+* ``/me``              200 with the token's user for ``Authorization: Bearer <issued token>``,
+                       401 otherwise.
+* ``/value?v=x``       answers x and counts it (``values`` in ``/__stats``), so tests can see
+                       which values a scenario sent.
 * ``/__stats``         JSON: requests served per path (query excluded, ``/__stats`` itself not
                        counted), so tests can compare ScaleTest's count with the target's, and
                        ``in_flight_peak``, the most requests it was handling at once.
@@ -21,6 +27,7 @@ Standard library only; it binds to loopback only. Endpoints:
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import struct
 import sys
@@ -34,6 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 MAX_BYTES = 10 * 1024 * 1024
 MAX_DELAY_MS = 600_000
+MAX_TOKENS = 100_000
 
 
 class DemoServer(ThreadingHTTPServer):
@@ -57,6 +65,8 @@ class DemoServer(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._in_flight = 0
         self._in_flight_peak = 0
+        self._tokens: dict[str, str] = {}
+        self._values: Counter[str] = Counter()
 
     def handle_error(self, request: object, client_address: object) -> None:
         # A load generator that stops drops its keep-alive connections mid-read: routine here.
@@ -78,7 +88,25 @@ class DemoServer(ThreadingHTTPServer):
         with self._lock:
             paths = dict(self._counts)
             peak = self._in_flight_peak
-        return {"paths": paths, "total": sum(paths.values()), "in_flight_peak": peak}
+            values = dict(self._values)
+        return {"paths": paths, "total": sum(paths.values()), "in_flight_peak": peak, "values": values}
+
+    def issue_token(self, user: str) -> str:
+        token = secrets.token_hex(16)
+        with self._lock:
+            if len(self._tokens) >= MAX_TOKENS:  # a long run must not grow it without bound
+                del self._tokens[next(iter(self._tokens))]  # the oldest
+            self._tokens[token] = user
+        return token
+
+    def token_user(self, token: str) -> str | None:
+        with self._lock:
+            return self._tokens.get(token)
+
+    def count_value(self, value: str) -> None:
+        with self._lock:
+            if len(self._values) < MAX_TOKENS:
+                self._values[value] += 1
 
 
 class DemoHandler(BaseHTTPRequestHandler):
@@ -134,6 +162,26 @@ class DemoHandler(BaseHTTPRequestHandler):
             self._send(200, body, self.headers.get("Content-Type") or "application/octet-stream")
         elif path == "/reset":
             self._reset()
+        elif path == "/login" and self.command == "POST":
+            try:
+                user = str((json.loads(body or b"{}") or {}).get("user") or "demo")
+            except (ValueError, AttributeError):
+                self._send(400, b"the body must be a JSON object\n")
+                return
+            token = self.server.issue_token(user)
+            answer = json.dumps({"access_token": token, "user": user}).encode()
+            self._send(200, answer, "application/json", extra_headers={"X-Session": token})
+        elif path == "/me":
+            scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+            user = self.server.token_user(token.strip()) if scheme.lower() == "bearer" else None
+            if user is None:
+                self._send(401, b"missing or unknown bearer token\n")
+                return
+            self._send(200, json.dumps({"user": user}).encode(), "application/json")
+        elif path == "/value":
+            value = query.get("v", [""])[0]
+            self.server.count_value(value)
+            self._send(200, value.encode())
         elif path == "/":
             self._send(200, b"ScaleTest demo target\n")
         else:
@@ -148,9 +196,17 @@ class DemoHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def _send(self, code: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+    def _send(
+        self,
+        code: int,
+        body: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
+        for key, value in (extra_headers or {}).items():
+            self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         # Headers and body in one write: one packet for small answers.
         self._headers_buffer.append(b"\r\n")

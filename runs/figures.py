@@ -191,20 +191,71 @@ def failures_figure(
     }
 
 
+THRESHOLD_COLOR = "#b91c1c"
+OFF_CHART = 3.0
+
+
+def add_threshold_lines(fig: Figure, limits: Iterable[Row], *, metrics: Sequence[str]) -> Figure:
+    """Dashed horizontal lines at the whole-run thresholds (dicts with metric, op, value,
+    method) of ``metrics``, labelled like ``p95 < 500``; endpoint thresholds are left out
+    (the chart is of all endpoints). Returns ``fig``, changed in place: shapes and
+    annotations, so the live page's extended traces keep their indexes.
+
+    A limit far above the data (over ``OFF_CHART`` times its highest point) would squash the
+    lines into the bottom of the chart: it is named in the top corner instead of drawn."""
+    layout = fig["layout"]
+    highest = max(
+        (y for trace in fig["data"] for y in trace.get("y", ()) if isinstance(y, (int, float))), default=0
+    )
+    for item in limits:
+        if item.get("metric") not in metrics or item.get("method"):
+            continue
+        value = _num(item.get("value"))
+        if value is None:
+            continue
+        label = esc(f"{item.get('metric')} {item.get('op')} {value:g}")
+        if highest > 0 and value > OFF_CHART * highest:
+            layout.setdefault("annotations", []).append(
+                {
+                    "xref": "paper", "x": 0, "xanchor": "left", "yref": "paper", "y": 1, "yanchor": "top",
+                    "text": f"{label} (above the chart)", "showarrow": False,
+                    "font": {"size": 10, "color": THRESHOLD_COLOR},
+                }
+            )
+            continue
+        layout.setdefault("shapes", []).append(
+            {
+                "type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": value, "y1": value,
+                "line": {"color": THRESHOLD_COLOR, "width": 1, "dash": "dash"},
+            }
+        )
+        layout.setdefault("annotations", []).append(
+            {
+                "xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": value, "yanchor": "bottom",
+                "text": label, "showarrow": False,
+                "font": {"size": 10, "color": THRESHOLD_COLOR},
+            }
+        )
+    return fig
+
+
 def run_figures(
     rows: Iterable[Row],
     *,
     planned: tuple[Sequence[float], Sequence[float]] | None = None,
     subject: str | None = None,
     open_model: bool = False,
+    thresholds: Iterable[Row] = (),
 ) -> dict[str, Figure]:
     """The four time-series charts of a run, keyed like :data:`TIMESERIES_CHARTS`.
 
     ``planned`` is the profile's curve: users for closed-model runs (drawn on the users
-    chart), iterations/s for arrival-rate runs (drawn on the requests chart).
+    chart), iterations/s for arrival-rate runs (drawn on the requests chart). ``thresholds``
+    (the snapshot's dicts) add their limits to the latency and requests charts.
     """
     series = series_from_rows(rows)
-    return {
+    limits = list(thresholds)
+    figs = {
         "rps": requests_figure(series, subject=subject, planned_rate=planned if open_model else None),
         "latency": latency_figure(series, subject=subject),
         "users": users_figure(
@@ -212,6 +263,10 @@ def run_figures(
         ),
         "failures": failures_figure(series, subject=subject, open_model=open_model),
     }
+    if limits:
+        add_threshold_lines(figs["latency"], limits, metrics=("p50", "p90", "p95", "p99", "max"))
+        add_threshold_lines(figs["rps"], limits, metrics=("rps",))
+    return figs
 
 
 def profile_figure(

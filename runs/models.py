@@ -12,6 +12,17 @@ from django.db import models
 from django.urls import reverse
 
 from . import profiles
+from . import thresholds as thresholds_mod
+
+def validate_thresholds(value: object) -> None:
+    """The stored JSON list of a plan's thresholds (``runs.thresholds``), e.g. edited in the admin."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        thresholds_mod.parse_thresholds(value)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
 
 HTTP_URL = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -24,6 +35,18 @@ class Team(models.Model):
     # Set by operators (Django admin): locustfile scenarios run arbitrary Python in the child.
     allow_locustfiles = models.BooleanField(
         default=False, help_text="Allow this team's scenarios to be locustfiles (Python run by the workers)."
+    )
+    # The team's own caps (operators set them in the admin); empty: the server-wide setting.
+    # A team cap above the server-wide one has no effect: the server's caps always apply.
+    max_users = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: SCALETEST_MAX_USERS.")
+    max_run_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: SCALETEST_MAX_RUN_SECONDS."
+    )
+    max_concurrent_runs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: SCALETEST_MAX_CONCURRENT_RUNS."
+    )
+    target_daily_user_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Per target, last 24 h. Empty: SCALETEST_TARGET_DAILY_USER_SECONDS."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -96,9 +119,23 @@ class Scenario(models.Model):
         FAST = "fast", "FastHttpUser (geventhttpclient, fastest)"
         HTTP = "http", "HttpUser (requests)"
 
+    class Kind(models.TextChoices):
+        STEPS = "steps", "Request steps"
+        LOCUSTFILE = "locustfile", "Locustfile (Python)"
+
+    class Mode(models.TextChoices):
+        WEIGHTED = "weighted", "Weighted: each iteration runs one step picked by weight"
+        SEQUENCE = "sequence", "Sequence: each iteration runs every step in order"
+
+
     team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.STEPS)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.WEIGHTED)
+    # Python source of a ``locustfile`` scenario; runs only where locustfiles are allowed
+    # (runs.services.scenarios.locustfile_allowed).
+    locustfile = models.TextField(blank=True)
     think_time_min = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
     think_time_max = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
     user_class = models.CharField(max_length=10, choices=UserClass.choices, default=UserClass.FAST)
@@ -135,6 +172,8 @@ class ScenarioStep(models.Model):
     expected_statuses = models.CharField(
         max_length=200, default="200-399", help_text="Codes and ranges, e.g. 200-299,304."
     )
+    # [{"var": "token", "source": "json" | "header" | "regex", "expr": "access_token"}]
+    extract = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["order", "id"]
@@ -145,6 +184,33 @@ class ScenarioStep(models.Model):
     @property
     def display_name(self) -> str:
         return self.name or self.path
+
+
+class ScenarioDataSource(models.Model):
+    """Values for a scenario's ``${name}`` variables: a CSV file (header row = names) or a
+    list (one value per line, one name), parsed when saved."""
+
+    class Kind(models.TextChoices):
+        CSV = "csv", "CSV file"
+        LIST = "list", "List of values"
+
+    class Mode(models.TextChoices):
+        SEQUENTIAL = "sequential", "Next row (shared by all users, wraps around)"
+        RANDOM = "random", "Random row"
+
+    scenario = models.ForeignKey(Scenario, related_name="sources", on_delete=models.CASCADE)
+    order = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.LIST)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.SEQUENTIAL)
+    filename = models.CharField(max_length=255, blank=True)
+    columns = models.JSONField(default=list)
+    rows = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.filename or ", ".join(self.columns)
 
 
 class LoadProfile(models.Model):
@@ -186,6 +252,8 @@ class TestPlan(models.Model):
     schedule_last_run = models.ForeignKey("Run", null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
     # Why the last scheduled start was refused (caps, safety, profile); blank after a success.
     schedule_last_error = models.TextField(blank=True)
+    # Pass/fail criteria: a list of ``runs.thresholds.Threshold.to_dict`` dicts.
+    thresholds = models.JSONField(default=list, blank=True, validators=[validate_thresholds])
     # The run every new run of this plan is compared with.
     baseline_run = models.ForeignKey(
         "Run", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
@@ -258,6 +326,12 @@ class Run(models.Model):
     p95_ms = models.FloatField(null=True, blank=True)
     p99_ms = models.FloatField(null=True, blank=True)
     max_ms = models.FloatField(null=True, blank=True)
+    # Threshold verdicts (``runs.thresholds.evaluate``), set when the run ends: None without
+    # thresholds, True only when every threshold passed.
+    passed = models.BooleanField(null=True, blank=True)
+    threshold_results = models.JSONField(default=list, blank=True)
+    # Set by the runner when an abort threshold stopped the run (``runs.thresholds.Abort.to_dict``).
+    threshold_abort = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -289,6 +363,11 @@ class Run(models.Model):
     def is_open_model(self) -> bool:
         """An arrival-rate run (iterations started on a schedule), from the run's snapshot."""
         return profiles.is_open_model(((self.snapshot or {}).get("profile") or {}).get("kind", ""))
+
+    @property
+    def thresholds(self) -> list[dict[str, object]]:
+        """The thresholds the run was started with (from its snapshot)."""
+        return list((self.snapshot or {}).get("thresholds") or [])
 
     @property
     def mean_rps(self) -> float:

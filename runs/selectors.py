@@ -50,6 +50,7 @@ RUN_LIST_FIELDS = (
     "trigger",
     "version",
     "tags",
+    "passed",
 )
 
 
@@ -249,6 +250,7 @@ def _step_row(step: dict[str, Any]) -> dict[str, Any]:
         **step,
         "query_text": json.dumps(step.get("query")) if step.get("query") else "",
         "headers_text": json.dumps(step.get("headers")) if step.get("headers") else "",
+        "extract_text": "; ".join(f"{r['var']} = {r['source']}:{r['expr']}" for r in step.get("extract") or []),
     }
 
 
@@ -265,6 +267,7 @@ def scenario_step_rows(*, scenario: Scenario) -> list[dict[str, Any]]:
             "body": step.body,
             "weight": step.weight,
             "expected_statuses": step.expected_statuses,
+            "extract": step.extract,
         })
         for step in scenario.steps.all()
     ]
@@ -313,3 +316,41 @@ def runs_series_window(
     for run_id, t, requests, failures, p95 in rows:
         grouped[run_id].append((t, requests, failures, p95))
     return [seconds_series(grouped[i]) for i in ids]
+
+
+def run_threshold_rows(*, run: Run) -> list[dict[str, Any]]:
+    """The thresholds table of a run: its stored verdicts, or while none exist (an active run,
+    or one from before thresholds) the snapshot's thresholds awaiting a verdict."""
+    from runs import thresholds
+
+    results = run.threshold_results or []
+    if not results:
+        try:
+            items = thresholds.parse_thresholds(run.thresholds)
+        except ValueError:
+            items = []
+        results = [{**item.to_dict(), "label": item.label(), "observed": None, "verdict": "pending", "note": ""}
+                   for item in items]
+    rows = []
+    for r in results:
+        metric = str(r.get("metric", ""))
+        rows.append(
+            {
+                "label": r.get("label", ""),
+                "observed": thresholds.format_value(metric, r.get("observed")),
+                "limit": f"{r.get('op', '')} {thresholds.format_value(metric, r.get('value'))}",
+                "verdict": r.get("verdict", ""),
+                "note": r.get("note", ""),
+                "aborted": bool(r.get("aborted")),
+            }
+        )
+    return rows
+
+
+def plan_threshold_labels(*, plan: TestPlan) -> list[str]:
+    from runs import thresholds
+
+    try:
+        return [item.label() for item in thresholds.parse_thresholds(plan.thresholds)]
+    except ValueError:
+        return ["(invalid thresholds: edit the plan)"]

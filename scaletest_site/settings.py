@@ -249,6 +249,10 @@ SCALETEST_MAX_CONCURRENT_RUNS = env_int("SCALETEST_MAX_CONCURRENT_RUNS", 4, mini
 # User-seconds one target may receive in 24 h (measured for ended runs, planned for active
 # ones); 0 turns the budget off. The default is 2 000 users for 5 hours.
 SCALETEST_TARGET_DAILY_USER_SECONDS = env_int("SCALETEST_TARGET_DAILY_USER_SECONDS", 36_000_000)
+# Locustfile scenarios run arbitrary Python in the worker's Locust child: operators allow them
+# per team (Team.allow_locustfiles, off by default); false here forbids them for every team
+# (runs.services.scenarios.locustfile_allowed).
+SCALETEST_ALLOW_LOCUSTFILES = env_bool("SCALETEST_ALLOW_LOCUSTFILES", True)
 
 # --- Targets a run may load (runs.safety) ------------------------------------------------
 # Port of the demo target `manage.py up` starts; the default allowlist opens it and nothing else.

@@ -17,6 +17,7 @@ import locust  # isort: skip  # noqa: I001
 
 import base64
 import json
+import linecache
 import logging
 import os
 import random
@@ -26,18 +27,19 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import gevent
 import gevent.event
 import gevent.pool
 from gevent.fileobject import FileObject
-from locust import FastHttpUser, HttpUser, LoadTestShape, between, constant
+from locust import FastHttpUser, HttpUser, LoadTestShape, User, between, constant
 from locust.env import Environment
 from locust.runners import STATE_STOPPED, LocalRunner
 
 from runs import profiles
 from runs.engine import pinning, protocol
+from runs.engine import scenario_vars as sv
 from runs.histogram import Histogram
 
 log = logging.getLogger("scaletest.child")
@@ -271,7 +273,221 @@ def _make_task(req: dict[str, Any], extra: dict[str, Any]) -> Callable[[Any], No
     return task
 
 
-def build_user_class(snapshot: dict[str, Any]) -> type:
+# -- variables and extraction (only for steps that use them) ------------------------------------
+def _quote_path_value(value: str) -> str:
+    return quote(value, safe="/")
+
+
+class ExtractingExpect:
+    """Per request of a step that extracts: judges the status as :class:`Expect`, then
+    extracts into the iteration's values. A value that cannot be extracted fails the request
+    (an :class:`~runs.engine.scenario_vars.ExtractionError` in the errors table)."""
+
+    __slots__ = ("expect", "extractor", "values", "ok")
+
+    def __init__(self, expect: Expect, extractor: sv.Extractor, values: dict[str, str]) -> None:
+        self.expect = expect
+        self.extractor = extractor
+        self.values = values
+        self.ok = False
+
+    def judge(self, response: Any, exception: BaseException | None) -> BaseException | None:
+        exception = self.expect.judge(response, exception)
+        if exception is not None or response is None or not response.status_code:
+            return exception
+        try:
+            self.extractor.apply(content=response.content, headers=response.headers, into=self.values)
+        except sv.ExtractionError as exc:
+            return exc
+        self.ok = True
+        return None
+
+
+class TemplatedStep:
+    """A step whose path, query values, header values or body hold ``${name}``, or that
+    extracts: its templates are compiled once here, and each call renders them."""
+
+    def __init__(self, step: dict[str, Any], base_headers: dict[str, str], extra: dict[str, Any]) -> None:
+        static = _step_request(step, base_headers)
+        self.method, self.name, self.extra = static["method"], static["name"], extra
+        self.expect = Expect(static["expected"], static["expected_spec"])
+        path = step.get("path") or "/"
+        self.path = sv.compile_template(path if path.startswith("/") else "/" + path)
+        self.query = [
+            (str(k), sv.compile_template(str(v)))
+            for k, value in (step.get("query") or {}).items()
+            for v in (value if isinstance(value, list) else [value])
+        ]
+        own = {str(k): str(v) for k, v in (step.get("headers") or {}).items()}
+        templated = {k for k, v in own.items() if sv.has_template(v)}
+        self.headers = {k: v for k, v in static["headers"].items() if k not in templated}
+        self.header_templates = [(k, sv.compile_template(own[k])) for k in templated]
+        self.data = static["data"]
+        templated_body = static["data"] is not None and sv.has_template(step["body"])
+        self.body = sv.compile_template(step["body"]) if templated_body else None
+        rules = step.get("extract") or []
+        self.extractor = sv.Extractor(rules) if rules else None
+        self.context = {EXPECT_KEY: self.expect}
+        self.names = sv.step_names_used(step)
+
+    def render(self, values: dict[str, str]) -> tuple[str, dict[str, str], bytes | None]:
+        url = self.path.render(values, _quote_path_value)
+        if self.query:
+            url += ("&" if "?" in url else "?") + urlencode([(k, t.render(values)) for k, t in self.query])
+        headers = self.headers
+        if self.header_templates:
+            headers = dict(headers)
+            for key, template in self.header_templates:
+                value = template.render(values)
+                if "\n" in value or "\r" in value:
+                    raise ValueError(f"the value of header {key} would contain a line break")
+                headers[key] = value
+        data = self.data if self.body is None else self.body.render(values).encode()
+        return url, headers, data
+
+    def __call__(self, user: Any, values: dict[str, str]) -> bool:
+        """One request; False when the iteration cannot go on (a value was not extracted)."""
+        try:
+            url, headers, data = self.render(values)
+        except (KeyError, ValueError) as exc:
+            error = ValueError(f"variable {exc.args[0]} is not set") if isinstance(exc, KeyError) else exc
+            user.environment.events.request.fire(
+                request_type=self.method, name=self.name, response_time=0.0, response_length=0,
+                exception=error, context={}, response=None,
+            )
+            return False
+        if self.extractor is None:
+            user.client.request(
+                self.method, url, name=self.name, headers=headers, data=data, context=self.context, **self.extra
+            )
+            return True
+        judge = ExtractingExpect(self.expect, self.extractor, values)
+        user.client.request(
+            self.method, url, name=self.name, headers=headers, data=data, context={EXPECT_KEY: judge}, **self.extra
+        )
+        return judge.ok
+
+
+def _pickers(snapshot: dict[str, Any]) -> list[sv.RowPicker]:
+    return [
+        sv.RowPicker(list(src["columns"]), list(src["rows"]), mode=str(src.get("mode") or "sequential"))
+        for src in (snapshot["scenario"].get("sources") or [])
+    ]
+
+
+def _uses_variables(step: dict[str, Any]) -> bool:
+    return bool(step.get("extract")) or any(sv.has_template(t) for _, t in sv.step_template_texts(step))
+
+
+def _check_variables(scenario: dict[str, Any], mode: str) -> None:
+    names = [c for src in scenario.get("sources") or [] for c in src["columns"]]
+    steps = scenario.get("steps") or []
+    if mode != "sequence" and any(step.get("extract") for step in steps):
+        raise ValueError("steps extract values, which needs the scenario's sequence mode")
+    for index, missing in sv.undefined_variables(mode=mode, source_names=names, steps=steps):
+        raise ValueError(f"step {index + 1} uses {', '.join(missing)}, which no data source or earlier step defines")
+
+
+def _weighted_templated_task(step: TemplatedStep, pickers: list[sv.RowPicker]) -> Callable[[Any], None]:
+    # Only the sources this step reads advance their cursor.
+    mine = [p for p in pickers if step.names & set(p.columns)]
+
+    def task(user: Any) -> None:
+        values: dict[str, str] = {}
+        for picker in mine:
+            picker.fill(values)
+        step(user, values)
+
+    task.__name__ = f"step_{step.name}"[:100]
+    return task
+
+
+def _sequence_task(
+    runners: list[Callable[[Any, dict[str, str]], bool]], pickers: list[sv.RowPicker], think: bool
+) -> Callable[[Any], None]:
+    """One iteration: a row of every source, then every step in order (think time between
+    steps in the closed model). A step whose extraction failed ends the iteration."""
+
+    def sequence(user: Any) -> None:
+        values: dict[str, str] = {}
+        for picker in pickers:
+            picker.fill(values)
+        first = True
+        for run_step in runners:
+            if think and not first:
+                gevent.sleep(user.wait_time())
+            first = False
+            if not run_step(user, values):
+                return
+
+    return sequence
+
+
+def _plain_step(task: Callable[[Any], None]) -> Callable[[Any, dict[str, str]], bool]:
+    def run_step(user: Any, values: dict[str, str]) -> bool:
+        task(user)
+        return True
+
+    return run_step
+
+
+# -- locustfile scenarios ----------------------------------------------------------------------
+LOCUSTFILE_NAME = "<locustfile>"
+
+
+def load_locustfile(source: str, *, host: str) -> list[type]:
+    """The User classes of a locustfile, with their host forced to the target's.
+
+    The file runs in a fresh module in this (pinned) child: name resolution only answers the
+    target's checked address (``runs.engine.pinning``), so the ``client`` of HttpUser and
+    FastHttpUser, and any other library that resolves names, reaches the target only. Code in
+    the file can still do anything the worker's OS user can (raw sockets to IP literals,
+    files): that is why locustfile scenarios need an administrator's permission
+    (``runs.services.scenarios.locustfile_allowed``).
+    """
+    import types
+
+    try:
+        code = compile(source, LOCUSTFILE_NAME, "exec")
+    except SyntaxError as exc:
+        raise ValueError(f"the locustfile has a syntax error on line {exc.lineno}: {exc.msg}") from None
+    # Tracebacks of the file's code show its lines.
+    linecache.cache[LOCUSTFILE_NAME] = (len(source), None, source.splitlines(True), LOCUSTFILE_NAME)
+    module = types.ModuleType("scaletest_locustfile")
+    module.__file__ = LOCUSTFILE_NAME
+    sys.modules[module.__name__] = module
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - an administrator allowed this file (see above)
+    except Exception as exc:  # noqa: BLE001 - the run fails with the file's own error
+        raise ValueError(f"the locustfile failed while loading: {type(exc).__name__}: {exc}") from None
+    items = [v for v in vars(module).values() if isinstance(v, type)]
+    shapes = [v.__name__ for v in items if issubclass(v, LoadTestShape) and v is not LoadTestShape]
+    if shapes:
+        raise ValueError(
+            f"the locustfile defines a LoadTestShape ({', '.join(shapes)}); the load comes from the plan's "
+            "profile: remove the shape class"
+        )
+    users = [v for v in items if issubclass(v, User) and not v.abstract]
+    if not users:
+        raise ValueError("the locustfile defines no User class (a subclass of HttpUser or FastHttpUser with tasks)")
+    for cls in users:
+        if not cls.tasks:
+            raise ValueError(f"the locustfile's user class {cls.__name__} has no tasks")
+        cls.host = host
+    return users
+
+
+def build_user_classes(snapshot: dict[str, Any], *, open_model: bool = False) -> list[type]:
+    scenario = snapshot["scenario"]
+    if scenario.get("kind") == "locustfile":
+        if open_model:
+            raise ValueError("locustfile scenarios run with user-based load profiles, not arrival rates")
+        host = str(snapshot["target"]["base_url"]).rstrip("/")
+        return load_locustfile(str(scenario.get("locustfile") or ""), host=host)
+    return [build_user_class(snapshot, open_model=open_model)]
+
+
+def build_user_class(snapshot: dict[str, Any], *, open_model: bool = False) -> type:
     target = snapshot["target"]
     scenario = snapshot["scenario"]
     steps = scenario.get("steps") or []
@@ -287,9 +503,31 @@ def build_user_class(snapshot: dict[str, Any]) -> type:
     # them on the class. Redirects are never followed: a redirect off the verified host must
     # not receive load.
     extra: dict[str, Any] = {"allow_redirects": False, "timeout": timeout} if use_requests else {}
-    tasks = {_make_task(_step_request(step, base_headers), extra): int(step.get("weight") or 1) for step in steps}
     low = float(scenario.get("think_time_min") or 0.0)
     high = max(low, float(scenario.get("think_time_max") or 0.0))
+    mode = str(scenario.get("mode") or "weighted")
+    if mode not in ("weighted", "sequence"):
+        raise ValueError(f"unknown scenario mode {mode!r}")
+    _check_variables(scenario, mode)
+    pickers = _pickers(snapshot)
+    # Steps without variables take exactly the plain path: one precomputed request.
+    plain = [not _uses_variables(step) for step in steps]
+    tasks: dict[Callable[[Any], None], int] | list[Callable[[Any], None]]
+    if mode == "sequence":
+        runners = [
+            _plain_step(_make_task(_step_request(step, base_headers), extra)) if is_plain
+            else TemplatedStep(step, base_headers, extra)
+            for step, is_plain in zip(steps, plain, strict=True)
+        ]
+        tasks = [_sequence_task(runners, pickers, think=high > 0 and not open_model)]
+    else:
+        tasks = {
+            (
+                _make_task(_step_request(step, base_headers), extra) if is_plain
+                else _weighted_templated_task(TemplatedStep(step, base_headers, extra), pickers)
+            ): int(step.get("weight") or 1)
+            for step, is_plain in zip(steps, plain, strict=True)
+        }
     wait_time = constant(0) if high == 0 else between(low, high)
     attrs: dict[str, Any] = {
         "host": str(target["base_url"]).rstrip("/"),
@@ -492,17 +730,22 @@ class Child:
         # Normalise as the form did (numbers, defaults); the parent enforced the real limits.
         params = profiles.validate_profile(profile["kind"], profile["params"], max_users=10**9, max_seconds=10**9)
         plan = profiles.build_plan(profile["kind"], params)
-        user_class = build_user_class(snapshot)
+        user_classes = build_user_classes(snapshot, open_model=plan.is_open)
         if plan.is_open:
-            return self.run_open(plan, user_class, stop_timeout=float(engine.get("stop_timeout", 2.0)))
+            return self.run_open(plan, user_classes[0], stop_timeout=float(engine.get("stop_timeout", 2.0)))
+        locustfile = snapshot["scenario"].get("kind") == "locustfile"
         self.env = Environment(
-            user_classes=[user_class],
+            user_classes=user_classes,
             shape_class=ProfileShape(plan),
             stop_timeout=float(engine.get("stop_timeout", 2.0)),
             catch_exceptions=True,
+            # A locustfile's hooks (``@events.init.add_listener``...) use Locust's global events.
+            events=locust.events if locustfile else None,
         )
         runner = self.runner = self.env.create_local_runner()
         _drop_locust_stats(self.env)
+        if locustfile:
+            self.env.events.init.fire(environment=self.env, runner=runner, web_ui=None)
         self.env.events.request.add_listener(self.recorder.on_request)
         self.env.events.test_stop.add_listener(lambda **_: self.request_stop("finished"))
 

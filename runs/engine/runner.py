@@ -2,6 +2,7 @@
 
 It spawns ``python -m runs.engine.child``, hands it the snapshot, stores what the child
 measures in batches every 2 s, keeps the heartbeat fresh (every second), forwards cancels,
+stops the run when an ``abort`` threshold stays crossed (``runs.thresholds.AbortWatch``),
 enforces the time cap and always ends the run ``finished``, ``failed`` or ``cancelled``.
 Nothing already measured is dropped: the last partial batch is stored before the run ends,
 whatever happened.
@@ -33,12 +34,14 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
+from runs import thresholds
 from runs.engine import protocol
 from runs.models import Run
 from runs.safety import Refused
 from runs.services.results import results_ingest
 from runs.services.safety import target_preflight
 from runs.services.runs import run_finish, run_heartbeat
+from runs.services.thresholds import run_seconds_for_watch
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +165,7 @@ class Supervision:
     # inserted without looking for stored rows. After a failed store the next one looks.
     last_t: int = -1
     ingest_failed: bool = False
-    stop_cause: str | None = None  # "cancel", "cap", "shutdown"
+    stop_cause: str | None = None  # "cancel", "cap", "shutdown", "threshold"
     stop_at: float | None = None
     sigterm_sent: bool = False
     sigkill_sent: bool = False
@@ -171,6 +174,9 @@ class Supervision:
     eof: bool = False
     store_error: str = ""
     cancel_message: str = ""
+    # Thresholds with ``abort``: checked on each stored second (see ``_watch``).
+    watch: thresholds.AbortWatch | None = None
+    abort: thresholds.Abort | None = None
 
     def outcome(self, returncode: int | None, stderr: str) -> tuple[str, str]:
         """(status, error message) for ``run_finish``."""
@@ -191,6 +197,9 @@ class Supervision:
             return Run.Status.CANCELLED, SHUTDOWN_MESSAGE
         if self.stop_cause == "cancel":
             return Run.Status.CANCELLED, self.cancel_message
+        if self.stop_cause == "threshold" and self.abort is not None:
+            # It ran as planned until a pass/fail criterion stopped it: finished, not passed.
+            return Run.Status.FINISHED, self.abort.message()
         if self.done is not None and returncode == 0:
             return Run.Status.FINISHED, ""
         return Run.Status.FAILED, _with_tail(
@@ -235,6 +244,7 @@ def run_execute(*, run_id: int) -> str:
     stop_grace = float(settings.SCALETEST_STOP_GRACE_SECONDS)
     sup = Supervision(run_id=run_id, cap_seconds=run_cap_seconds(run.planned_seconds), stop_grace=stop_grace)
     sup.last_t = run.last_t  # -1 for a new run; higher if an earlier attempt stored seconds
+    sup.watch = _abort_watch(run)
     first_line = dict(run.snapshot)
     # Users get until a little before SIGTERM to finish their current request.
     first_line["engine"] = {"stop_timeout": max(0.5, stop_grace - 1.5), "pin": pin}
@@ -268,6 +278,8 @@ def _supervise(sup: Supervision, io: ChildIO) -> None:
         if now - last_flush >= FLUSH_SECONDS:
             last_flush = now
             _flush(sup)
+            if sup.watch is not None and sup.stop_cause is None:
+                _watch(sup, io)
         if now - last_beat >= HEARTBEAT_SECONDS:
             last_beat = now
             if _heartbeat(sup.run_id) and sup.stop_cause is None:
@@ -282,6 +294,48 @@ def _supervise(sup: Supervision, io: ChildIO) -> None:
             _escalate(sup, io, now)
         if sup.eof:
             return
+
+
+def _abort_watch(run: Run) -> thresholds.AbortWatch | None:
+    try:
+        watch = thresholds.AbortWatch(thresholds.parse_thresholds(run.thresholds))
+    except ValueError:
+        log.exception("run %s: its thresholds are invalid; none will abort it", run.pk)
+        return None
+    return watch if watch.active else None
+
+
+def _watch(sup: Supervision, io: ChildIO) -> None:
+    """Feed the seconds stored since the last check to the abort watch; stop the run the way a
+    cancel does when a threshold has been crossed for its ``abort`` seconds. A failure here
+    only turns the watch off: it must never end or hang the run."""
+    watch = sup.watch
+    assert watch is not None
+    if sup.last_t <= watch.last_t:
+        return
+    try:
+        overall, endpoints = run_seconds_for_watch(
+            run_id=sup.run_id, after=watch.last_t, upto=sup.last_t, endpoints=watch.endpoints(),
+            with_p90=any(t.metric == "p90" and t.abort_after_seconds for t in watch.thresholds),
+        )
+        abort = watch.feed(overall, endpoints)
+    except DatabaseError:
+        log.warning("run %s: reading seconds for the abort thresholds failed", sup.run_id, exc_info=True)
+        close_old_connections()
+        return
+    except Exception:
+        log.exception("run %s: the abort thresholds failed; they are off for this run", sup.run_id)
+        sup.watch = None
+        return
+    if abort is None:
+        return
+    sup.abort = abort
+    log.info("run %s: %s", sup.run_id, abort.message())
+    try:
+        _with_db_retry(Run.objects.filter(pk=sup.run_id).update, threshold_abort=abort.to_dict())
+    except DatabaseError:
+        log.exception("run %s: could not record the abort", sup.run_id)
+    _begin_stop(sup, io, "threshold")
 
 
 def _drain(sup: Supervision, io: ChildIO, *, timeout: float) -> None:

@@ -1,8 +1,9 @@
 """Caps on what runs may ask for: users, duration, concurrent runs, a per-target daily budget.
 
-Every function takes a :class:`Scope`, the set of runs that share the caps. There is one
-global scope for now; when teams arrive a scope per team plugs in here (its own run queryset
-and its own caps), and callers do not change.
+Every function takes a :class:`Scope`, the set of runs that share the caps. A run is checked
+against two: :data:`GLOBAL` (the server's settings, over every run: what the worker fleet can
+take) and its team's (:func:`team_scope`: the team's runs, with the caps an operator set on the
+team, never above the server's).
 """
 
 from __future__ import annotations
@@ -27,14 +28,19 @@ class Scope:
     """Whose runs count together against the caps."""
 
     name: str = "global"
+    team_id: int | None = None
 
     def runs(self) -> QuerySet[Any]:
         from runs.models import Run
 
-        return Run.objects.all()
+        return Run.objects.all() if self.team_id is None else Run.objects.filter(team_id=self.team_id)
 
 
 GLOBAL = Scope()
+
+
+def team_scope(*, team_id: int) -> Scope:
+    return Scope(name=f"team-{team_id}", team_id=team_id)
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,34 @@ class Caps:
 
 
 def caps_for(*, scope: Scope) -> Caps:
-    return Caps(
+    server = Caps(
         max_users=settings.SCALETEST_MAX_USERS,
         max_seconds=settings.SCALETEST_MAX_RUN_SECONDS,
         max_concurrent_runs=settings.SCALETEST_MAX_CONCURRENT_RUNS,
         target_daily_user_seconds=settings.SCALETEST_TARGET_DAILY_USER_SECONDS,
+    )
+    if scope.team_id is None:
+        return server
+    from runs.models import Team
+
+    team = Team.objects.filter(pk=scope.team_id).values(
+        "max_users", "max_run_seconds", "max_concurrent_runs", "target_daily_user_seconds"
+    ).first() or {}
+
+    def lower(own: int | None, limit: int, *, zero_is_none: bool = False) -> int:
+        if own is None:
+            return limit
+        if zero_is_none and not limit:
+            return own
+        return min(own, limit)
+
+    return Caps(
+        max_users=lower(team.get("max_users"), server.max_users),
+        max_seconds=lower(team.get("max_run_seconds"), server.max_seconds),
+        max_concurrent_runs=lower(team.get("max_concurrent_runs"), server.max_concurrent_runs),
+        target_daily_user_seconds=lower(
+            team.get("target_daily_user_seconds"), server.target_daily_user_seconds, zero_is_none=True
+        ),
     )
 
 

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 from django.db import models, transaction
 from django.db.models import ProtectedError
 
-from runs.models import LoadProfile, Scenario, ScenarioStep, Target, Team, TestPlan
+from runs.engine import scenario_vars
+from runs.models import LoadProfile, Scenario, ScenarioDataSource, ScenarioStep, Target, Team, TestPlan
 
 
 class CatalogError(Exception):
@@ -32,11 +33,14 @@ TARGET_FIELDS = (
     "verify_tls",
     "timeout_seconds",
 )
-SCENARIO_FIELDS = ("name", "description", "user_class", "think_time_min", "think_time_max")
-STEP_FIELDS = (
-    "name", "method", "path", "query", "headers", "body_type", "body", "weight", "expected_statuses",
+SCENARIO_FIELDS = (
+    "name", "description", "kind", "mode", "locustfile", "user_class", "think_time_min", "think_time_max",
 )
-PLAN_FIELDS = ("name", "target", "scenario", "profile", "notes")
+STEP_FIELDS = (
+    "name", "method", "path", "query", "headers", "body_type", "body", "weight", "expected_statuses", "extract",
+)
+SOURCE_FIELDS = ("kind", "mode", "filename", "columns", "rows")
+PLAN_FIELDS = ("name", "target", "scenario", "profile", "notes", "thresholds")
 
 
 def _assign(obj: M, data: Mapping[str, Any], fields: Iterable[str]) -> M:
@@ -87,31 +91,58 @@ def scenario_save(
     *,
     data: Mapping[str, Any],
     steps: list[Mapping[str, Any]],
+    sources: list[Mapping[str, Any]] | None = None,
     scenario: Scenario | None = None,
     team: Team | None = None,
     user: Any = None,
 ) -> Scenario:
-    """Create or update a scenario and replace its steps with ``steps``, in that order.
+    """Create or update a scenario and replace its steps and data sources with ``steps`` and
+    ``sources`` (parsed: ``columns`` and ``rows``), in that order. A locustfile scenario keeps
+    neither.
 
     Runs keep a snapshot of their steps, so replacing the rows rewrites no history. A new
     scenario belongs to ``team``.
     """
+    from runs.services.scenarios import locustfile_allowed
+
     if scenario is None:
         assert team is not None, "a new scenario needs its team"
         scenario = Scenario(team=team, created_by=_user_or_none(user))
     _assign(scenario, data, SCENARIO_FIELDS)
     if scenario.think_time_min > scenario.think_time_max:
         raise CatalogError("The minimum think time is above the maximum.")
+    if scenario.kind == Scenario.Kind.LOCUSTFILE:
+        if not locustfile_allowed(team=scenario.team):
+            raise CatalogError("Locustfile scenarios are not allowed for this team; an operator can allow them in the admin.")
+        steps, sources = [], []
+    else:
+        scenario.locustfile = ""
+        sources = list(sources or [])
+        _check_variables(scenario, steps, sources)
     scenario.full_clean()
     scenario.save()
     scenario.steps.all().delete()
+    scenario.sources.all().delete()
     rows = []
     for order, step in enumerate(steps):
         row = _assign(ScenarioStep(scenario=scenario, order=order), step, STEP_FIELDS)
         row.full_clean(exclude=["scenario"])
         rows.append(row)
     ScenarioStep.objects.bulk_create(rows)
+    ScenarioDataSource.objects.bulk_create(
+        _assign(ScenarioDataSource(scenario=scenario, order=order), source, SOURCE_FIELDS)
+        for order, source in enumerate(sources)
+    )
     return scenario
+
+
+def _check_variables(scenario: Scenario, steps: list[Mapping[str, Any]], sources: list[Mapping[str, Any]]) -> None:
+    """The forms say this field by field; callers that skip them get one message."""
+    if scenario.mode != Scenario.Mode.SEQUENCE and any(step.get("extract") for step in steps):
+        raise CatalogError("Steps that extract values need the sequence mode.")
+    names = [name for source in sources for name in source["columns"]]
+    for index, missing in scenario_vars.undefined_variables(mode=scenario.mode, source_names=names, steps=steps):
+        raise CatalogError(f"Step {index + 1} uses {', '.join(missing)}, which nothing defines before it.")
 
 
 def scenario_delete(*, scenario: Scenario) -> None:

@@ -273,7 +273,8 @@ def run_summarise(*, run_id: int) -> None:
     them) from the query's JSON text with numpy (``step_histograms`` with one window over the
     whole run). The run's figures merge the endpoint totals: the same samples as merging every
     RunSecond, with far fewer histograms to decode. The capacity analysis
-    (``run_analyse``) follows; its failure is logged and never stops a run from ending.
+    (``run_analyse``) and the threshold verdicts (``run_thresholds_evaluate``) follow; their
+    failure is logged and never stops a run from ending.
     """
     from runs.services.analysis import run_analyse_safely, step_histograms
 
@@ -300,4 +301,8 @@ def run_summarise(*, run_id: int) -> None:
             p50_ms=run_figures["p50_ms"], p95_ms=run_figures["p95_ms"],
             p99_ms=run_figures["p99_ms"], max_ms=run_figures["max_ms"],
         )
+    # Verdicts first: cheap, and what a CI job waits for; neither step can stop a run ending.
+    from runs.services.thresholds import run_thresholds_evaluate_safely
+
+    run_thresholds_evaluate_safely(run_id=run_id)
     run_analyse_safely(run_id=run_id)

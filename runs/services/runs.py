@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from runs import profiles
-from runs.models import Run, TestPlan
+from runs.models import Run, Scenario, TestPlan
 from runs.safety import caps
 from runs.services import safety
 from runs.services.annotations import Annotations
@@ -49,9 +49,16 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
         "scenario": {
             "id": scenario.pk,
             "name": scenario.name,
+            "kind": scenario.kind,
+            "mode": scenario.mode,
             "user_class": scenario.user_class,
             "think_time_min": scenario.think_time_min,
             "think_time_max": scenario.think_time_max,
+            **({"locustfile": scenario.locustfile} if scenario.kind == Scenario.Kind.LOCUSTFILE else {}),
+            "sources": [
+                {"kind": s.kind, "mode": s.mode, "filename": s.filename, "columns": list(s.columns), "rows": s.rows}
+                for s in scenario.sources.all()
+            ],
             "steps": [
                 {
                     "name": step.display_name,
@@ -63,6 +70,7 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
                     "body": step.body,
                     "weight": step.weight,
                     "expected_statuses": step.expected_statuses,
+                    "extract": list(step.extract or []),
                 }
                 for step in scenario.steps.all()
             ],
@@ -75,6 +83,8 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
             "duration": built.duration,
             "peak_users": built.peak_users,
         },
+        # Validated on save; copied as stored (runs.thresholds.parse_thresholds reads it).
+        "thresholds": [dict(item) for item in (plan.thresholds or [])],
     }
 
 
@@ -90,7 +100,16 @@ def run_create(
     ``annotations`` (version, tags, notes) are validated by ``annotations_clean`` beforehand."""
     if trigger not in Run.Trigger.values:
         raise RunError(f"Unknown trigger “{trigger}”.")
-    if not plan.scenario.steps.exists():
+    from runs.services.scenarios import locustfile_allowed
+
+    if plan.scenario.kind == Scenario.Kind.LOCUSTFILE:
+        if not locustfile_allowed(team=plan.team):
+            raise RunError(
+                "Locustfile scenarios are not allowed for this team; an operator can allow them in the admin. No load was sent."
+            )
+        if plan.profile.kind in profiles.OPEN_MODEL_KINDS:
+            raise RunError("A locustfile scenario runs with a user-based load profile, not an arrival rate.")
+    elif not plan.scenario.steps.exists():
         raise RunError("The scenario has no request steps; add at least one before running.")
     try:
         profiles.validate_profile(
@@ -106,7 +125,10 @@ def run_create(
         # Before anything is queued: the target's addresses, its ownership proof, the caps.
         safety.target_preflight(target=snapshot["target"])
         with transaction.atomic():
+            # The team's caps first (its message names the team's limits), then the server's.
+            team_scope = caps.team_scope(team_id=plan.team_id)
             caps.scope_lock(scope=caps.GLOBAL)
+            caps.caps_check(scope=team_scope, snapshot=snapshot)
             caps.caps_check(scope=caps.GLOBAL, snapshot=snapshot)
             run = Run.objects.create(
                 team_id=plan.team_id,

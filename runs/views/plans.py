@@ -46,6 +46,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "preview": preview,
         "fig": fig,
         "compare_max": selectors_analysis.MAX_COMPARE_RUNS,
+        "thresholds": selectors.plan_threshold_labels(plan=plan),
     }
     return render(request, "runs/plan_detail.html", context)
 

@@ -55,7 +55,9 @@ def run_page_context(run: Run, *, live_url: str, tables_url: str, with_baseline:
     capacity = selectors_analysis.run_capacity(run=run)
     return {
         "run": run,
-        "figs": figures.run_figures(rows, planned=planned, open_model=run.is_open_model),
+        "figs": figures.run_figures(
+            rows, planned=planned, open_model=run.is_open_model, thresholds=run.thresholds
+        ),
         "endpoints": endpoints,
         "endpoints_fig": figures.endpoints_figure(endpoints) if endpoints and not run.is_active else None,
         "errors": selectors.run_errors(run=run),
@@ -77,6 +79,7 @@ def run_page_context(run: Run, *, live_url: str, tables_url: str, with_baseline:
         ),
         # Another run of the team: never on a shared page.
         "baseline": selectors_analysis.run_baseline_verdict(run=run) if with_baseline else None,
+        "threshold_rows": selectors.run_threshold_rows(run=run),
         "live": {
             "url": live_url,
             "tables_url": tables_url,

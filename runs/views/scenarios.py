@@ -7,9 +7,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from runs import access, selectors
-from runs.forms import ScenarioForm, step_formset
+from runs.forms import ScenarioForm, scenario_variables_check, source_formset, step_formset
 from runs.models import Scenario
 from runs.services import catalog
+from runs.services.scenarios import locustfile_allowed
 from runs.views._common import confirm_delete
 
 
@@ -21,23 +22,35 @@ def scenario_list(request: HttpRequest) -> HttpResponse:
 
 def _edit(request: HttpRequest, scenario: Scenario | None) -> HttpResponse:
     post = request.POST if request.method == "POST" else None
-    form = ScenarioForm(post, instance=scenario)
+    allowed = locustfile_allowed(team=scenario.team if scenario else request.team)
+    form = ScenarioForm(post, instance=scenario, locustfiles_allowed=allowed)
     steps = step_formset(data=post, scenario=scenario)
-    if post is not None and form.is_valid() and steps.is_valid():
-        try:
-            saved = catalog.scenario_save(
-                data=form.cleaned_data,
-                steps=steps.steps(),
-                scenario=scenario,
-                team=request.team,
-                user=request.user,
-            )
-        except catalog.CatalogError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Saved scenario “{saved}” with {len(steps.steps())} step(s).")
-            return redirect("runs-scenario-list")
-    return render(request, "runs/scenario_form.html", {"form": form, "steps": steps, "scenario": scenario})
+    sources = source_formset(data=post, files=request.FILES if post is not None else None, scenario=scenario)
+    if post is not None and form.is_valid():
+        # A locustfile scenario has neither steps nor data sources: the rows on the page are ignored.
+        is_locustfile = form.cleaned_data["kind"] == Scenario.Kind.LOCUSTFILE
+        parts_valid = is_locustfile or all([steps.is_valid(), sources.is_valid()])  # both, to show every error
+        if parts_valid and (is_locustfile or scenario_variables_check(form, steps, sources)):
+            try:
+                saved = catalog.scenario_save(
+                    data=form.cleaned_data,
+                    steps=[] if is_locustfile else steps.steps(),
+                    sources=[] if is_locustfile else sources.sources(),
+                    scenario=scenario,
+                    team=request.team,
+                    user=request.user,
+                )
+            except catalog.CatalogError as exc:
+                form.add_error(None, str(exc))
+            else:
+                what = "a locustfile" if is_locustfile else f"{len(steps.steps())} step(s)"
+                messages.success(request, f"Saved scenario “{saved}” with {what}.")
+                return redirect("runs-scenario-list")
+    return render(
+        request,
+        "runs/scenario_form.html",
+        {"form": form, "steps": steps, "sources": sources, "scenario": scenario, "locustfiles_allowed": allowed},
+    )
 
 
 @require_http_methods(["GET", "POST"])

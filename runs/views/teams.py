@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from runs import access
 from runs.forms import MemberAddForm, MemberRoleForm, TeamForm, TeamSwitchForm
 from runs.models import Membership, Team
+from runs.safety import caps
 from runs.services import teams
 
 
@@ -96,6 +97,7 @@ def team_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "rename_form": rename,
         "add_form": add,
         "roles": Membership.Role.choices,
+        "caps": caps.caps_for(scope=caps.team_scope(team_id=team.pk)),
     }
     return render(request, "runs/team_detail.html", context)
 

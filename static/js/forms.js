@@ -53,6 +53,41 @@
     });
   }
 
+  /* ---- scenario kind (steps or locustfile) and data sources ---------------------------- */
+  function initScenarioKind() {
+    var form = document.getElementById("scenario-form");
+    if (!form) return;
+    var kind = form.querySelector('select[name="kind"]');
+    function show() {
+      var value = kind ? kind.value : "steps";
+      form.querySelectorAll("[data-kind-section]").forEach(function (section) {
+        section.hidden = section.dataset.kindSection !== value;
+      });
+    }
+    if (kind) kind.addEventListener("change", show);
+    show();
+  }
+
+  function initSources() {
+    var box = document.getElementById("sources");
+    var tpl = document.getElementById("source-template");
+    var add = document.getElementById("add-source");
+    if (!box || !tpl || !add) return;
+    var total = document.getElementById("id_" + box.dataset.prefix + "-TOTAL_FORMS");
+    add.addEventListener("click", function () {
+      var index = parseInt(total.value, 10);
+      var holder = document.createElement("div");
+      holder.innerHTML = tpl.innerHTML.replace(/__prefix__/g, String(index));
+      box.appendChild(holder.firstElementChild);
+      total.value = String(index + 1);
+    });
+    box.addEventListener("change", function (ev) {
+      if (ev.target.name && /-DELETE$/.test(ev.target.name)) {
+        ev.target.closest("[data-source]").classList.toggle("removed", ev.target.checked);
+      }
+    });
+  }
+
   /* ---- load profile -------------------------------------------------------------------- */
   function initProfile() {
     var form = document.getElementById("profile-form");
@@ -224,6 +259,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     initSteps();
+    initScenarioKind();
+    initSources();
     initProfile();
   });
 })();

@@ -97,3 +97,29 @@ def test_slots_plateau_at_slots_over_hold_time() -> None:
 def test_it_refuses_to_bind_beyond_loopback() -> None:
     with pytest.raises(ValueError, match="loopback"):
         DemoServer(("0.0.0.0", 0))
+
+
+def test_login_issues_a_token_that_me_accepts_and_value_counts_what_it_was_sent(target_server: str) -> None:
+    status, body = _get(f"{target_server}/login", method="POST", body=b'{"user": "ann"}')
+    assert status == 200
+    token = json.loads(body)["access_token"]
+    assert len(token) == 32 and json.loads(body)["user"] == "ann"
+
+    def me(authorization: str | None) -> tuple[int, bytes]:
+        request = urllib.request.Request(f"{target_server}/me")
+        if authorization is not None:
+            request.add_header("Authorization", authorization)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    assert me(f"Bearer {token}") == (200, b'{"user": "ann"}')
+    assert me(None)[0] == 401
+    assert me("Bearer not-issued")[0] == 401
+    assert me(f"Basic {token}")[0] == 401
+
+    assert _get(f"{target_server}/value?v=demo%20value%2F1") == (200, b"demo value/1")
+    with urllib.request.urlopen(f"{target_server}/__stats", timeout=5) as response:
+        assert json.load(response)["values"]["demo value/1"] >= 1

@@ -101,6 +101,7 @@ def test_alice_plans_and_runs_a_test_and_sees_the_charts(
     page.select_option("#id_target", label="Demo target")
     page.select_option("#id_scenario", label="Delay 20 ms")
     page.select_option("#id_profile", label="Three users, six seconds")
+    page.fill("#id_thresholds", "p95 < 5000\nGET delay: error_rate < 1%")
     page.click("text=Save test plan")
     page.wait_for_url(re.compile(rf"{re.escape(base)}/plans/\d+/$"))
 
@@ -122,6 +123,13 @@ def test_alice_plans_and_runs_a_test_and_sees_the_charts(
     page.wait_for_selector("#summary")
 
     shot("run-finished")
+    # The plan's thresholds were judged when the run ended, with the latency limit on its chart.
+    page.wait_for_selector("#thresholds")
+    assert page.locator("#thresholds [data-passed=true]").inner_text() == "Thresholds passed"
+    assert page.locator("#thresholds tbody tr[data-verdict=passed]").count() == 2
+    # 5000 ms is far above a 20 ms target's latency: named in the corner, not drawn.
+    texts = page.evaluate("document.getElementById('chart-latency').layout.annotations.map(a => a.text)")
+    assert texts == ["p95 &lt; 5000 (above the chart)"]
     latency_points = page.evaluate("document.getElementById('chart-latency').data[1].y.length")
     assert latency_points >= 2
     row = page.locator("#endpoint-table tbody tr").first.inner_text()

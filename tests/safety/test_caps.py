@@ -100,3 +100,30 @@ def test_a_budget_of_zero_is_no_budget(db: None, settings: Any, make_plan: Any, 
 def test_caps_take_a_scope_so_teams_can_plug_in(db: None) -> None:
     assert caps.caps_for(scope=caps.GLOBAL).max_concurrent_runs >= 1
     assert caps.GLOBAL.runs().model is Run
+
+
+def test_a_teams_own_caps_apply_to_its_runs_only_and_never_raise_the_servers(
+    db: None, settings: Any, make_plan: Any, target_server: str, team: Any, carol: Any
+) -> None:
+    from runs.models import Team
+
+    settings.SCALETEST_MAX_CONCURRENT_RUNS = 3
+    team.max_concurrent_runs, team.max_users = 1, 100  # 100 > the server's cap of 50
+    team.save()
+    settings.SCALETEST_MAX_USERS = 50
+    plan = make_plan(target_server)
+    run_create(plan=plan)
+    with pytest.raises(RunError, match="1 runs are already queued or running; at most 1"):
+        run_create(plan=plan)
+    # Carol's team has no cap of its own: the server's settings apply to it.
+    carols = make_plan(target_server, team=Team.objects.get(memberships__user=carol), name="Carol's")
+    run_create(plan=carols)
+    run_create(plan=carols)
+    with pytest.raises(RunError, match="3 runs are already queued or running; at most 3"):
+        run_create(plan=carols)
+    assert caps.caps_for(scope=caps.team_scope(team_id=team.pk)).max_users == 50
+    big = make_plan(target_server, params={"users": 60, "duration": 3}, name="Big")
+    team.max_concurrent_runs = None
+    team.save()
+    with pytest.raises(RunError, match="at most 50 users"):
+        run_create(plan=big)

@@ -43,6 +43,9 @@ def hostile(i: int, what: str) -> str:
 
 
 def seed(alice: Any) -> tuple[TestPlan, list[Run]]:
+    team = alice.memberships.get().team
+    team.name = hostile(6, "Team")
+    team.save()
     target = catalog.target_create(
         team=alice.memberships.get().team,
         data={"name": hostile(0, "T"), "base_url": "http://127.0.0.1:9"}, user=alice
@@ -58,7 +61,7 @@ def seed(alice: Any) -> tuple[TestPlan, list[Run]]:
         steps=steps, user=alice,
     )
     profile = catalog.profile_save(
-        team=alice.memberships.get().team,name=hostile(3, "P"), kind="constant", params={"users": 3, "duration": 4})
+        team=alice.memberships.get().team, name=hostile(3, "P"), kind="constant", params={"users": 3, "duration": 4})
     plan = catalog.plan_create(
         team=alice.memberships.get().team,
         data={"name": hostile(4, "Plan"), "target": target, "scenario": scenario, "profile": profile,
@@ -152,6 +155,7 @@ def test_hostile_names_never_run_as_script_on_any_page(
         f"/targets/{plan.target_id}/delete/",
         *(f"/runs/{run.pk}/" for run in runs), *(f"/runs/{run.pk}/tables/" for run in runs),
         f"/runs/compare/?ids={runs[0].pk},{runs[1].pk}",
+        f"/teams/{plan.team_id}/", "/teams/",
     ]
     charts = 0
     for url in urls:
