@@ -6,6 +6,8 @@ Model methods only derive values from the row's own fields; writes go through
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
@@ -560,5 +562,5 @@ class ShareLink(models.Model):
     def __str__(self) -> str:
         return f"Share link #{self.pk} ({self.kind}) of {self.team}"
 
-    def is_live_at(self, now: object) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)  # type: ignore[operator]
+    def is_live_at(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

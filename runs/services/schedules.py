@@ -77,7 +77,9 @@ def schedules_start_due(*, now: datetime | None = None) -> list[ScheduleOutcome]
     for plan_id, expression, due_at in due:
         if not _claim(plan_id=plan_id, expression=expression, due_at=due_at, now=now):
             continue  # another beat (or a redelivery) has it
-        plan = TestPlan.objects.select_related("target", "scenario", "profile").get(pk=plan_id)
+        plan = TestPlan.objects.select_related("target", "scenario", "profile").filter(pk=plan_id).first()
+        if plan is None:  # deleted since the claim
+            continue
         try:
             run = run_create(plan=plan, user=None, trigger=Run.Trigger.SCHEDULED)
         except RunError as exc:

@@ -38,7 +38,8 @@ def test_day_of_month_or_day_of_week_when_both_are_restricted_as_cron_does() -> 
 
 
 def test_29_february_is_found_years_ahead() -> None:
-    assert nexts("0 0 29 2 *", utc(2026, 3, 1), 2) == [utc(2028, 2, 29), utc(2032, 2, 29)]
+    assert nexts("0 0 29 2 *", utc(2026, 3, 1), 3) == [utc(2028, 2, 29), utc(2032, 2, 29), utc(2036, 2, 29)]
+    assert nexts("0 0 29 2 *", utc(2093, 1, 1), 3) == [utc(2096, 2, 29), utc(2104, 2, 29), utc(2108, 2, 29)]
 
 
 def test_times_are_wall_clock_times_of_the_zone_and_a_dst_gap_is_skipped() -> None:
