@@ -123,3 +123,9 @@ def teams_context(request: HttpRequest) -> dict[str, Any]:
     if not getattr(request.user, "is_authenticated", False):
         return {}
     return {"current_membership": current_membership(request), "my_memberships": _my_memberships(request)}
+
+
+def membership_in(request: HttpRequest, team_id: int) -> Membership | None:
+    """The user's membership in ``team_id`` from the memberships already read for this request
+    (no query after the first), e.g. to show buttons only to those whose role allows them."""
+    return next((m for m in _my_memberships(request) if m.team_id == team_id), None)

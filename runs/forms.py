@@ -769,3 +769,76 @@ class ApiTokenForm(forms.Form):
         required=False, min_value=1, max_value=3650, label="Expires after (days)",
         help_text="Leave empty for a token that does not expire.",
     )
+
+
+class RunAnnotationForm(forms.Form):
+    """Version, tags and notes of a run (on its page, or when starting a plan)."""
+
+    version = forms.CharField(required=False, max_length=200, strip=True, label="Version / commit")
+    tags = forms.CharField(
+        required=False, max_length=1000, strip=True, help_text="Short labels separated by commas, e.g. before-deploy, db-v2."
+    )
+    notes = forms.CharField(required=False, max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean(self) -> dict[str, Any]:
+        from runs.services.annotations import AnnotationError, annotations_clean
+
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            data["annotations"] = annotations_clean(
+                version=data.get("version", ""), tags=data.get("tags", ""), notes=data.get("notes", "")
+            )
+        except AnnotationError as exc:
+            for field, message in exc.errors.items():
+                self.add_error(field, message)
+        return data
+
+
+class RunListFilterForm(forms.Form):
+    """``?tag=before-deploy&version=v1.4&plan=3&trigger=scheduled`` on the run list."""
+
+    tag = forms.CharField(required=False, max_length=64, strip=True)
+    version = forms.CharField(required=False, max_length=200, strip=True)
+    plan = forms.IntegerField(required=False, min_value=1)
+    trigger = forms.ChoiceField(required=False, choices=[("", "any trigger")])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from runs.models import Run
+
+        super().__init__(*args, **kwargs)
+        self.fields["trigger"].choices = [("", "any trigger"), *Run.Trigger.choices]
+
+    def clean_tag(self) -> str:
+        from runs.services.annotations import TAG_RE
+
+        tag = (self.cleaned_data.get("tag") or "").lower()
+        if tag and not TAG_RE.match(tag):
+            raise forms.ValidationError("Tags use lower-case letters, digits, “.”, “_” and “-”.")
+        return tag
+
+
+class ShareCreateForm(forms.Form):
+    label = forms.CharField(required=False, max_length=200, strip=True)
+    expires_in_days = forms.IntegerField(
+        required=False, min_value=1, max_value=365, label="Expires after (days)", help_text="Empty: never."
+    )
+
+
+class PlanScheduleForm(forms.Form):
+    schedule = forms.CharField(
+        required=False, max_length=100, strip=True, label="Cron schedule",
+        help_text="minute hour day-of-month month day-of-week, e.g. “0 3 * * 1-5”; empty: no schedule.",
+    )
+
+    def clean_schedule(self) -> str:
+        from runs.cron import CronError, cron_parse
+
+        value = self.cleaned_data.get("schedule") or ""
+        if not value:
+            return ""
+        try:
+            return cron_parse(value).expression
+        except CronError as exc:
+            raise forms.ValidationError(str(exc)) from None

@@ -6,6 +6,7 @@ Model methods only derive values from the row's own fields; writes go through
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -246,6 +247,14 @@ class TestPlan(models.Model):
     scenario = models.ForeignKey(Scenario, related_name="plans", on_delete=models.PROTECT)
     profile = models.ForeignKey(LoadProfile, related_name="plans", on_delete=models.PROTECT)
     notes = models.TextField(blank=True)
+    # A 5-field cron expression (minute hour day-of-month month day-of-week) in settings.TIME_ZONE;
+    # blank: no schedule. runs.services.schedules starts due plans (Celery beat).
+    schedule = models.CharField(max_length=100, blank=True)
+    schedule_next_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    schedule_last_at = models.DateTimeField(null=True, blank=True)
+    schedule_last_run = models.ForeignKey("Run", null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    # Why the last scheduled start was refused (caps, safety, profile); blank after a success.
+    schedule_last_error = models.TextField(blank=True)
     # Pass/fail criteria: a list of ``runs.thresholds.Threshold.to_dict`` dicts.
     thresholds = models.JSONField(default=list, blank=True, validators=[validate_thresholds])
     # Load generator processes (Locust workers) a run uses; 1 runs a single local process.
@@ -280,6 +289,12 @@ class Run(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        SCHEDULED = "scheduled", "Scheduled"
+        API = "api", "API"
+        CI = "ci", "CI"
+
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     # The plan's team when the run started; runs outlive their plan.
@@ -289,6 +304,11 @@ class Run(models.Model):
     # The plan as it was when the run was started: target, scenario with steps, profile.
     snapshot = models.JSONField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL, db_index=True)
+    # Annotations (runs.services.annotations validates them): what was deployed, labels, notes.
+    version = models.CharField(max_length=100, blank=True, db_index=True)
+    tags = models.JSONField(default=list, blank=True)
+    notes = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -555,4 +575,40 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     def is_usable_at(self, now: Any) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class ShareLink(models.Model):
+    """A read-only link to one run page or one comparison, for people without an account.
+
+    Only the SHA-256 of the token is stored (``runs.services.shares``); the full URL is shown
+    once, when the link is created. Revoked or expired links answer like unknown ones.
+    """
+
+    class Kind(models.TextChoices):
+        RUN = "run", "Run"
+        COMPARE = "compare", "Comparison"
+
+    team = models.ForeignKey(Team, related_name="share_links", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    run = models.ForeignKey(Run, null=True, blank=True, related_name="share_links", on_delete=models.CASCADE)
+    # Comparison links: the run ids in page order and the reference run (one of them) or None.
+    run_ids = models.JSONField(default=list, blank=True)
+    baseline_id = models.IntegerField(null=True, blank=True)
+    label = models.CharField(max_length=200, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_viewed_at = models.DateTimeField(null=True, blank=True)
+    view_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Share link #{self.pk} ({self.kind}) of {self.team}"
+
+    def is_live_at(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

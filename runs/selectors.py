@@ -11,8 +11,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet
-from django.db.models.functions import NullIf
+from dataclasses import dataclass
+
+from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet, TextField
+from django.db.models.functions import Cast, NullIf
 
 from runs import profiles
 from runs.figures import SECOND_COLUMNS, series_from_rows
@@ -46,6 +48,9 @@ RUN_LIST_FIELDS = (
     "total_failures",
     "p95_ms",
     "current_users",
+    "trigger",
+    "version",
+    "tags",
     "passed",
 )
 
@@ -55,17 +60,38 @@ ENDPOINT_COLUMNS = (
 )
 
 
-def run_list(*, team: Team) -> QuerySet[Run]:
+@dataclass(frozen=True)
+class RunFilter:
+    """The run list's filters (all optional; validated by ``RunListFilterForm``)."""
+
+    tag: str = ""
+    version: str = ""
+    plan_id: int | None = None
+    trigger: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.tag or self.version or self.plan_id or self.trigger)
+
+
+def run_list(*, team: Team, filters: RunFilter | None = None) -> QuerySet[Run]:
     """The team's runs newest first, with ``error_pct`` (None before the first request)."""
     error_pct = ExpressionWrapper(
         100.0 * F("total_failures") / NullIf(F("total_requests"), 0), output_field=FloatField()
     )
-    return (
-        Run.objects.filter(team=team)
-        .only(*RUN_LIST_FIELDS)
-        .annotate(error_pct=error_pct)
-        .order_by("-created_at", "-id")
-    )
+    runs = Run.objects.filter(team=team)
+    if filters is not None:
+        if filters.tag:
+            # Tags cannot hold quotes, so '"tag"' in the JSON text is exactly "tag is an element";
+            # unlike JSONField __contains this works on SQLite as well as PostgreSQL.
+            runs = runs.alias(tags_text=Cast("tags", TextField())).filter(tags_text__contains=f'"{filters.tag}"')
+        if filters.version:
+            runs = runs.filter(version=filters.version)
+        if filters.plan_id:
+            runs = runs.filter(plan_id=filters.plan_id)
+        if filters.trigger:
+            runs = runs.filter(trigger=filters.trigger)
+    return runs.only(*RUN_LIST_FIELDS).annotate(error_pct=error_pct).order_by("-created_at", "-id")
 
 
 def runs_recent(*, team: Team, limit: int = 10) -> list[Run]:

@@ -196,7 +196,7 @@ class RunsNotFound(LookupError):
 @dataclass(frozen=True)
 class CompareRun:
     run: Run
-    label: str  # "#12 · plan name" (raw; templates and figures escape it)
+    label: str  # "#12 · plan name · version" (raw; templates and figures escape it)
     series: dict[str, list[Any]]  # t, rps, p95, error_pct: per second, aligned at start
     windows: list[tuple[int, int, int]]  # steady (users, first t, last t)
     capacity: list[dict[str, float]]  # per step: users, rps, p50/p95/p99_ms, error_rate
@@ -294,7 +294,7 @@ def runs_compare(
         compare_runs.append(
             CompareRun(
                 run=run,
-                label=f"#{run.pk} · {run.plan_name}",
+                label=f"#{run.pk} · {run.plan_name}" + (f" · {run.version}" if run.version else ""),
                 series=seconds_series(seconds[run.pk]),
                 windows=[(s["users"], s["start_t"], s["end_t"]) for s in steps],
                 capacity=[

@@ -17,7 +17,7 @@ from runs.services.runs import run_claim
 
 log = logging.getLogger(__name__)
 
-__all__ = ["execute_run", "reap_stale_runs", "run_generator", "runs_reap_stale"]
+__all__ = ["execute_run", "reap_stale_runs", "run_generator", "runs_reap_stale", "start_due_schedules"]
 
 # The runner enforces the real cap (planned + grace, at most SCALETEST_MAX_RUN_SECONDS) and
 # stops its child within the stop grace; these limits only catch a runner that hangs itself.
@@ -65,6 +65,14 @@ def run_generator(run_id: int, index: int, master_host: str, master_port: int, p
 def reap_stale_runs() -> int:
     requeued, gave_up = runs_requeue_lost()
     return len(runs_reap_stale()) + len(requeued) + len(gave_up)
+
+
+@shared_task(name="runs.tasks.start_due_schedules", ignore_result=True, soft_time_limit=120, time_limit=150)
+def start_due_schedules() -> int:
+    # Each plan is claimed in the database (runs.services.schedules): a duplicate is a no-op.
+    from runs.services.schedules import schedules_start_due
+
+    return sum(1 for outcome in schedules_start_due() if outcome.run_id)
 
 
 @worker_ready.connect

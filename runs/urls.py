@@ -11,6 +11,7 @@ from runs.views import (
     profiles,
     runs,
     scenarios,
+    shares,
     target_verify,
     targets,
     teams,
@@ -30,6 +31,14 @@ urlpatterns = [
     path("runs/<int:pk>/export.csv", exports.run_export_csv, name="runs-export-csv"),
     path("runs/<int:pk>/export.json", exports.run_export_json, name="runs-export-json"),
     path("runs/<int:pk>/report.html", exports.run_report, name="runs-report"),
+    path("runs/<int:pk>/annotate/", runs.run_annotate, name="runs-annotate"),
+    path("runs/<int:pk>/share/", shares.run_share, name="runs-share"),
+    path("runs/compare/share/", shares.compare_share, name="runs-compare-share"),
+    # Share links (no login; the token is the only key)
+    path("s/<str:token>/", shares.share_page, name="share-page"),
+    path("s/<str:token>/live.json", shares.share_live, name="share-live"),
+    path("s/<str:token>/tables/", shares.share_tables, name="share-tables"),
+    path("s/<str:token>/window.json", shares.share_window, name="share-window"),
     # Test plans
     path("plans/", plans.plan_list, name="runs-plan-list"),
     path("plans/new/", plans.plan_create, name="runs-plan-create"),
@@ -37,6 +46,7 @@ urlpatterns = [
     path("plans/<int:pk>/edit/", plans.plan_edit, name="runs-plan-edit"),
     path("plans/<int:pk>/delete/", plans.plan_delete, name="runs-plan-delete"),
     path("plans/<int:pk>/start/", plans.plan_start, name="runs-plan-start"),
+    path("plans/<int:pk>/schedule/", plans.plan_schedule, name="runs-plan-schedule"),
     # Targets
     path("targets/", targets.target_list, name="runs-target-list"),
     path("targets/new/", targets.target_create, name="runs-target-create"),
@@ -57,6 +67,8 @@ urlpatterns = [
     path("teams/switch/", teams.team_switch, name="teams-switch"),
     path("teams/<int:pk>/", teams.team_detail, name="teams-detail"),
     path("teams/<int:pk>/members/<int:member>/", teams.team_member, name="teams-member"),
+    path("teams/<int:pk>/shares/", shares.team_shares, name="teams-shares"),
+    path("teams/<int:pk>/shares/<int:share_pk>/revoke/", shares.team_share_revoke, name="teams-share-revoke"),
     # Load profiles
     path("profiles/", profiles.profile_list, name="runs-profile-list"),
     path("profiles/new/", profiles.profile_create, name="runs-profile-create"),

@@ -248,6 +248,8 @@ SCALETEST_GENERATOR_ADVERTISE = env_str("SCALETEST_GENERATOR_ADVERTISE", "")
 SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS = env_int("SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-runs": {"task": "runs.tasks.reap_stale_runs", "schedule": 30.0},
+    # Plans with a cron schedule (TestPlan.schedule, in TIME_ZONE); claimed in the database.
+    "start-due-schedules": {"task": "runs.tasks.start_due_schedules", "schedule": 30.0, "options": {"expires": 25}},
 }
 
 # --- Runs ----------------------------------------------------------------------------------

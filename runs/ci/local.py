@@ -72,7 +72,7 @@ class LocalRunSource:
 
     def start(self) -> dict[str, Any]:
         try:
-            self.run = run_create(plan=self.plan, user=self.user)
+            self.run = run_create(plan=self.plan, user=self.user, trigger=Run.Trigger.CI)
         except RunError as exc:
             raise CiError(str(exc)) from exc
         return {"id": self.run.pk, "url": self.run.get_absolute_url()}

@@ -15,6 +15,7 @@ from runs import profiles
 from runs.models import Run, Scenario, TestPlan
 from runs.safety import caps
 from runs.services import safety
+from runs.services.annotations import Annotations
 
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,18 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
     }
 
 
-def run_create(*, plan: TestPlan, user: Any = None) -> Run:
-    """Create a queued run of ``plan`` and enqueue its task once the row is committed."""
+def run_create(
+    *,
+    plan: TestPlan,
+    user: Any = None,
+    trigger: str = Run.Trigger.MANUAL,
+    annotations: Annotations | None = None,
+) -> Run:
+    """Create a queued run of ``plan`` and enqueue its task once the row is committed.
+
+    ``annotations`` (version, tags, notes) are validated by ``annotations_clean`` beforehand."""
+    if trigger not in Run.Trigger.values:
+        raise RunError(f"Unknown trigger “{trigger}”.")
     from runs.services.scenarios import locustfile_allowed
 
     if plan.scenario.kind == Scenario.Kind.LOCUSTFILE:
@@ -130,6 +141,10 @@ def run_create(*, plan: TestPlan, user: Any = None) -> Run:
                 generators=plan.generators,
                 created_by=user if getattr(user, "is_authenticated", False) else None,
                 enqueued_at=timezone.now(),
+                trigger=trigger,
+                version=annotations.version if annotations else "",
+                tags=annotations.tags if annotations else [],
+                notes=annotations.notes if annotations else "",
             )
             from runs.tasks import execute_run
 

@@ -33,6 +33,11 @@ def runs_compare(request: HttpRequest) -> HttpResponse:
     figs = figures_analysis.compare_timeseries_figures(labels, [r.series for r in result.runs])
     figs["capacity"] = figures_analysis.compare_capacity_figure(labels, [r.capacity for r in result.runs])
     ids_param = ",".join(str(i) for i in ids)
+    teams_of_runs = {r.run.team_id for r in result.runs}
+    membership = access.membership_in(request, teams_of_runs.pop()) if len(teams_of_runs) == 1 else None
+    share_hidden = [("ids", ids_param)]
+    if form.cleaned_data.get("baseline"):
+        share_hidden.append(("baseline", str(form.cleaned_data["baseline"])))
     context = {
         "form": form,
         "result": result,
@@ -40,6 +45,10 @@ def runs_compare(request: HttpRequest) -> HttpResponse:
         "ids_param": ids_param,
         "share_url": request.build_absolute_uri(f"{reverse('runs-compare')}?ids={ids_param}"),
         "max_runs": selectors_analysis.MAX_COMPARE_RUNS,
+        "window_url": f"{reverse('runs-compare-window')}?ids={ids_param}",
+        # A link shows runs of one team only, and only that team's admins make one.
+        "can_share": bool(membership and membership.can(access.ADMIN)),
+        "share_hidden": share_hidden,
     }
     return render(request, "runs/compare.html", context)
 

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from runs import access, figures, selectors, selectors_analysis
-from runs.forms import TestPlanForm
+from runs.cron import CronError
+from runs.forms import PlanScheduleForm, RunAnnotationForm, TestPlanForm
 from runs.models import TestPlan
 from runs.services import catalog
 from runs.services.runs import RunError, run_create
+from runs.services.schedules import plan_set_schedule, schedule_next_times
 
 
 @require_GET
@@ -26,8 +29,18 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     preview = selectors.profile_preview_of(profile=plan.profile)
     fig = figures.profile_figure(preview["x"], preview["y"], subject=plan.profile.name, unit=preview["unit"]) if preview else None
+    membership = access.membership_in(request, plan.team_id)
+    try:
+        next_times = schedule_next_times(expression=plan.schedule, count=3) if plan.schedule else []
+    except CronError:
+        next_times = []
     context = {
         "plan": plan,
+        "can_edit": bool(membership and membership.can(access.EDITOR)),
+        "start_form": RunAnnotationForm(),
+        "schedule_form": PlanScheduleForm(initial={"schedule": plan.schedule}),
+        "next_times": next_times,
+        "time_zone": settings.TIME_ZONE,
         "steps": selectors.scenario_step_rows(scenario=plan.scenario),
         "runs": selectors.runs_of_plan(plan=plan),
         "preview": preview,
@@ -87,10 +100,31 @@ def plan_start(request: HttpRequest, pk: int) -> HttpResponse:
     plan = access.object_for(
         request, TestPlan.objects.select_related("target", "scenario", "profile"), pk, role=access.EDITOR
     )
+    form = RunAnnotationForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not started: " + " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(plan)
     try:
-        run = run_create(plan=plan, user=request.user)
+        run = run_create(plan=plan, user=request.user, annotations=form.cleaned_data["annotations"])
     except RunError as exc:
         messages.error(request, str(exc))
         return redirect(plan)
     messages.success(request, f"Run #{run.pk} of “{plan}” is queued.")
     return redirect(run)
+
+
+@require_POST
+@access.team_view()
+def plan_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+    """Editors set or clear the plan's cron schedule; an invalid expression changes nothing."""
+    plan = access.object_for(request, TestPlan.objects.all(), pk, role=access.EDITOR)
+    form = PlanScheduleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Schedule not saved: " + " ".join(form.errors.get("schedule", ["invalid input."])))
+        return redirect(plan)
+    plan = plan_set_schedule(plan=plan, expression=form.cleaned_data["schedule"])
+    if plan.schedule:
+        messages.success(request, f"“{plan}” now runs on the schedule “{plan.schedule}” ({settings.TIME_ZONE}).")
+    else:
+        messages.success(request, f"“{plan}” no longer runs on a schedule.")
+    return redirect(plan)

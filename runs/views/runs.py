@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from runs import access, figures, figures_analysis, selectors, selectors_analysis
+from runs.forms import RunAnnotationForm, RunListFilterForm
 from runs.models import Run
+from runs.services.annotations import run_annotate as run_annotate_service
 from runs.services.runs import run_cancel
 
 RUNS_PER_PAGE = 25
@@ -18,21 +22,39 @@ RUNS_PER_PAGE = 25
 @require_GET
 @access.team_view()
 def run_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.run_list(team=request.team), RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"page": page, "runs": page.object_list, "compare_max": selectors_analysis.MAX_COMPARE_RUNS}
-    return render(request, "runs/run_list.html", context)
+    """The team's runs, filtered by ``?tag=&version=&plan=&trigger=`` (invalid filters: 400)."""
+    form = RunListFilterForm(request.GET)
+    valid = form.is_valid()
+    data = form.cleaned_data if valid else {}
+    filters = selectors.RunFilter(
+        tag=data.get("tag") or "", version=data.get("version") or "",
+        plan_id=data.get("plan"), trigger=data.get("trigger") or "",
+    )
+    runs = selectors.run_list(team=request.team, filters=filters)
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    query = QueryDict(mutable=True)
+    for key in ("tag", "version", "plan", "trigger"):
+        if data.get(key):
+            query[key] = data[key]
+    context = {
+        "page": page,
+        "runs": list(page.object_list),
+        "compare_max": selectors_analysis.MAX_COMPARE_RUNS,
+        "filter_form": form,
+        "filters": filters,
+        "filter_query": query.urlencode(),
+    }
+    return render(request, "runs/run_list.html", context, status=200 if valid else 400)
 
 
-@require_GET
-@access.team_view()
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    run = access.object_for(request, Run.objects.select_related("plan"), pk)
+def run_page_context(run: Run, *, live_url: str, tables_url: str, with_baseline: bool = True) -> dict[str, Any]:
+    """What runs/_run_body.html shows; the run page and its shared page both use it."""
     rows = selectors.run_seconds(run=run)
     planned = selectors.snapshot_preview(snapshot=run.snapshot)
     endpoints = selectors.run_endpoint_rows(run=run)
     capacity = selectors_analysis.run_capacity(run=run)
     generator_rows = selectors.run_generator_rows(run=run)
-    context = {
+    return {
         "generator_figs": figures.generators_figures(generator_rows) if generator_rows else None,
         "saturated": figures.saturated_generators(generator_rows),
         "run": run,
@@ -58,17 +80,52 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if capacity and capacity.show_capacity
             else None
         ),
-        "baseline": selectors_analysis.run_baseline_verdict(run=run),
+        # Another run of the team: never on a shared page.
+        "baseline": selectors_analysis.run_baseline_verdict(run=run) if with_baseline else None,
         "threshold_rows": selectors.run_threshold_rows(run=run),
         "live": {
-            "url": reverse("runs-live", args=[run.pk]),
-            "tables_url": reverse("runs-tables", args=[run.pk]),
+            "url": live_url,
+            "tables_url": tables_url,
             "after": rows[-1]["t"] if rows else -1,
             "active": run.is_active,
             "charts": figures.TIMESERIES_CHARTS,
         },
     }
-    return render(request, "runs/run_detail.html", context)
+
+
+def _run_page(request: HttpRequest, run: Run, *, annotate_form: RunAnnotationForm | None = None) -> HttpResponse:
+    membership = access.membership_in(request, run.team_id)
+    context = run_page_context(
+        run, live_url=reverse("runs-live", args=[run.pk]), tables_url=reverse("runs-tables", args=[run.pk])
+    )
+    context.update(
+        can_edit=bool(membership and membership.can(access.EDITOR)),
+        can_share=bool(membership and membership.can(access.ADMIN)),
+        annotate_form=annotate_form
+        or RunAnnotationForm(initial={"version": run.version, "tags": ", ".join(run.tags or []), "notes": run.notes}),
+    )
+    return render(request, "runs/run_detail.html", context, status=400 if annotate_form is not None else 200)
+
+
+@require_GET
+@access.team_view()
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = access.object_for(request, Run.objects.select_related("plan"), pk)
+    return _run_page(request, run)
+
+
+@require_POST
+@access.team_view()
+def run_annotate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Editors set the run's version, tags and notes; invalid input changes nothing."""
+    run = access.object_for(request, Run.objects.select_related("plan"), pk, role=access.EDITOR)
+    form = RunAnnotationForm(request.POST)
+    if not form.is_valid():
+        return _run_page(request, run, annotate_form=form)
+    clean = form.cleaned_data["annotations"]
+    run_annotate_service(run=run, version=clean.version, tags=clean.tags, notes=clean.notes)
+    messages.success(request, f"Saved the version, tags and notes of run #{run.pk}.")
+    return redirect(run)
 
 
 @never_cache
