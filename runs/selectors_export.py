@@ -127,9 +127,10 @@ def run_export(*, run: Run, histograms: bool = False) -> RunExport:
     )
 
 
-def run_report(*, run: Run) -> RunReport:
+def run_report(*, run: Run, with_baseline: bool = True) -> RunReport:
     """Everything the HTML report of ``run`` shows: what the run page reads. ``run`` should
-    come with its plan (``select_related("plan")``) for the baseline verdict."""
+    come with its plan (``select_related("plan")``) for the baseline verdict, which a share
+    link's report leaves out (it is another run of the team)."""
     analysis = _analysis(run=run)
     return RunReport(
         run=run_header(run=run),
@@ -141,7 +142,7 @@ def run_report(*, run: Run) -> RunReport:
             ErrorGroup.objects.filter(run=run).order_by("-count", "name").values(*ERROR_COLUMNS)[:1000]
         ),
         analysis=analysis["data"] if analysis else None,
-        baseline=run_baseline_verdict(run=run),
+        baseline=run_baseline_verdict(run=run) if with_baseline else None,
         thresholds=list(run.thresholds or []),
         threshold_rows=selectors.run_threshold_rows(run=run),
     )

@@ -39,6 +39,9 @@ urlpatterns = [
     path("s/<str:token>/live.json", shares.share_live, name="share-live"),
     path("s/<str:token>/tables/", shares.share_tables, name="share-tables"),
     path("s/<str:token>/window.json", shares.share_window, name="share-window"),
+    path("s/<str:token>/export.csv", shares.share_export_csv, name="share-export-csv"),
+    path("s/<str:token>/export.json", shares.share_export_json, name="share-export-json"),
+    path("s/<str:token>/report.html", shares.share_report, name="share-report"),
     # Test plans
     path("plans/", plans.plan_list, name="runs-plan-list"),
     path("plans/new/", plans.plan_create, name="runs-plan-create"),

@@ -28,11 +28,8 @@ def _attachment(response: HttpResponse | StreamingHttpResponse, run: Run, ext: s
     response["X-Content-Type-Options"] = "nosniff"
 
 
-@never_cache
-@require_GET
-@access.team_view()
-def run_export_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
-    run = access.object_for(request, Run.objects.all(), pk)
+# The responses, shared by the team's pages below and share links (runs.views.shares).
+def csv_response(run: Run) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
         csv_chunks(**selectors_export.run_csv_streams(run=run)), content_type="text/csv; charset=utf-8"
     )
@@ -40,27 +37,41 @@ def run_export_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     return response
 
 
-@never_cache
-@require_GET
-@access.team_view()
-def run_export_json(request: HttpRequest, pk: int) -> HttpResponse | StreamingHttpResponse:
+def json_response(request: HttpRequest, run: Run) -> HttpResponse | StreamingHttpResponse:
     histograms = FLAGS.get(request.GET.get("histograms", "").strip().lower())
     if histograms is None:
         return HttpResponseBadRequest("histograms must be 1 or 0.", content_type="text/plain; charset=utf-8")
-    run = access.object_for(request, Run.objects.all(), pk)
     export = selectors_export.run_export(run=run, histograms=histograms)
     response = StreamingHttpResponse(json_chunks(export), content_type="application/json")
     _attachment(response, run, "json")
     return response
 
 
+def report_response(run: Run, *, with_baseline: bool = True) -> HttpResponse:
+    response = HttpResponse(
+        report_html(selectors_export.run_report(run=run, with_baseline=with_baseline)),
+        content_type="text/html; charset=utf-8",
+    )
+    _attachment(response, run, "html")
+    return response
+
+
+@never_cache
+@require_GET
+@access.team_view()
+def run_export_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    return csv_response(access.object_for(request, Run.objects.all(), pk))
+
+
+@never_cache
+@require_GET
+@access.team_view()
+def run_export_json(request: HttpRequest, pk: int) -> HttpResponse | StreamingHttpResponse:
+    return json_response(request, access.object_for(request, Run.objects.all(), pk))
+
+
 @never_cache
 @require_GET
 @access.team_view()
 def run_report(request: HttpRequest, pk: int) -> HttpResponse:
-    run = access.object_for(request, Run.objects.select_related("plan"), pk)
-    response = HttpResponse(
-        report_html(selectors_export.run_report(run=run)), content_type="text/html; charset=utf-8"
-    )
-    _attachment(response, run, "html")
-    return response
+    return report_response(access.object_for(request, Run.objects.select_related("plan"), pk))

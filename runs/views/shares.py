@@ -25,6 +25,7 @@ from runs import access, figures_analysis, selectors, selectors_analysis
 from runs.forms import CompareWindowForm, RunsCompareForm, ShareCreateForm
 from runs.models import Run, ShareLink
 from runs.services import shares
+from runs.views import exports
 from runs.views.runs import run_page_context
 
 
@@ -68,7 +69,7 @@ def share_page(request: HttpRequest, share: ShareLink, token: str) -> HttpRespon
             tables_url=reverse("share-tables", args=[token]),
             with_baseline=False,
         )
-        return render(request, "share/run.html", {**context, "share": share, "shared": True})
+        return render(request, "share/run.html", {**context, "share": share, "shared": True, "token": token})
     try:
         result = selectors_analysis.runs_compare(
             runs=_share_runs(share), ids=share.run_ids, reference_id=share.baseline_id
@@ -110,6 +111,21 @@ def share_tables(request: HttpRequest, share: ShareLink, token: str) -> HttpResp
     run = _shared_run(share)
     context = {"run": run, "endpoints": selectors.run_endpoint_rows(run=run), "errors": selectors.run_errors(run=run)}
     return render(request, "runs/run_detail_tables.html", context)
+
+
+@_shared
+def share_export_csv(request: HttpRequest, share: ShareLink, token: str) -> HttpResponse:
+    return exports.csv_response(_shared_run(share))
+
+
+@_shared
+def share_export_json(request: HttpRequest, share: ShareLink, token: str) -> HttpResponse:
+    return exports.json_response(request, _shared_run(share))
+
+
+@_shared
+def share_report(request: HttpRequest, share: ShareLink, token: str) -> HttpResponse:
+    return exports.report_response(_shared_run(share), with_baseline=False)
 
 
 @_shared

@@ -49,8 +49,12 @@ def share_run(c: Client, run: Run, **data: Any) -> str:
 
 
 def links_and_forms(body: str) -> tuple[list[str], list[str]]:
+    """Links other than static files and the link's own downloads (under its /s/<token>/),
+    and forms."""
     hrefs = re.findall(r'(?:href|src)="([^"]*)"', body)
-    return [h for h in hrefs if not h.startswith(("/static/", "data:"))], re.findall(r"<form\b[^>]*>", body)
+    token = re.search(r'href="/s/([^/"]+)/report\.html"', body)
+    own = f"/s/{token.group(1)}/" if token else "/s/-none-/"
+    return [h for h in hrefs if not h.startswith(("/static/", "data:", own))], re.findall(r"<form\b[^>]*>", body)
 
 
 def assert_shared_headers(response: Any) -> None:
@@ -142,7 +146,8 @@ def test_revoked_expired_and_unknown_links_all_get_the_same_404(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     for token in (revoked, expired):
-        for name in ("share-page", "share-live", "share-tables"):
+        for name in ("share-page", "share-live", "share-tables", "share-export-csv", "share-export-json",
+                     "share-report"):
             response = Client().get(reverse(name, args=[token]))
             assert response.status_code == 404, (name, token)
             assert response.content == unknown.content
@@ -260,3 +265,25 @@ def test_making_and_revoking_links_need_a_csrf_token(alice: Any, alice_client: C
     assert strict.post(reverse("teams-share-revoke", args=[share.team_id, share.pk])).status_code == 403
     share.refresh_from_db()
     assert share.revoked_at is None
+
+
+def test_a_run_link_downloads_that_runs_exports_and_nothing_else(
+    alice_client: Client, finished_run: Run, seeded_plan: Any
+) -> None:
+    token = share_run(alice_client, finished_run)
+    visitor = Client()
+    page = visitor.get(reverse("share-page", args=[token])).content.decode()
+    for name in ("share-export-csv", "share-export-json", "share-report"):
+        assert f'href="{reverse(name, args=[token])}" download' in page
+        response = visitor.get(reverse(name, args=[token]))
+        assert response.status_code == 200, name
+        assert_shared_headers(response)
+        assert f"scaletest-run-{finished_run.pk}-" in response["Content-Disposition"]
+    report = visitor.get(reverse("share-report", args=[token])).content.decode()
+    assert f"Run #{finished_run.pk}" in report
+    # A compare link has no run downloads.
+    other = make_run(seeded_plan)
+    compare = token_of(created_url(alice_client.post(
+        reverse("runs-compare-share"), {"ids": f"{finished_run.pk},{other.pk}"}
+    )))
+    assert visitor.get(reverse("share-report", args=[compare])).status_code == 404
