@@ -329,14 +329,18 @@ class ThresholdOut(Schema):
     value: float = Field(..., description="ms for latencies, % for error_rate, requests/s for rps.")
     method: str | None = Field(..., description="With name: one endpoint (METHOD and step name); null: all.")
     name: str | None
-    abort_after_seconds: int | None = Field(..., description="Stop the run when crossed this many seconds in a row.")
+    abort_after_seconds: int | None = Field(
+        ..., description="Stop the run when crossed this many seconds in a row."
+    )
 
 
 THRESHOLDS_HELP = (
     "The page's text, one per line (" + thresholds.SYNTAX_HELP + "), or a list of objects shaped as "
     "in the response. Replaces all thresholds; empty: none."
 )
-GENERATORS_HELP = "Load generator processes that share the load (1 to SCALETEST_MAX_GENERATORS); arrival-rate profiles use 1."
+GENERATORS_HELP = (
+    "Load generator processes that share the load (1 to SCALETEST_MAX_GENERATORS); arrival-rate profiles use 1."
+)
 
 
 class PlanOut(Schema):
@@ -389,7 +393,9 @@ class PlanIn(Schema):
     profile: int
     generators: int = Field(1, description=GENERATORS_HELP)
     notes: str = ""
-    thresholds: str | list[dict[str, Any]] = Field("", description=THRESHOLDS_HELP, examples=["p95 < 500\nerror_rate < 1%"])
+    thresholds: str | list[dict[str, Any]] = Field(
+        "", description=THRESHOLDS_HELP, examples=["p95 < 500\nerror_rate < 1%"]
+    )
 
 
 class PlanCreate(PlanIn):
@@ -502,7 +508,9 @@ class RunOut(Schema):
     p99_ms: float | None
     max_ms: float | None
     duration_seconds: float | None
-    passed: bool | None = Field(..., description="null without thresholds (or before the end); true when all passed.")
+    passed: bool | None = Field(
+        ..., description="null without thresholds (or before the end); true when all passed."
+    )
     threshold_count: int = Field(..., description="How many thresholds the run was started with.")
     threshold_results: list[ThresholdVerdictOut] = Field(..., description="One verdict per threshold, at the end.")
     threshold_abort: ThresholdAbortOut | None = Field(..., description="Set when an abort threshold stopped the run.")
