@@ -129,6 +129,8 @@ def test_remote_refusals_exit_2_with_a_clear_message_and_start_nothing(
     assert code == 2 and "no test plan you may see" in output
     code, output = _ci_run("Mine", "--server", live_server.url, "--token", token, "--user", "alice")
     assert code == 2 and "--user is for local runs" in output
+    code, output = _ci_run("Mine", "--token", token)
+    assert code == 2 and "--token goes with --server" in output
 
     done = _remote("--server", "http://127.0.0.1:9", "--plan", "Mine", token=token)
     assert done.returncode == 2 and "Error: cannot reach http://127.0.0.1:9" in done.stdout

@@ -44,6 +44,9 @@ class Command(BaseCommand):
             self.stdout.write(line)
             self.stdout.flush()
 
+        if options.get("token") and not options.get("server"):
+            self.stderr.write("ci_run: --token goes with --server; a local run is started as --user.")
+            sys.exit(EXIT_ERROR)
         if options.get("server"):
             if options.get("user"):
                 self.stderr.write("ci_run: --user is for local runs; with --server the token says who starts the run.")
