@@ -29,6 +29,9 @@ from runs.safety import Refused
 from runs.services.safety import target_save_check
 
 JSON_ATTRS = {"rows": 3, "spellcheck": "false", "class": "mono"}
+LOCUSTFILE_NOT_ALLOWED = (
+    "Locustfile scenarios are not allowed for this team; an operator can allow them in the admin."
+)
 
 
 def parse_expected_statuses(text: str) -> list[tuple[int, int]]:
@@ -208,9 +211,7 @@ class ScenarioForm(forms.ModelForm):
     def clean_kind(self) -> str:
         kind = self.cleaned_data.get("kind") or Scenario.Kind.STEPS
         if kind == Scenario.Kind.LOCUSTFILE and not self.locustfiles_allowed:
-            raise forms.ValidationError(
-                "Locustfile scenarios are not allowed for this team; an operator can allow them in the admin."
-            )
+            raise forms.ValidationError(LOCUSTFILE_NOT_ALLOWED)
         return kind
 
     def clean_mode(self) -> str:
@@ -616,10 +617,20 @@ class ProfileForm(ProfileParamsForm):
         return cls(initial=initial)
 
 
+class ThresholdsField(forms.CharField):
+    """The line syntax as typed in the form, or (from the API) the stored list of objects;
+    ``TestPlanForm.clean_thresholds`` parses either with ``thresholds.parse_thresholds``."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        return super().to_python(value)
+
+
 class TestPlanForm(forms.ModelForm):
     __test__ = False
 
-    thresholds = forms.CharField(
+    thresholds = ThresholdsField(
         label="Pass/fail thresholds",
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono",

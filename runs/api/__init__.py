@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Swagger
@@ -83,6 +84,14 @@ def model_invalid(request: HttpRequest, exc: DjangoValidationError) -> HttpRespo
     else:
         items = [{"loc": ["body"], "msg": message, "type": "value_error"} for message in exc.messages]
     return api.create_response(request, {"detail": items}, status=422)
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    megabytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+    return api.create_response(
+        request, {"detail": f"The request body is larger than {megabytes:g} MB."}, status=413
+    )
 
 
 def unknown_path(request: HttpRequest, rest: str = "") -> HttpResponse:

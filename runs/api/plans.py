@@ -22,7 +22,8 @@ router = Router(tags=["plans"])
 
 
 def _validated(data: dict[str, Any], *, team: Any, instance: TestPlan | None = None) -> dict[str, Any]:
-    """The plan form's checks: the target, scenario and profile must be the plan team's."""
+    """The plan form's checks: the target, scenario and profile must be the plan team's, the
+    thresholds parse (text or stored list) and name the scenario's steps, generators in range."""
     return check_form(TestPlanForm({k: data.get(k) for k in PLAN_FIELDS}, team=team, instance=instance))
 
 
@@ -71,7 +72,8 @@ def plan_put(request: HttpRequest, plan_id: int, payload: s.PlanIn) -> TestPlan:
 def plan_patch(request: HttpRequest, plan_id: int, payload: s.PlanPatch) -> TestPlan:
     plan = access.object_for(request, TestPlan.objects.all(), plan_id, role=access.EDITOR)
     current = {"name": plan.name, "target": plan.target_id, "scenario": plan.scenario_id,
-               "profile": plan.profile_id, "notes": plan.notes}
+               "profile": plan.profile_id, "generators": plan.generators, "notes": plan.notes,
+               "thresholds": plan.thresholds}
     data = _validated(merged(current, payload), team=plan.team, instance=plan)
     return _saved(lambda: catalog.plan_update(plan=plan, data=data))
 

@@ -127,7 +127,8 @@ def runs_compare(
 
 @router.get("/{int:run_id}", response=responses({200: s.RunOut}), url_name="runs-detail")
 def run_get(request: HttpRequest, run_id: int) -> Run:
-    """Status, progress, totals and percentiles: what a CI client polls."""
+    """Status, progress, totals, percentiles and threshold verdicts: what a CI client polls
+    (``ci`` holds exactly what ``python3 -m runs.ci`` reads)."""
     return _run(request, run_id)
 
 
@@ -178,6 +179,14 @@ def run_series(
     if to is not None:
         rows = rows.filter(t__lte=to)
     return {"run": run.pk, "endpoint": endpoint, "points": list(rows.order_by("t"))}
+
+
+@router.get("/{int:run_id}/generators", response=responses({200: s.GeneratorsOut}), url_name="runs-generators")
+def run_generators(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    """What each load generator of a distributed run did, second by second (requests, failures,
+    CPU): the per-generator charts' data. Empty for a one-generator run."""
+    run = _run(request, run_id)
+    return {"run": run.pk, "generators": run.generators, "points": selectors.run_generator_rows(run=run)}
 
 
 @router.get("/{int:run_id}/endpoints", response=responses({200: list[s.EndpointOut]}), url_name="runs-endpoints")

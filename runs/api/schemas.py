@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from runs import profiles, selectors
+from runs import profiles, selectors, thresholds
+from runs.engine.scenario_vars import MAX_SOURCE_BYTES
 from runs.models import METHODS
 from runs.services.catalog import STEP_FIELDS
 
@@ -131,6 +132,12 @@ class TargetPatch(Schema):
 
 
 # -- scenarios -----------------------------------------------------------------------------------
+class ExtractionIO(Schema):
+    var: str = Field(..., max_length=100, description="The variable later steps use as ${var}.")
+    source: Literal["json", "header", "regex"]
+    expr: str = Field(..., max_length=1000, description="Dotted JSON path, header name, or regex (one group).")
+
+
 class StepIO(Schema):
     name: str = Field("", max_length=200, description="Shown in results; defaults to the path.")
     method: Method = "GET"
@@ -141,6 +148,68 @@ class StepIO(Schema):
     body: str = ""
     weight: int = Field(1, ge=1, le=1000)
     expected_statuses: str = Field("200-399", min_length=1, max_length=200, examples=["200-299,304"])
+    extract: list[ExtractionIO] = Field(
+        default_factory=list,
+        description="Values to take from the response for later steps (sequence mode only).",
+    )
+
+
+class StepIn(StepIO):
+    extract: str | list[ExtractionIO] = Field(  # type: ignore[assignment]
+        default_factory=list,
+        description="As objects, or as the page's text: one rule per line, "
+        "“name = json:dotted.path”, “name = header:Name” or “name = regex:pattern”.",
+        examples=["token = json:access_token"],
+    )
+
+
+SourceKind = Literal["list", "csv"]
+SourceMode = Literal["sequential", "random"]
+
+
+class SourceOut(Schema):
+    id: int
+    kind: SourceKind
+    mode: SourceMode
+    filename: str
+    columns: list[str] = Field(..., description="The variable names it defines.")
+    row_count: int
+    values: list[str] | None = Field(..., description="A list source's values; null for a CSV file.")
+
+    @staticmethod
+    def resolve_row_count(obj: Any) -> int:
+        return len(obj.rows)
+
+    @staticmethod
+    def resolve_values(obj: Any) -> list[str] | None:
+        return [row[0] for row in obj.rows] if obj.kind == "list" else None
+
+
+class SourceIn(Schema):
+    id: int | None = Field(
+        None, description="A saved CSV source of this scenario to keep as it is (then omit csv)."
+    )
+    kind: SourceKind = "list"
+    mode: SourceMode = "sequential"
+    variable: str = Field("", max_length=100, description="A list's variable name.")
+    values: str | list[str] = Field(
+        "", description="A list's values: a list of strings, or text with one value per line."
+    )
+    csv: str | None = Field(
+        None,
+        description=f"The CSV file's content (UTF-8 text, header row = variable names; at most "
+        f"{MAX_SOURCE_BYTES // (1024 * 1024)} MB, as on the page).",
+    )
+    filename: str = Field("", max_length=255, description="Shown for a CSV source (default data.csv).")
+
+
+ScenarioKind = Literal["steps", "locustfile"]
+ScenarioMode = Literal["weighted", "sequence"]
+KIND_HELP = (
+    "steps: the request steps below; locustfile: your own Locust code in locustfile (only where an "
+    "operator allowed it for the team; steps and sources are then ignored)."
+)
+MODE_HELP = "weighted: each iteration picks one step by weight; sequence: every step in order (extraction)."
 
 
 class ScenarioOut(Schema):
@@ -148,10 +217,14 @@ class ScenarioOut(Schema):
     team: int
     name: str
     description: str
+    kind: ScenarioKind
+    mode: ScenarioMode
+    locustfile: str = Field(..., description="The Python source of a locustfile scenario; empty otherwise.")
     user_class: Literal["fast", "http"]
     think_time_min: float
     think_time_max: float
     steps: list[StepIO]
+    sources: list[SourceOut]
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -163,14 +236,24 @@ class ScenarioOut(Schema):
     def resolve_steps(obj: Any) -> list[dict[str, Any]]:
         return [{f: getattr(step, f) for f in STEP_FIELDS} for step in obj.steps.all()]
 
+    @staticmethod
+    def resolve_sources(obj: Any) -> list[Any]:
+        return list(obj.sources.all())
+
 
 class ScenarioIn(Schema):
     name: str = Name
     description: str = ""
+    kind: ScenarioKind = Field("steps", description=KIND_HELP)
+    mode: ScenarioMode = Field("weighted", description=MODE_HELP)
+    locustfile: str = Field("", description="Python (kind locustfile): HttpUser or FastHttpUser classes.")
     user_class: Literal["fast", "http"] = "fast"
     think_time_min: float = Field(0.0, ge=0, le=3600)
     think_time_max: float = Field(0.0, ge=0, le=3600)
-    steps: list[StepIO] = Field(..., min_length=1, max_length=100)
+    steps: list[StepIn] = Field(default_factory=list, max_length=100, description="At least one for kind steps.")
+    sources: list[SourceIn] = Field(
+        default_factory=list, max_length=10, description="Data sources of ${name} variables."
+    )
 
 
 class ScenarioCreate(ScenarioIn):
@@ -180,10 +263,16 @@ class ScenarioCreate(ScenarioIn):
 class ScenarioPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = None
+    kind: ScenarioKind | None = None
+    mode: ScenarioMode | None = None
+    locustfile: str | None = None
     user_class: Literal["fast", "http"] | None = None
     think_time_min: float | None = Field(None, ge=0, le=3600)
     think_time_max: float | None = Field(None, ge=0, le=3600)
-    steps: list[StepIO] | None = Field(None, min_length=1, max_length=100, description="Replaces all steps.")
+    steps: list[StepIn] | None = Field(None, max_length=100, description="Replaces all steps.")
+    sources: list[SourceIn] | None = Field(
+        None, max_length=10, description="Replaces all data sources (give a saved CSV's id to keep it)."
+    )
 
 
 # -- load profiles -------------------------------------------------------------------------------
@@ -234,6 +323,26 @@ class ProfilePatch(Schema):
 
 
 # -- plans ---------------------------------------------------------------------------------------
+class ThresholdOut(Schema):
+    metric: Literal[thresholds.METRICS]  # type: ignore[valid-type]
+    op: Literal["<", "<=", ">=", ">"]
+    value: float = Field(..., description="ms for latencies, % for error_rate, requests/s for rps.")
+    method: str | None = Field(..., description="With name: one endpoint (METHOD and step name); null: all.")
+    name: str | None
+    abort_after_seconds: int | None = Field(
+        ..., description="Stop the run when crossed this many seconds in a row."
+    )
+
+
+THRESHOLDS_HELP = (
+    "The page's text, one per line (" + thresholds.SYNTAX_HELP + "), or a list of objects shaped as "
+    "in the response. Replaces all thresholds; empty: none."
+)
+GENERATORS_HELP = (
+    "Load generator processes that share the load (1 to SCALETEST_MAX_GENERATORS); arrival-rate profiles use 1."
+)
+
+
 class PlanOut(Schema):
     id: int
     team: int
@@ -241,8 +350,18 @@ class PlanOut(Schema):
     target: int
     scenario: int
     profile: int
+    generators: int
     notes: str
+    thresholds: list[ThresholdOut]
+    thresholds_text: str = Field(..., description="The thresholds in the page's line syntax.")
     baseline_run: int | None
+
+    @staticmethod
+    def resolve_thresholds_text(obj: Any) -> str:
+        try:
+            return thresholds.thresholds_text(thresholds.parse_thresholds(obj.thresholds))
+        except ValueError:
+            return ""
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -272,7 +391,11 @@ class PlanIn(Schema):
     target: int = Field(..., description="A target of the plan's team.")
     scenario: int
     profile: int
+    generators: int = Field(1, description=GENERATORS_HELP)
     notes: str = ""
+    thresholds: str | list[dict[str, Any]] = Field(
+        "", description=THRESHOLDS_HELP, examples=["p95 < 500\nerror_rate < 1%"]
+    )
 
 
 class PlanCreate(PlanIn):
@@ -284,7 +407,9 @@ class PlanPatch(Schema):
     target: int | None = None
     scenario: int | None = None
     profile: int | None = None
+    generators: int | None = Field(None, description=GENERATORS_HELP)
     notes: str | None = None
+    thresholds: str | list[dict[str, Any]] | None = Field(None, description=THRESHOLDS_HELP)
 
 
 # -- runs ----------------------------------------------------------------------------------------
@@ -300,13 +425,74 @@ class Progress(Schema):
     error_rate: float = Field(..., description="Failures / requests of the whole run so far, in %.")
 
 
+class ThresholdVerdictOut(ThresholdOut):
+    label: str
+    unit: str
+    observed: float | None = Field(..., description="The run's value; null when not evaluable.")
+    verdict: Literal["passed", "failed", "not_evaluable"]
+    note: str
+    aborted: bool = Field(..., description="This threshold stopped the run.")
+
+
+class ThresholdAbortOut(Schema):
+    index: int = Field(..., description="Position of the threshold (from 0).")
+    label: str
+    from_t: int
+    to_t: int
+    observed: float
+    message: str
+
+
+class CiStatusOut(Schema):
+    """``runs.ci.driver.RunStatus``."""
+
+    id: int
+    status: RunStatus
+    active: bool
+    t: int = Field(..., description="Seconds stored so far.")
+    planned_seconds: float
+    users: int
+    rps: float
+    p95_ms: float | None
+    requests: int
+    failures: int
+
+
+class CiResultOut(Schema):
+    """``runs.ci.driver.RunResult``."""
+
+    id: int
+    url: str
+    plan: str
+    status: RunStatus
+    error_message: str
+    duration_seconds: float | None
+    requests: int
+    failures: int
+    rps: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    passed: bool | None
+    threshold_count: int
+    thresholds: list[ThresholdVerdictOut]
+
+
+class CiOut(Schema):
+    status: CiStatusOut
+    result: CiResultOut
+
+
 class RunOut(Schema):
     id: int
     team: int
     plan: int | None
     plan_name: str
+    url: str = Field(..., description="The run's page (a path on this server).")
     status: RunStatus
     active: bool
+    generators: int
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
@@ -321,11 +507,37 @@ class RunOut(Schema):
     p95_ms: float | None
     p99_ms: float | None
     max_ms: float | None
+    duration_seconds: float | None
+    passed: bool | None = Field(
+        ..., description="null without thresholds (or before the end); true when all passed."
+    )
+    threshold_count: int = Field(..., description="How many thresholds the run was started with.")
+    threshold_results: list[ThresholdVerdictOut] = Field(..., description="One verdict per threshold, at the end.")
+    threshold_abort: ThresholdAbortOut | None = Field(..., description="Set when an abort threshold stopped the run.")
     progress: Progress
+    ci: CiOut = Field(
+        ...,
+        description="What `manage.py ci_run` and `python3 -m runs.ci` read (the same functions build both), "
+        "so a remote CI client prints what a local one does.",
+    )
 
     @staticmethod
     def resolve_team(obj: Any) -> int:
         return int(obj.team_id)
+
+    @staticmethod
+    def resolve_url(obj: Any) -> str:
+        return str(obj.get_absolute_url())
+
+    @staticmethod
+    def resolve_threshold_count(obj: Any) -> int:
+        return len(obj.thresholds)
+
+    @staticmethod
+    def resolve_ci(obj: Any) -> dict[str, Any]:
+        from runs.ci.local import run_result_payload, run_status_payload
+
+        return {"status": run_status_payload(run=obj), "result": run_result_payload(run=obj)}
 
     @staticmethod
     def resolve_plan(obj: Any) -> int | None:
@@ -389,6 +601,22 @@ class SecondOut(Schema):
     max_ms: float | None
     mean_ms: float | None = Field(None, description="Overall series only.")
     dropped_iterations: int | None = Field(None, description="Overall series only (arrival-rate runs).")
+
+
+class GeneratorSecondOut(Schema):
+    generator: int = Field(..., description="The generator's index, from 0.")
+    t: int
+    requests: int
+    failures: int
+    cpu_percent: float | None
+
+
+class GeneratorsOut(Schema):
+    run: int
+    generators: int
+    points: list[GeneratorSecondOut] = Field(
+        ..., description="Per generator, per second (ordered by generator, then t); empty for a one-generator run."
+    )
 
 
 class SeriesOut(Schema):

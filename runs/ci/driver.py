@@ -4,7 +4,8 @@ A :class:`RunSource` starts one run and reports on it as plain JSON-friendly dic
 driver works on this installation's database (``runs.ci.local.LocalRunSource``) or on a remote
 server's REST API (a source that GETs the same dicts). The dict shapes:
 
-``start()`` -> ``{"id": int, "url": str}`` (raises :class:`CiError` with a message when refused)
+``start()`` -> ``{"id": int, "url": str, "planned_seconds": float}`` (raises :class:`CiError` with a
+message when refused; ``planned_seconds`` is optional and sets the default timeout)
 
 ``poll()`` -> :class:`RunStatus`::
 
@@ -41,6 +42,8 @@ from typing import Any, Protocol, TypedDict
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 POLL_SECONDS = 1.0
+# Without a timeout: the planned duration plus this much (queueing, stop grace, the last results).
+TIMEOUT_ALLOWANCE_SECONDS = 180.0
 
 
 class CiError(Exception):
@@ -241,7 +244,7 @@ def ci_drive(
     source: RunSource,
     *,
     emit: Callable[[str], None],
-    timeout: float,
+    timeout: float | None,
     interval: float = 5.0,
     junit_path: str | None = None,
     plan: str = "",
@@ -250,12 +253,15 @@ def ci_drive(
 ) -> int:
     """Start a run through ``source``, print progress every ``interval`` s until it ends (or
     ``timeout`` s pass: it is then cancelled), print the summary and thresholds, write the JUnit
-    file and return the exit code."""
+    file and return the exit code. ``timeout=None``: the planned duration ``start()`` reports
+    plus :data:`TIMEOUT_ALLOWANCE_SECONDS`."""
     result: RunResult | None = None
     timed_out = False
     try:
         started = source.start()
         emit(f"Started run #{started.get('id')}" + (f" ({started['url']})" if started.get("url") else ""))
+        if timeout is None:
+            timeout = float(started.get("planned_seconds") or 0) + TIMEOUT_ALLOWANCE_SECONDS
         began = clock()
         last_print = None
         while True:
@@ -276,7 +282,7 @@ def ci_drive(
     except CiError as exc:
         emit(f"Error: {exc}")
         return _finish(None, error=str(exc), timed_out=False, emit=emit, junit_path=junit_path, plan=plan)
-    error = run_error(result, timed_out=timed_out, timeout=timeout)
+    error = run_error(result, timed_out=timed_out, timeout=timeout or 0)
     return _finish(result, error=error, timed_out=timed_out, emit=emit, junit_path=junit_path, plan=plan)
 
 

@@ -84,3 +84,38 @@ def test_start_refusals_carry_the_services_message(alice_api: ApiClient, plan: T
     plan.scenario.steps.all().delete()
     empty = alice_api.post("/runs", {"plan_name": plan.name})
     assert empty.status_code == 400 and "no request steps" in empty.json()["detail"]
+
+
+def test_run_carries_generators_and_threshold_verdicts_and_the_ci_payloads(
+    alice_api: ApiClient, carol_api: ApiClient, plan: TestPlan, finished_run: Run
+) -> None:
+    from runs.ci.local import run_result_payload, run_status_payload
+    from runs.models import GeneratorSecond
+    from runs.thresholds import evaluate, Observed, parse_thresholds
+
+    items = parse_thresholds("p95 < 20\nerror_rate < 10%\nGET /x: p99 < 5")
+    results = evaluate(items, overall=Observed(requests=60, failures=3, seconds=3, percentiles={"p95": 22.5}),
+                       endpoints={}, aborted_index=0)
+    abort = {"index": 0, "label": "p95 < 20 ms", "from_t": 0, "to_t": 2, "observed": 22.5, "message": "Aborted: …"}
+    finished_run.snapshot = {**finished_run.snapshot, "thresholds": [t.to_dict() for t in items]}
+    finished_run.generators, finished_run.passed = 2, False
+    finished_run.threshold_results, finished_run.threshold_abort = results, abort
+    finished_run.save()
+    for g in range(2):
+        for t in range(3):
+            GeneratorSecond.objects.create(run=finished_run, generator=g, t=t, requests=10, failures=g, cpu_percent=40.5)
+
+    body = alice_api.get(f"/runs/{finished_run.pk}").json()
+    assert (body["generators"], body["passed"], body["threshold_count"]) == (2, False, 3)
+    assert [(r["label"], r["verdict"], r["aborted"]) for r in body["threshold_results"]] == [
+        ("p95 < 20 ms", "failed", True), ("error_rate < 10%", "passed", False),
+        ("GET /x: p99 < 5 ms", "not_evaluable", False),
+    ]
+    assert body["threshold_abort"] == abort and body["url"] == f"/runs/{finished_run.pk}/"
+    # The same dicts as manage.py ci_run reads locally.
+    assert body["ci"] == {"status": run_status_payload(run=finished_run), "result": run_result_payload(run=finished_run)}
+    generators = alice_api.get(f"/runs/{finished_run.pk}/generators").json()
+    assert generators["generators"] == 2 and len(generators["points"]) == 6
+    assert generators["points"][3] == {"generator": 1, "t": 0, "requests": 10, "failures": 1, "cpu_percent": 40.5}
+    assert carol_api.get(f"/runs/{finished_run.pk}/generators").status_code == 404
+    assert carol_api.get(f"/runs/{finished_run.pk}").status_code == 404

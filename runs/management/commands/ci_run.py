@@ -1,8 +1,12 @@
 """``manage.py ci_run <plan id or name>``: run a plan and exit 0 (passed), 1 (thresholds
-failed) or 2 (error), optionally writing a JUnit report. See ``runs.ci.driver``."""
+failed) or 2 (error), optionally writing a JUnit report. See ``runs.ci.driver``.
+
+With ``--server`` the plan runs on another ScaleTest through its REST API
+(``runs.ci.remote``), authenticated by ``--token`` or ``SCALETEST_API_TOKEN``."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -13,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from runs import access
 from runs.ci.driver import EXIT_ERROR, ci_drive, junit_xml
 from runs.ci.local import LocalRunSource
+from runs.ci.remote import TOKEN_ENV, ci_run_remote
 from runs.models import TestPlan
 
 # Beyond the plan's duration and the stop grace: time a run may wait in the queue for a worker.
@@ -29,11 +34,32 @@ class Command(BaseCommand):
                             "(default: the planned duration + grace + 120 s).")
         parser.add_argument("--interval", type=float, default=5.0, help="Seconds between progress lines.")
         parser.add_argument("--junit-xml", dest="junit_xml", help="Write a JUnit XML report to this path.")
+        parser.add_argument("--server", help="Run the plan on this ScaleTest server (https://host) through its "
+                            "REST API instead of this installation's database.")
+        parser.add_argument("--token", help=f"With --server: an API token (default: the {TOKEN_ENV} "
+                            "environment variable, which keeps it out of process lists).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         def emit(line: str) -> None:
             self.stdout.write(line)
             self.stdout.flush()
+
+        if options.get("token") and not options.get("server"):
+            self.stderr.write("ci_run: --token goes with --server; a local run is started as --user.")
+            sys.exit(EXIT_ERROR)
+        if options.get("server"):
+            if options.get("user"):
+                self.stderr.write("ci_run: --user is for local runs; with --server the token says who starts the run.")
+                sys.exit(EXIT_ERROR)
+            sys.exit(ci_run_remote(
+                server=options["server"],
+                token=options["token"] if options.get("token") is not None else os.environ.get(TOKEN_ENV, ""),
+                plan=str(options["plan"]),
+                timeout=options.get("timeout"),
+                interval=float(options["interval"]),
+                junit_path=options.get("junit_xml"),
+                emit=emit,
+            ))
 
         try:
             user = self._user(options.get("user"))
