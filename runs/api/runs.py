@@ -19,6 +19,7 @@ from runs.api._common import Pagination, check_form, responses, team_filter
 from runs.forms import RunsCompareForm
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond, TestPlan
 from runs.safety import Refused
+from runs.services.annotations import AnnotationError, annotations_clean
 from runs.services.baseline import BaselineError, plan_set_baseline
 from runs.services.runs import RunError, run_cancel, run_create
 
@@ -27,10 +28,16 @@ router = Router(tags=["runs"])
 MAX_T = 10**7  # seconds; far beyond any run (SCALETEST_MAX_RUN_SECONDS)
 
 
-def start(request: HttpRequest, plan: TestPlan) -> Run:
-    """``run_create``; its refusals become 400 (fix the plan) or 409 (refused now by safety)."""
+def start(request: HttpRequest, plan: TestPlan, payload: s.RunStart | None = None) -> Run:
+    """``run_create``; its refusals become 400 (fix the plan) or 409 (refused now by safety);
+    invalid annotations a 422 with the page's messages."""
+    payload = payload or s.RunStart()
     try:
-        return run_create(plan=plan, user=request.user)
+        annotations = annotations_clean(version=payload.version, tags=payload.tags, notes=payload.notes)
+    except AnnotationError as exc:
+        raise HttpError(422, str(exc)) from None
+    try:
+        return run_create(plan=plan, user=request.user, trigger=payload.trigger, annotations=annotations)
     except RunError as exc:
         raise HttpError(409 if isinstance(exc.__cause__, Refused) else 400, str(exc)) from None
 
@@ -89,7 +96,7 @@ def run_start(request: HttpRequest, payload: s.RunStart) -> tuple[int, Run]:
         plan = access.object_for(request, plans, matches[0].pk, role=access.EDITOR)
     else:
         raise HttpError(400, "Give plan (an id) or plan_name.")
-    return Status(201, start(request, plan))
+    return Status(201, start(request, plan, payload))
 
 
 @router.get("/compare", response=responses({200: s.CompareOut, 400: s.Error}), url_name="runs-compare")

@@ -493,6 +493,10 @@ class RunOut(Schema):
     status: RunStatus
     active: bool
     generators: int
+    trigger: Literal["manual", "scheduled", "api", "ci"]
+    version: str
+    tags: list[str]
+    notes: str
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
@@ -587,6 +591,10 @@ class RunStart(Schema):
     plan: int | None = Field(None, description="The plan's id; or give plan_name.")
     plan_name: str | None = Field(None, min_length=1, max_length=200, description="The plan's exact name.")
     team: int | None = Field(None, description="With plan_name: the team to look in (default: all yours).")
+    trigger: Literal["api", "ci"] = Field("api", description="What started the run, shown on its page and filterable.")
+    version: str = Field("", max_length=200, description="Version or commit under test, e.g. a git SHA.")
+    tags: list[str] = Field(default_factory=list, description="Short labels (lower-case letters, digits, . _ -).")
+    notes: str = Field("", max_length=20000)
 
 
 class SecondOut(Schema):

@@ -59,9 +59,11 @@ class LocalRunSource:
     """Starts ``plan`` through ``run_create`` (the Start button's path: caps and safety checks
     apply) as ``user``, then reads the run's row."""
 
-    def __init__(self, *, plan: TestPlan, user: Any) -> None:
+    def __init__(self, *, plan: TestPlan, user: Any, version: str = "", tags: list[str] | None = None) -> None:
         self.plan = plan
         self.user = user
+        self.version = version
+        self.tags = list(tags or [])
         self.run: Run | None = None
 
     def _run(self) -> Run:
@@ -71,9 +73,12 @@ class LocalRunSource:
         return self.run
 
     def start(self) -> dict[str, Any]:
+        from runs.services.annotations import AnnotationError, annotations_clean
+
         try:
-            self.run = run_create(plan=self.plan, user=self.user, trigger=Run.Trigger.CI)
-        except RunError as exc:
+            annotations = annotations_clean(version=self.version, tags=self.tags)
+            self.run = run_create(plan=self.plan, user=self.user, trigger=Run.Trigger.CI, annotations=annotations)
+        except (RunError, AnnotationError) as exc:
             raise CiError(str(exc)) from exc
         return {"id": self.run.pk, "url": self.run.get_absolute_url()}
 

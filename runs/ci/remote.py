@@ -78,6 +78,8 @@ class RemoteRunSource:
         server: str,
         token: str,
         plan: str,
+        version: str = "",
+        tags: list[str] | None = None,
         request_timeout: float = REQUEST_TIMEOUT,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -86,6 +88,8 @@ class RemoteRunSource:
             raise CiError(f"no API token: give --token or set {TOKEN_ENV} (create one on the API tokens page).")
         self.token = token.strip()
         self.plan = plan
+        # Marks the run as started by CI, with what it tested (shown and filterable on the pages).
+        self.start_fields = {"trigger": "ci", "version": version, "tags": list(tags or [])}
         self.request_timeout = request_timeout
         self.sleep = sleep
         self.run_id: int | None = None
@@ -156,13 +160,13 @@ class RemoteRunSource:
         body: Any = None
         if ref.isascii() and ref.isdigit():
             try:
-                body = self._call("POST", "/runs", {"plan": int(ref)})[1]
+                body = self._call("POST", "/runs", {"plan": int(ref), **self.start_fields})[1]
             except CiError as exc:
                 if getattr(exc, "status", None) != 404:
                     raise
         if body is None:
             try:
-                body = self._call("POST", "/runs", {"plan_name": ref})[1]
+                body = self._call("POST", "/runs", {"plan_name": ref, **self.start_fields})[1]
             except CiError as exc:
                 if getattr(exc, "status", None) == 404:
                     raise CiError(f"no test plan you may see on {self.server} has the id or name “{ref}”.") from None
@@ -199,10 +203,12 @@ def ci_run_remote(
     interval: float,
     junit_path: str | None,
     emit: Callable[[str], None],
+    version: str = "",
+    tags: list[str] | None = None,
 ) -> int:
     """Run ``plan`` on ``server`` and return the exit code (0 passed, 1 thresholds failed, 2 error)."""
     try:
-        source = RemoteRunSource(server=server, token=token, plan=plan)
+        source = RemoteRunSource(server=server, token=token, plan=plan, version=version, tags=tags)
     except CiError as exc:
         emit(f"Error: {exc}")
         if junit_path:
@@ -229,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: the run's planned duration + 180 s).")
     parser.add_argument("--interval", type=float, default=5.0, help="Seconds between progress lines.")
     parser.add_argument("--junit-xml", dest="junit_xml", help="Write a JUnit XML report to this path.")
+    add_annotation_arguments(parser)
     args = parser.parse_args(argv)
 
     def emit(line: str) -> None:
@@ -242,7 +249,17 @@ def main(argv: list[str] | None = None) -> int:
         interval=args.interval,
         junit_path=args.junit_xml,
         emit=emit,
+        version=args.version,
+        tags=args.tags,
     )
+
+
+def add_annotation_arguments(parser: Any) -> None:
+    """``--run-version`` and ``--tag``, the same for both entry points (Django commands own ``--version``)."""
+    parser.add_argument("--run-version", dest="version", default="", help="Version or commit under test (e.g. $GITHUB_SHA), "
+                        "stored on the run: filter and compare runs by it.")
+    parser.add_argument("--tag", dest="tags", action="append", default=[],
+                        help="A tag for the run (repeatable), e.g. --tag nightly.")
 
 
 if __name__ == "__main__":

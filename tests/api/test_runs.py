@@ -119,3 +119,18 @@ def test_run_carries_generators_and_threshold_verdicts_and_the_ci_payloads(
     assert generators["points"][3] == {"generator": 1, "t": 0, "requests": 10, "failures": 1, "cpu_percent": 40.5}
     assert carol_api.get(f"/runs/{finished_run.pk}/generators").status_code == 404
     assert carol_api.get(f"/runs/{finished_run.pk}").status_code == 404
+
+
+def test_a_run_started_through_the_api_is_marked_and_annotated(alice_api: ApiClient, plan: TestPlan) -> None:
+    by_id = alice_api.post(f"/plans/{plan.pk}/runs")
+    assert by_id.status_code == 201 and by_id.json()["trigger"] == "api"
+    bad = alice_api.post("/runs", {"plan": plan.pk, "tags": ["Not A Tag!"]})
+    assert bad.status_code == 422 and "Invalid tag “not a tag!”" in bad.json()["detail"]
+    assert alice_api.post("/runs", {"plan": plan.pk, "trigger": "manual"}).status_code == 422
+    assert Run.objects.count() == 1
+    response = alice_api.post("/runs", {"plan": plan.pk, "trigger": "ci", "version": "v1.4", "tags": ["before-deploy"]})
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["trigger"], body["version"], body["tags"]) == ("ci", "v1.4", ["before-deploy"])
+    run = Run.objects.get(pk=body["id"])
+    assert (run.trigger, run.version, run.tags) == ("ci", "v1.4", ["before-deploy"])

@@ -68,11 +68,12 @@ def test_remote_run_exits_0_when_thresholds_pass_and_1_when_impossible(
     junit = tmp_path / "pass.xml"
 
     done = _remote("--server", live_server.url, "--plan", "Remote pass", "--interval", "1",
-                   "--junit-xml", str(junit), token=token)
+                   "--junit-xml", str(junit), "--run-version", "abc123", "--tag", "nightly", token=token)
 
     assert done.returncode == 0, done.stdout + done.stderr
     run = Run.objects.get(plan=passing)
     assert run.created_by == alice and run.status == Run.Status.FINISHED and run.passed is True
+    assert (run.trigger, run.version, run.tags) == ("ci", "abc123", ["nightly"])
     assert f"Started run #{run.pk} ({live_server.url}/runs/{run.pk}/)" in done.stdout
     assert "users" in done.stdout and "p95" in done.stdout and "Result: PASSED" in done.stdout
     assert token not in done.stdout + done.stderr

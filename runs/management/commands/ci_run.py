@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from runs import access
 from runs.ci.driver import EXIT_ERROR, ci_drive, junit_xml
 from runs.ci.local import LocalRunSource
-from runs.ci.remote import TOKEN_ENV, ci_run_remote
+from runs.ci.remote import TOKEN_ENV, add_annotation_arguments, ci_run_remote
 from runs.models import TestPlan
 
 # Beyond the plan's duration and the stop grace: time a run may wait in the queue for a worker.
@@ -36,6 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--junit-xml", dest="junit_xml", help="Write a JUnit XML report to this path.")
         parser.add_argument("--server", help="Run the plan on this ScaleTest server (https://host) through its "
                             "REST API instead of this installation's database.")
+        add_annotation_arguments(parser)
         parser.add_argument("--token", help=f"With --server: an API token (default: the {TOKEN_ENV} "
                             "environment variable, which keeps it out of process lists).")
 
@@ -59,6 +60,8 @@ class Command(BaseCommand):
                 interval=float(options["interval"]),
                 junit_path=options.get("junit_xml"),
                 emit=emit,
+                version=options["version"],
+                tags=options["tags"],
             ))
 
         try:
@@ -78,7 +81,7 @@ class Command(BaseCommand):
                 planned = float(settings.SCALETEST_MAX_RUN_SECONDS)
             timeout = planned + settings.SCALETEST_RUN_GRACE_SECONDS + QUEUE_ALLOWANCE_SECONDS
         code = ci_drive(
-            LocalRunSource(plan=plan, user=user),
+            LocalRunSource(plan=plan, user=user, version=options["version"], tags=options["tags"]),
             emit=emit,
             timeout=float(timeout),
             interval=max(0.5, float(options["interval"])),
