@@ -63,6 +63,11 @@ def _model_choice_strategies(form_class: type[dj_forms.BaseForm]) -> dict[str, A
         name: st.one_of(st.none(), st.integers(min_value=-2, max_value=10**12))
         for name, field in form_class.base_fields.items()
         if isinstance(field, dj_forms.ModelChoiceField)
+    } | {
+        # Our own field types Hypothesis cannot infer: any text, as a browser may post.
+        name: ANY_TEXT
+        for name, field in form_class.base_fields.items()
+        if isinstance(field, forms.ThresholdsField)
     }
 
 
