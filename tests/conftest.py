@@ -90,6 +90,8 @@ class LiveWorker:
 
 
 def database_url(settings_dict: dict[str, Any]) -> str:
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
     user = quote(settings_dict.get("USER") or "", safe="")
     password = settings_dict.get("PASSWORD") or ""
     auth = f"{user}:{quote(password, safe='')}@" if password else (f"{user}@" if user else "")
@@ -303,3 +305,12 @@ def browser_page() -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hasher() -> None:
+    """Personas are created per test: PBKDF2 at Django's production cost (~0.7 s a user) would
+    dominate the suite. What the tests check of logins is the same with MD5."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

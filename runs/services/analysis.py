@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection
 from django.utils import timezone
 
@@ -262,16 +261,8 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
     endpoint_blocks: dict[str, list[float | None]] = {}
     if windows:
         lo, hi = min(w[1] for w in windows), max(w[2] for w in windows)
-        for row in (
-            EndpointSecond.objects.filter(run=run, t__gte=lo, t__lte=hi)
-            .values("method", "name")
-            .annotate(ts=ArrayAgg("t"), p95s=ArrayAgg("p95_ms"))
-            .order_by()
-        ):
-            by_t = dict(zip(row["ts"], row["p95s"], strict=True))
-            endpoint_blocks[endpoint_key(row["method"], row["name"])] = block_series(
-                windows, by_t, seconds=BLOCK_SECONDS
-            )
+        for (method, name), by_t in endpoint_p95_by_second(run_id=run.pk, lo=lo, hi=hi).items():
+            endpoint_blocks[endpoint_key(method, name)] = block_series(windows, by_t, seconds=BLOCK_SECONDS)
     return {
         **capacity_to_data(capacity),
         "blocks": {
@@ -281,6 +272,23 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
             "endpoints": endpoint_blocks,
         },
     }
+
+
+def endpoint_p95_by_second(*, run_id: int, lo: int, hi: int) -> dict[tuple[str, str], dict[int, float | None]]:
+    """Each endpoint's per-second p95 in seconds ``lo..hi``: (method, name) -> {t: p95_ms}.
+
+    One streamed query in the unique index's order that works on every database (it replaced a
+    PostgreSQL-only ``ArrayAgg``, which the embedded SQLite default cannot run).
+    """
+    out: dict[tuple[str, str], dict[int, float | None]] = defaultdict(dict)
+    for method, name, t, p95 in (
+        EndpointSecond.objects.filter(run_id=run_id, t__gte=lo, t__lte=hi)
+        .order_by()
+        .values_list("method", "name", "t", "p95_ms")
+        .iterator(chunk_size=5000)
+    ):
+        out[(method, name)][t] = p95
+    return dict(out)
 
 
 def _store(runs_data: Mapping[int, dict[str, Any]]) -> dict[int, RunAnalysis]:

@@ -1,9 +1,11 @@
-"""`python3 manage.py test [pytest args]` — the whole suite against real PostgreSQL and Redis.
+"""`python3 manage.py test [--db sqlite|postgres|both] [pytest args]` — the whole suite, on both databases.
 
 Replaces Django's test runner with pytest (pytest-django). Before running it makes sure the
 services the tests talk to are up (PostgreSQL and Redis on 127.0.0.1, started when installed
-but stopped) and that Debian's Chromium is installed for the browser tests. `.ci/run` calls
-this very command.
+but stopped) and that Debian's Chromium is installed for the browser tests. Then it runs the
+suite against PostgreSQL (what teams deploy) and against SQLite (the embedded default every
+newcomer runs), one after the other; ``--db`` picks one while developing. `.ci/run` calls this
+very command, so CI covers both.
 """
 
 from __future__ import annotations
@@ -11,22 +13,52 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from runs.management.services_check import ensure_chromium, ensure_postgres, ensure_redis
 
+DATABASES = ("postgres", "sqlite")
+
+
+def split_db_option(args: list[str]) -> tuple[list[str], list[str]]:
+    """(databases, the other args) from ``--db X`` / ``--db=X`` anywhere in ``args``."""
+    chosen: list[str] = []
+    rest: list[str] = []
+    it = iter(args)
+    for arg in it:
+        if arg == "--db":
+            value = next(it, None)
+            if value is None:
+                raise CommandError("--db needs a value: sqlite, postgres or both.")
+        elif arg.startswith("--db="):
+            value = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+            continue
+        if value == "both":
+            chosen.extend(DATABASES)
+        elif value in DATABASES:
+            chosen.append(value)
+        else:
+            raise CommandError(f"--db must be sqlite, postgres or both, not {value!r}.")
+    return list(dict.fromkeys(chosen or DATABASES)), rest
+
 
 class Command(BaseCommand):
-    help = "Run the whole test suite (pytest) after starting PostgreSQL/Redis and installing Chromium."
+    help = (
+        "Run the whole test suite (pytest) on PostgreSQL and SQLite after starting PostgreSQL/Redis "
+        "and installing Chromium. --db sqlite|postgres|both (default both); other arguments go to pytest."
+    )
 
     def run_from_argv(self, argv: list[str]) -> None:
-        # Everything after `test` goes to pytest untouched (-k, -x, paths, ...).
+        # Everything after `test` but --db goes to pytest untouched (-k, -x, paths, ...).
         self.execute(*argv[2:])
 
     def execute(self, *args: Any, **options: Any) -> None:
-        pytest_args = [str(a) for a in args]
+        databases, pytest_args = split_db_option([str(a) for a in args])
         steps = [
             ("PostgreSQL on 127.0.0.1:5432", ensure_postgres),
             ("Redis on 127.0.0.1:6379", ensure_redis),
@@ -35,8 +67,19 @@ class Command(BaseCommand):
         for label, step in steps:
             message = step()
             print(f"[scaletest test] {label}: {message}", flush=True)
-        env = dict(os.environ)
-        env.pop("DJANGO_SETTINGS_MODULE", None)  # pyproject.toml names the settings
-        cmd = [sys.executable, "-m", "pytest", *pytest_args]
-        print(f"[scaletest test] {' '.join(cmd)}", flush=True)
-        sys.exit(subprocess.call(cmd, env=env))
+        results: list[tuple[str, int, float]] = []
+        for db in databases:
+            env = dict(os.environ)
+            env.pop("DJANGO_SETTINGS_MODULE", None)  # pyproject.toml names the settings
+            for name in ("DATABASE_URL", "SCALETEST_TEST_DB_NAME", "SCALETEST_DATA_DIR"):
+                env.pop(name, None)  # tests/_env.py chooses them for the database under test
+            env["SCALETEST_TEST_DB"] = db
+            cmd = [sys.executable, "-m", "pytest", *pytest_args]
+            print(f"[scaletest test] on {db}: {' '.join(cmd)}", flush=True)
+            started = time.monotonic()
+            code = subprocess.call(cmd, env=env)
+            results.append((db, code, time.monotonic() - started))
+        for db, code, seconds in results:
+            verdict = "passed" if code == 0 else f"FAILED (pytest exit {code})"
+            print(f"[scaletest test] {db}: {verdict} in {seconds / 60:.1f} min", flush=True)
+        sys.exit(next((code for _, code, _ in results if code != 0), 0))
