@@ -107,8 +107,9 @@ def _analysis(*, run: Run) -> dict[str, Any] | None:
     stored = RunAnalysis.objects.filter(run=run).values("version", "computed_at", "data")
     row = stored.first()
     if row is None or row["version"] != ANALYSIS_VERSION:
-        run_analyses_ensure(ids=[run.pk], runs={run.pk: run})  # computes and stores it
-        row = stored.first()
+        data = run_analyses_ensure(ids=[run.pk], runs={run.pk: run})[run.pk]  # computes and stores it
+        # Not stored when it failed: the data then carries the ``error`` the pages show.
+        row = stored.first() or {"version": ANALYSIS_VERSION, "computed_at": None, "data": data}
     return row
 
 

@@ -48,6 +48,9 @@ class CapacityAnalysis:
     endpoint_steps: dict[str, list[StepAggregate]] = field(default_factory=dict)
     bottlenecks: BottleneckReport | None = None
     warnings: list[ValidityWarning] = field(default_factory=list)
+    # Why the analysis could not be computed (the pages then show the measured results and
+    # this message instead of the capacity section); empty when it was.
+    error: str = ""
 
 
 def jsonable(value: Any) -> Any:
@@ -106,6 +109,8 @@ def capacity_to_data(capacity: CapacityAnalysis) -> dict[str, Any]:
         "endpoint_steps": {name: [_step_data(s) for s in steps] for name, steps in capacity.endpoint_steps.items()},
         "bottlenecks": asdict(capacity.bottlenecks) if capacity.bottlenecks else None,
     }
+    if capacity.error:
+        data["error"] = capacity.error
     return jsonable(data)
 
 
@@ -139,6 +144,7 @@ def capacity_from_data(data: Mapping[str, Any]) -> CapacityAnalysis:
         if bottlenecks
         else None,
         warnings=[ValidityWarning(**w) for w in data["warnings"]],
+        error=data.get("error") or "",
     )
 
 

@@ -10,8 +10,10 @@ by our static files (no CDN).
 from __future__ import annotations
 
 import json
+import logging
 
 from django.conf import settings
+from django.core.signals import got_request_exception
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -36,6 +38,8 @@ id (you need the editor role there); without it the object goes to your first te
 **Errors.** `{"detail": "…"}`; invalid input is a 422 with
 `{"detail": [{"loc": […], "msg": "…", "type": "…"}]}`.
 """
+
+log = logging.getLogger("django.request")
 
 api = NinjaAPI(
     title="ScaleTest API",
@@ -91,6 +95,17 @@ def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     megabytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
     return api.create_response(
         request, {"detail": f"The request body is larger than {megabytes:g} MB."}, status=413
+    )
+
+
+@api.exception_handler(Exception)
+def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Anything else is a bug: a JSON 500 (API clients parse every answer), logged with its
+    traceback and announced like Django's own 500s (``got_request_exception``)."""
+    log.error("API error on %s %s", request.method, request.path, exc_info=exc)
+    got_request_exception.send(sender=None, request=request)
+    return api.create_response(
+        request, {"detail": "Internal server error: the server log has the details."}, status=500
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from runs import profiles
@@ -313,8 +313,6 @@ def run_analyse(*, run_id: int) -> RunAnalysis:
 def run_analyse_safely(*, run_id: int) -> RunAnalysis | None:
     """``run_analyse`` for the end of a run: a failure is logged, never raised (the run must
     still end; its page computes the analysis when first opened)."""
-    from django.db import transaction
-
     try:
         with transaction.atomic():  # a savepoint: a failed query leaves no broken transaction
             return run_analyse(run_id=run_id)
@@ -383,8 +381,33 @@ def run_analyses_ensure(*, ids: Sequence[int], runs: Mapping[int, Run] | None = 
     known = dict(runs or {})
     if any(i not in known for i in missing):
         known |= Run.objects.in_bulk([i for i in missing if i not in known])
-    fresh = {i: run_analysis_build(run=known[i]) for i in missing if i in known}
-    ended = {i: data for i, data in fresh.items() if not known[i].is_active}
+    fresh = {i: run_analysis_build_or_error(run=known[i]) for i in missing if i in known}
+    # A failed analysis is never stored: it is tried again on the next view (after a fix).
+    ended = {i: data for i, data in fresh.items() if not known[i].is_active and not data.get("error")}
     if ended:
         _store(ended)
     return found | fresh
+
+
+ANALYSIS_FAILED = (
+    "The capacity analysis of this run could not be computed (an internal error; the server log "
+    "has the details). The measured results are complete and shown as stored; the analysis is "
+    "tried again the next time this run is opened."
+)
+
+
+def run_analysis_build_or_error(*, run: Run) -> dict[str, Any]:
+    """``run_analysis_build``, or, when it fails, an analysis with no steps whose ``error`` says
+    so in plain words: the pages, exports and API then show the measured results and that
+    message instead of failing as a whole. The failure is logged with its traceback."""
+    try:
+        with transaction.atomic():  # a savepoint: a failed query leaves no broken transaction
+            return run_analysis_build(run=run)
+    except Exception as exc:
+        log.exception("analysis of run %s failed", run.pk)
+        kind = profile_kind(run)
+        empty = CapacityAnalysis(
+            kind=kind, closed_model=is_closed_model(kind), show_capacity=False, steps=[], knee=None, usl=None,
+            usl_note="", think_time_s=think_time_seconds(run), error=ANALYSIS_FAILED,
+        )
+        return {**capacity_to_data(empty), "blocks": {"seconds": BLOCK_SECONDS, "users": [], "overall": [], "endpoints": {}}}

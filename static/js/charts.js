@@ -109,6 +109,21 @@
       if (d.status === "running") setText("live-note", "Live: updated every second.");
     }
 
+    function showFinalPage(status) {
+      fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (r) {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          window.location.reload();
+        })
+        .catch(function (err) {
+          setText(
+            "live-note",
+            "The run has ended (" + status + "), but its summary could not be loaded (" + err.message +
+              "). The charts above keep what was measured; reload the page to try again."
+          );
+        });
+    }
+
     function poll() {
       var url = cfg.url + "?after=" + encodeURIComponent(after);
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -122,8 +137,9 @@
           showProgress(d);
           setStatus(d.status);
           if (!d.active) {
-            // The summary, percentiles and endpoint summaries exist only now: show them.
-            window.location.reload();
+            // The summary, percentiles and endpoint summaries exist only now: show them, but
+            // only once the page answers; a failing page never replaces what the user watched.
+            showFinalPage(d.status);
             return;
           }
           ticks += 1;
