@@ -1,12 +1,21 @@
-"""The README's first command: `manage.py up` brings up web, worker and demo target embedded.
+"""The newcomer's path, as a test: `manage.py up` on the embedded default, the demo plan run to
+the end twice, and what a person then sees in Chromium.
 
-Runs the real command in a subprocess on SQLite and the filesystem broker (no PostgreSQL or
-Redis settings reach it), logs in with the printed credentials, starts the demo plan, sees
-seconds stored by the embedded worker, cancels, and stops everything with Ctrl-C.
+`up` runs as the README says (SQLite, filesystem broker: no PostgreSQL or Redis settings reach
+it). The first run is watched live in the browser until it ends: the page must turn into the
+finished run's page with its knee, not into an error page. Then the run page's capacity chart,
+the comparison of the two runs (charts with points, capacity curves, a verdict), the HTML
+report, CSV and JSON downloads and a share link opened logged out. The test fails on any 5xx
+in the server's access log, any server traceback, and any console error in the browser.
+
+It is about the embedded default, so it runs in the suite's SQLite pass only.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import re
 import signal
@@ -14,52 +23,106 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import requests
 
+from tests.conftest import CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
+DEMO_PLAN = "Demo: find the plateau"
+T = TypeVar("T")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        os.environ.get("SCALETEST_TEST_DB") != "sqlite",
+        reason="`up`'s embedded default is SQLite: this runs in the SQLite pass of `manage.py test`",
+    ),
+]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _wait_for(predicate, seconds: float, what: str):
+def wait_for(predicate: Callable[[], T], seconds: float, what: str, every: float = 0.5) -> T:
+    """Poll ``predicate``. Keep ``every`` under gunicorn's 2 s keep-alive: a request sent on a
+    pooled connection just as the server closes it fails (browsers retry it; requests does not)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)
+    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
 
 
-@pytest.mark.slow
-def test_up_serves_the_dashboard_and_runs_the_demo_plan_embedded(tmp_path: Path) -> None:
-    web_port, demo_port = _free_port(), _free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SCALETEST_QUEUE", "SCALETEST_ALLOWLIST",
-                     "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "SCALETEST_TEST_DB_NAME"}
+def embedded_env(data_dir: Path) -> dict[str, str]:
+    """The environment a newcomer has: none of the test suite's database, broker or queue."""
+    dropped = {
+        "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SCALETEST_QUEUE", "SCALETEST_GENERATOR_QUEUE",
+        "SCALETEST_ALLOWLIST", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "SCALETEST_TEST_DB_NAME",
+        "SCALETEST_TEST_DB",
     }
-    env.update(SCALETEST_DATA_DIR=str(tmp_path), SCALETEST_NO_BOOTSTRAP="1", PYTHONUNBUFFERED="1")
-    log_path = tmp_path / "up.log"
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(SCALETEST_DATA_DIR=str(data_dir), SCALETEST_NO_BOOTSTRAP="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+@dataclass
+class Up:
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    base: str
+    user: str
+    password: str
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def server_errors(self) -> list[str]:
+        """Access-log lines with a 5xx status, and tracebacks, from everything `up` printed."""
+        lines = self.log().splitlines()
+        fives = [line for line in lines if re.search(r'" 5\d\d \d', line)]
+        tracebacks = [line for line in lines if line.startswith("Traceback") or "Internal Server Error" in line]
+        return fives + tracebacks
+
+    def session(self) -> requests.Session:
+        s = requests.Session()
+        s.get(f"{self.base}/accounts/login/", timeout=10)
+        r = s.post(
+            f"{self.base}/accounts/login/",
+            data={"username": self.user, "password": self.password, "csrfmiddlewaretoken": s.cookies["csrftoken"]},
+            headers={"Referer": f"{self.base}/accounts/login/"},
+            timeout=10,
+        )
+        assert r.status_code == 200 and "Log out" in r.text, "the printed login does not work"
+        return s
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    data_dir = tmp_path_factory.mktemp("up")
+    web_port, demo_port = free_port(), free_port()
+    log_path = data_dir / "up.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "manage.py", "up", "--port", str(web_port), "--demo-port", str(demo_port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT, env=embedded_env(data_dir), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     base = f"http://127.0.0.1:{web_port}"
     try:
-        banner = _wait_for(
-            lambda: re.search(r"Log in\s+(\S+) / (\S+)", log_path.read_text(errors="replace")), 90, "the banner"
+        banner = wait_for(
+            lambda: re.search(r"Log in\s+(\S+) / (\S+)", log_path.read_text(errors="replace")), 120, "the banner"
         )
-        user, password = banner.group(1), banner.group(2)
         assert f"Open      http://127.0.0.1:{web_port}/" in log_path.read_text()
 
         def healthy() -> bool:
@@ -68,62 +131,171 @@ def test_up_serves_the_dashboard_and_runs_the_demo_plan_embedded(tmp_path: Path)
             except requests.RequestException:
                 return False
 
-        _wait_for(healthy, 60, "the web server")
-        s = requests.Session()
-        s.get(f"{base}/accounts/login/", timeout=10)
-        r = s.post(
-            f"{base}/accounts/login/",
-            data={"username": user, "password": password, "csrfmiddlewaretoken": s.cookies["csrftoken"]},
-            headers={"Referer": f"{base}/accounts/login/"},
-            timeout=10,
-        )
-        assert r.status_code == 200 and "Log out" in r.text, "the printed login does not work"
-        plans = s.get(f"{base}/plans/", timeout=10).text
-        assert "Demo: find the plateau" in plans
-        plan_id = re.search(r"/plans/(\d+)/", plans).group(1)
-        csrf = {"Referer": base}
-
-        def start_and_cancel() -> tuple[str, dict, dict]:
-            r = s.post(
-                f"{base}/plans/{plan_id}/start/",
-                data={"csrfmiddlewaretoken": s.cookies["csrftoken"]}, headers=csrf, timeout=10,
-            )
-            run_id = re.search(r"/runs/(\d+)/", r.url).group(1)
-
-            def measured() -> dict | None:
-                live = s.get(f"{base}/runs/{run_id}/live.json?after=-1", timeout=10).json()
-                return live if live["last_t"] >= 2 and live["total_requests"] > 0 else None
-
-            live = _wait_for(measured, 60, "the embedded worker to store seconds")
-            s.post(
-                f"{base}/runs/{run_id}/cancel/",
-                data={"csrfmiddlewaretoken": s.cookies["csrftoken"]}, headers=csrf, timeout=10,
-            )
-            final = _wait_for(
-                lambda: (j := s.get(f"{base}/runs/{run_id}/live.json", timeout=10).json())["active"] is False and j,
-                30,
-                "the cancel",
-            )
-            return run_id, live, final
-
-        run_id_first, _, _ = start_and_cancel()
-        run_id, live, final = start_and_cancel()
-        assert live["status"] == "running" and live["total_failures"] == 0
-        assert final["status"] == "cancelled"
-        assert final["total_requests"] >= live["total_requests"]
-        # The whole-run summary (merged exact histograms) works on SQLite too.
-        page = s.get(f"{base}/runs/{run_id}/", timeout=30).text
-        assert "summary could not be computed" not in page
-        assert re.search(r"<dt>p95</dt><dd>\d+\.\d ms</dd>", page), "no whole-run p95 on the run page"
-        # So does the comparison (stored analyses and verdicts), twice: computed, then stored.
-        for _ in range(2):
-            compare = s.get(f"{base}/runs/compare/?ids={run_id},{run_id_first}", timeout=60)
-            assert compare.status_code == 200, compare.text[-2000:]
+        wait_for(healthy, 60, "the web server")
+        yield Up(proc=proc, log_path=log_path, base=base, user=banner.group(1), password=banner.group(2))
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     assert "ScaleTest stopped." in log_path.read_text(), log_path.read_text()[-3000:]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    from runs.management.services_check import chromium_path
+
+    executable = chromium_path()
+    if executable is None:
+        pytest.fail("Chromium is not installed: run `python3 manage.py test`, which installs it.")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class Tab:
+    """A page in its own browser context that records console errors and page errors."""
+
+    def __init__(self, browser: Any, *, base: str, login: tuple[str, str] | None) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=base)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(30_000)
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        if login:
+            self.page.goto("/accounts/login/")
+            self.page.fill("input[name=username]", login[0])
+            self.page.fill("input[name=password]", login[1])
+            self.page.click("button[type=submit], input[type=submit]")
+            self.page.wait_for_selector("text=Log out")
+
+    def open(self, url: str) -> Any:
+        response = self.page.goto(url)
+        assert response is not None and response.status == 200, (url, response and response.status)
+        self.assert_no_template_source()
+        return response
+
+    def assert_no_template_source(self) -> None:
+        text = self.page.inner_text("body")
+        assert not re.search(r"\{%|\{\{|\{#|#\}", text), text[:2000]
+
+    def points(self, chart_id: str) -> int:
+        """Data points Plotly computed and drew in the chart (0 if it drew nothing)."""
+        self.page.wait_for_selector(f"#{chart_id} .main-svg")
+        return self.page.evaluate(
+            """(id) => {
+                const gd = document.getElementById(id);
+                if (!gd || !gd.calcdata) return 0;
+                return gd.calcdata.reduce((n, trace) => n + trace.filter(
+                    (p) => p && Number.isFinite(p.x) && Number.isFinite(p.y)).length, 0);
+            }""",
+            chart_id,
+        )
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def start_demo(s: requests.Session, base: str) -> int:
+    plans = s.get(f"{base}/plans/", timeout=10).text
+    assert DEMO_PLAN in plans
+    plan_id = re.search(r"/plans/(\d+)/", plans).group(1)
+    r = s.post(
+        f"{base}/plans/{plan_id}/start/", data={"csrfmiddlewaretoken": s.cookies["csrftoken"]},
+        headers={"Referer": base}, timeout=10,
+    )
+    assert r.status_code == 200, r.status_code
+    return int(re.search(r"/runs/(\d+)/", r.url).group(1))
+
+
+def live(s: requests.Session, base: str, run_id: int) -> dict[str, Any]:
+    return s.get(f"{base}/runs/{run_id}/live.json?after=-1", timeout=10).json()
+
+
+def test_a_newcomer_runs_the_demo_twice_and_reads_every_result_page(up: Up, browser: Any) -> None:
+    s = up.session()
+    me = Tab(browser, base=up.base, login=(up.user, up.password))
+
+    # Run 1, watched live until it ends: the page must become the finished run's page.
+    first = start_demo(s, up.base)
+    me.open(f"/runs/{first}/")
+    wait_for(lambda: live(s, up.base, first)["status"] == "running", 60, "the embedded worker to start run 1")
+    me.page.wait_for_selector("#chart-rps .main-svg")
+    wait_for(lambda: live(s, up.base, first)["active"] is False, 150, "run 1 to end", every=1)
+    me.page.wait_for_selector("#knee-users", timeout=60_000)  # the live page reloaded into the summary
+    assert live(s, up.base, first)["status"] == "finished"
+    me.assert_no_template_source()
+    assert re.search(r"\d+ users", me.page.inner_text("#knee-users")), me.page.inner_text("#capacity")
+    assert me.points("chart-cap-throughput") >= 5 and me.points("chart-cap-curve") >= 5
+    for chart in ("rps", "latency", "users"):
+        assert me.points(f"chart-{chart}") >= 50, chart
+
+    # Run 2, to the end.
+    second = start_demo(s, up.base)
+    wait_for(lambda: live(s, up.base, second)["active"] is False, 150, "run 2 to end", every=1)
+    assert live(s, up.base, second)["status"] == "finished"
+    me.open(f"/runs/{second}/")
+    assert re.search(r"\d+ users", me.page.inner_text("#knee-users"))
+    p95 = me.page.inner_text("#summary")
+    assert re.search(r"(?i)p95\s+\d+\.\d ms", p95), p95
+
+    # The comparison of the two runs: every chart drawn with points, capacity curves included,
+    # and a verdict. Twice: computed, then read back stored.
+    for _ in range(2):
+        me.open(f"/runs/compare/?ids={first},{second}")
+        for chart in ("chart-cmp-rps", "chart-cmp-p95", "chart-cmp-capacity"):
+            assert me.points(chart) >= 5, chart
+        verdicts = me.page.locator(".overall-verdict .verdict").all_inner_texts()
+        assert verdicts and all(v.strip() for v in verdicts), verdicts
+
+    # Downloads.
+    report = s.get(f"{up.base}/runs/{second}/report.html", timeout=60)
+    assert report.status_code == 200 and "attachment" in report.headers["Content-Disposition"]
+    assert "plotly" in report.text.lower() and "knee" in report.text.lower()
+    rows = list(csv.reader(io.StringIO(s.get(f"{up.base}/runs/{second}/export.csv", timeout=60).text)))
+    assert len(rows) > 50 and "t" in rows[0]
+    exported = s.get(f"{up.base}/runs/{second}/export.json", timeout=60).json()
+    assert exported["run"]["id"] == second and exported["analysis"]["data"]["knee"]["knee_users"] is not None
+
+    # A share link, made on the run page as a person does, opened logged out.
+    me.open(f"/runs/{second}/")
+    me.page.click("#share-create summary")
+    me.page.fill("#share-form input[name=label]", "for the team")
+    me.page.click("#share-form button[type=submit]")
+    link = me.page.input_value("#share-url")
+    assert "/s/" in link
+    outsider = Tab(browser, base=up.base, login=None)
+    outsider.open(link)
+    assert outsider.points("chart-rps") >= 50 and outsider.points("chart-cap-throughput") >= 5
+    assert "Log out" not in outsider.page.inner_text("body")
+
+    assert not me.errors and not outsider.errors, me.errors + outsider.errors
+    me.close()
+    outsider.close()
+    assert not up.server_errors(), "\n".join(up.server_errors())
+
+
+def test_the_printed_login_and_a_cancel_work(up: Up) -> None:
+    """A cancelled run keeps what it measured, and its page and comparison answer."""
+    s = up.session()
+    run_id = start_demo(s, up.base)
+    measured = wait_for(
+        lambda: (j := live(s, up.base, run_id))["last_t"] >= 2 and j["total_requests"] > 0 and j, 60,
+        "the embedded worker to store seconds",
+    )
+    s.post(
+        f"{up.base}/runs/{run_id}/cancel/", data={"csrfmiddlewaretoken": s.cookies["csrftoken"]},
+        headers={"Referer": up.base}, timeout=10,
+    )
+    final = wait_for(lambda: (j := live(s, up.base, run_id))["active"] is False and j, 30, "the cancel")
+    assert final["status"] == "cancelled" and final["total_requests"] >= measured["total_requests"]
+    page = s.get(f"{up.base}/runs/{run_id}/", timeout=30)
+    assert page.status_code == 200 and re.search(r"<dt>p95</dt><dd>\d+\.\d ms</dd>", page.text)
+    assert not up.server_errors(), "\n".join(up.server_errors())
