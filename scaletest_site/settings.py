@@ -193,13 +193,16 @@ REDIS_URL = env_str("REDIS_URL", "")
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # Embedded mode: a broker that needs no server. Web and worker share a folder.
-    for sub in ("queue", "processed"):
+    # Embedded mode: a broker that needs no server. Web and worker share a folder. Every
+    # folder is set: kombu's default control folder (exchange bindings, written by every
+    # broadcast such as a worker ping) is ./control, inside whatever directory a process runs in.
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
