@@ -149,8 +149,12 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-# collectstatic target. The Docker image sets it outside SCALETEST_DATA_DIR, which is a volume
-# that would otherwise hide the files (and manifest) collected at build time.
+# Where static files are collected: hashed, compressed copies that WhiteNoise serves with a cache
+# of ten years (scaletest_site/staticfiles.py). `manage.py up` collects them at start when they
+# changed; the Docker image at build time, outside SCALETEST_DATA_DIR, which is a volume that
+# would otherwise hide the files (and manifest) of a newer image. A server started without a
+# collection answers 500 ("Missing staticfiles manifest entry"); DEBUG=true serves the sources
+# through the finders instead (WhiteNoise's defaults follow DEBUG).
 STATIC_ROOT = Path(env_str("SCALETEST_STATIC_ROOT", str(DATA_DIR / "static")))
 
 # plotly.min.js is served from the installed plotly package by a finder of our own (no CDN,
@@ -163,13 +167,8 @@ STATICFILES_FINDERS = [
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "scaletest_site.staticfiles.StaticStorage"},
 }
-if env_bool("SCALETEST_STATIC_FINDERS", True):
-    # Serve straight from the finders so the embedded mode and tests need no collectstatic.
-    WHITENOISE_USE_FINDERS = True
-    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
-    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 # Security headers. SECURE_* that need HTTPS are switched on by SCALETEST_HTTPS=true.
 HTTPS = env_bool("SCALETEST_HTTPS", False)
