@@ -157,14 +157,10 @@ STATIC_URL = "static/"
 # through the finders instead (WhiteNoise's defaults follow DEBUG).
 STATIC_ROOT = Path(env_str("SCALETEST_STATIC_ROOT", str(DATA_DIR / "static")))
 
-# plotly.min.js is served from the installed plotly package by a finder of our own (no CDN,
-# no vendored copy that could drift from the Python package's version).
+# static/ holds the app's CSS and JS and Plotly's basic bundle (static/vendor/plotly/: scatter,
+# bar and pie, the only trace types the charts use; a quarter of plotly.min.js to download, parse
+# and run), at the version of the installed plotly package (a test holds them together).
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATICFILES_FINDERS = [
-    "django.contrib.staticfiles.finders.FileSystemFinder",
-    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    "scaletest_site.staticfinders.PlotlyFinder",
-]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "scaletest_site.staticfiles.StaticStorage"},

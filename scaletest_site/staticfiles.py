@@ -1,11 +1,12 @@
 """Static files as WhiteNoise intends: collected once, content-hashed, compressed, cached for good.
 
-Pages reference ``plotly.min.js`` (4.8 MB) and the app's CSS and JS by content-hashed names
-(``plotly.min.fc03e19a095d.js``) that WhiteNoise serves with ``Cache-Control: max-age=<10 years>,
-public, immutable``, as brotli (or gzip) when the browser accepts it: 1.1 MB on the wire, once
-per browser and plotly version. That needs a collection (``collectstatic``) into STATIC_ROOT:
-the Docker image does it at build time, ``manage.py up`` at start through ``static_collect``,
-which skips the work when the collected set already matches the sources.
+Pages reference Plotly and the app's CSS and JS by content-hashed names
+(``plotly-basic.min.4c3a2e1b9f0d.js``) that WhiteNoise serves with ``Cache-Control: max-age=<10
+years>, public, immutable``, as brotli (or gzip) when the browser accepts it: Plotly's basic
+bundle is 1.2 MB, 0.33 MB on the wire, once per browser and Plotly version. That needs a
+collection (``collectstatic``) into STATIC_ROOT: the Docker image does it at build time,
+``manage.py up`` at start through ``static_collect``, which skips the work when the collected
+set already matches the sources.
 
 ``StaticStorage`` is WhiteNoise's ``CompressedManifestStaticFilesStorage`` with three changes
 that keep a collection cheap without changing what a browser gets:
@@ -18,8 +19,8 @@ that keep a collection cheap without changing what a browser gets:
   its content, so they cannot be stale. They are written atomically, so a collection that was
   killed leaves no truncated copy behind.
 
-Brotli at WhiteNoise's default quality (11) takes about 14 s for plotly.min.js on this project's
-2-core machine; reusing compressed copies means a checkout pays it once, not on every start.
+Brotli at WhiteNoise's default quality (11) costs about 2.7 s of CPU per MB (4 MB to compress
+here); reusing compressed copies means a checkout pays that once, not on every start.
 """
 
 from __future__ import annotations

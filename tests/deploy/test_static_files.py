@@ -3,7 +3,9 @@
 The session's collection (``collected_static`` in tests/conftest.py) is the one `manage.py up`
 makes; pages link its hashed names, WhiteNoise serves them. The collection itself is exercised
 on a small folder of its own, so its behaviour (skip when current, redo after a change, reuse
-compressed copies) is checked without compressing plotly.min.js again.
+compressed copies) is checked without compressing Plotly again. Pages load Plotly's basic
+bundle, kept at the installed plotly package's version and checked to draw every trace type
+the pages' figures use.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.test import Client
 from django.urls import reverse
 
+from runs.exports.report import plotly_js_dir
 from scaletest_site.staticfiles import static_collect, static_is_current
-from scaletest_site.staticfinders import plotly_js_dir
 from tests.pages.conftest import alice_client, finished_run, seeded_plan  # noqa: F401 (fixtures)
+from tests.pages.test_analysis_pages import seed_run, staircase_plan  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
+PLOTLY = "vendor/plotly/plotly-basic.min.js"
+PLOTLY_FILE = ROOT / "static" / PLOTLY
 HASHED = re.compile(r"\.[0-9a-f]{12}\.[a-z0-9]+$")
 STATIC_TAG = re.compile(r"""{%\s*static\s+['"]([^'"]+)['"]\s*%}""")
 ONE_YEAR = 365 * 24 * 3600
@@ -57,7 +62,7 @@ def body(response: Any) -> bytes:
 
 def test_every_static_file_a_template_names_is_collected_under_a_hashed_name(collected_static: Path) -> None:
     names = template_static_names()
-    assert {"vendor/plotly/plotly.min.js", "js/charts.js", "css/app.css", "ninja/swagger-ui-bundle.js"} <= names
+    assert {PLOTLY, "js/charts.js", "css/app.css", "ninja/swagger-ui-bundle.js"} <= names
     for name in sorted(names):
         hashed = staticfiles_storage.stored_name(name)  # ValueError: the manifest has no entry
         assert HASHED.search(hashed), (name, hashed)
@@ -80,14 +85,14 @@ def test_a_chart_page_loads_every_script_deferred_by_hashed_name_plotly_first(
     assert all(HASHED.search(src) for src in srcs), srcs
     # Deferred scripts run in document order: charts.js calls Plotly.
     order = [re.sub(r"\.[0-9a-f]{12}\.js$", ".js", src).rsplit("/", 1)[-1] for src in srcs]
-    assert order.index("plotly.min.js") < order.index("charts.js")
+    assert order.index("plotly-basic.min.js") < order.index("charts.js")
 
 
 def test_static_files_are_served_compressed_and_cached_for_good(alice_client: Client, finished_run: Any) -> None:
     html = alice_client.get(reverse("runs-detail", args=[finished_run.pk])).content.decode()
-    plotly = next(src_of(a) for a in script_tags(html) if "plotly.min" in a)
+    plotly = next(src_of(a) for a in script_tags(html) if "plotly-basic" in a)
     css = re.search(r'<link rel="stylesheet" href="([^"]+)"', html).group(1)
-    source = (plotly_js_dir() / "plotly.min.js").read_bytes()
+    source = PLOTLY_FILE.read_bytes()
     anonymous = Client()  # static files need no login
 
     served = anonymous.get(plotly, HTTP_ACCEPT_ENCODING="gzip, deflate, br, zstd")
@@ -122,7 +127,7 @@ def test_a_cold_browser_draws_the_run_page_from_compressed_scripts_and_then_from
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     plotly_responses: list[Any] = []
-    page.on("response", lambda r: plotly_responses.append(r) if "plotly.min" in r.url else None)
+    page.on("response", lambda r: plotly_responses.append(r) if "plotly-basic" in r.url else None)
     page.context.add_cookies(
         [{"name": "sessionid", "value": alice_client.cookies["sessionid"].value, "url": live_server.url}]
     )
@@ -135,7 +140,7 @@ def test_a_cold_browser_draws_the_run_page_from_compressed_scripts_and_then_from
     headers = first.all_headers()
     assert headers["content-encoding"] == "br" and "immutable" in headers["cache-control"]
     entry = page.evaluate(
-        "performance.getEntriesByType('resource').filter(e => e.name.includes('plotly.min'))"
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('plotly-basic'))"
         ".map(e => ({encoded: e.encodedBodySize, decoded: e.decodedBodySize}))[0]"
     )
     assert entry["encoded"] < entry["decoded"] / 3
@@ -144,11 +149,54 @@ def test_a_cold_browser_draws_the_run_page_from_compressed_scripts_and_then_from
     page.goto(url)
     page.wait_for_selector(charts)
     transferred = page.evaluate(
-        "performance.getEntriesByType('resource').filter(e => e.name.includes('plotly.min'))"
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('plotly-basic'))"
         ".map(e => e.transferSize)[0]"
     )
     assert transferred == 0
     assert errors == [], errors
+
+
+# ---- Plotly's basic bundle -------------------------------------------------------------------
+
+
+def plotly_version(path: Path) -> str:
+    match = re.search(r"plotly\.js (?:\([a-z -]+\) )?v(\d+\.\d+\.\d+)", path.read_text()[:300])
+    assert match, path
+    return match.group(1)
+
+
+def test_the_pages_plotly_bundle_has_the_installed_plotly_packages_version() -> None:
+    package = plotly_version(plotly_js_dir() / "plotly.min.js")
+    assert plotly_version(PLOTLY_FILE) == package, (
+        f"the plotly package bundles plotly.js {package}: replace {PLOTLY_FILE.relative_to(ROOT)} with "
+        f"plotly-basic.min.js of the npm package plotly.js-basic-dist-min@{package}"
+    )
+
+
+def test_the_basic_bundle_draws_every_trace_type_the_pages_figures_use(
+    alice_client: Client, finished_run: Any, staircase_plan: Any
+) -> None:
+    registered = set(re.findall(r'moduleType:"trace",name:"(\w+)"', PLOTLY_FILE.read_text()))
+    assert registered == {"scatter", "bar", "pie"}
+    staircase = [seed_run(staircase_plan, seed=i) for i in range(2)]
+    pages = [
+        reverse("runs-detail", args=[finished_run.pk]),
+        reverse("runs-detail", args=[staircase[0].pk]),  # capacity, USL, bottleneck charts
+        reverse("runs-compare") + f"?ids={staircase[0].pk},{staircase[1].pk}",
+        reverse("runs-plan-detail", args=[staircase_plan.pk]),
+        reverse("runs-profile-edit", args=[staircase_plan.profile_id]),
+    ]
+    used: set[str] = set()
+    figures = 0
+    for url in pages:
+        html = alice_client.get(url).content.decode()
+        for blob in re.findall(r'<script id="[^"]+" type="application/json">(.*?)</script>', html, re.S):
+            fig = json.loads(blob)
+            if isinstance(fig, dict) and isinstance(fig.get("data"), list):
+                figures += 1
+                used |= {trace.get("type", "scatter") for trace in fig["data"]}
+    assert figures >= 10
+    assert used and used <= registered, used - registered
 
 
 # ---- collecting once ------------------------------------------------------------------------
