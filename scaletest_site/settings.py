@@ -149,27 +149,22 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-# collectstatic target. The Docker image sets it outside SCALETEST_DATA_DIR, which is a volume
-# that would otherwise hide the files (and manifest) collected at build time.
+# Where static files are collected: hashed, compressed copies that WhiteNoise serves with a cache
+# of ten years (scaletest_site/staticfiles.py). `manage.py up` collects them at start when they
+# changed; the Docker image at build time, outside SCALETEST_DATA_DIR, which is a volume that
+# would otherwise hide the files (and manifest) of a newer image. A server started without a
+# collection answers 500 ("Missing staticfiles manifest entry"); DEBUG=true serves the sources
+# through the finders instead (WhiteNoise's defaults follow DEBUG).
 STATIC_ROOT = Path(env_str("SCALETEST_STATIC_ROOT", str(DATA_DIR / "static")))
 
-# plotly.min.js is served from the installed plotly package by a finder of our own (no CDN,
-# no vendored copy that could drift from the Python package's version).
+# static/ holds the app's CSS and JS and Plotly's basic bundle (static/vendor/plotly/: scatter,
+# bar and pie, the only trace types the charts use; a quarter of plotly.min.js to download, parse
+# and run), at the version of the installed plotly package (a test holds them together).
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATICFILES_FINDERS = [
-    "django.contrib.staticfiles.finders.FileSystemFinder",
-    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    "scaletest_site.staticfinders.PlotlyFinder",
-]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "scaletest_site.staticfiles.StaticStorage"},
 }
-if env_bool("SCALETEST_STATIC_FINDERS", True):
-    # Serve straight from the finders so the embedded mode and tests need no collectstatic.
-    WHITENOISE_USE_FINDERS = True
-    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
-    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 # Security headers. SECURE_* that need HTTPS are switched on by SCALETEST_HTTPS=true.
 HTTPS = env_bool("SCALETEST_HTTPS", False)
@@ -193,13 +188,16 @@ REDIS_URL = env_str("REDIS_URL", "")
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # Embedded mode: a broker that needs no server. Web and worker share a folder.
-    for sub in ("queue", "processed"):
+    # Embedded mode: a broker that needs no server. Web and worker share a folder. Every
+    # folder is set: kombu's default control folder (exchange bindings, written by every
+    # broadcast such as a worker ping) is ./control, inside whatever directory a process runs in.
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 TEST_DB = os.environ.setdefault("SCALETEST_TEST_DB", "postgres")
 if TEST_DB not in {"postgres", "sqlite"}:
@@ -25,6 +26,10 @@ else:
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scaletest")
     # A database of its own per session: two suites on one machine never drop each other's.
     os.environ.setdefault("SCALETEST_TEST_DB_NAME", f"test_scaletest_{os.getpid()}")
+# Static files as `manage.py up` serves them (hashed, compressed; scaletest_site/staticfiles.py),
+# collected once per checkout into the same folder `up` uses: a session pays for the collection
+# only when a static file changed, and so does an `up` that a test starts.
+os.environ.setdefault("SCALETEST_STATIC_ROOT", str(Path(__file__).resolve().parent.parent / "var" / "static"))
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("SCALETEST_QUEUE", f"scaletest-test-{os.getpid()}")
 os.environ.setdefault("SCALETEST_GENERATOR_QUEUE", f"scaletest-test-{os.getpid()}-generators")

@@ -14,6 +14,10 @@ Fixture names are shared with the whole test suite; keep them stable:
   unless ``team=`` says otherwise.
 * ``generator_worker`` (session): a second worker, on this session's generator queue only
   (concurrency 2, no prefetch), for distributed runs.
+* ``collected_static`` (session, autouse): the static files collected as `manage.py up` does
+  (hashed names, compressed copies, a strict manifest), so every page a test renders links
+  what users get, and a template naming a file the collection lacks fails. ``live_server``
+  serves them through WhiteNoise, as gunicorn does, not from the finders.
 """
 
 from __future__ import annotations
@@ -39,6 +43,41 @@ from runs.demo_target import DemoTarget, start_demo_target
 BASE_DIR = Path(__file__).resolve().parent.parent
 ALICE_PASSWORD = "alice-password-123"
 WORKER_START_TIMEOUT = 60.0
+
+
+# -- static files, as users get them -----------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def collected_static() -> Path:
+    from django.conf import settings
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    from scaletest_site.staticfiles import static_collect
+
+    static_collect()
+    # A storage set up before the collection would hold an empty manifest.
+    staticfiles_storage.hashed_files, staticfiles_storage.manifest_hash = staticfiles_storage.load_manifest()
+    return Path(settings.STATIC_ROOT)
+
+
+def _wsgi_app_only(_media_handler: Any) -> Any:
+    """The live server's "static handler": the plain WSGI app (WhiteNoise in its middleware),
+    in place of Django's handlers that serve from the finders and from MEDIA_ROOT."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    return WSGIHandler()
+
+
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest, collected_static: Path) -> Iterator[Any]:
+    """pytest-django's live server, serving static files as gunicorn does under `up`."""
+    from pytest_django.live_server_helper import LiveServer
+
+    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    server = LiveServer(addr, start=False)
+    server.thread.static_handler = _wsgi_app_only
+    server.start()
+    yield server
+    server.stop()
 
 
 # -- the demo target ---------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 Figures come from the same pure builders as the run page (``runs.figures``,
 ``runs.figures_analysis``) and reach the page the same way: ``json_script`` blocks (<, > and &
 escaped, so no name can close the script element) drawn by ``static/js/charts.js``. That
-script, plotly.min.js (from the installed plotly package, as ``scaletest_site.staticfinders``
-serves it) and ``static/css/app.css`` are inlined. A Content-Security-Policy meta tag allows
+script, plotly.min.js (the full bundle of the installed plotly package; pages load the basic
+bundle of the same version, ``static/vendor/plotly/``) and ``static/css/app.css`` are inlined. A Content-Security-Policy meta tag allows
 only those two scripts (by hash), inline styles and data: images, and no connection at all:
 even a script that got in could neither run nor phone home.
 
@@ -65,11 +65,16 @@ def _read(path: str | Path | None, what: str) -> str:
     return Path(path).read_text(encoding="utf-8")
 
 
+def plotly_js_dir() -> Path:
+    """The folder of the installed plotly package's plotly.min.js."""
+    import plotly
+
+    return Path(plotly.__file__).resolve().parent / "package_data"
+
+
 @functools.lru_cache(maxsize=1)
 def report_assets() -> Assets:
     """plotly.min.js, charts.js and app.css, read once per process."""
-    from scaletest_site.staticfinders import plotly_js_dir
-
     return Assets(
         plotly_js=_read(plotly_js_dir() / "plotly.min.js", "plotly.min.js"),
         charts_js=_read(finders.find("js/charts.js"), "static/js/charts.js"),

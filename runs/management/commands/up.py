@@ -24,6 +24,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from runs.services.demo import demo_seed, demo_team
+from scaletest_site.staticfiles import static_collect
 
 
 class Command(BaseCommand):
@@ -45,6 +46,7 @@ class Command(BaseCommand):
         if not opts["no_demo"]:
             demo_seed(base_url=demo_url, team=team)
         call_command("reap_runs", verbosity=0)
+        static_collect(log=self.stdout.write)  # hashed and compressed for the web server; skipped when current
 
         python = sys.executable
         base = str(settings.BASE_DIR)
