@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 
@@ -45,6 +46,13 @@ def with_env(name: str, value: str) -> list[psutil.Process]:
         except psutil.Error:  # gone meanwhile, or not ours to read
             continue
     return found
+
+
+def kill_all(procs: Iterable[psutil.Process]) -> None:
+    """SIGKILL each (cleanup after a test that may have failed with orphans about)."""
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
 
 
 def wait_for[T](predicate: Callable[[], T], seconds: float, what: str | Callable[[], str]) -> T:

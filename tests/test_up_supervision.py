@@ -28,7 +28,7 @@ import pytest
 import requests
 
 from runs.lifetime import beat_lock_holder
-from tests.proctree import alive, describe, tree, wait_for, wait_gone, with_env
+from tests.proctree import alive, describe, kill_all, tree, wait_for, wait_gone, with_env
 
 ROOT = Path(__file__).resolve().parent.parent
 REAP_INTERVAL = 2  # SCALETEST_REAP_INTERVAL_SECONDS for this `up`
@@ -258,8 +258,4 @@ def _cleanup(up: Up) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(up.proc.pid, signal.SIGKILL)
             up.proc.wait()
-    for proc in up.ours():  # never leave anything behind, even when the test failed
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
+    kill_all(up.ours())  # never leave anything behind, even when the test failed

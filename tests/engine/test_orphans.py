@@ -26,7 +26,7 @@ from runs.lifetime import beat_lock_holder
 from runs.models import Run, RunSecond
 from runs.services.runs import plan_snapshot
 from runs.tasks import execute_run
-from tests.proctree import describe, tree, wait_for, wait_gone, with_env
+from tests.proctree import describe, kill_all, tree, wait_for, wait_gone, with_env
 
 from ..conftest import BASE_DIR, start_worker
 from .helpers import target_count
@@ -83,6 +83,7 @@ def test_a_worker_killed_with_sigkill_takes_its_pool_beat_and_locust_child_with_
         assert run.total_requests == sum(stored) > 0
     finally:
         worker.stop(timeout=5)
+        kill_all(with_env("SCALETEST_DATA_DIR", str(tmp_path)))  # never leave orphans behind
 
 
 def test_a_second_beat_on_the_same_data_dir_refuses_to_start_and_leaves_the_first_be(tmp_path: Path) -> None:
