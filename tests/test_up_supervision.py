@@ -50,7 +50,10 @@ def _free_port() -> int:
 
 
 def _is_program(proc: psutil.Process, name: str) -> bool:
-    cmd = " ".join(proc.cmdline())
+    try:
+        cmd = " ".join(proc.cmdline())
+    except psutil.Error:  # it died since the process table was read (a zombie until `up` reaps it)
+        return False
     return {
         "web": "gunicorn" in cmd,
         "worker": "celery" in cmd and " worker" in cmd,
@@ -206,7 +209,7 @@ def test_up_restarts_each_killed_program_and_nothing_it_started_outlives_it(tmp_
 
         # -- beat ------------------------------------------------------------------------------------
         beat, _ = up.kill_and_check_restart("beat")
-        mark = len(up.log())  # the killed beat is gone: any send from here on is another beat's
+        mark = len(up.log())  # the killed beat is gone: every send from here on is a live beat's
 
         # Exactly one beat sends the periodic tasks: counted over a few intervals once the new
         # beat has sent its first, at most one send per interval (two beats would send twice).
