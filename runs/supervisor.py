@@ -43,8 +43,9 @@ class RestartPolicy:
     max_delay: float = 30.0
     # A process that ran this long was healthy: its next crash waits first_delay again.
     stable_after: float = 60.0
-    # Failures in a row, each within stable_after of its start, after which we stop trying.
-    give_up_after: int = 6
+    # Failures in a row, each within stable_after of its start, after which we stop trying: with
+    # the delays above that is about a minute and a half of attempts (1+2+4+8+16+30+30 s).
+    give_up_after: int = 8
 
 
 @dataclass

@@ -26,6 +26,12 @@ def test_the_backoff_doubles_up_to_its_cap_and_gives_up_on_a_program_that_never_
     assert backoff.after_exit(ran_for=2) is None
 
 
+def test_by_default_a_crashing_program_is_tried_for_about_a_minute_and_a_half_then_given_up() -> None:
+    backoff = Backoff()  # what `up` uses (README, "Processes and supervision")
+    delays = [backoff.after_exit(ran_for=5) for _ in range(8)]
+    assert delays == [1, 2, 4, 8, 16, 30, 30, None]
+
+
 def test_a_program_that_stayed_up_starts_again_from_the_first_delay() -> None:
     backoff = Backoff(RestartPolicy(first_delay=1, max_delay=30, stable_after=60, give_up_after=6))
     assert [backoff.after_exit(ran_for=1) for _ in range(4)] == [1, 2, 4, 8]
