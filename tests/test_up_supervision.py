@@ -40,7 +40,11 @@ SESSION_ONLY = {
     "DJANGO_SETTINGS_MODULE", "SCALETEST_TEST_DB_NAME",
 }
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # `up` runs on its own embedded SQLite whatever database the suite tests: once is enough.
+    pytest.mark.skipif(os.environ.get("SCALETEST_TEST_DB") != "sqlite", reason="runs in the SQLite pass"),
+]
 
 
 def _free_port() -> int:
