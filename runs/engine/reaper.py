@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 def runs_reap_stale(*, stale_after_seconds: float | None = None) -> list[int]:
     """Fail running runs without a heartbeat for ``stale_after_seconds``; returns their ids.
 
-    The default threshold is ``SCALETEST_REAP_AFTER_SECONDS``; Celery beat runs this every 30 s.
+    The default threshold is ``SCALETEST_REAP_AFTER_SECONDS``; Celery beat runs this every
+    ``SCALETEST_REAP_INTERVAL_SECONDS`` (30 s).
     """
     if stale_after_seconds is None:
         stale_after_seconds = float(settings.SCALETEST_REAP_AFTER_SECONDS)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
 import datetime as dt
 import json
 import logging
@@ -37,6 +36,7 @@ from django.db import DatabaseError, close_old_connections
 
 from runs import thresholds
 from runs.engine import protocol
+from runs.lifetime import die_with_parent_preexec
 from runs.models import Run
 from runs.safety import Refused
 from runs.services.results import results_ingest
@@ -54,7 +54,6 @@ FLUSH_SECONDS = 2.0
 HEARTBEAT_SECONDS = 1.0
 POLL_SECONDS = 0.1
 STDERR_TAIL_LINES = 30
-PR_SET_PDEATHSIG = 1
 
 # Set by a SIGTERM delivered to the process running a run (see ``stop_on_sigterm``).
 SHUTDOWN = threading.Event()
@@ -64,31 +63,18 @@ _EOF = object()
 
 
 # -- spawning ----------------------------------------------------------------------------------
-def _pdeathsig_preexec() -> Any:
-    """A preexec_fn asking the kernel to SIGKILL the child when this process dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: nothing to import in the child
-    parent = os.getpid()
-
-    def preexec() -> None:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return preexec
-
-
 def spawn_child() -> subprocess.Popen[bytes]:
     # Its own process group: a Ctrl-C or signal aimed at the worker's group does not hit
-    # the child behind our back; the parent decides how it stops.
+    # the child behind our back; the parent decides how it stops. The kernel kills it if this
+    # process dies (runs.lifetime); tasks run on the pool process's main thread, which lives
+    # as long as the process, so the signal does not fire early.
     return subprocess.Popen(
         [sys.executable, "-m", "runs.engine.child"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=str(settings.BASE_DIR),
-        preexec_fn=_pdeathsig_preexec(),
+        preexec_fn=die_with_parent_preexec(),
         process_group=0,
         close_fds=True,
     )

@@ -1,20 +1,19 @@
 """`python3 manage.py up` — the whole product on one machine, with a demo to try.
 
 Migrates the database, creates an administrator (password generated once and printed), seeds a
-demo target/scenario/profile/plan, then starts and supervises three processes: the demo target
-(a server with a known bottleneck), a Celery worker (with its embedded beat for the reaper) and
-the web server (gunicorn). Ctrl-C stops all three. With the defaults everything is embedded:
-SQLite in ./var and a filesystem broker, no Redis or PostgreSQL needed.
+demo target/scenario/profile/plan, then starts and supervises four programs: the demo target (a
+server with a known bottleneck), a Celery worker, Celery beat (the reaper and scheduled plans)
+and the web server (gunicorn). A program that exits is restarted with a backoff, and nothing any
+of them starts outlives it (``runs.supervisor``, ``runs.lifetime``). Ctrl-C stops everything.
+With the defaults everything is embedded: SQLite in ./var and a filesystem broker, no Redis or
+PostgreSQL needed.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from runs.services.demo import demo_seed, demo_team
+from runs.supervisor import Program, Supervisor
 from scaletest_site.staticfiles import static_collect
 
 
@@ -50,36 +50,43 @@ class Command(BaseCommand):
 
         python = sys.executable
         base = str(settings.BASE_DIR)
+        data = Path(settings.DATA_DIR)
         # The default allowlist (settings.SCALETEST_ALLOWLIST) opens the demo target's port only;
         # web and worker must know which port that is when --demo-port moves it.
-        self.child_env = {"SCALETEST_DEMO_PORT": str(opts["demo_port"])}
-        procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        env = dict(os.environ, SCALETEST_NO_BOOTSTRAP="1", PYTHONUNBUFFERED="1")
+        env["SCALETEST_DEMO_PORT"] = str(opts["demo_port"])
+        celery = [python, "-m", "celery", "-A", "scaletest_site"]
+        programs: list[Program] = []
         if not opts["no_demo"]:
-            procs.append(("demo target", self._spawn([python, "manage.py", "demo_target", "--port", str(opts["demo_port"])], base)))
-        procs.append(
-            (
+            programs.append(
+                Program("demo target", [python, "manage.py", "demo_target", "--port", str(opts["demo_port"])])
+            )
+        programs += [
+            # No embedded beat (worker -B): beat is a program of its own, so `up` restarts it like
+            # the others and it can never run twice (README, "Architecture").
+            Program(
                 "worker",
-                self._spawn(
-                    [
-                        python, "-m", "celery", "-A", "scaletest_site", "worker", "-B",
-                        "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-c", str(opts["workers"]),
-                        "-l", "info", "-s", str(Path(settings.DATA_DIR) / "celerybeat-schedule"),
-                    ],
-                    base,
-                ),
-            )
-        )
-        bind = f"{opts['host']}:{opts['port']}"
-        procs.append(
-            (
+                [*celery, "worker", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-c", str(opts["workers"]),
+                 "-l", "info"],
+            ),
+            Program("beat", [*celery, "beat", "-l", "info", "-s", str(data / "celerybeat-schedule")]),
+            Program(
                 "web",
-                self._spawn(
-                    [python, "-m", "gunicorn", "scaletest_site.wsgi", "-b", bind, "-w", "2", "--threads", "4",
-                     "--access-logfile", "-", "--graceful-timeout", "5"],
-                    base,
-                ),
-            )
-        )
+                [
+                    python, "-m", "gunicorn", "scaletest_site.wsgi",
+                    "--config", "python:scaletest_site.gunicorn_conf",
+                    "-b", f"{opts['host']}:{opts['port']}", "-w", "2", "--threads", "4",
+                    "--access-logfile", "-", "--graceful-timeout", "5",
+                    # gunicornc's socket, under the data dir like the rest of the runtime state.
+                    "--control-socket", str(data / "gunicorn.ctl"),
+                ],
+            ),
+        ]
+        for program in programs:
+            program.cwd, program.env = base, env
+        supervisor = Supervisor(programs, log=self._log)
+        supervisor.install_signal_handlers()
+        supervisor.start_all()
         host = "127.0.0.1" if opts["host"] in ("0.0.0.0", "::") else opts["host"]
         self.stdout.write(
             self.style.SUCCESS(
@@ -91,7 +98,10 @@ class Command(BaseCommand):
                 "  Stop      Ctrl-C\n"
             )
         )
-        self._supervise(procs)
+        failure = supervisor.run()
+        if failure:
+            raise CommandError(f"Stopped because {failure}.")
+        self.stdout.write("ScaleTest stopped.")
 
     def _admin(self) -> tuple[str, str]:
         User = get_user_model()
@@ -109,36 +119,6 @@ class Command(BaseCommand):
             password = "(unchanged: set earlier; use manage.py changepassword to reset)"
         return username, password
 
-    def _spawn(self, cmd: list[str], cwd: str) -> subprocess.Popen[bytes]:
-        env = dict(os.environ, SCALETEST_NO_BOOTSTRAP="1", PYTHONUNBUFFERED="1", **self.child_env)
-        return subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True)
-
-    def _supervise(self, procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-        stopping = False
-
-        def stop(*_: Any) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-        failed = ""
-        while not stopping:
-            for name, proc in procs:
-                if proc.poll() is not None:
-                    failed = f"{name} exited with code {proc.returncode}"
-                    stopping = True
-                    break
-            time.sleep(0.5)
-        for _, proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for _, proc in procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if failed:
-            raise CommandError(f"Stopped because the {failed}.")
-        self.stdout.write("ScaleTest stopped.")
+    def _log(self, line: str) -> None:
+        self.stdout.write(f"up: {line}")
+        self.stdout.flush()
