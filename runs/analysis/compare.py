@@ -93,7 +93,7 @@ def compare_samples(
     if a.size < MIN_BLOCKS or b.size < MIN_BLOCKS or not base_median > 0:
         return _insufficient(a.size, b.size, base_median, cand_median, block_seconds, confidence)
 
-    p_value = float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue)
+    p_value = _tied_is_no_evidence(float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue), a, b)
     hl, ci = hodges_lehmann(b, a, confidence=confidence)
     return _tested(
         p_value, None, hl, ci, block_seconds, a.size, b.size, base_median, cand_median,
@@ -149,7 +149,7 @@ def compare_endpoints(
         if a.size > EXACT_MAX_BLOCKS and b.size > EXACT_MAX_BLOCKS and np.isfinite(a).all() and np.isfinite(b).all():
             groups.setdefault((a.size, b.size), []).append(name)
         else:  # scipy's exact test (or NaN/inf handling) decides per series: test it alone
-            p_value = float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue)
+            p_value = _tied_is_no_evidence(float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue), a, b)
             tests[name] = (p_value, *hodges_lehmann(b, a, confidence=confidence))
     for group in groups.values():
         a2 = np.stack([blocked[n][1] for n in group])
@@ -157,13 +157,15 @@ def compare_endpoints(
         p_values = np.atleast_1d(stats.mannwhitneyu(b2, a2, alternative="two-sided", axis=1).pvalue)
         estimates, cis = _hodges_lehmann_rows(b2, a2, confidence=confidence)
         for k, name in enumerate(group):
-            tests[name] = (float(p_values[k]), estimates[k], cis[k] if cis is not None else None)
+            p_value = _tied_is_no_evidence(float(p_values[k]), a2[k], b2[k])
+            tests[name] = (p_value, estimates[k], cis[k] if cis is not None else None)
 
     tested = [name for name in names if name in tests]
     adjusted: dict[str, float] = {}
-    if len(tested) >= 2:
-        bh = stats.false_discovery_control([tests[n][0] for n in tested], method="bh")
-        adjusted = {n: float(p) for n, p in zip(tested, bh, strict=True)}
+    finite = [name for name in tested if math.isfinite(tests[name][0])]
+    if len(finite) >= 2:
+        bh = stats.false_discovery_control([tests[n][0] for n in finite], method="bh")
+        adjusted = {n: float(p) for n, p in zip(finite, bh, strict=True)}
     for name in tested:
         block, a, b, base_median, cand_median = blocked[name]
         p_value, hl, ci = tests[name]
@@ -206,6 +208,16 @@ def _insufficient(
             f"(need {MIN_BLOCKS} each) or no positive baseline median"
         ),
     )
+
+
+def _tied_is_no_evidence(p_value: float, a: np.ndarray, b: np.ndarray) -> float:
+    """Mann–Whitney's p is NaN when every block of both runs has the same value (all ranks
+    tied, e.g. two runs with identical data): that is no evidence of a difference, p = 1."""
+    if math.isnan(p_value) and a.size and b.size:
+        both = np.concatenate([a, b])
+        if np.isfinite(both).all() and both.min() == both.max():
+            return 1.0
+    return p_value
 
 
 def _tested(

@@ -257,3 +257,19 @@ def test_vectorised_compare_endpoints_equals_the_per_endpoint_path_on_stored_blo
     fast = compare_endpoints(base, cand, **kw)
     _assert_same(fast, compare_endpoints_each(base, cand, **kw))
     assert {r.verdict for r in fast.values()} >= {"slower", "no significant change"}
+
+
+@pytest.mark.parametrize("blocks", [5, 40])  # scipy's exact test per series, and the stacked groups
+def test_identical_runs_are_no_change_not_an_error(blocks: int) -> None:
+    """Every block of both runs equal (e.g. a run compared with a copy of itself): all ranks tie,
+    Mann-Whitney's p is NaN, and that is no evidence of a difference."""
+    same = np.full(blocks * 5, 42.0)
+    one = compare_samples(same, same.copy(), sample_seconds=1, block_seconds=5)
+    assert one.verdict == "no significant change" and one.p_value == 1.0
+    many = compare_endpoints(
+        {"a": same, "b": same * 2, "c": np.linspace(40, 44, blocks * 5)},
+        {"a": same.copy(), "b": same * 2, "c": np.linspace(40, 44, blocks * 5)},
+        sample_seconds=1, block_seconds=5,
+    )
+    assert {name: c.verdict for name, c in many.items()} == dict.fromkeys("abc", "no significant change")
+    assert all(c.p_value_adjusted is not None and c.p_value_adjusted == c.p_value_adjusted for c in many.values())
