@@ -112,7 +112,19 @@ def seeded_runs(*, endpoints: int, count: int, seconds: int = SECONDS) -> list[i
 def store_run(
     *, per_ep: list[tuple[np.ndarray, np.ndarray]], plan_name: str, generator_host: str, seconds: int = SECONDS
 ) -> int:
-    """Write a finished run from per-endpoint (second, latency µs) samples; returns its id."""
+    """Write a finished run from per-endpoint (second, latency µs) samples; returns its id.
+
+    One transaction: a seeding stopped half-way leaves no "finished" run with half its rows
+    for the next invocation to measure."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        return _store_run(per_ep=per_ep, plan_name=plan_name, generator_host=generator_host, seconds=seconds)
+
+
+def _store_run(
+    *, per_ep: list[tuple[np.ndarray, np.ndarray]], plan_name: str, generator_host: str, seconds: int
+) -> int:
     from django.utils import timezone
 
     from runs.histogram import Histogram
