@@ -50,6 +50,8 @@ def main() -> None:
     own: dict[str, float] = {}
 
     def walk(frame) -> None:  # type: ignore[no-untyped-def]
+        if frame.is_synthetic:  # "[self]" frames: already in their parent's total_self_time
+            return
         key = f"{frame.function} ({Path(frame.file_path or '?').name}:{frame.line_no})"
         own[key] = own.get(key, 0.0) + frame.total_self_time
         for child in frame.children:
