@@ -2,14 +2,17 @@
 simulated one-hour run (bench/simulated.py, the same runs as bench/pages.py).
 
 Seeds one finished 1-hour run with --endpoints endpoints (default 20) in its own database
-(BENCH_DB, default ``scaletest_bench_exports``), stores its analysis, then downloads each export
-through the Django test client (login, URL routing, the view, the whole streamed body):
+(BENCH_DB, default ``scaletest_bench_exports``; ``--db sqlite`` for the embedded default's
+SQLite file), stores its analysis, then downloads each export through the Django test client
+as the benchmark team's admin (login, URL routing, the view, the whole streamed body):
 median wall time of --repeat downloads after a warm-up, bytes, gzip -6 bytes (of the warm-up), and the peak
 Python memory of one download (tracemalloc, separate pass: it slows the code down).
 
     BENCH_DB=scaletest_bench_exports .venv/bin/python bench/exports.py
     .venv/bin/python bench/exports.py --endpoints 100 --repeat 3
     .venv/bin/python bench/exports.py --drop        # drop the database afterwards
+    .venv/bin/python bench/exports.py --smoke       # a 2-minute 2-endpoint run, 1 repeat (the test suite's size)
+    .venv/bin/python bench/exports.py --db sqlite
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("BENCH_DB", "scaletest_bench_exports")
 
 import common  # noqa: E402
+from simulated import SECONDS, SMOKE_SECONDS, seeded_runs  # noqa: E402
 
 
 def download(client, url: str, *, compress: bool = False) -> tuple[int, int]:
     """Bytes and gzip -6 bytes of the response, consumed chunk by chunk as a server would send
     it (the body is never held whole, so the memory figure is the view's, not ours)."""
-    response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code)
+    response = common.get_ok(client, url)
     chunks = response.streaming_content if response.streaming else [response.content]
     size = packed = 0
     z = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip framing
@@ -48,33 +51,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--endpoints", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=5)
+    common.add_size_arguments(ap, smoke="a 2-minute run with 2 endpoints, 1 repeat")
+    common.add_db_argument(ap)
     ap.add_argument("--drop", action="store_true", help="drop the benchmark database at the end")
     args = ap.parse_args()
-    common.django_setup()
+    seconds = SECONDS
+    if args.smoke:
+        args.endpoints, args.repeat, seconds = 2, 1, SMOKE_SECONDS
+    common.django_setup(db=args.db)
     common.print_machine()
-    from django.contrib.auth import get_user_model
-    from django.test import Client
+    print(f"database: {args.db} ({common.database_url(args.db)})")
     from django.urls import reverse
 
-    from pages import seed_run
     from runs.models import EndpointSecond, Run
-    from runs.services.analysis import run_analyse
+    from runs.services.analysis import run_analyses_ensure
 
-    name = f"bench {args.endpoints} endpoints"
-    run = Run.objects.filter(plan_name=name, status="finished").order_by("pk").first()
-    if run is None:
-        t0 = time.monotonic()
-        pk = seed_run(endpoints=args.endpoints, seed=args.endpoints * 1000)
-        run_analyse(run_id=pk)
-        run = Run.objects.get(pk=pk)
-        print(f"seeded run {pk} in {time.monotonic() - t0:.1f} s", flush=True)
+    run = Run.objects.get(pk=seeded_runs(endpoints=args.endpoints, count=1, seconds=seconds)[0])
+    run_analyses_ensure(ids=[run.pk])  # stored as a finished run would have it (missing or stale only)
     rows = EndpointSecond.objects.filter(run=run).count()
     print(f"run {run.pk}: {run.last_t + 1} s, {args.endpoints} endpoints, {rows:,} endpoint-second rows, "
           f"{run.total_requests:,} requests")
 
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(user)
+    client = common.bench_client()
     urls = {
         "CSV": reverse("runs-export-csv", args=[run.pk]),
         "JSON": reverse("runs-export-json", args=[run.pk]),
@@ -97,19 +95,14 @@ def main() -> None:
         results.append((label, statistics.median(times), size, packed, peak))
         print(results[-1], flush=True)
 
-    print(f"\n1-hour run, {args.endpoints} endpoints; median of {args.repeat} downloads after a warm-up")
+    length = "1-hour" if seconds == SECONDS else f"{seconds}-s"
+    print(f"\n{args.db}, {length} run, {args.endpoints} endpoints; median of {args.repeat} downloads after a warm-up")
     print("| export | time (s) | bytes | gzip -6 bytes | peak Python memory of one download |")
     print("|---|---|---|---|---|")
     for label, secs, size, gz, peak in results:
         print(f"| {label} | {secs:.2f} | {size / 1e6:.1f} MB | {gz / 1e6:.2f} MB | {peak / 1e6:.0f} MB |")
     if args.drop:
-        import psycopg
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(f"{common.PG}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{os.environ["BENCH_DB"]}"')
-
+        common.drop_database(args.db)
 
 if __name__ == "__main__":
     main()

@@ -17,6 +17,7 @@ Error = |reported - truth| / truth; medians over --repeat runs.
 
     .venv/bin/python bench/fidelity.py            # 3 repeats, 15 s per run
     .venv/bin/python bench/fidelity.py --quick    # 1 repeat, 8 s per run
+    .venv/bin/python bench/fidelity.py --smoke    # 1 repeat, 3 s per run, the mixed target only
 """
 
 from __future__ import annotations
@@ -122,12 +123,18 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--duration", type=int, default=15)
     ap.add_argument("--only", help="comma-separated target keys: " + ",".join(t[0] for t in TARGETS))
-    ap.add_argument("--quick", action="store_true", help="1 repeat x 8 s")
+    common.add_size_arguments(
+        ap, smoke="1 repeat x 3 s, the mixed target only (demo target, two weighted steps)",
+        quick="1 repeat x 8 s",
+    )
+    common.add_db_argument(ap, choices=("postgres",), why=common.LOAD_DB_WHY)
     args = ap.parse_args()
     if args.quick:
         args.repeat, args.duration = 1, 8
+    if args.smoke:
+        args.repeat, args.duration, args.only = 1, 3, "mixed"
     os.sched_setaffinity(0, {common.LOAD_CORE})
-    common.django_setup()
+    common.django_setup(db=args.db)
     common.print_machine()
     nginx = common.Nginx()
     demo, demo_url = start_demo()
@@ -166,7 +173,7 @@ def main() -> None:
           "(exact = nearest rank of that run's raw client-observed samples)")
     print("| target | pct | truth (ms, last run) | ScaleTest (ms) | ScaleTest error | Locust (ms) | Locust error |")
     print("|---|---|---|---|---|---|---|")
-    for key, desc, last, err in rows:
+    for _key, desc, last, err in rows:
         for q in QS:
             st_rep, st_truth, _ = last["st"]
             lo_rep, lo_truth, _ = last["lo"]

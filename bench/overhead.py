@@ -17,6 +17,7 @@ For A the generator is child + parent; the child alone and the parent's share ar
 
     .venv/bin/python bench/overhead.py              # 5 pairs x 20 s, 1 endpoint
     .venv/bin/python bench/overhead.py --quick      # 3 pairs x 12 s
+    .venv/bin/python bench/overhead.py --smoke      # 1 pair x 5 s (the test suite's size; numbers meaningless)
     .venv/bin/python bench/overhead.py --endpoints 20 --pairs 3   # ingestion share at 20 endpoints
 """
 
@@ -56,21 +57,21 @@ class Window:
 
     def _run(self) -> None:
         try:
-            base = self.nginx.requests_served()
-            deadline = time.monotonic() + 30
-            while self.nginx.requests_served() - base < 50:  # load has started
-                if time.monotonic() > deadline:
-                    raise RuntimeError("no load reached nginx")
-                time.sleep(0.05)
+            self.nginx.wait_for_load()
             time.sleep(self.warmup)
             procs = self.find_procs()
             t0, n0, c0 = time.monotonic(), self.nginx.requests_served(), self._cpu(procs)
             time.sleep(self.length)
             t1, n1, c1 = time.monotonic(), self.nginx.requests_served(), self._cpu(procs)
             reqs = n1 - n0 - 1  # the status request itself
+            if reqs <= 0:
+                raise RuntimeError(f"no requests reached nginx in the {t1 - t0:.1f} s steady window "
+                                   "(the load ended first: a longer --duration)")
             self.result = {"seconds": t1 - t0, "requests": reqs, "rps": reqs / (t1 - t0)}
             for key in c0:
                 self.result[f"cpu_{key}"] = c1[key] - c0[key]
+            if not any(c1[key] > c0[key] for key in c0):
+                raise RuntimeError("the generating processes used no CPU in the steady window")
         except Exception as exc:  # noqa: BLE001 - reported with the run
             self.error = f"{type(exc).__name__}: {exc}"
 
@@ -144,12 +145,15 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--endpoints", type=int, default=1)
     ap.add_argument("--locust-style", choices=("plain", "same"), default="plain")
-    ap.add_argument("--quick", action="store_true", help="3 pairs x 12 s")
+    common.add_size_arguments(ap, smoke="1 pair x 5 s", quick="3 pairs x 12 s")
+    common.add_db_argument(ap, choices=("postgres",), why=common.LOAD_DB_WHY)
     args = ap.parse_args()
     if args.quick:
         args.pairs, args.duration, args.warmup = 3, 12, 2.0
+    if args.smoke:
+        args.pairs, args.duration, args.warmup = 1, 5, 0.5
     os.sched_setaffinity(0, {common.LOAD_CORE})
-    common.django_setup()
+    common.django_setup(db=args.db)
     common.print_machine()
     nginx = common.Nginx()
     print(f"nginx on core {common.TARGET_CORE} at {nginx.url}; generators on core {common.LOAD_CORE}; "
@@ -170,22 +174,22 @@ def main() -> None:
             )
     finally:
         nginx.stop()
-    rps_ratios = [a["rps"] / b["rps"] for a, b in zip(a_runs, b_runs)]
+    rps_ratios = [a["rps"] / b["rps"] for a, b in zip(a_runs, b_runs, strict=True)]
     cpu_a = [1000 * a["cpu"] / a["requests"] for a in a_runs]
     cpu_a_child = [1000 * a["cpu_child"] / a["requests"] for a in a_runs]
     cpu_b = [1000 * b["cpu"] / b["requests"] for b in b_runs]
-    cpu_ratios = [x / y for x, y in zip(cpu_a, cpu_b)]
+    cpu_ratios = [x / y for x, y in zip(cpu_a, cpu_b, strict=True)]
     parent_share = [100 * a["cpu_parent"] / a["cpu_child"] for a in a_runs]
     m = common.median
     print("\nmedians over", args.pairs, "pairs")
-    print(f"| figure | ScaleTest (A) | plain Locust (B) | A/B |")
-    print(f"|---|---|---|---|")
+    print("| figure | ScaleTest (A) | plain Locust (B) | A/B |")
+    print("|---|---|---|---|")
     print(f"| requests/s (nginx counter) | {m([a['rps'] for a in a_runs]):.0f} | {m([b['rps'] for b in b_runs]):.0f} "
           f"| **{m(rps_ratios):.3f}** (pairs: {', '.join(f'{r:.3f}' for r in rps_ratios)}) |")
     print(f"| CPU-s per 1,000 requests (A = child + parent) | {m(cpu_a):.3f} | {m(cpu_b):.3f} "
           f"| {m(cpu_ratios):.3f} (pairs: {', '.join(f'{r:.3f}' for r in cpu_ratios)}) |")
     print(f"| CPU-s per 1,000 requests, child alone | {m(cpu_a_child):.3f} | | "
-          f"{m([x / y for x, y in zip(cpu_a_child, cpu_b)]):.3f} |")
+          f"{m([x / y for x, y in zip(cpu_a_child, cpu_b, strict=True)]):.3f} |")
     print(f"| parent CPU as % of child CPU | {m(parent_share):.2f}% (runs: {', '.join(f'{s:.2f}' for s in parent_share)}) | | |")
     print(f"| load-core utilisation (CPU-s / wall-s) | {m([a['cpu'] / a['seconds'] for a in a_runs]):.2f} "
           f"| {m([b['cpu'] / b['seconds'] for b in b_runs]):.2f} | |")

@@ -3,6 +3,7 @@ thread CPU time (time.thread_time) accumulated around the parent's per-message a
 work, during one ScaleTest run of bench/overhead.py's A side.
 
     .venv/bin/python bench/parent_breakdown.py [--endpoints 20] [--duration 15]
+    .venv/bin/python bench/parent_breakdown.py --smoke     # one 5 s run (the test suite's size)
 """
 
 from __future__ import annotations
@@ -33,12 +34,18 @@ def timed(name, fn):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--endpoints", type=int, default=20)
     ap.add_argument("--duration", type=int, default=15)
+    common.add_size_arguments(ap, smoke="one 5 s run")
+    common.add_db_argument(ap, choices=("postgres",), why=common.LOAD_DB_WHY)
     args = ap.parse_args()
+    warmup = 3.0
+    if args.smoke:
+        args.duration, warmup = 5, 0.5
     os.sched_setaffinity(0, {common.LOAD_CORE})
-    common.django_setup()
+    common.django_setup(db=args.db)
+    common.print_machine()
     from runs.engine import protocol, runner
     from runs.services import results
 
@@ -51,16 +58,18 @@ def main() -> None:
     runner.run_finish = timed("run_finish (summary)", runner.run_finish)
     nginx = common.Nginx()
     try:
-        ns = argparse.Namespace(users=20, duration=args.duration, warmup=3.0, endpoints=args.endpoints)
+        ns = argparse.Namespace(users=20, duration=args.duration, warmup=warmup, endpoints=args.endpoints)
         t0 = time.process_time()
         res = overhead.run_scaletest(nginx, ns)
         total = time.process_time() - t0
     finally:
         nginx.stop()
-    print(f"parent CPU for the whole run: {total:.3f} s; in the steady window parent = "
-          f"{100 * res['cpu_parent'] / res['cpu_child']:.2f}% of the child")
+    print(f"\n{args.endpoints} endpoints, {args.duration} s run; parent CPU for the whole run: {total:.3f} s; "
+          f"in the steady window parent = {100 * res['cpu_parent'] / res['cpu_child']:.2f}% of the child")
+    print("| work | parent CPU (s) | share of parent CPU |")
+    print("|---|---|---|")
     for name, s in sorted(SPENT.items(), key=lambda x: -x[1]):
-        print(f"  {s:7.3f} s  {100 * s / total:5.1f}%  {name}")
+        print(f"| {name} | {s:.3f} | {100 * s / total:.1f}% |")
 
 
 if __name__ == "__main__":

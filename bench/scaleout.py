@@ -18,6 +18,7 @@ checked against its own figures (no failures).
 
     .venv/bin/python bench/scaleout.py                 # 3 pairs x 20 s, 40 users
     .venv/bin/python bench/scaleout.py --quick         # 2 pairs x 12 s
+    .venv/bin/python bench/scaleout.py --smoke         # 1 pair x 7 s (the test suite's size)
 """
 
 from __future__ import annotations
@@ -96,11 +97,14 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=20, help="seconds of load per run")
     ap.add_argument("--warmup", type=float, default=4.0)
     ap.add_argument("--users", type=int, default=40)
-    ap.add_argument("--quick", action="store_true", help="2 pairs x 12 s")
+    common.add_size_arguments(ap, smoke="1 pair x 7 s", quick="2 pairs x 12 s")
+    common.add_db_argument(ap, choices=("postgres",), why=common.LOAD_DB_WHY)
     args = ap.parse_args()
     if args.quick:
         args.pairs, args.duration, args.warmup = 2, 12, 3.0
-    common.django_setup()
+    if args.smoke:
+        args.pairs, args.duration, args.warmup = 1, 7, 2.0
+    common.django_setup(db=args.db)
     common.print_machine()
     print(f"load average at start: {open('/proc/loadavg').read().split()[:3]}")
     nginx = common.Nginx()
@@ -123,7 +127,7 @@ def main() -> None:
     finally:
         nginx.stop()
     m = common.median
-    ratios = [b["rps"] / a["rps"] for a, b in zip(one, two)]
+    ratios = [b["rps"] / a["rps"] for a, b in zip(one, two, strict=True)]
     print(f"\nmedians over {args.pairs} pairs")
     print("| figure | 1 generator | 2 generators | 2/1 |")
     print("|---|---|---|---|")

@@ -1,20 +1,27 @@
-"""Simulated one-hour staircase runs written straight into the result tables (bench only).
+"""Simulated staircase runs written straight into the result tables (bench only).
 
-Shared by bench/pages.py (benchmarks 3 and 4a) and bench/seed.py (analysis benchmarks): the
-histograms use runs.histogram's bucket layout, built with numpy from simulated latencies, and
-the rows are written with bulk_create as ingestion would have left them.
+Shared by bench/pages.py (benchmarks 3 and 4a), bench/exports.py, bench/profile_page.py,
+bench/storage.py's smoke size and bench/seed.py (analysis benchmarks): the histograms use
+runs.histogram's bucket layout, built with numpy from simulated latencies, and the rows are
+written with bulk_create as ingestion would have left them.
+
+A run is a staircase of 6 equal steps, 20 -> 120 users. The published figures use one hour
+(6 x 10 min); the smoke sizes use SMOKE_SECONDS (6 x 20 s), under a plan name of their own so
+the two never mix in one database.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import common
 import numpy as np
 
 SECONDS = 3600
-STEP_SECONDS = 600
+SMOKE_SECONDS = 120
+STEPS = 6
 
 
 def bucket_keys(us: np.ndarray) -> np.ndarray:
@@ -53,34 +60,93 @@ def second_histograms(sec: np.ndarray, us: np.ndarray, seconds: int) -> list[dic
     return out
 
 
-def users_at(t: np.ndarray) -> np.ndarray:
-    return 20 + 20 * (t // STEP_SECONDS)
+def users_at(t: np.ndarray, seconds: int = SECONDS) -> np.ndarray:
+    return 20 + 20 * (t // (seconds // STEPS))
 
 
-def store_run(*, per_ep: list[tuple[np.ndarray, np.ndarray]], plan_name: str, generator_host: str) -> int:
-    """Write a finished run from per-endpoint (second, latency µs) samples; returns its id."""
+def plan_name(endpoints: int, seconds: int = SECONDS) -> str:
+    """The plan name pages.py and exports.py find their seeded runs by (one per size)."""
+    return f"bench {endpoints} endpoints" + ("" if seconds == SECONDS else f", {seconds} s")
+
+
+def simulate(endpoints: int, seed: int, seconds: int = SECONDS) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per endpoint (second of each request, latency µs): 10-60 req/s at the top step, growing
+    with the users, a log-normal latency whose median grows with the users."""
+    rng = np.random.default_rng(seed)
+    t_all = np.arange(seconds)
+    users = users_at(t_all, seconds)
+    per_ep = []
+    for _ in range(endpoints):
+        rate = rng.uniform(10, 60) * users / 120  # req/s grows with the users
+        n = rng.poisson(rate)
+        sec = np.repeat(t_all, n)
+        median_ms = rng.uniform(5, 150) * (1 + (users_at(sec, seconds) / 120) ** 3)
+        us = (rng.lognormal(np.log(median_ms * 1000), 0.6)).astype(np.int64) + 200
+        per_ep.append((sec, us))
+    return per_ep
+
+
+def seed_run(*, endpoints: int, seed: int, seconds: int = SECONDS) -> int:
+    return store_run(
+        per_ep=simulate(endpoints, seed, seconds), plan_name=plan_name(endpoints, seconds),
+        generator_host="bench", seconds=seconds,
+    )
+
+
+def seeded_runs(*, endpoints: int, count: int, seconds: int = SECONDS) -> list[int]:
+    """Ids of ``count`` finished seeded runs of this size, seeding the missing ones."""
+    from runs.models import Run
+
+    have = list(
+        Run.objects.filter(plan_name=plan_name(endpoints, seconds), status="finished").order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    while len(have) < count:
+        t0 = time.monotonic()
+        pk = seed_run(endpoints=endpoints, seed=endpoints * 1000 + len(have), seconds=seconds)
+        print(f"seeded run {pk} ({endpoints} endpoints, {seconds} s) in {time.monotonic() - t0:.1f} s", flush=True)
+        have.append(pk)
+    return have[:count]
+
+
+def store_run(
+    *, per_ep: list[tuple[np.ndarray, np.ndarray]], plan_name: str, generator_host: str, seconds: int = SECONDS
+) -> int:
+    """Write a finished run from per-endpoint (second, latency µs) samples; returns its id.
+
+    One transaction: a seeding stopped half-way leaves no "finished" run with half its rows
+    for the next invocation to measure."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        return _store_run(per_ep=per_ep, plan_name=plan_name, generator_host=generator_host, seconds=seconds)
+
+
+def _store_run(
+    *, per_ep: list[tuple[np.ndarray, np.ndarray]], plan_name: str, generator_host: str, seconds: int
+) -> int:
     from django.utils import timezone
 
     from runs.histogram import Histogram
     from runs.models import EndpointSecond, EndpointSummary, Run, RunSecond
 
     endpoints = len(per_ep)
-    users = users_at(np.arange(SECONDS))
+    users = users_at(np.arange(seconds), seconds)
     snapshot = common.make_snapshot(
-        "http://127.0.0.1:9/", [{"path": f"/api/e{e:03d}"} for e in range(endpoints)], users=120, duration=SECONDS
+        "http://127.0.0.1:9/", [{"path": f"/api/e{e:03d}"} for e in range(endpoints)], users=120, duration=seconds
     )
     snapshot["profile"].update(
         kind="staircase",
-        params={"start_users": 20, "step_users": 20, "step_duration": STEP_SECONDS, "steps": 6},
+        params={"start_users": 20, "step_users": 20, "step_duration": seconds // STEPS, "steps": STEPS},
         peak_users=120,
     )
     start = timezone.now() - dt.timedelta(hours=2)
     run = Run.objects.create(
-        team=common.bench_team(), plan=None, plan_name=plan_name, snapshot=snapshot, planned_seconds=SECONDS,
-        status=Run.Status.FINISHED, started_at=start, finished_at=start + dt.timedelta(seconds=SECONDS),
-        heartbeat_at=start, generator_host=generator_host, locust_version="2.47.0", last_t=SECONDS - 1,
+        team=common.bench_team(), plan=None, plan_name=plan_name, snapshot=snapshot, planned_seconds=seconds,
+        status=Run.Status.FINISHED, started_at=start, finished_at=start + dt.timedelta(seconds=seconds),
+        heartbeat_at=start, generator_host=generator_host, locust_version="2.47.0", last_t=seconds - 1,
     )
-    overall = second_histograms(np.concatenate([s for s, _ in per_ep]), np.concatenate([u for _, u in per_ep]), SECONDS)
+    overall = second_histograms(np.concatenate([s for s, _ in per_ep]), np.concatenate([u for _, u in per_ep]), seconds)
     rows = []
     total_req = 0
     for t, h in enumerate(overall):
@@ -98,7 +164,7 @@ def store_run(*, per_ep: list[tuple[np.ndarray, np.ndarray]], plan_name: str, ge
         name = f"/api/e{e:03d}"
         eps = []
         total = Histogram()
-        for t, h in enumerate(second_histograms(sec, us, SECONDS)):
+        for t, h in enumerate(second_histograms(sec, us, seconds)):
             if h is None:
                 continue
             eps.append(EndpointSecond(
@@ -111,7 +177,7 @@ def store_run(*, per_ep: list[tuple[np.ndarray, np.ndarray]], plan_name: str, ge
         ps = total.percentiles_ms((50, 90, 95, 99))
         summaries.append(EndpointSummary(
             run=run, method="GET", name=name, requests=total.total, failures=0, bytes=total.total * 800,
-            rps=total.total / SECONDS, histogram=total.to_dict(), p50_ms=ps[50], p90_ms=ps[90], p95_ms=ps[95],
+            rps=total.total / seconds, histogram=total.to_dict(), p50_ms=ps[50], p90_ms=ps[90], p95_ms=ps[95],
             p99_ms=ps[99], max_ms=total.max_ms, mean_ms=total.mean_ms,
         ))
     EndpointSummary.objects.bulk_create(summaries)

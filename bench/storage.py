@@ -7,6 +7,10 @@ in a row's pg_column_size: bench/pages.py reports pg_total_relation_size deltas 
 and indexes) for the seeded runs.
 
     .venv/bin/python bench/storage.py [--runs 5]
+    .venv/bin/python bench/storage.py --smoke     # seeds a 2-minute run if needed, reports 2 runs
+
+PostgreSQL only: the figures are PostgreSQL's own sizes (pg_column_size, pg_total_relation_size).
+bench/pages.py --db sqlite reports what the seeded runs take in a SQLite file.
 """
 
 from __future__ import annotations
@@ -18,13 +22,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
+from simulated import SMOKE_SECONDS, seeded_runs  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=8)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=8, help="the newest N finished runs")
+    common.add_size_arguments(ap, smoke="a seeded 2-minute 2-endpoint run (seeded if missing) and the newest 2 runs")
+    common.add_db_argument(
+        ap, choices=("postgres",), why="the figures are pg_column_size and pg_total_relation_size"
+    )
     args = ap.parse_args()
-    common.django_setup(migrate=False)
+    common.django_setup(db=args.db)
+    if args.smoke:
+        seeded_runs(endpoints=2, count=1, seconds=SMOKE_SECONDS)
+        args.runs = 2
     from django.db import connection
 
     from runs.models import Run

@@ -2,8 +2,11 @@
 
 Variants, run in rotation (A, B, C, D, A, B, ...) against the same pinned nginx:
 
-* ``baseline plain``  the child of another checkout (``--baseline-dir``, default /work/main:
-                      the code before variables) with a plain one-step scenario;
+* ``baseline plain``  the child of other code with a plain one-step scenario: ``--baseline REF``
+                      (a commit of this repository, extracted with ``git archive`` into a
+                      temporary folder; the published figure used ``6bcfd1d^``, the code
+                      before variables) or ``--baseline-dir DIR`` (another checkout). Without
+                      either there is no baseline and the ratios are to ``plain``;
 * ``plain``           this checkout's child, the same scenario (must be unchanged);
 * ``static shape``    the same request shape as ``templated`` with fixed values
                       (``?u=user-0001``, ``X-User: user-0001``), no variables: what the
@@ -17,7 +20,11 @@ Each run: the child is pinned to BENCH_LOAD_CORE, nginx to BENCH_TARGET_CORE. St
 (after the warm-up, before the stop): requests/s from nginx's counter and the child's CPU
 seconds per 1,000 requests.
 
-    .venv/bin/python bench/vars_overhead.py --rounds 5 --duration 12
+    .venv/bin/python bench/vars_overhead.py --rounds 5 --duration 12 --baseline 6bcfd1d^
+    .venv/bin/python bench/vars_overhead.py --quick    # 2 rounds x 8 s, no baseline
+    .venv/bin/python bench/vars_overhead.py --smoke    # 1 round x 4 s, baseline HEAD (the test suite's size)
+
+No database: the child alone is measured.
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -59,6 +68,18 @@ def snapshot(url: str, variant: str, *, users: int, duration: int) -> dict:
     return snap
 
 
+def extract(ref: str) -> Path:
+    """The tree of commit ``ref`` in a temporary folder (git archive: no checkout, no worktree)."""
+    folder = Path(tempfile.mkdtemp(prefix="scaletest-bench-baseline-"))
+    archive = subprocess.run(["git", "-C", str(common.BASE_DIR), "archive", "--format=tar", ref],
+                             capture_output=True, check=False)
+    if archive.returncode != 0:
+        shutil.rmtree(folder)
+        raise SystemExit(f"git archive {ref} failed: {archive.stderr.decode()[-500:]}")
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
 def run_child(nginx: common.Nginx, code_dir: Path, snap: dict, *, warmup: float, length: float) -> dict:
     proc = subprocess.Popen(
         [common.PY, "-m", "runs.engine.child"], cwd=str(code_dir),
@@ -78,20 +99,17 @@ def run_child(nginx: common.Nginx, code_dir: Path, snap: dict, *, warmup: float,
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     p = psutil.Process(proc.pid)
-    base = nginx.requests_served()
-    deadline = time.monotonic() + 30
-    while nginx.requests_served() - base < 50:
-        if time.monotonic() > deadline:
-            raise RuntimeError("no load reached nginx")
-        time.sleep(0.05)
+    nginx.wait_for_load()
     time.sleep(warmup)
     t0, n0, c0 = time.monotonic(), nginx.requests_served(), sum(p.cpu_times()[:2])
     time.sleep(length)
     t1, n1, c1 = time.monotonic(), nginx.requests_served(), sum(p.cpu_times()[:2])
     proc.stdin.close()
-    proc.wait(60)
+    code = proc.wait(60)
     reader.join(10)
     requests = n1 - n0 - 1
+    if code != 0:
+        raise RuntimeError(f"the child of {code_dir} exited {code}")
     if failures[0]:
         raise RuntimeError(f"{failures[0]} failed requests")
     return {"rps": requests / (t1 - t0), "cpu_per_1k": 1000 * (c1 - c0) / requests}
@@ -103,18 +121,35 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=12)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--users", type=int, default=20)
-    ap.add_argument("--baseline-dir", default=os.environ.get("BENCH_BASELINE_DIR", "/work/main"))
+    base = ap.add_mutually_exclusive_group()
+    base.add_argument("--baseline", metavar="REF", help="a commit whose child is the baseline (git archive)")
+    base.add_argument("--baseline-dir", default=os.environ.get("BENCH_BASELINE_DIR"), help="a checkout to use instead")
+    common.add_size_arguments(ap, smoke="1 round x 4 s, baseline HEAD", quick="2 rounds x 8 s")
     args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.duration, args.warmup = 2, 8, 1.0
+    if args.smoke:
+        args.rounds, args.duration, args.warmup = 1, 4, 0.5
+        if not args.baseline_dir:
+            args.baseline = args.baseline or "HEAD"
     os.sched_setaffinity(0, {common.LOAD_CORE})
     common.print_machine()
+    extracted = extract(args.baseline) if args.baseline else None
+    baseline_dir = extracted or (Path(args.baseline_dir) if args.baseline_dir else None)
+    if baseline_dir is not None and not (baseline_dir / "runs" / "engine" / "child.py").exists():
+        raise SystemExit(f"{baseline_dir} holds no runs/engine/child.py: not a ScaleTest checkout")
+    if baseline_dir is not None:
+        print(f"baseline: {args.baseline or ''} {baseline_dir}")
     nginx = common.Nginx()
     variants = [
-        ("baseline plain", Path(args.baseline_dir), "plain"),
         ("plain", common.BASE_DIR, "plain"),
         ("static shape", common.BASE_DIR, "static"),
         ("templated", common.BASE_DIR, "templated"),
         ("sequence", common.BASE_DIR, "sequence"),
     ]
+    if baseline_dir is not None:
+        variants.insert(0, ("baseline plain", baseline_dir, "plain"))
+    reference = variants[0][0]
     results: dict[str, list[dict]] = {name: [] for name, *_ in variants}
     try:
         for r in range(args.rounds):
@@ -127,11 +162,13 @@ def main() -> None:
             print(f"round {r + 1}: " + " | ".join(line), flush=True)
     finally:
         nginx.stop()
+        if extracted is not None:
+            shutil.rmtree(extracted, ignore_errors=True)
     m = common.median
-    base_rps = [x["rps"] for x in results["baseline plain"]]
-    base_cpu = [x["cpu_per_1k"] for x in results["baseline plain"]]
-    print(f"\nmedians over {args.rounds} rounds ({args.users} users, {args.duration} s runs)")
-    print("| variant | requests/s | ratio to baseline (per round) | child CPU-s per 1,000 requests | ratio |")
+    base_rps = [x["rps"] for x in results[reference]]
+    base_cpu = [x["cpu_per_1k"] for x in results[reference]]
+    print(f"\nmedians over {args.rounds} rounds ({args.users} users, {args.duration} s runs); ratios to {reference!r}")
+    print("| variant | requests/s | ratio to reference (per round) | child CPU-s per 1,000 requests | ratio |")
     print("|---|---|---|---|---|")
     for name, *_ in variants:
         rps = [x["rps"] for x in results[name]]

@@ -1,4 +1,4 @@
-"""Bring up what the test suite needs on this machine: PostgreSQL, Redis, Chromium.
+"""Bring up what the test suite needs on this machine: PostgreSQL, Redis, Chromium, nginx.
 
 Each function returns a one-line status and raises SystemExit with a clear message when the
 thing cannot be made available.
@@ -92,4 +92,34 @@ def ensure_chromium() -> str:
     found = chromium_path()
     if not found:
         raise SystemExit("Installing chromium did not produce /usr/bin/chromium.")
+    return f"installed {found}"
+
+
+def nginx_path() -> str | None:
+    # /usr/sbin is not on every user's PATH.
+    return shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+
+def ensure_nginx() -> str:
+    """nginx is the benchmarks' target (bench/, run at their smoke size by tests/bench). The
+    scripts start their own nginx on a loopback port; only the binary is needed. On a machine
+    with systemd the Debian package also starts its default site on port 80, which nothing
+    here uses (``systemctl disable --now nginx`` if it is unwanted)."""
+    found = nginx_path()
+    if found:
+        return found
+    apt = shutil.which("apt-get")
+    if not apt:
+        raise SystemExit("nginx (the benchmarks' target) is missing and apt-get is not available.")
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if not glob.glob("/var/lib/apt/lists/*Packages*"):
+        subprocess.run([*prefix, apt, "-q", "update"], check=False, env=env)
+    result = subprocess.run([*prefix, apt, "-q", "install", "-y", "nginx"], check=False, env=env)
+    if result.returncode != 0:
+        subprocess.run([*prefix, apt, "-q", "update"], check=False, env=env)
+        subprocess.run([*prefix, apt, "-q", "install", "-y", "nginx"], check=True, env=env)
+    found = nginx_path()
+    if not found:
+        raise SystemExit("Installing nginx did not produce an nginx binary.")
     return f"installed {found}"

@@ -2,7 +2,8 @@
 
 Replaces Django's test runner with pytest (pytest-django). Before running it makes sure the
 services the tests talk to are up (PostgreSQL and Redis on 127.0.0.1, started when installed
-but stopped) and that Debian's Chromium is installed for the browser tests. Then it runs the
+but stopped) and that Debian's Chromium (browser tests) and nginx (the target of the
+benchmarks, which tests/bench runs at their smoke size) are installed. Then it runs the
 suite against PostgreSQL (what teams deploy) and against SQLite (the embedded default every
 newcomer runs), one after the other; ``--db`` picks one while developing. `.ci/run` calls this
 very command, so CI covers both.
@@ -18,7 +19,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from runs.management.services_check import ensure_chromium, ensure_postgres, ensure_redis
+from runs.management.services_check import ensure_chromium, ensure_nginx, ensure_postgres, ensure_redis
 
 DATABASES = ("postgres", "sqlite")
 
@@ -50,7 +51,8 @@ def split_db_option(args: list[str]) -> tuple[list[str], list[str]]:
 class Command(BaseCommand):
     help = (
         "Run the whole test suite (pytest) on PostgreSQL and SQLite after starting PostgreSQL/Redis "
-        "and installing Chromium. --db sqlite|postgres|both (default both); other arguments go to pytest."
+        "and installing Chromium and nginx. --db sqlite|postgres|both (default both); "
+        "other arguments go to pytest."
     )
 
     def run_from_argv(self, argv: list[str]) -> None:
@@ -63,6 +65,7 @@ class Command(BaseCommand):
             ("PostgreSQL on 127.0.0.1:5432", ensure_postgres),
             ("Redis on 127.0.0.1:6379", ensure_redis),
             ("Chromium for browser tests", ensure_chromium),
+            ("nginx for the benchmarks' smoke tests", ensure_nginx),
         ]
         for label, step in steps:
             message = step()
