@@ -14,6 +14,10 @@ Fixture names are shared with the whole test suite; keep them stable:
   unless ``team=`` says otherwise.
 * ``generator_worker`` (session): a second worker, on this session's generator queue only
   (concurrency 2, no prefetch), for distributed runs.
+
+The suite runs on PostgreSQL and on SQLite (tests/_env.py). A test about PostgreSQL itself
+carries ``@pytest.mark.postgres_only(reason=...)``: on SQLite it is reported as skipped with
+that reason (never silently), and the reason names its SQLite counterpart (docs/databases.md).
 """
 
 from __future__ import annotations
@@ -41,6 +45,21 @@ ALICE_PASSWORD = "alice-password-123"
 WORKER_START_TIMEOUT = 60.0
 
 
+# -- PostgreSQL-only tests -----------------------------------------------------------------------
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from django.db import connection
+
+    for item in items:
+        marker = item.get_closest_marker("postgres_only")
+        if marker is None:
+            continue
+        reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+        if not reason:
+            raise pytest.UsageError(f"{item.nodeid}: postgres_only needs reason=... (why, and its SQLite counterpart)")
+        if connection.vendor != "postgresql":
+            item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {reason}"))
+
+
 # -- the demo target ---------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def demo_target() -> Iterator[DemoTarget]:
@@ -62,6 +81,7 @@ class LiveWorker:
     queue: str
     output: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=500))
     ready: threading.Event = field(default_factory=threading.Event)
+    lines: int = 0  # every line read so far (``output`` keeps the last 500)
 
     @property
     def pid(self) -> int:
@@ -70,10 +90,15 @@ class LiveWorker:
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(list(self.output)[-lines:])
 
+    def log_since(self, mark: int) -> list[str]:
+        """The lines logged after ``mark`` (a value of ``lines`` taken earlier), as kept."""
+        return list(self.output)[-(self.lines - mark):] if self.lines > mark else []
+
     def _pump(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.output.append(line.rstrip())
+            self.lines += 1
             if " ready." in line:
                 self.ready.set()
 

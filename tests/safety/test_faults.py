@@ -1,5 +1,6 @@
 """Faults during a run, with a real Celery worker and a real Locust child: the worker killed,
-the target down, slow or resetting, Redis restarted, PostgreSQL connections cut.
+the target down, slow or resetting, Redis restarted, PostgreSQL connections cut, the database's
+write lock held by another writer.
 
 Every run here still happens at most once and always ends; nothing measured and stored is lost.
 """
@@ -11,13 +12,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import psutil
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from runs.engine.reaper import runs_reap_stale, runs_requeue_lost
 from runs.models import EndpointSummary, ErrorGroup, Run, RunSecond
@@ -216,7 +218,11 @@ def test_a_redis_restart_mid_run_leaves_nothing_stuck_and_queued_runs_start_when
     assert later.total_requests > 0
 
 
-# -- PostgreSQL connections cut -----------------------------------------------------------------------
+# -- the database in trouble ----------------------------------------------------------------------
+@pytest.mark.postgres_only(
+    reason="cuts the worker's server connections with pg_terminate_backend; SQLite has no server "
+    "connection to cut, its counterpart is test_a_writer_holding_the_database_lock_mid_run_delays_but_loses_nothing"
+)
 def test_cut_database_connections_mid_run_lose_no_stored_results(
     transactional_db: None, live_worker: Any, target_server: str, make_plan: Any
 ) -> None:
@@ -267,3 +273,55 @@ def test_a_queued_run_whose_message_was_lost_is_sent_again_and_runs_once(
     time.sleep(0.5)
     assert lost.status == Run.Status.FINISHED
     assert target_count(target_server, "/delay") - before == lost.total_requests  # one run's worth
+
+
+def _hold_write_lock(seconds: float, held: threading.Event) -> None:
+    """Be another writer holding the database's write lock for ``seconds`` (own connection)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # Readers (the live page) go on; every writer of these tables waits.
+                cursor.execute("LOCK TABLE runs_run, runs_runsecond, runs_endpointsecond IN EXCLUSIVE MODE")
+            else:
+                # SQLite has one write lock for the whole file: take it (settings begin
+                # transactions IMMEDIATE; say it here too, with a write).
+                cursor.execute("UPDATE runs_team SET name = name")
+            held.set()
+            time.sleep(seconds)
+    finally:
+        held.set()
+        connection.close()
+
+
+def test_a_writer_holding_the_database_lock_mid_run_delays_but_loses_nothing(
+    transactional_db: None, live_worker: Any, target_server: str, make_plan: Any
+) -> None:
+    # On SQLite, what a newcomer meets: a second process (a migration, a long page write, the
+    # other run) owns the file's write lock for seconds. The worker waits for it (busy
+    # timeout): no "database is locked", no second lost, nothing stuck in running.
+    plan = make_plan(target_server, "/delay", query={"ms": "50"}, params={"users": 2, "duration": 8})
+    before = target_count(target_server, "/delay")
+    mark = live_worker.lines
+    run = run_create(plan=plan)
+    wait_stored(run, 2)
+
+    held = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(5.0, held), daemon=True)
+    holder.start()
+    assert held.wait(10)
+    stored_when_locked = Run.objects.get(pk=run.pk).last_t
+    time.sleep(4.0)
+    # Reads go on while the lock is held, and the lock really keeps the worker from storing.
+    assert Run.objects.get(pk=run.pk).last_t == stored_when_locked
+    holder.join(10)
+
+    run = wait_ended(run, timeout=30)
+    assert run.status == Run.Status.FINISHED, run.error_message
+    ts = stored_ts(run)
+    assert ts == list(range(len(ts))) and len(ts) >= 8
+    assert run.last_t > stored_when_locked
+    # Everything the target served while the worker waited was stored afterwards.
+    assert run.total_requests == target_count(target_server, "/delay") - before
+    assert EndpointSummary.objects.get(run=run).requests == run.total_requests
+    logged = "\n".join(live_worker.log_since(mark))
+    assert "database is locked" not in logged and "ERROR" not in logged and "Traceback" not in logged, logged
