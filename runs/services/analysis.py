@@ -141,15 +141,20 @@ def step_histograms(
     endpoint = model is EndpointSecond
     extra = ", s.method, s.name" if endpoint else ""
     placeholders = ", ".join(["(%s, %s, %s, %s)"] * len(values))
-    # A CTE with a column list (not ``JOIN (VALUES …) AS w(cols)``) and ``->>`` work on both
-    # PostgreSQL and SQLite (3.38+), so the embedded mode shares this path.
+    # A CTE with a column list (not ``JOIN (VALUES …) AS w(cols)``) works on both databases.
+    # The keys come out as JSON text: PostgreSQL's jsonb ``->>``; on SQLite ``json_extract``,
+    # which gives the same text for arrays and numbers and, unlike ``->>`` (3.38+), exists in
+    # every SQLite Django supports (Ubuntu 22.04 ships 3.37).
+    if connection.vendor == "postgresql":
+        k, c, lo, hi, total = (f"s.histogram->>'{key}'" for key in ("k", "c", "min", "max", "sum"))
+    else:
+        k, c, lo, hi, total = (f"json_extract(s.histogram, '$.{key}')" for key in ("k", "c", "min", "max", "sum"))
     sql = f"""
         WITH w(run_id, step, lo, hi) AS (VALUES {placeholders})
-        SELECT s.run_id, w.step{extra}, s.requests, s.failures, s.bytes, s.histogram->>'k',
-               s.histogram->>'c', s.histogram->>'min', s.histogram->>'max', s.histogram->>'sum'
+        SELECT s.run_id, w.step{extra}, s.requests, s.failures, s.bytes, {k}, {c}, {lo}, {hi}, {total}
         FROM {model._meta.db_table} s
         JOIN w ON s.run_id = w.run_id AND s.t BETWEEN w.lo AND w.hi
-    """  # table and column names are ours; every value is a parameter
+    """  # table, column and key names are ours; every value is a parameter
     params = [int(v) for row in values for v in row]
     groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = defaultdict(list)
     with connection.cursor() as cursor:
