@@ -45,10 +45,45 @@ ALICE_PASSWORD = "alice-password-123"
 WORKER_START_TIMEOUT = 60.0
 
 
-# -- PostgreSQL-only tests -----------------------------------------------------------------------
+# -- which database, which tests ------------------------------------------------------------------
+# A test needing none of these never touches the database under test: it gives the same answer
+# on both, so `manage.py test` runs it in one database's pass only (--database-tests-only).
+DATABASE_FIXTURES = frozenset({
+    "db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+    "live_server", "django_db_setup",  # not django_db_blocker: pytest-django asks it for every test
+})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="Run only the tests that use the database under test (manage.py test passes it to "
+        "the second database's pass: the other tests already ran in the first).",
+    )
+
+
+def uses_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or bool(
+        DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from django.db import connection
+
+    only = " (only the tests that use it)" if config.getoption("--database-tests-only") else ""
+    return f"database under test: {connection.vendor}{only}"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from django.db import connection
 
+    if config.getoption("--database-tests-only"):
+        kept = [item for item in items if uses_database(item)]
+        if len(kept) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items if not uses_database(item)])
+            items[:] = kept
     for item in items:
         marker = item.get_closest_marker("postgres_only")
         if marker is None:

@@ -36,6 +36,11 @@ def throughput(users: int) -> float:
 
 @pytest.fixture
 def staircase_plan(alice: Any) -> TestPlan:
+    return make_staircase_plan(alice)
+
+
+def make_staircase_plan(alice: Any) -> TestPlan:
+    """Alice's five-step staircase plan (2 → 26 users, 30 s a step) against a closed port."""
     target = catalog.target_create(
         team=alice.memberships.get().team,data={"name": "Shop " + HOSTILE, "base_url": "http://127.0.0.1:9"}, user=alice)
     scenario = catalog.scenario_save(
