@@ -317,12 +317,19 @@ def run_analyse(*, run_id: int) -> RunAnalysis:
 
 def run_analyse_safely(*, run_id: int) -> RunAnalysis | None:
     """``run_analyse`` for the end of a run: a failure is logged, never raised (the run must
-    still end; its page computes the analysis when first opened)."""
+    still end; its page computes the analysis when first opened).
+
+    No transaction around it (the store is one statement): on SQLite a transaction holds the
+    file's one write lock from its start (IMMEDIATE), and a long run's analysis computes for
+    seconds that another run's storing, its heartbeat and every page's write would wait out.
+    """
     from django.db import transaction
 
     try:
-        with transaction.atomic():  # a savepoint: a failed query leaves no broken transaction
-            return run_analyse(run_id=run_id)
+        if connection.in_atomic_block:  # a caller's transaction: a failed query must not break it
+            with transaction.atomic():
+                return run_analyse(run_id=run_id)
+        return run_analyse(run_id=run_id)
     except Exception:
         log.exception("analysis of run %s failed; it will be computed when its page is opened", run_id)
         return None
