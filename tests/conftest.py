@@ -90,7 +90,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
         if not reason:
-            raise pytest.UsageError(f"{item.nodeid}: postgres_only needs reason=... (why, and its SQLite counterpart)")
+            raise pytest.UsageError(
+                f"{item.nodeid}: postgres_only needs reason=... (why, and its SQLite counterpart)"
+            )
         if connection.vendor != "postgresql":
             item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {reason}"))
 

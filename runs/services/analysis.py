@@ -148,7 +148,9 @@ def step_histograms(
     if connection.vendor == "postgresql":
         k, c, lo, hi, total = (f"s.histogram->>'{key}'" for key in ("k", "c", "min", "max", "sum"))
     else:
-        k, c, lo, hi, total = (f"json_extract(s.histogram, '$.{key}')" for key in ("k", "c", "min", "max", "sum"))
+        k, c, lo, hi, total = (
+            f"json_extract(s.histogram, '$.{key}')" for key in ("k", "c", "min", "max", "sum")
+        )
     sql = f"""
         WITH w(run_id, step, lo, hi) AS (VALUES {placeholders})
         SELECT s.run_id, w.step{extra}, s.requests, s.failures, s.bytes, {k}, {c}, {lo}, {hi}, {total}

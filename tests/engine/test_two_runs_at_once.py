@@ -177,8 +177,8 @@ def test_two_runs_with_their_live_pages_polling_store_every_request_and_meet_no_
         for page in pages:
             assert [a for a in page.answers if a[1] != 200] == [], page.answers
             assert len(page.answers) >= 10
-        assert not [line for line in web_log.splitlines() if any(e in line for e in LOCK_ERRORS)], web_log
-        assert not [line for line in worker_log.splitlines() if any(e in line for e in LOCK_ERRORS)], worker_log
+        for log in (web_log, worker_log):
+            assert not [line for line in log.splitlines() if any(e in line for e in LOCK_ERRORS)], log
     finally:
         for target in targets:
             target.stop()

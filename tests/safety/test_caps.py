@@ -151,4 +151,6 @@ def test_two_runs_started_at_once_cannot_both_take_the_last_slot(
     assert "at most 1 may run at once" in str(refused[0])
     assert list(Run.objects.values_list("pk", flat=True)) == [started[0].pk]
     # The run that got the slot really runs (and ends before the next test).
-    wait_for(lambda: Run.objects.get(pk=started[0].pk).status not in Run.ACTIVE, timeout=30, what="the run to end")
+    wait_for(
+        lambda: Run.objects.get(pk=started[0].pk).status not in Run.ACTIVE, timeout=30, what="the run to end"
+    )

@@ -194,8 +194,8 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", str(self.data_dir)],
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.data_dir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wait_for(self.up, timeout=10, what="Redis to start")
@@ -205,7 +205,9 @@ class PrivateRedis:
         return ping.stdout.strip() == "PONG"
 
     def shutdown(self) -> None:
-        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True, timeout=10)
+        subprocess.run(
+            ["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True, timeout=10
+        )
         if self.proc is not None:
             self.proc.wait(timeout=10)
 
@@ -248,7 +250,9 @@ def test_a_redis_restart_mid_run_leaves_nothing_stuck_and_queued_runs_start_when
     try:
         # The session's queue name, on this Redis: only this worker reads it.
         worker = start_worker(queue=os.environ["SCALETEST_QUEUE"], extra_env={"REDIS_URL": redis.url})
-        running_plan = make_plan(target_server, "/delay", query={"ms": "50"}, params={"users": 2, "duration": 6})
+        running_plan = make_plan(
+            target_server, "/delay", query={"ms": "50"}, params={"users": 2, "duration": 6}
+        )
         later_plan = make_plan(
             target_server, "/delay", query={"ms": "50"}, params={"users": 1, "duration": 2}, name="Later"
         )
@@ -283,7 +287,8 @@ def test_a_redis_restart_mid_run_leaves_nothing_stuck_and_queued_runs_start_when
 # -- the database in trouble ----------------------------------------------------------------------
 @pytest.mark.postgres_only(
     reason="cuts the worker's server connections with pg_terminate_backend; SQLite has no server "
-    "connection to cut, its counterpart is test_a_writer_holding_the_database_lock_mid_run_delays_but_loses_nothing"
+    "connection to cut, its counterpart is "
+    "test_a_writer_holding_the_database_lock_mid_run_delays_but_loses_nothing"
 )
 def test_cut_database_connections_mid_run_lose_no_stored_results(
     transactional_db: None, live_worker: Any, target_server: str, make_plan: Any

@@ -58,28 +58,34 @@ def test_an_impossible_id_is_answered_like_a_missing_one_everywhere(alice: Any, 
 
     with_ids = [r for r in routes() if "<int:" in r]
     assert len(with_ids) >= 40  # the walk really reached the pages and the API
+    run = finished_run.pk
     queries = [
-        "runs/?plan={}", "runs/compare/?ids={},%d" % finished_run.pk,
-        "runs/compare/window.json?ids={},%d&from=0&to=5" % finished_run.pk,
+        "runs/?plan={}", f"runs/compare/?ids={{}},{run}",
+        f"runs/compare/window.json?ids={{}},{run}&from=0&to=5",
         "api/v1/runs?plan={}", "api/v1/runs?team={}", "api/v1/plans?team={}", "api/v1/targets?team={}",
         "api/v1/scenarios?team={}", "api/v1/profiles?team={}",
     ]
     differ: list[tuple[Any, ...]] = []
     for method in METHODS:
         for route in with_ids:
-            impossible, missing = status(method, fill(route, IMPOSSIBLE)), status(method, fill(route, MISSING))
+            impossible = status(method, fill(route, IMPOSSIBLE))
+            missing = status(method, fill(route, MISSING))
             if impossible != missing or impossible >= 500:
                 differ.append((method, route, impossible, missing))
     for query in queries:
-        impossible, missing = status("get", "/" + query.format(IMPOSSIBLE)), status("get", "/" + query.format(MISSING))
+        impossible = status("get", "/" + query.format(IMPOSSIBLE))
+        missing = status("get", "/" + query.format(MISSING))
         if impossible not in (missing, 400):
             differ.append(("get", query, impossible, missing))
-    # A team picked in a form or a JSON body.
-    def post_team(value: str) -> list[int]:
-        body = {"name": "x", "target": 1, "scenario": 1, "profile": 1, "team": int(value)}
-        return [page.post("/teams/switch/", {"team": value}).status_code, api.post("/api/v1/plans", body).status_code]
 
-    for url, impossible, missing in zip(("/teams/switch/", "/api/v1/plans"), post_team(IMPOSSIBLE), post_team(MISSING)):
+    def post_team(value: str) -> list[int]:
+        """A team picked in a form, then in a JSON body."""
+        body = {"name": "x", "target": 1, "scenario": 1, "profile": 1, "team": int(value)}
+        switched = page.post("/teams/switch/", {"team": value}).status_code
+        return [switched, api.post("/api/v1/plans", body).status_code]
+
+    urls = ("/teams/switch/", "/api/v1/plans")
+    for url, impossible, missing in zip(urls, post_team(IMPOSSIBLE), post_team(MISSING), strict=True):
         if impossible not in (missing, 400):
             differ.append(("post", url, impossible, missing))
     assert differ == [], "\n".join(map(str, differ))
