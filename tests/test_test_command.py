@@ -35,20 +35,27 @@ POSTGRES_ONLY_AT_MOST = 3  # each is a path SQLite users run untested; keep it t
 
 
 def test_postgres_only_tests_are_few_and_each_names_its_sqlite_counterpart() -> None:
+    import ast
     import re
     from pathlib import Path
 
     tests = Path(__file__).resolve().parent
-    sources = {path: path.read_text() for path in tests.rglob("*.py")}
+    trees = {path: ast.parse(path.read_text()) for path in tests.rglob("*.py")}
     marked = [
-        (path, match.group(1))
-        for path, text in sources.items()
-        if path.name != "conftest.py"
-        for match in re.finditer(r"@pytest\.mark\.postgres_only\((.*?)\)\n(?:@|def )", text, re.S)
+        (f"{path.name}::{node.name}", ast.literal_eval(keyword.value))
+        for path, tree in trees.items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        for decorator in node.decorator_list
+        if isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.postgres_only"
+        for keyword in decorator.keywords
+        if keyword.arg == "reason"
     ]
     assert 1 <= len(marked) <= POSTGRES_ONLY_AT_MOST, marked
-    everything = "\n".join(sources.values())
-    for path, reason in marked:
+    defined = {
+        node.name for tree in trees.values() for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+    }
+    for test, reason in marked:
         counterpart = re.search(r"counterpart is (test_\w+)", reason)
-        assert counterpart, f"{path}: the reason names no SQLite counterpart: {reason}"
-        assert f"def {counterpart.group(1)}(" in everything, f"{path}: {counterpart.group(1)} does not exist"
+        assert counterpart, f"{test}: the reason names no SQLite counterpart: {reason}"
+        assert counterpart.group(1) in defined, f"{test}: {counterpart.group(1)} does not exist"
