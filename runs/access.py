@@ -28,6 +28,11 @@ VIEWER = Membership.Role.VIEWER
 EDITOR = Membership.Role.EDITOR
 ADMIN = Membership.Role.ADMIN
 SESSION_KEY = "scaletest_team_id"
+# The largest id a row can have (BigAutoField), on either database. SQLite's driver cannot even
+# send a larger integer (OverflowError, a 500, where PostgreSQL answers "no such row"), and
+# Django guards only plain integer comparisons, not foreign keys or ``__in``: ids typed into
+# URLs and forms are checked with ``is_id`` before they reach such a query.
+MAX_ID = 2**63 - 1
 
 M = TypeVar("M", bound=Model)
 
@@ -48,8 +53,13 @@ def visible(queryset: QuerySet[M], *, user: Any, role: str = VIEWER) -> QuerySet
     return queryset.filter(team_id__in=team_ids(user=user, role=role))
 
 
+def is_id(value: int) -> bool:
+    """Whether ``value`` could be the id of a row (see ``MAX_ID``)."""
+    return 0 < value <= MAX_ID
+
+
 def membership_of(*, user: Any, team_id: int) -> Membership | None:
-    if not getattr(user, "is_authenticated", False):
+    if not getattr(user, "is_authenticated", False) or not is_id(team_id):
         return None
     return Membership.objects.select_related("team").filter(user=user, team_id=team_id).first()
 

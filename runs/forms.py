@@ -12,6 +12,7 @@ from django import forms
 from django.conf import settings
 
 from runs import profiles, thresholds
+from runs.access import MAX_ID
 from runs.engine import scenario_vars as sv
 from runs.locustfiles import locustfile_problems
 from runs.models import (
@@ -812,7 +813,7 @@ class RunListFilterForm(forms.Form):
 
     tag = forms.CharField(required=False, max_length=64, strip=True)
     version = forms.CharField(required=False, max_length=200, strip=True)
-    plan = forms.IntegerField(required=False, min_value=1)
+    plan = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     trigger = forms.ChoiceField(required=False, choices=[("", "any trigger")])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

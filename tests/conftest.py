@@ -18,6 +18,10 @@ Fixture names are shared with the whole test suite; keep them stable:
   (hashed names, compressed copies, a strict manifest), so every page a test renders links
   what users get, and a template naming a file the collection lacks fails. ``live_server``
   serves them through WhiteNoise, as gunicorn does, not from the finders.
+
+The suite runs on PostgreSQL and on SQLite (tests/_env.py). A test about PostgreSQL itself
+carries ``@pytest.mark.postgres_only(reason=...)``: on SQLite it is reported as skipped with
+that reason (never silently), and the reason names its SQLite counterpart (docs/databases.md).
 """
 
 from __future__ import annotations
@@ -80,6 +84,58 @@ def live_server(request: pytest.FixtureRequest, collected_static: Path) -> Itera
     server.stop()
 
 
+# -- which database, which tests ------------------------------------------------------------------
+# A test needing none of these never touches the database under test: it gives the same answer
+# on both, so `manage.py test` runs it in one database's pass only (--database-tests-only).
+DATABASE_FIXTURES = frozenset({
+    "db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+    "live_server", "django_db_setup",  # not django_db_blocker: pytest-django asks it for every test
+})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="Run only the tests that use the database under test (manage.py test passes it to "
+        "the second database's pass: the other tests already ran in the first).",
+    )
+
+
+def uses_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or bool(
+        DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from django.db import connection
+
+    only = " (only the tests that use it)" if config.getoption("--database-tests-only") else ""
+    return f"database under test: {connection.vendor}{only}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from django.db import connection
+
+    if config.getoption("--database-tests-only"):
+        kept = [item for item in items if uses_database(item)]
+        if len(kept) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items if not uses_database(item)])
+            items[:] = kept
+    for item in items:
+        marker = item.get_closest_marker("postgres_only")
+        if marker is None:
+            continue
+        reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+        if not reason:
+            raise pytest.UsageError(
+                f"{item.nodeid}: postgres_only needs reason=... (why, and its SQLite counterpart)"
+            )
+        if connection.vendor != "postgresql":
+            item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {reason}"))
+
+
 # -- the demo target ---------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def demo_target() -> Iterator[DemoTarget]:
@@ -101,6 +157,7 @@ class LiveWorker:
     queue: str
     output: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=500))
     ready: threading.Event = field(default_factory=threading.Event)
+    lines: int = 0  # every line read so far (``output`` keeps the last 500)
 
     @property
     def pid(self) -> int:
@@ -109,10 +166,15 @@ class LiveWorker:
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(list(self.output)[-lines:])
 
+    def log_since(self, mark: int) -> list[str]:
+        """The lines logged after ``mark`` (a value of ``lines`` taken earlier), as kept."""
+        return list(self.output)[-(self.lines - mark):] if self.lines > mark else []
+
     def _pump(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.output.append(line.rstrip())
+            self.lines += 1
             if " ready." in line:
                 self.ready.set()
 

@@ -8,73 +8,35 @@ the comparison of the two runs (charts with points, capacity curves, a verdict),
 report, CSV and JSON downloads and a share link opened logged out. The test fails on any 5xx
 in the server's access log, any server traceback, and any console error in the browser.
 
-It is about the embedded default, so it runs in the suite's SQLite pass only.
+`up` uses its own SQLite whichever database the suite tests, so this runs once, in the first
+pass of `manage.py test` (tests/embedded.py).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
 
 from tests.conftest import CHROMIUM_ARGS
+from tests.embedded import embedded_env, free_port
+from tests.proctree import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_PLAN = "Demo: find the plateau"
-T = TypeVar("T")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        os.environ.get("SCALETEST_TEST_DB") != "sqlite",
-        reason="`up`'s embedded default is SQLite: this runs in the SQLite pass of `manage.py test`",
-    ),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], T], seconds: float, what: str, every: float = 0.5) -> T:
-    """Poll ``predicate``. Keep ``every`` under gunicorn's 2 s keep-alive: a request sent on a
-    pooled connection just as the server closes it fails (browsers retry it; requests does not)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
-
-
-def embedded_env(data_dir: Path) -> dict[str, str]:
-    """The environment a newcomer has: none of the test suite's database, broker or queue."""
-    dropped = {
-        "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SCALETEST_QUEUE", "SCALETEST_GENERATOR_QUEUE",
-        "SCALETEST_ALLOWLIST", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "SCALETEST_TEST_DB_NAME",
-        "SCALETEST_TEST_DB",
-    }
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
-    env.update(SCALETEST_DATA_DIR=str(data_dir), SCALETEST_NO_BOOTSTRAP="1", PYTHONUNBUFFERED="1")
-    return env
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @dataclass
@@ -228,7 +190,7 @@ def test_a_newcomer_runs_the_demo_twice_and_reads_every_result_page(up: Up, brow
     me.open(f"/runs/{first}/")
     wait_for(lambda: live(s, up.base, first)["status"] == "running", 60, "the embedded worker to start run 1")
     me.page.wait_for_selector("#chart-rps .main-svg")
-    wait_for(lambda: live(s, up.base, first)["active"] is False, 150, "run 1 to end", every=1)
+    wait_for(lambda: live(s, up.base, first)["active"] is False, 150, "run 1 to end")
     me.page.wait_for_selector("#knee-users", timeout=60_000)  # the live page reloaded into the summary
     assert live(s, up.base, first)["status"] == "finished"
     me.assert_no_template_source()
@@ -239,7 +201,7 @@ def test_a_newcomer_runs_the_demo_twice_and_reads_every_result_page(up: Up, brow
 
     # Run 2, to the end.
     second = start_demo(s, up.base)
-    wait_for(lambda: live(s, up.base, second)["active"] is False, 150, "run 2 to end", every=1)
+    wait_for(lambda: live(s, up.base, second)["active"] is False, 150, "run 2 to end")
     assert live(s, up.base, second)["status"] == "finished"
     me.open(f"/runs/{second}/")
     assert re.search(r"\d+ users", me.page.inner_text("#knee-users"))

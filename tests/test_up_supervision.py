@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import pytest
 import requests
 
 from runs.lifetime import beat_lock_holder
+from tests.embedded import embedded_env, free_port
 from tests.proctree import alive, describe, kill_all, tree, wait_for, wait_gone, with_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,22 +35,7 @@ REAP_INTERVAL = 2  # SCALETEST_REAP_INTERVAL_SECONDS for this `up`
 WINDOW = 12  # seconds over which beat's sends are counted
 KILL_SECONDS = 10  # "within a few seconds", generous for a shared 2-core machine
 
-SESSION_ONLY = {
-    "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SCALETEST_QUEUE", "SCALETEST_ALLOWLIST", "SECRET_KEY",
-    "DJANGO_SETTINGS_MODULE", "SCALETEST_TEST_DB_NAME",
-}
-
-pytestmark = [
-    pytest.mark.slow,
-    # `up` runs on its own embedded SQLite whatever database the suite tests: once is enough.
-    pytest.mark.skipif(os.environ.get("SCALETEST_TEST_DB") != "sqlite", reason="runs in the SQLite pass"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = pytest.mark.slow  # `up` runs on its own SQLite: once, in the first pass (tests/embedded.py)
 
 
 def _is_program(proc: psutil.Process, name: str) -> bool:
@@ -71,13 +56,10 @@ class Up:
 
     def __init__(self, tmp_path: Path) -> None:
         self.data_dir = tmp_path
-        self.web_port, self.demo_port = _free_port(), _free_port()
+        self.web_port, self.demo_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.web_port}"
-        # As tests/test_up.py: none of the test session's settings reach `up`.
-        env = {k: v for k, v in os.environ.items() if k not in SESSION_ONLY}
-        env.update(
-            SCALETEST_DATA_DIR=str(tmp_path), SCALETEST_NO_BOOTSTRAP="1", PYTHONUNBUFFERED="1",
-            SCALETEST_REAP_INTERVAL_SECONDS=str(REAP_INTERVAL), SCALETEST_REAP_AFTER_SECONDS="5",
+        env = embedded_env(
+            tmp_path, SCALETEST_REAP_INTERVAL_SECONDS=str(REAP_INTERVAL), SCALETEST_REAP_AFTER_SECONDS="5"
         )
         self.log_path = tmp_path / "up.log"
         with self.log_path.open("wb") as log:

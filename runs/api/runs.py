@@ -71,7 +71,7 @@ def run_list(
     if team_filter(request, team) is not None:
         qs = qs.filter(team_id=team)
     if plan is not None:
-        qs = qs.filter(plan_id=plan)
+        qs = qs.filter(plan_id=plan) if access.is_id(plan) else qs.none()
     if status is not None:
         qs = qs.filter(status=status)
     return qs.order_by("-created_at", "-id")

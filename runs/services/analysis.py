@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,15 +142,22 @@ def step_histograms(
     endpoint = model is EndpointSecond
     extra = ", s.method, s.name" if endpoint else ""
     placeholders = ", ".join(["(%s, %s, %s, %s)"] * len(values))
-    # A CTE with a column list (not ``JOIN (VALUES …) AS w(cols)``) and ``->>`` work on both
-    # PostgreSQL and SQLite (3.38+), so the embedded mode shares this path.
+    # A CTE with a column list (not ``JOIN (VALUES …) AS w(cols)``) works on both databases.
+    # The keys come out as JSON text: PostgreSQL's jsonb ``->>``; on SQLite ``json_extract``,
+    # which gives the same text for arrays and numbers and, unlike ``->>`` (3.38+), exists in
+    # every SQLite Django supports (Ubuntu 22.04 ships 3.37).
+    if connection.vendor == "postgresql":
+        k, c, lo, hi, total = (f"s.histogram->>'{key}'" for key in ("k", "c", "min", "max", "sum"))
+    else:
+        k, c, lo, hi, total = (
+            f"json_extract(s.histogram, '$.{key}')" for key in ("k", "c", "min", "max", "sum")
+        )
     sql = f"""
         WITH w(run_id, step, lo, hi) AS (VALUES {placeholders})
-        SELECT s.run_id, w.step{extra}, s.requests, s.failures, s.bytes, s.histogram->>'k',
-               s.histogram->>'c', s.histogram->>'min', s.histogram->>'max', s.histogram->>'sum'
+        SELECT s.run_id, w.step{extra}, s.requests, s.failures, s.bytes, {k}, {c}, {lo}, {hi}, {total}
         FROM {model._meta.db_table} s
         JOIN w ON s.run_id = w.run_id AND s.t BETWEEN w.lo AND w.hi
-    """  # table and column names are ours; every value is a parameter
+    """  # table, column and key names are ours; every value is a parameter
     params = [int(v) for row in values for v in row]
     groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = defaultdict(list)
     with connection.cursor() as cursor:
@@ -310,11 +318,27 @@ def run_analyse(*, run_id: int) -> RunAnalysis:
     return _store({run.pk: run_analysis_build(run=run)})[run.pk]
 
 
+@contextmanager
+def savepoint_in_transaction() -> Iterator[None]:
+    """A savepoint when a caller's transaction is open (a failed query inside must not break
+    it), else nothing: no transaction of our own around an analysis, which computes for seconds
+    on a long run, and on SQLite a transaction holds the file's one write lock from its start
+    (IMMEDIATE) that another run's storing, its heartbeat and every page's write would wait out."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+    else:
+        yield
+
+
 def run_analyse_safely(*, run_id: int) -> RunAnalysis | None:
     """``run_analyse`` for the end of a run: a failure is logged, never raised (the run must
-    still end; its page computes the analysis when first opened)."""
+    still end; its page computes the analysis when first opened).
+
+    No transaction of its own (see ``savepoint_in_transaction``; the store is one statement).
+    """
     try:
-        with transaction.atomic():  # a savepoint: a failed query leaves no broken transaction
+        with savepoint_in_transaction():
             return run_analyse(run_id=run_id)
     except Exception:
         log.exception("analysis of run %s failed; it will be computed when its page is opened", run_id)
@@ -401,9 +425,9 @@ def run_analysis_build_or_error(*, run: Run) -> dict[str, Any]:
     so in plain words: the pages, exports and API then show the measured results and that
     message instead of failing as a whole. The failure is logged with its traceback."""
     try:
-        with transaction.atomic():  # a savepoint: a failed query leaves no broken transaction
+        with savepoint_in_transaction():
             return run_analysis_build(run=run)
-    except Exception as exc:
+    except Exception:
         log.exception("analysis of run %s failed", run.pk)
         kind = profile_kind(run)
         empty = CapacityAnalysis(

@@ -55,12 +55,21 @@ def membership_add(*, team: Team, username: str, role: str) -> Membership:
 
 
 def _other_admins(membership: Membership) -> bool:
-    return (
+    """Whether the team has an admin besides ``membership``, holding its admin rows until the
+    end of the transaction.
+
+    Every admin row is locked, this one included and in one order: two admins stepping down at
+    once then wait for each other, and the second sees the first is no longer admin (PostgreSQL
+    re-reads a row it waited for). Locking only the others' rows deadlocked there. SQLite has no
+    row locks: its IMMEDIATE transactions (settings) run the two one after the other.
+    """
+    admins = (
         Membership.objects.select_for_update()
         .filter(team_id=membership.team_id, role=Membership.Role.ADMIN)
-        .exclude(pk=membership.pk)
-        .exists()
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
+    return any(pk != membership.pk for pk in admins)
 
 
 @transaction.atomic

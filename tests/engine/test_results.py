@@ -1,4 +1,4 @@
-"""results_ingest / run_summarise against PostgreSQL: exact merges, totals, idempotent seconds."""
+"""results_ingest / run_summarise on the database under test: exact merges, totals, idempotent seconds."""
 
 from __future__ import annotations
 

@@ -36,6 +36,11 @@ def throughput(users: int) -> float:
 
 @pytest.fixture
 def staircase_plan(alice: Any) -> TestPlan:
+    return make_staircase_plan(alice)
+
+
+def make_staircase_plan(alice: Any) -> TestPlan:
+    """Alice's five-step staircase plan (2 → 26 users, 30 s a step) against a closed port."""
     target = catalog.target_create(
         team=alice.memberships.get().team,data={"name": "Shop " + HOSTILE, "base_url": "http://127.0.0.1:9"}, user=alice)
     scenario = catalog.scenario_save(
@@ -457,6 +462,52 @@ def test_a_failed_analysis_does_not_stop_a_run_from_ending(
     # The page computes it on first view, and stores it.
     body = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
     assert 'id="capacity"' in body
+    assert RunAnalysis.objects.filter(run=run).exists()
+
+
+def test_while_a_finished_run_is_analysed_others_can_still_write(
+    transactional_db: None, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite a transaction holds the one write lock of the file: analysing a long run
+    # inside one made the other run's storing and every page's write wait for seconds. A
+    # writer that does not wait at all (busy timeout 0) must get through mid-analysis.
+    import threading
+
+    from django.db import connection
+    from django.db.models import F
+
+    from runs.models import Team
+
+    plan = make_staircase_plan(alice)
+    run = seed_run(plan)
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING, finished_at=None)
+    build = analysis.run_analysis_build
+    outcome: list[Any] = []
+
+    def other_writer() -> None:
+        try:
+            with connection.cursor() as cursor:
+                if connection.vendor == "sqlite":
+                    cursor.execute("PRAGMA busy_timeout = 0")
+                else:
+                    cursor.execute("SET lock_timeout = 1")  # ms: fail instead of waiting
+            outcome.append(Team.objects.filter(memberships__user=alice).update(name=F("name")))
+        except Exception as exc:  # noqa: BLE001 - the assertion shows it
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    def build_while_another_writes(**kwargs: Any) -> dict[str, Any]:
+        data = build(**kwargs)
+        writer = threading.Thread(target=other_writer)
+        writer.start()
+        writer.join(30)
+        return data
+
+    monkeypatch.setattr(analysis, "run_analysis_build", build_while_another_writes)
+    run_finish(run_id=run.pk, status=Run.Status.FINISHED)
+
+    assert outcome == [1]
     assert RunAnalysis.objects.filter(run=run).exists()
 
 

@@ -2,23 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
 from runs.figures_analysis import MAX_POINTS
-from runs.models import RunSecond, TestPlan
-from tests.pages.test_analysis_pages import seed_run, staircase_plan  # noqa: F401 - fixture
+from runs.models import RunSecond
+from runs.services.teams import team_create
+from tests.conftest import make_user
+from tests.pages.test_analysis_pages import make_staircase_plan, seed_run
 
 pytestmark = pytest.mark.django_db
 
 URL = reverse("runs-compare-window")
 
 
+@pytest.fixture(scope="module")
+def seeded(django_db_setup: None, django_db_blocker: Any) -> Iterator[tuple[Any, list[int]]]:
+    """Alice and two long runs, committed once for the module: its tests only read them (what
+    a test writes is rolled back as usual), and building 2 × 2000 seconds of histograms took
+    most of each test's time. Flushed after the module's last test, as transactional tests do."""
+    with django_db_blocker.unblock():
+        alice = make_user("alice")
+        team_create(name="Alice's team", user=alice)
+        plan = make_staircase_plan(alice)
+        # 5 steps x 400 s = 2000 s per run: more seconds than the overlays draw per trace.
+        ids = [seed_run(plan, step_seconds=400, seed=s).pk for s in (1, 2)]
+    yield alice, ids
+    with django_db_blocker.unblock():
+        call_command("flush", verbosity=0, interactive=False)
+
+
 @pytest.fixture
-def long_runs(staircase_plan: TestPlan) -> list[int]:  # noqa: F811 - the fixture imported above
-    # 5 steps x 400 s = 2000 s per run: more seconds than the overlays draw per trace.
-    return [seed_run(staircase_plan, step_seconds=400, seed=s).pk for s in (1, 2)]
+def long_runs(seeded: tuple[Any, list[int]]) -> list[int]:
+    return seeded[1]
+
+
+@pytest.fixture
+def alice_client(seeded: tuple[Any, list[int]]) -> Client:
+    c = Client()
+    c.force_login(seeded[0])
+    return c
 
 
 def test_a_zoomed_window_comes_back_at_full_resolution(alice_client: Client, long_runs: list[int]) -> None:

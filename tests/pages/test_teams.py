@@ -185,6 +185,32 @@ def test_team_admins_manage_members_and_a_team_keeps_an_admin(alice: Any, team: 
     assert Membership.objects.get(pk=alice_m.pk).role == "admin"
 
 
+@pytest.mark.parametrize("change", ["demote", "remove"])
+def test_two_admins_stepping_down_at_once_leave_the_team_one_admin(
+    transactional_db: None, alice: Any, team: Team, bob: Any, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    from runs.services import teams
+    from tests.races import at_once, slowed
+
+    Membership.objects.filter(team=team, user=bob).update(role="admin")
+    # Between "is there another admin?" and the write: each sees the other still admin.
+    monkeypatch.setattr(teams, "_other_admins", slowed(teams._other_admins, 0.5))
+
+    def step_down(user: Any) -> Any:
+        membership = Membership.objects.get(team=team, user=user)
+        if change == "demote":
+            return teams.membership_set_role(membership=membership, role="viewer")
+        return teams.membership_remove(membership=membership)
+
+    outcomes = at_once(lambda: step_down(alice), lambda: step_down(bob))
+
+    # One steps down; the other is told why not (not a deadlock or a database error).
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(refused) == 1 and isinstance(refused[0], teams.TeamError), outcomes
+    assert "keeps at least one admin" in str(refused[0])
+    assert Membership.objects.filter(team=team, role="admin").count() == 1
+
+
 def test_every_post_needs_a_csrf_token(seeded_plan: TestPlan, alice: Any) -> None:
     c = Client(enforce_csrf_checks=True)
     c.force_login(alice)

@@ -14,6 +14,9 @@ from runs.models import Run, RunSecond
 from runs.safety import caps
 from runs.services.runs import RunError, run_create
 
+from ..engine.helpers import wait_for
+from ..races import at_once, slowed
+
 
 def test_a_run_over_the_user_cap_is_refused(
     db: None, settings: Any, make_plan: Any, target_server: str
@@ -127,3 +130,27 @@ def test_a_teams_own_caps_apply_to_its_runs_only_and_never_raise_the_servers(
     team.save()
     with pytest.raises(RunError, match="at most 50 users"):
         run_create(plan=big)
+
+
+@pytest.mark.slow
+def test_two_runs_started_at_once_cannot_both_take_the_last_slot(
+    transactional_db: None, settings: Any, make_plan: Any, target_server: str, live_worker: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # PostgreSQL: the advisory lock of caps.scope_lock; SQLite: the write lock its IMMEDIATE
+    # transactions take at BEGIN. Without either, both requests count 0 active runs and start.
+    settings.SCALETEST_MAX_CONCURRENT_RUNS = 1
+    plans = [make_plan(target_server, params={"users": 1, "duration": 1}, name=f"Race {i}") for i in (1, 2)]
+    monkeypatch.setattr(caps, "caps_check", slowed(caps.caps_check, 0.5))
+
+    outcomes = at_once(*(lambda plan=plan: run_create(plan=plan) for plan in plans))
+
+    started = [o for o in outcomes if isinstance(o, Run)]
+    refused = [o for o in outcomes if isinstance(o, RunError)]
+    assert len(started) == len(refused) == 1, outcomes
+    assert "at most 1 may run at once" in str(refused[0])
+    assert list(Run.objects.values_list("pk", flat=True)) == [started[0].pk]
+    # The run that got the slot really runs (and ends before the next test).
+    wait_for(
+        lambda: Run.objects.get(pk=started[0].pk).status not in Run.ACTIVE, timeout=30, what="the run to end"
+    )

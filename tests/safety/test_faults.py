@@ -1,5 +1,6 @@
 """Faults during a run, with a real Celery worker and a real Locust child: the worker killed,
-the target down, slow or resetting, Redis restarted, PostgreSQL connections cut.
+the target down, slow or resetting, Redis restarted, PostgreSQL connections cut, the database's
+write lock held by another writer.
 
 Every run here still happens at most once and always ends; nothing measured and stored is lost.
 """
@@ -9,15 +10,19 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from runs.engine.reaper import runs_reap_stale, runs_requeue_lost
 from runs.models import EndpointSummary, ErrorGroup, Run, RunSecond
@@ -29,10 +34,6 @@ from ..engine.helpers import target_count, wait_for
 
 pytestmark = pytest.mark.slow
 ENDED = (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.CANCELLED)
-REDIS_START = [
-    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
-    "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log",
-]
 
 
 def wait_ended(run: Run, timeout: float = 20) -> Run:
@@ -178,45 +179,117 @@ def test_a_target_that_goes_down_mid_run_gives_failures_and_the_run_completes(
 
 
 # -- Redis restarts -------------------------------------------------------------------------------------
-def _redis_up() -> bool:
-    return subprocess.run(["redis-cli", "ping"], capture_output=True, text=True).stdout.strip() == "PONG"
+@dataclass
+class PrivateRedis:
+    """A Redis server of this test's own: restarting the shared one on 127.0.0.1:6379 would
+    break every other suite using it at that moment (the other database's pass, colleagues')."""
+
+    data_dir: Path
+    port: int = field(default_factory=lambda: _free_port())
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.data_dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.up, timeout=10, what="Redis to start")
+
+    def up(self) -> bool:
+        ping = subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True)
+        return ping.stdout.strip() == "PONG"
+
+    def shutdown(self) -> None:
+        subprocess.run(
+            ["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True, timeout=10
+        )
+        if self.proc is not None:
+            self.proc.wait(timeout=10)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def celery_broker(url: str) -> Iterator[None]:
+    """Send this process's tasks (run_create, the reaper's requeue) to ``url`` for a while."""
+    from scaletest_site.celery import app
+
+    def use(broker_url: str) -> None:
+        app.conf.broker_url = broker_url
+        app._pool = None  # the connection and producer pools are made from the URL once
+        app.amqp._producer_pool = None
+
+    old = app.conf.broker_url
+    use(url)
+    try:
+        yield
+    finally:
+        use(old)
 
 
 def test_a_redis_restart_mid_run_leaves_nothing_stuck_and_queued_runs_start_when_it_is_back(
-    transactional_db: None, live_worker: Any, target_server: str, make_plan: Any
+    transactional_db: None, target_server: str, make_plan: Any, tmp_path: Path
 ) -> None:
-    running_plan = make_plan(target_server, "/delay", query={"ms": "50"}, params={"users": 2, "duration": 6})
-    later_plan = make_plan(
-        target_server, "/delay", query={"ms": "50"}, params={"users": 1, "duration": 2}, name="Later"
-    )
-    running = run_create(plan=running_plan)
-    wait_stored(running, 2)
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    worker = None
     try:
-        subprocess.run(["redis-cli", "shutdown", "nosave"], capture_output=True, timeout=10)
-        wait_for(lambda: not _redis_up(), timeout=5, what="Redis to stop")
-        # Queued while the broker is down: the page does not fail, the run waits as queued.
-        later = run_create(plan=later_plan)
-        assert Run.objects.get(pk=later.pk).status == Run.Status.QUEUED
+        # The session's queue name, on this Redis: only this worker reads it.
+        worker = start_worker(queue=os.environ["SCALETEST_QUEUE"], extra_env={"REDIS_URL": redis.url})
+        running_plan = make_plan(
+            target_server, "/delay", query={"ms": "50"}, params={"users": 2, "duration": 6}
+        )
+        later_plan = make_plan(
+            target_server, "/delay", query={"ms": "50"}, params={"users": 1, "duration": 2}, name="Later"
+        )
+        with celery_broker(redis.url):
+            running = run_create(plan=running_plan)
+            wait_stored(running, 2)
+            redis.shutdown()
+            assert not redis.up()
+            # Queued while the broker is down: the page does not fail, the run waits as queued.
+            later = run_create(plan=later_plan)
+            assert Run.objects.get(pk=later.pk).status == Run.Status.QUEUED
+            redis.start()
+
+            # The run in progress never needed the broker: it ends normally.
+            running = wait_ended(running, timeout=15)
+            assert running.status == Run.Status.FINISHED, running.error_message
+            assert stored_ts(running) == list(range(running.last_t + 1))
+
+            # Its message died with Redis (no persistence); the reaper's sweep sends it again and
+            # the worker, reconnected, runs it.
+            requeued, gave_up = runs_requeue_lost(requeue_after_seconds=0)
+            assert later.pk in requeued and gave_up == []
+            later = wait_ended(later, timeout=20)
+        assert later.status == Run.Status.FINISHED, later.error_message
+        assert later.total_requests > 0
     finally:
-        if not _redis_up():
-            subprocess.run(REDIS_START, check=True, timeout=10)
-        wait_for(_redis_up, timeout=10, what="Redis to come back")
-
-    # The run in progress never needed the broker: it ends normally.
-    running = wait_ended(running, timeout=15)
-    assert running.status == Run.Status.FINISHED, running.error_message
-    assert stored_ts(running) == list(range(running.last_t + 1))
-
-    # Its message died with Redis (no persistence); the reaper's sweep sends it again and the
-    # worker, reconnected, runs it.
-    requeued, gave_up = runs_requeue_lost(requeue_after_seconds=0)
-    assert later.pk in requeued and gave_up == []
-    later = wait_ended(later, timeout=20)
-    assert later.status == Run.Status.FINISHED, later.error_message
-    assert later.total_requests > 0
+        if worker is not None:
+            worker.stop(timeout=10)
+        redis.kill()
 
 
-# -- PostgreSQL connections cut -----------------------------------------------------------------------
+# -- the database in trouble ----------------------------------------------------------------------
+@pytest.mark.postgres_only(
+    reason="cuts the worker's server connections with pg_terminate_backend; SQLite has no server "
+    "connection to cut, its counterpart is "
+    "test_a_writer_holding_the_database_lock_mid_run_delays_but_loses_nothing"
+)
 def test_cut_database_connections_mid_run_lose_no_stored_results(
     transactional_db: None, live_worker: Any, target_server: str, make_plan: Any
 ) -> None:
@@ -267,3 +340,55 @@ def test_a_queued_run_whose_message_was_lost_is_sent_again_and_runs_once(
     time.sleep(0.5)
     assert lost.status == Run.Status.FINISHED
     assert target_count(target_server, "/delay") - before == lost.total_requests  # one run's worth
+
+
+def _hold_write_lock(seconds: float, held: threading.Event) -> None:
+    """Be another writer holding the database's write lock for ``seconds`` (own connection)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # Readers (the live page) go on; every writer of these tables waits.
+                cursor.execute("LOCK TABLE runs_run, runs_runsecond, runs_endpointsecond IN EXCLUSIVE MODE")
+            else:
+                # SQLite has one write lock for the whole file: take it (settings begin
+                # transactions IMMEDIATE; say it here too, with a write).
+                cursor.execute("UPDATE runs_team SET name = name")
+            held.set()
+            time.sleep(seconds)
+    finally:
+        held.set()
+        connection.close()
+
+
+def test_a_writer_holding_the_database_lock_mid_run_delays_but_loses_nothing(
+    transactional_db: None, live_worker: Any, target_server: str, make_plan: Any
+) -> None:
+    # On SQLite, what a newcomer meets: a second process (a migration, a long page write, the
+    # other run) owns the file's write lock for seconds. The worker waits for it (busy
+    # timeout): no "database is locked", no second lost, nothing stuck in running.
+    plan = make_plan(target_server, "/delay", query={"ms": "50"}, params={"users": 2, "duration": 8})
+    before = target_count(target_server, "/delay")
+    mark = live_worker.lines
+    run = run_create(plan=plan)
+    wait_stored(run, 2)
+
+    held = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(5.0, held), daemon=True)
+    holder.start()
+    assert held.wait(10)
+    stored_when_locked = Run.objects.get(pk=run.pk).last_t
+    time.sleep(4.0)
+    # Reads go on while the lock is held, and the lock really keeps the worker from storing.
+    assert Run.objects.get(pk=run.pk).last_t == stored_when_locked
+    holder.join(10)
+
+    run = wait_ended(run, timeout=30)
+    assert run.status == Run.Status.FINISHED, run.error_message
+    ts = stored_ts(run)
+    assert ts == list(range(len(ts))) and len(ts) >= 8
+    assert run.last_t > stored_when_locked
+    # Everything the target served while the worker waited was stored afterwards.
+    assert run.total_requests == target_count(target_server, "/delay") - before
+    assert EndpointSummary.objects.get(run=run).requests == run.total_requests
+    logged = "\n".join(live_worker.log_since(mark))
+    assert "database is locked" not in logged and "ERROR" not in logged and "Traceback" not in logged, logged
