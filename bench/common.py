@@ -238,6 +238,8 @@ def django_setup(*, db: str = "postgres", migrate: bool = True) -> None:
     os.environ["DATABASE_URL"] = database_url(db)
     os.environ.setdefault("SCALETEST_DATA_DIR", str(Path(tempfile.gettempdir()) / "scaletest-bench-data"))
     os.environ.setdefault("SCALETEST_NO_BOOTSTRAP", "1")
+    # The pages link content-hashed static files: the collection `up` and the tests share.
+    os.environ.setdefault("SCALETEST_STATIC_ROOT", str(BASE_DIR / "var" / "static"))
     os.environ.setdefault("DEBUG", "false")
     # Benchmarks load only 127.0.0.1 (nginx and the demo target on ephemeral ports).
     os.environ.setdefault("SCALETEST_ALLOWLIST", "127.0.0.1")
@@ -260,6 +262,11 @@ def django_setup(*, db: str = "postgres", migrate: bool = True) -> None:
             from django.core.management import call_command
 
             call_command("migrate", verbosity=0, interactive=False)
+    # A fresh clone has no collection yet; a page rendered without one fails on its first
+    # {% static %} ("Missing staticfiles manifest entry").
+    from scaletest_site.staticfiles import static_collect
+
+    static_collect()
 
 
 def db_vendor() -> str:
