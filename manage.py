@@ -16,7 +16,9 @@ BASE_DIR = Path(__file__).resolve().parent
 def _bootstrap() -> None:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("_st_bootstrap", BASE_DIR / "scaletest_site" / "bootstrap.py")
+    spec = importlib.util.spec_from_file_location(
+        "_st_bootstrap", BASE_DIR / "scaletest_site" / "bootstrap.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.ensure_venv_and_reexec(BASE_DIR, sys.argv)

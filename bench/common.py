@@ -47,7 +47,9 @@ def machine() -> dict[str, str]:
                 model = line.split(":", 1)[1].strip()
                 break
     locust_version = subprocess.run(
-        [PY, "-c", "import importlib.metadata as m; print(m.version('locust'))"], capture_output=True, text=True
+        [PY, "-c", "import importlib.metadata as m; print(m.version('locust'))"],
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     import django
 
@@ -121,7 +123,9 @@ class Nginx:
         # /usr/sbin is not on every user's PATH.
         binary = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
         if binary is None:
-            raise SystemExit("nginx is missing: apt-get install -y nginx (bench/README.md; manage.py test installs it)")
+            raise SystemExit(
+                "nginx is missing: apt-get install -y nginx (bench/README.md; manage.py test installs it)"
+            )
         self.dir = Path(tempfile.mkdtemp(prefix="scaletest-bench-nginx-"))
         self.dir.chmod(0o755)  # nginx workers started by root run as nobody
         (self.dir / "www").mkdir()
@@ -131,8 +135,19 @@ class Nginx:
         mask = mask[: len(mask) - 1 - TARGET_CORE] + "1" + mask[len(mask) - TARGET_CORE :]
         (self.dir / "nginx.conf").write_text(NGINX_CONF.format(dir=self.dir, port=self.port, mask=mask))
         self.proc = subprocess.Popen(
-            ["taskset", "-c", str(TARGET_CORE), binary, "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            [
+                "taskset",
+                "-c",
+                str(TARGET_CORE),
+                binary,
+                "-c",
+                str(self.dir / "nginx.conf"),
+                "-p",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         wait_port(self.port)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -288,27 +303,47 @@ def make_snapshot(
     for s in steps:
         full_steps.append(
             {
-                "name": s.get("name") or s["path"], "method": s.get("method", "GET"), "path": s["path"],
-                "query": s.get("query", {}), "headers": {}, "body_type": "none", "body": "",
-                "weight": s.get("weight", 1), "expected_statuses": "200-399",
+                "name": s.get("name") or s["path"],
+                "method": s.get("method", "GET"),
+                "path": s["path"],
+                "query": s.get("query", {}),
+                "headers": {},
+                "body_type": "none",
+                "body": "",
+                "weight": s.get("weight", 1),
+                "expected_statuses": "200-399",
             }
         )
     return {
         "version": 1,
         "plan": {"id": None, "name": "bench", "notes": ""},
         "target": {
-            "id": None, "name": "bench target", "base_url": base_url, "headers": {}, "auth_type": "none",
-            "auth_username": "", "auth_password": "", "auth_token": "", "verify_tls": True,
+            "id": None,
+            "name": "bench target",
+            "base_url": base_url,
+            "headers": {},
+            "auth_type": "none",
+            "auth_username": "",
+            "auth_password": "",
+            "auth_token": "",
+            "verify_tls": True,
             "timeout_seconds": 30.0,
         },
         "scenario": {
-            "id": None, "name": "bench", "user_class": user_class, "think_time_min": 0.0,
-            "think_time_max": 0.0, "steps": full_steps,
+            "id": None,
+            "name": "bench",
+            "user_class": user_class,
+            "think_time_min": 0.0,
+            "think_time_max": 0.0,
+            "steps": full_steps,
         },
         "profile": {
-            "id": None, "name": "bench", "kind": "constant",
+            "id": None,
+            "name": "bench",
+            "kind": "constant",
             "params": {"users": users, "duration": duration},
-            "duration": duration, "peak_users": users,
+            "duration": duration,
+            "peak_users": users,
         },
     }
 
@@ -317,7 +352,9 @@ def bench_team() -> Any:
     """The team benchmark runs belong to (created on first use)."""
     from runs.models import Team
 
-    return Team.objects.filter(name="Benchmarks").order_by("id").first() or Team.objects.create(name="Benchmarks")
+    return Team.objects.filter(name="Benchmarks").order_by("id").first() or Team.objects.create(
+        name="Benchmarks"
+    )
 
 
 def bench_user() -> Any:
@@ -331,7 +368,9 @@ def bench_user() -> Any:
     from runs.models import Membership
 
     user, _ = get_user_model().objects.get_or_create(username=BENCH_USERNAME)
-    Membership.objects.update_or_create(team=bench_team(), user=user, defaults={"role": Membership.Role.ADMIN})
+    Membership.objects.update_or_create(
+        team=bench_team(), user=user, defaults={"role": Membership.Role.ADMIN}
+    )
     return user
 
 
@@ -349,7 +388,9 @@ def get_ok(client: Any, path: str) -> Any:
     response = client.get(path)
     if response.status_code != 200:
         where = response.headers.get("Location", "")
-        raise SystemExit(f"GET {path} answered {response.status_code}{' -> ' + where if where else ''}, not 200")
+        raise SystemExit(
+            f"GET {path} answered {response.status_code}{' -> ' + where if where else ''}, not 200"
+        )
     return response
 
 
@@ -361,7 +402,14 @@ def create_running_run(snapshot: dict[str, Any]) -> int:
 
     now = timezone.now()
     run = Run.objects.create(
-        team=bench_team(), plan=None, plan_name="bench", snapshot=snapshot, planned_seconds=snapshot["profile"]["duration"],
-        status=Run.Status.RUNNING, started_at=now, heartbeat_at=now, generator_host="bench",
+        team=bench_team(),
+        plan=None,
+        plan_name="bench",
+        snapshot=snapshot,
+        planned_seconds=snapshot["profile"]["duration"],
+        status=Run.Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        generator_host="bench",
     )
     return run.pk

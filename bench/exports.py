@@ -69,8 +69,10 @@ def main() -> None:
     run = Run.objects.get(pk=seeded_runs(endpoints=args.endpoints, count=1, seconds=seconds)[0])
     run_analyses_ensure(ids=[run.pk])  # stored as a finished run would have it (missing or stale only)
     rows = EndpointSecond.objects.filter(run=run).count()
-    print(f"run {run.pk}: {run.last_t + 1} s, {args.endpoints} endpoints, {rows:,} endpoint-second rows, "
-          f"{run.total_requests:,} requests")
+    print(
+        f"run {run.pk}: {run.last_t + 1} s, {args.endpoints} endpoints, {rows:,} endpoint-second rows, "
+        f"{run.total_requests:,} requests"
+    )
 
     client = common.bench_client()
     urls = {
@@ -96,13 +98,16 @@ def main() -> None:
         print(results[-1], flush=True)
 
     length = "1-hour" if seconds == SECONDS else f"{seconds}-s"
-    print(f"\n{args.db}, {length} run, {args.endpoints} endpoints; median of {args.repeat} downloads after a warm-up")
+    print(
+        f"\n{args.db}, {length} run, {args.endpoints} endpoints; median of {args.repeat} downloads after a warm-up"
+    )
     print("| export | time (s) | bytes | gzip -6 bytes | peak Python memory of one download |")
     print("|---|---|---|---|---|")
     for label, secs, size, gz, peak in results:
         print(f"| {label} | {secs:.2f} | {size / 1e6:.1f} MB | {gz / 1e6:.2f} MB | {peak / 1e6:.0f} MB |")
     if args.drop:
         common.drop_database(args.db)
+
 
 if __name__ == "__main__":
     main()

@@ -65,8 +65,10 @@ def start_demo() -> tuple[subprocess.Popen, str]:
         f"DemoServer(('127.0.0.1', {port})).serve_forever()"
     )
     proc = subprocess.Popen(
-        ["taskset", "-c", str(common.TARGET_CORE), common.PY, "-c", code], cwd=str(common.BASE_DIR),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ["taskset", "-c", str(common.TARGET_CORE), common.PY, "-c", code],
+        cwd=str(common.BASE_DIR),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     common.wait_port(port)
     return proc, f"http://127.0.0.1:{port}"
@@ -85,8 +87,12 @@ def run_scaletest(url: str, steps, users: int, duration: int, tap: str) -> dict[
     def spawn_tapped():
         return subprocess.Popen(
             [sys.executable, str(common.BASE_DIR / "bench" / "tap_child.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(common.BASE_DIR),
-            process_group=0, close_fds=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=str(common.BASE_DIR),
+            process_group=0,
+            close_fds=True,
         )
 
     real = runner.spawn_child
@@ -105,17 +111,43 @@ def run_locust(url: str, steps, users: int, duration: int, tap: str, prefix: str
     env = dict(os.environ, BENCH_TAP=tap, BENCH_NAME=NAME, BENCH_PATH=",".join(f"{p}*{w}" for p, w in steps))
     proc = subprocess.run(
         [
-            common.PY, "-m", "locust", "-f", str(common.BASE_DIR / "bench" / "locustfile.py"), "--headless",
-            "-u", str(users), "-r", str(users), "-t", f"{duration}s", "--host", url, "--only-summary",
-            "--loglevel", "WARNING", "--stop-timeout", "3", "--csv", prefix,
+            common.PY,
+            "-m",
+            "locust",
+            "-f",
+            str(common.BASE_DIR / "bench" / "locustfile.py"),
+            "--headless",
+            "-u",
+            str(users),
+            "-r",
+            str(users),
+            "-t",
+            f"{duration}s",
+            "--host",
+            url,
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+            "--stop-timeout",
+            "3",
+            "--csv",
+            prefix,
         ],
-        env=env, capture_output=True, text=True, timeout=duration + 60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
     )
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"locust exited {proc.returncode}: {proc.stderr[-2000:]}")
     with open(prefix + "_stats.csv") as f:
         row = next(r for r in csv.DictReader(f) if r["Name"] == NAME)
-    return {50: float(row["50%"]), 95: float(row["95%"]), 99: float(row["99%"]), "n": int(row["Request Count"])}
+    return {
+        50: float(row["50%"]),
+        95: float(row["95%"]),
+        99: float(row["99%"]),
+        "n": int(row["Request Count"]),
+    }
 
 
 def main() -> None:
@@ -124,7 +156,8 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=15)
     ap.add_argument("--only", help="comma-separated target keys: " + ",".join(t[0] for t in TARGETS))
     common.add_size_arguments(
-        ap, smoke="1 repeat x 3 s, the mixed target only (demo target, two weighted steps)",
+        ap,
+        smoke="1 repeat x 3 s, the mixed target only (demo target, two weighted steps)",
         quick="1 repeat x 8 s",
     )
     common.add_db_argument(ap, choices=("postgres",), why=common.LOAD_DB_WHY)
@@ -161,7 +194,9 @@ def main() -> None:
                     last[tool] = (rep, truth, len(samples))
                     print(
                         f"{key} run {i + 1} {'ScaleTest' if tool == 'st' else 'Locust   '} n={len(samples)} (reported {rep['n']}): "
-                        + "  ".join(f"p{q} {rep[q]:.3f} vs {truth[q]:.3f} ms ({err[tool][q][-1]:.2f}%)" for q in QS),
+                        + "  ".join(
+                            f"p{q} {rep[q]:.3f} vs {truth[q]:.3f} ms ({err[tool][q][-1]:.2f}%)" for q in QS
+                        ),
                         flush=True,
                     )
             rows.append((key, desc, last, err))
@@ -169,9 +204,13 @@ def main() -> None:
         nginx.stop()
         demo.terminate()
         demo.wait(5)
-    print(f"\nmedians over {args.repeat} run(s) of each tool; error = |reported - exact| / exact "
-          "(exact = nearest rank of that run's raw client-observed samples)")
-    print("| target | pct | truth (ms, last run) | ScaleTest (ms) | ScaleTest error | Locust (ms) | Locust error |")
+    print(
+        f"\nmedians over {args.repeat} run(s) of each tool; error = |reported - exact| / exact "
+        "(exact = nearest rank of that run's raw client-observed samples)"
+    )
+    print(
+        "| target | pct | truth (ms, last run) | ScaleTest (ms) | ScaleTest error | Locust (ms) | Locust error |"
+    )
     print("|---|---|---|---|---|---|---|")
     for _key, desc, last, err in rows:
         for q in QS:

@@ -58,8 +58,13 @@ SECONDS, STEP_SECONDS = 60, 10
 CHROMIUM = "/usr/bin/chromium"
 # As tests/conftest.py launches it: no calls to Google's services, which this machine refuses.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 DRAWN_JS = """() => {
   const els = Array.from(document.querySelectorAll('[data-figure]')).filter(el => {
@@ -108,11 +113,11 @@ def seed_demo_run(*, seed: int = 7) -> tuple[int, str]:
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.utils import timezone
+    from simulated import second_histograms
 
     from runs.histogram import Histogram
     from runs.models import EndpointSecond, EndpointSummary, Membership, Run, RunSecond
     from runs.services.analysis import run_analyse
-    from simulated import second_histograms
 
     rng = np.random.default_rng(seed)
     t = np.arange(SECONDS)
@@ -126,46 +131,98 @@ def seed_demo_run(*, seed: int = 7) -> tuple[int, str]:
     team = common.bench_team()
     user, _ = get_user_model().objects.get_or_create(username="bench")
     Membership.objects.get_or_create(team=team, user=user, defaults={"role": Membership.Role.ADMIN})
-    snapshot = common.make_snapshot("http://127.0.0.1:8089", [{"path": "/slots", "name": "slots"}],
-                                    users=22, duration=SECONDS)
+    snapshot = common.make_snapshot(
+        "http://127.0.0.1:8089", [{"path": "/slots", "name": "slots"}], users=22, duration=SECONDS
+    )
     snapshot["profile"].update(
         kind="staircase",
-        params={"start_users": 2, "step_users": 4, "step_duration": STEP_SECONDS, "steps": 6, "spawn_rate": None},
+        params={
+            "start_users": 2,
+            "step_users": 4,
+            "step_duration": STEP_SECONDS,
+            "steps": 6,
+            "spawn_rate": None,
+        },
         peak_users=22,
     )
     end = timezone.now()
     start = end - timezone.timedelta(seconds=SECONDS)
     run = Run.objects.create(
-        team=team, plan=None, plan_name="Demo: find the plateau", snapshot=snapshot, planned_seconds=SECONDS,
-        status=Run.Status.FINISHED, started_at=start, finished_at=end, heartbeat_at=end,
-        generator_host="bench", locust_version="2.47.0", last_t=SECONDS - 1,
+        team=team,
+        plan=None,
+        plan_name="Demo: find the plateau",
+        snapshot=snapshot,
+        planned_seconds=SECONDS,
+        status=Run.Status.FINISHED,
+        started_at=start,
+        finished_at=end,
+        heartbeat_at=end,
+        generator_host="bench",
+        locust_version="2.47.0",
+        last_t=SECONDS - 1,
     )
     total = Histogram()
     rows, endpoint_rows = [], []
     for second, h in enumerate(per_second):
         n = h["n"] if h else 0
         figures = {k: h and h[k] for k in ("p50", "p95", "p99", "max")}
-        rows.append(RunSecond(
-            run=run, t=second, users=int(users[second]), requests=n, bytes=n * 200, cpu_percent=20.0,
-            p50_ms=figures["p50"], p95_ms=figures["p95"], p99_ms=figures["p99"], max_ms=figures["max"],
-            mean_ms=h and h["mean"], histogram=h["hist"] if h else {},
-        ))
+        rows.append(
+            RunSecond(
+                run=run,
+                t=second,
+                users=int(users[second]),
+                requests=n,
+                bytes=n * 200,
+                cpu_percent=20.0,
+                p50_ms=figures["p50"],
+                p95_ms=figures["p95"],
+                p99_ms=figures["p99"],
+                max_ms=figures["max"],
+                mean_ms=h and h["mean"],
+                histogram=h["hist"] if h else {},
+            )
+        )
         if h:
-            endpoint_rows.append(EndpointSecond(
-                run=run, t=second, method="GET", name="slots", requests=n, bytes=n * 200, p50_ms=h["p50"],
-                p95_ms=h["p95"], p99_ms=h["p99"], max_ms=h["max"], histogram=h["hist"],
-            ))
+            endpoint_rows.append(
+                EndpointSecond(
+                    run=run,
+                    t=second,
+                    method="GET",
+                    name="slots",
+                    requests=n,
+                    bytes=n * 200,
+                    p50_ms=h["p50"],
+                    p95_ms=h["p95"],
+                    p99_ms=h["p99"],
+                    max_ms=h["max"],
+                    histogram=h["hist"],
+                )
+            )
             total.merge(Histogram.from_dict(h["hist"]))
     RunSecond.objects.bulk_create(rows)
     EndpointSecond.objects.bulk_create(endpoint_rows)
     ps = total.percentiles_ms((50, 90, 95, 99))
     EndpointSummary.objects.create(
-        run=run, method="GET", name="slots", requests=total.total, bytes=total.total * 200,
-        rps=total.total / SECONDS, histogram=total.to_dict(), p50_ms=ps[50], p90_ms=ps[90], p95_ms=ps[95],
-        p99_ms=ps[99], max_ms=total.max_ms, mean_ms=total.mean_ms,
+        run=run,
+        method="GET",
+        name="slots",
+        requests=total.total,
+        bytes=total.total * 200,
+        rps=total.total / SECONDS,
+        histogram=total.to_dict(),
+        p50_ms=ps[50],
+        p90_ms=ps[90],
+        p95_ms=ps[95],
+        p99_ms=ps[99],
+        max_ms=total.max_ms,
+        mean_ms=total.mean_ms,
     )
     Run.objects.filter(pk=run.pk).update(
-        total_requests=total.total, total_bytes=total.total * 200, p50_ms=ps[50], p95_ms=ps[95], p99_ms=ps[99],
+        total_requests=total.total,
+        total_bytes=total.total * 200,
+        p50_ms=ps[50],
+        p95_ms=ps[95],
+        p99_ms=ps[99],
         max_ms=total.max_ms,
     )
     run_analyse(run_id=run.pk)
@@ -190,9 +247,27 @@ class Side:
         log = (log_dir / f"gunicorn-{self.name}.log").open("wb")
         # As `manage.py up` starts the web server.
         self.proc = subprocess.Popen(
-            [common.PY, "-m", "gunicorn", "scaletest_site.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2",
-             "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5"],
-            cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                common.PY,
+                "-m",
+                "gunicorn",
+                "scaletest_site.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "--graceful-timeout",
+                "5",
+            ],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.base = f"http://127.0.0.1:{port}"
 
@@ -203,7 +278,9 @@ class Side:
         request = urllib.request.Request(self.base + path, headers={"Cookie": f"sessionid={session_key}"})
         for _ in range(4):
             with urllib.request.urlopen(request, timeout=60) as response:
-                assert response.status == 200 and b"data-figure" in response.read(), "the run page did not render"
+                assert response.status == 200 and b"data-figure" in response.read(), (
+                    "the run page did not render"
+                )
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -217,13 +294,17 @@ class Side:
 
 def export_commit(ref: str, into: Path) -> str | None:
     """The tree of ``ref`` in ``into`` (git archive); its short hash, or None when it is unknown."""
-    found = subprocess.run(["git", "-C", str(common.BASE_DIR), "rev-parse", "--short", f"{ref}^{{commit}}"],
-                           capture_output=True, text=True)
+    found = subprocess.run(
+        ["git", "-C", str(common.BASE_DIR), "rev-parse", "--short", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+    )
     if found.returncode != 0:
         return None
     archive = into.with_suffix(".tar")
-    subprocess.run(["git", "-C", str(common.BASE_DIR), "archive", "--format=tar", "-o", str(archive), ref],
-                   check=True)
+    subprocess.run(
+        ["git", "-C", str(common.BASE_DIR), "archive", "--format=tar", "-o", str(archive), ref], check=True
+    )
     into.mkdir()
     with tarfile.open(archive) as tar:
         tar.extractall(into, filter="data")
@@ -236,7 +317,10 @@ def cold_load(pw: Any, side: Side, path: str, session_key: str) -> dict[str, Any
     """One load in a new Chromium profile: ms to charts drawn, bytes on the wire."""
     with tempfile.TemporaryDirectory(prefix="scaletest-bench-profile-") as profile:
         ctx = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 1000},
         )
         try:
@@ -246,9 +330,17 @@ def cold_load(pw: Any, side: Side, path: str, session_key: str) -> dict[str, Any
             urls: dict[str, str] = {}
             headers: dict[str, dict[str, str]] = {}
             wire: dict[str, int] = {}
-            cdp.on("Network.responseReceived", lambda e: (urls.__setitem__(e["requestId"], e["response"]["url"]),
-                                                          headers.__setitem__(e["requestId"], e["response"]["headers"])))
-            cdp.on("Network.loadingFinished", lambda e: wire.__setitem__(e["requestId"], int(e["encodedDataLength"])))
+            cdp.on(
+                "Network.responseReceived",
+                lambda e: (
+                    urls.__setitem__(e["requestId"], e["response"]["url"]),
+                    headers.__setitem__(e["requestId"], e["response"]["headers"]),
+                ),
+            )
+            cdp.on(
+                "Network.loadingFinished",
+                lambda e: wire.__setitem__(e["requestId"], int(e["encodedDataLength"])),
+            )
             cdp.send("Network.enable")
             cdp.send("Performance.enable")
             errors: list[str] = []
@@ -285,7 +377,9 @@ def cold_load(pw: Any, side: Side, path: str, session_key: str) -> dict[str, Any
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=7, help="cold loads per side (default 7)")
-    ap.add_argument("--before", default=DEFAULT_BEFORE, help=f"commit to compare with (default {DEFAULT_BEFORE})")
+    ap.add_argument(
+        "--before", default=DEFAULT_BEFORE, help=f"commit to compare with (default {DEFAULT_BEFORE})"
+    )
     ap.add_argument("--no-before", action="store_true", help="measure this checkout only")
     ap.add_argument("--smoke", action="store_true", help="the whole path once per side, in seconds")
     args = ap.parse_args()
@@ -305,8 +399,11 @@ def main() -> None:
         print(f"[{time.monotonic() - started:.1f} s] database migrated", flush=True)
         run_id, session_key = seed_demo_run()
         collected = static_collect(log=print)
-        print(f"[{time.monotonic() - started:.1f} s] run {run_id} seeded and analysed; static files in "
-              f"{settings.STATIC_ROOT} ({'collected' if collected else 'current'})", flush=True)
+        print(
+            f"[{time.monotonic() - started:.1f} s] run {run_id} seeded and analysed; static files in "
+            f"{settings.STATIC_ROOT} ({'collected' if collected else 'current'})",
+            flush=True,
+        )
         path = f"/runs/{run_id}/"
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_ALLOW")}
         if not args.no_before:
@@ -315,30 +412,55 @@ def main() -> None:
                 print(f"note: {args.before} is not in this repository: measuring this checkout only")
             else:
                 # Its own data dir; the same database.
-                env = dict(base_env, SCALETEST_DATA_DIR=str(work / "before-data"),
-                           SCALETEST_STATIC_ROOT=str(work / "before-data" / "static"))
+                env = dict(
+                    base_env,
+                    SCALETEST_DATA_DIR=str(work / "before-data"),
+                    SCALETEST_STATIC_ROOT=str(work / "before-data" / "static"),
+                )
                 if (work / "before" / "scaletest_site" / "staticfiles.py").exists():
                     # Code that collects (hashed names): its own collection, started from hard links
                     # of this checkout's, so that compressed copies of unchanged files are reused.
                     shutil.copytree(settings.STATIC_ROOT, env["SCALETEST_STATIC_ROOT"], copy_function=os.link)
                     subprocess.run(
-                        [common.PY, "manage.py", "shell", "-c",
-                         "from scaletest_site.staticfiles import static_collect; static_collect(log=print)"],
-                        cwd=work / "before", env=env, check=True,
+                        [
+                            common.PY,
+                            "manage.py",
+                            "shell",
+                            "-c",
+                            "from scaletest_site.staticfiles import static_collect; static_collect(log=print)",
+                        ],
+                        cwd=work / "before",
+                        env=env,
+                        check=True,
                     )
                 sides.append(Side("before", commit, work / "before", env))
-        head = subprocess.run(["git", "-C", str(common.BASE_DIR), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(common.BASE_DIR), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True).stdout.strip()
-        sides.append(Side("after", head + (" (+ uncommitted changes)" if dirty else ""), common.BASE_DIR,
-                          dict(base_env, SCALETEST_DATA_DIR=str(work / "data"))))
+        head = subprocess.run(
+            ["git", "-C", str(common.BASE_DIR), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(common.BASE_DIR), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        sides.append(
+            Side(
+                "after",
+                head + (" (+ uncommitted changes)" if dirty else ""),
+                common.BASE_DIR,
+                dict(base_env, SCALETEST_DATA_DIR=str(work / "data")),
+            )
+        )
         for side in sides:
             side.start(work)
         for side in sides:
             side.warm_up(path, session_key)
-        print(f"[{time.monotonic() - started:.1f} s] servers up: " + ", ".join(f"{s.name} {s.base}" for s in sides),
-              flush=True)
+        print(
+            f"[{time.monotonic() - started:.1f} s] servers up: "
+            + ", ".join(f"{s.name} {s.base}" for s in sides),
+            flush=True,
+        )
 
         from playwright.sync_api import sync_playwright
 
@@ -347,23 +469,32 @@ def main() -> None:
                 for side in sides:
                     load = cold_load(pw, side, path, session_key)
                     side.loads.append(load)
-                    print(f"{side.name}: charts {load['ms']:.0f} ms (page received {load['html_ms']:.0f}, plotly "
-                          f"received {load['plotly_ms']:.0f}, DOMContentLoaded {load['dcl_ms']:.0f}; main thread busy "
-                          f"{load['busy_ms']:.0f}, scripts {load['script_ms']:.0f}), "
-                          f"{load['bytes']:,} B, plotly {load['plotly_bytes']:,} B ({load['encoding']}), "
-                          f"errors {len(load['errors'])}", flush=True)
+                    print(
+                        f"{side.name}: charts {load['ms']:.0f} ms (page received {load['html_ms']:.0f}, plotly "
+                        f"received {load['plotly_ms']:.0f}, DOMContentLoaded {load['dcl_ms']:.0f}; main thread busy "
+                        f"{load['busy_ms']:.0f}, scripts {load['script_ms']:.0f}), "
+                        f"{load['bytes']:,} B, plotly {load['plotly_bytes']:,} B ({load['encoding']}), "
+                        f"errors {len(load['errors'])}",
+                        flush=True,
+                    )
     finally:
         for side in sides:
             side.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\nfirst chart page (run page, {SECONDS} s demo-shaped run), cold Chromium profile per load; "
-          f"medians of {repeat} alternating loads; goal: charts drawn <= 1000 ms")
-    print(f"loadavg at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; wall {time.monotonic() - started:.0f} s")
-    print("| side | code | loads | charts drawn (ms, median) | min-max (ms) | page received (ms) | "
-          "plotly received (ms) | DOMContentLoaded (ms) | main thread busy (ms) | of which scripts (ms) | "
-          "bytes transferred (median) | Plotly on the wire | "
-          "plotly Content-Encoding | plotly Cache-Control | page errors |")
+    print(
+        f"\nfirst chart page (run page, {SECONDS} s demo-shaped run), cold Chromium profile per load; "
+        f"medians of {repeat} alternating loads; goal: charts drawn <= 1000 ms"
+    )
+    print(
+        f"loadavg at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; wall {time.monotonic() - started:.0f} s"
+    )
+    print(
+        "| side | code | loads | charts drawn (ms, median) | min-max (ms) | page received (ms) | "
+        "plotly received (ms) | DOMContentLoaded (ms) | main thread busy (ms) | of which scripts (ms) | "
+        "bytes transferred (median) | Plotly on the wire | "
+        "plotly Content-Encoding | plotly Cache-Control | page errors |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for side in sides:
         ms = [load["ms"] for load in side.loads]
@@ -372,11 +503,13 @@ def main() -> None:
         def med(key: str, loads: list[dict[str, Any]] = side.loads) -> float:
             return common.median([load[key] for load in loads])
 
-        print(f"| {side.name} | {side.code} | {len(ms)} | {med('ms'):.0f} | {min(ms):.0f}-{max(ms):.0f} | "
-              f"{med('html_ms'):.0f} | {med('plotly_ms'):.0f} | {med('dcl_ms'):.0f} | {med('busy_ms'):.0f} | "
-              f"{med('script_ms'):.0f} | {med('bytes'):,.0f} | "
-              f"{first['plotly_bytes']:,} | {first['encoding']} | {first['cache']} | "
-              f"{sum(len(load['errors']) for load in side.loads)} |")
+        print(
+            f"| {side.name} | {side.code} | {len(ms)} | {med('ms'):.0f} | {min(ms):.0f}-{max(ms):.0f} | "
+            f"{med('html_ms'):.0f} | {med('plotly_ms'):.0f} | {med('dcl_ms'):.0f} | {med('busy_ms'):.0f} | "
+            f"{med('script_ms'):.0f} | {med('bytes'):,.0f} | "
+            f"{first['plotly_bytes']:,} | {first['encoding']} | {first['cache']} | "
+            f"{sum(len(load['errors']) for load in side.loads)} |"
+        )
     if len(sides) == 2:
         before, after = (common.median([load["ms"] for load in side.loads]) for side in sides)
         print(f"\nafter / before (charts drawn): {after / before:.2f}")

@@ -12,9 +12,23 @@ import collections
 import sys
 
 # Frames of the request-recording path, shown with their inclusive share.
-RECORDING = ("on_request", "record_us", "send_second", "pop_second", "_drop", "log_request", "RequestStats",
-             "ResponseContextManager", "__exit__", "__enter__", "emit_", "stats_history", "request (locust",
-             "_send_request_safe_mode", "fire")
+RECORDING = (
+    "on_request",
+    "record_us",
+    "send_second",
+    "pop_second",
+    "_drop",
+    "log_request",
+    "RequestStats",
+    "ResponseContextManager",
+    "__exit__",
+    "__enter__",
+    "emit_",
+    "stats_history",
+    "request (locust",
+    "_send_request_safe_mode",
+    "fire",
+)
 
 
 def summarise(path: str) -> tuple[int, collections.Counter[str], collections.Counter[str]]:

@@ -65,8 +65,10 @@ class Window:
             t1, n1, c1 = time.monotonic(), self.nginx.requests_served(), self._cpu(procs)
             reqs = n1 - n0 - 1  # the status request itself
             if reqs <= 0:
-                raise RuntimeError(f"no requests reached nginx in the {t1 - t0:.1f} s steady window "
-                                   "(the load ended first: a longer --duration)")
+                raise RuntimeError(
+                    f"no requests reached nginx in the {t1 - t0:.1f} s steady window "
+                    "(the load ended first: a longer --duration)"
+                )
             self.result = {"seconds": t1 - t0, "requests": reqs, "rps": reqs / (t1 - t0)}
             for key in c0:
                 self.result[f"cpu_{key}"] = c1[key] - c0[key]
@@ -92,7 +94,9 @@ def run_scaletest(nginx: common.Nginx, args: argparse.Namespace) -> dict[str, fl
     from runs.engine import runner
     from runs.models import EndpointSecond, Run
 
-    snapshot = common.make_snapshot(nginx.url, steps_for(args.endpoints), users=args.users, duration=args.duration)
+    snapshot = common.make_snapshot(
+        nginx.url, steps_for(args.endpoints), users=args.users, duration=args.duration
+    )
     run_id = common.create_running_run(snapshot)
     me = psutil.Process()
 
@@ -107,7 +111,9 @@ def run_scaletest(nginx: common.Nginx, args: argparse.Namespace) -> dict[str, fl
     result = window.join()
     run = Run.objects.get(pk=run_id)
     if status != Run.Status.FINISHED or run.total_failures:
-        raise RuntimeError(f"run {run_id} ended {status} with {run.total_failures} failures: {run.error_message}")
+        raise RuntimeError(
+            f"run {run_id} ended {status} with {run.total_failures} failures: {run.error_message}"
+        )
     result["cpu"] = result["cpu_child"] + result["cpu_parent"]
     result["run_id"] = run_id
     result["total_requests"] = run.total_requests
@@ -121,11 +127,30 @@ def run_locust(nginx: common.Nginx, args: argparse.Namespace) -> dict[str, float
         env["BENCH_PATH"] = ",".join(f"/index.html?e={i}" for i in range(args.endpoints))
     proc = subprocess.Popen(
         [
-            common.PY, "-m", "locust", "-f", str(common.BASE_DIR / "bench" / "locustfile.py"), "--headless",
-            "-u", str(args.users), "-r", str(args.users), "-t", f"{args.duration}s", "--host", nginx.url,
-            "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "2",
+            common.PY,
+            "-m",
+            "locust",
+            "-f",
+            str(common.BASE_DIR / "bench" / "locustfile.py"),
+            "--headless",
+            "-u",
+            str(args.users),
+            "-r",
+            str(args.users),
+            "-t",
+            f"{args.duration}s",
+            "--host",
+            nginx.url,
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+            "--stop-timeout",
+            "2",
         ],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     p = psutil.Process(proc.pid)
     window = Window(nginx, lambda: {"locust": p}, warmup=args.warmup, length=args.duration - args.warmup - 4)
@@ -156,8 +181,10 @@ def main() -> None:
     common.django_setup(db=args.db)
     common.print_machine()
     nginx = common.Nginx()
-    print(f"nginx on core {common.TARGET_CORE} at {nginx.url}; generators on core {common.LOAD_CORE}; "
-          f"{args.users} users, {args.endpoints} endpoint(s), {args.duration} s runs, locust style {args.locust_style}")
+    print(
+        f"nginx on core {common.TARGET_CORE} at {nginx.url}; generators on core {common.LOAD_CORE}; "
+        f"{args.users} users, {args.endpoints} endpoint(s), {args.duration} s runs, locust style {args.locust_style}"
+    )
     a_runs, b_runs = [], []
     try:
         for i in range(args.pairs):
@@ -184,15 +211,25 @@ def main() -> None:
     print("\nmedians over", args.pairs, "pairs")
     print("| figure | ScaleTest (A) | plain Locust (B) | A/B |")
     print("|---|---|---|---|")
-    print(f"| requests/s (nginx counter) | {m([a['rps'] for a in a_runs]):.0f} | {m([b['rps'] for b in b_runs]):.0f} "
-          f"| **{m(rps_ratios):.3f}** (pairs: {', '.join(f'{r:.3f}' for r in rps_ratios)}) |")
-    print(f"| CPU-s per 1,000 requests (A = child + parent) | {m(cpu_a):.3f} | {m(cpu_b):.3f} "
-          f"| {m(cpu_ratios):.3f} (pairs: {', '.join(f'{r:.3f}' for r in cpu_ratios)}) |")
-    print(f"| CPU-s per 1,000 requests, child alone | {m(cpu_a_child):.3f} | | "
-          f"{m([x / y for x, y in zip(cpu_a_child, cpu_b, strict=True)]):.3f} |")
-    print(f"| parent CPU as % of child CPU | {m(parent_share):.2f}% (runs: {', '.join(f'{s:.2f}' for s in parent_share)}) | | |")
-    print(f"| load-core utilisation (CPU-s / wall-s) | {m([a['cpu'] / a['seconds'] for a in a_runs]):.2f} "
-          f"| {m([b['cpu'] / b['seconds'] for b in b_runs]):.2f} | |")
+    print(
+        f"| requests/s (nginx counter) | {m([a['rps'] for a in a_runs]):.0f} | {m([b['rps'] for b in b_runs]):.0f} "
+        f"| **{m(rps_ratios):.3f}** (pairs: {', '.join(f'{r:.3f}' for r in rps_ratios)}) |"
+    )
+    print(
+        f"| CPU-s per 1,000 requests (A = child + parent) | {m(cpu_a):.3f} | {m(cpu_b):.3f} "
+        f"| {m(cpu_ratios):.3f} (pairs: {', '.join(f'{r:.3f}' for r in cpu_ratios)}) |"
+    )
+    print(
+        f"| CPU-s per 1,000 requests, child alone | {m(cpu_a_child):.3f} | | "
+        f"{m([x / y for x, y in zip(cpu_a_child, cpu_b, strict=True)]):.3f} |"
+    )
+    print(
+        f"| parent CPU as % of child CPU | {m(parent_share):.2f}% (runs: {', '.join(f'{s:.2f}' for s in parent_share)}) | | |"
+    )
+    print(
+        f"| load-core utilisation (CPU-s / wall-s) | {m([a['cpu'] / a['seconds'] for a in a_runs]):.2f} "
+        f"| {m([b['cpu'] / b['seconds'] for b in b_runs]):.2f} | |"
+    )
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def table_sizes() -> dict[str, int | None]:
             return {
                 t: c.execute(
                     "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN "
-                    "(SELECT name FROM sqlite_master WHERE tbl_name = %s)", [t],
+                    "(SELECT name FROM sqlite_master WHERE tbl_name = %s)",
+                    [t],
                 ).fetchone()[0]
                 for t in TABLES
             }
@@ -76,11 +77,16 @@ def column_bytes(run_id: int) -> dict[str, tuple[int, int | None, int]]:
     with connection.cursor() as c:
         for t in TABLES:
             if pg:
-                c.execute(f"SELECT count(*), coalesce(sum(pg_column_size(x.*)), 0), "
-                          f"coalesce(sum(pg_column_size(x.histogram)), 0) FROM {t} x WHERE run_id = %s", [run_id])
+                c.execute(
+                    f"SELECT count(*), coalesce(sum(pg_column_size(x.*)), 0), "
+                    f"coalesce(sum(pg_column_size(x.histogram)), 0) FROM {t} x WHERE run_id = %s",
+                    [run_id],
+                )
             else:
-                c.execute(f"SELECT count(*), NULL, coalesce(sum(length(histogram)), 0) FROM {t} WHERE run_id = %s",
-                          [run_id])
+                c.execute(
+                    f"SELECT count(*), NULL, coalesce(sum(length(histogram)), 0) FROM {t} WHERE run_id = %s",
+                    [run_id],
+                )
             out[t] = c.fetchone()
     return out
 
@@ -115,9 +121,22 @@ class Browser:
     def __init__(self, session_cookie: str) -> None:
         port = common.free_port()
         self.server = subprocess.Popen(
-            [common.PY, "-m", "gunicorn", "scaletest_site.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}",
-             "--timeout", "120", "--log-level", "warning"],
-            cwd=str(common.BASE_DIR), env=os.environ.copy(),
+            [
+                common.PY,
+                "-m",
+                "gunicorn",
+                "scaletest_site.wsgi",
+                "-w",
+                "1",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "120",
+                "--log-level",
+                "warning",
+            ],
+            cwd=str(common.BASE_DIR),
+            env=os.environ.copy(),
         )
         try:
             common.wait_port(port, 30)
@@ -130,13 +149,21 @@ class Browser:
         from playwright.sync_api import sync_playwright
 
         if not os.path.exists(CHROMIUM):
-            raise SystemExit(f"Chromium is missing at {CHROMIUM}: apt-get install -y chromium (or --no-browser)")
+            raise SystemExit(
+                f"Chromium is missing at {CHROMIUM}: apt-get install -y chromium (or --no-browser)"
+            )
         self.base = f"http://127.0.0.1:{port}"
         self.pw = sync_playwright().start()
         self.browser = self.pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         self.cookie = session_cookie
 
@@ -181,10 +208,13 @@ class Browser:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--runs", default="2,10,20", help="comparison sizes at 20 endpoints (the page needs 2 or more)")
+    ap.add_argument(
+        "--runs", default="2,10,20", help="comparison sizes at 20 endpoints (the page needs 2 or more)"
+    )
     ap.add_argument("--endpoints", default="1,20,100", help="run-page sizes at 1 run")
     common.add_size_arguments(
-        ap, smoke="2-minute runs, compare 2 runs, run page at 1 endpoint, 1 repeat",
+        ap,
+        smoke="2-minute runs, compare 2 runs, run page at 1 endpoint, 1 repeat",
         quick="compare 2/10 runs, run page at 1/20 endpoints, 3 repeats",
     )
     common.add_db_argument(ap)
@@ -213,7 +243,8 @@ def main() -> None:
 
     def seeded(endpoints: int, count: int) -> list[int]:
         have = list(
-            Run.objects.filter(plan_name=plan_name(endpoints, seconds), status="finished").order_by("pk")
+            Run.objects.filter(plan_name=plan_name(endpoints, seconds), status="finished")
+            .order_by("pk")
             .values_list("pk", flat=True)
         )
         while len(have) < count:
@@ -222,7 +253,10 @@ def main() -> None:
             pk = seed_run(endpoints=endpoints, seed=endpoints * 1000 + len(have), seconds=seconds)
             after = table_sizes()
             storage[endpoints] = (pk, {t: None if after[t] is None else after[t] - before[t] for t in TABLES})
-            print(f"seeded run {pk} ({endpoints} endpoints, {seconds} s) in {time.monotonic() - t0:.1f} s", flush=True)
+            print(
+                f"seeded run {pk} ({endpoints} endpoints, {seconds} s) in {time.monotonic() - t0:.1f} s",
+                flush=True,
+            )
             have.append(pk)
         return have[:count]
 
@@ -252,19 +286,29 @@ def main() -> None:
             browser.close()
 
     length = "1-hour" if seconds == SECONDS else f"{seconds}-s"
-    print(f"\n{args.db}, {length} runs; medians of {args.repeat} (after a warm-up); "
-          "goals: server <= 300 ms, HTML <= 2 MB, charts <= 2 s")
-    print("| page | data | server time (ms) | HTML bytes | charts drawn (ms) | charts | first load, all bytes |")
+    print(
+        f"\n{args.db}, {length} runs; medians of {args.repeat} (after a warm-up); "
+        "goals: server <= 300 ms, HTML <= 2 MB, charts <= 2 s"
+    )
+    print(
+        "| page | data | server time (ms) | HTML bytes | charts drawn (ms) | charts | first load, all bytes |"
+    )
     print("|---|---|---|---|---|---|---|")
     for page, data, ms, size, (drawn, n, first) in results:
         print(f"| {page} | {data} | {ms:.0f} | {size:,} | {drawn:.0f} | {n} | {first:,} |")
 
     if not storage:
         return
-    size_name = "pg_total_relation_size" if common.db_vendor() == "postgresql" else "dbstat pages (table + indexes)"
-    print(f"\nstorage of the runs seeded now ({args.db}, {length}, 1-second resolution; scaled to a run-hour)")
-    print(f"| endpoints | table | rows | sum pg_column_size (bytes) | of which histogram | "
-          f"{size_name} delta | per run-hour per endpoint (delta, all tables) |")
+    size_name = (
+        "pg_total_relation_size" if common.db_vendor() == "postgresql" else "dbstat pages (table + indexes)"
+    )
+    print(
+        f"\nstorage of the runs seeded now ({args.db}, {length}, 1-second resolution; scaled to a run-hour)"
+    )
+    print(
+        f"| endpoints | table | rows | sum pg_column_size (bytes) | of which histogram | "
+        f"{size_name} delta | per run-hour per endpoint (delta, all tables) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for e, (pk, delta) in sorted(storage.items()):
         cols = column_bytes(pk)
@@ -273,7 +317,9 @@ def main() -> None:
         per_text = "n/a" if per is None else f"{per:,.0f} B ({per / 1e6:.2f} MB)"
         for t in TABLES:
             rows, size, hist = cols[t]
-            print(f"| {e} | {t} | {rows:,} | {fmt_bytes(size)} | {hist:,} | {fmt_bytes(delta[t])} | {per_text} |")
+            print(
+                f"| {e} | {t} | {rows:,} | {fmt_bytes(size)} | {hist:,} | {fmt_bytes(delta[t])} | {per_text} |"
+            )
 
 
 if __name__ == "__main__":

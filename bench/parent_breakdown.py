@@ -30,6 +30,7 @@ def timed(name, fn):
             return fn(*a, **kw)
         finally:
             SPENT[name] += time.thread_time() - t0
+
     return wrapper
 
 
@@ -49,8 +50,12 @@ def main() -> None:
     from runs.engine import protocol, runner
     from runs.services import results
 
-    runner.protocol.parse_line = timed("channel: parse_line (JSON + validation, reader thread)", protocol.parse_line)
-    results.batch_aggregate = timed("ingest: batch_aggregate (Histogram.from_dict + merge)", results.batch_aggregate)
+    runner.protocol.parse_line = timed(
+        "channel: parse_line (JSON + validation, reader thread)", protocol.parse_line
+    )
+    results.batch_aggregate = timed(
+        "ingest: batch_aggregate (Histogram.from_dict + merge)", results.batch_aggregate
+    )
     for name in ("_store_seconds", "_store_endpoints", "_update_totals"):
         setattr(results, name, timed(f"ingest: {name} (ORM + to_dict + percentiles)", getattr(results, name)))
     runner.results_ingest = timed("ingest: results_ingest total", results.results_ingest)
@@ -64,8 +69,10 @@ def main() -> None:
         total = time.process_time() - t0
     finally:
         nginx.stop()
-    print(f"\n{args.endpoints} endpoints, {args.duration} s run; parent CPU for the whole run: {total:.3f} s; "
-          f"in the steady window parent = {100 * res['cpu_parent'] / res['cpu_child']:.2f}% of the child")
+    print(
+        f"\n{args.endpoints} endpoints, {args.duration} s run; parent CPU for the whole run: {total:.3f} s; "
+        f"in the steady window parent = {100 * res['cpu_parent'] / res['cpu_child']:.2f}% of the child"
+    )
     print("| work | parent CPU (s) | share of parent CPU |")
     print("|---|---|---|")
     for name, s in sorted(SPENT.items(), key=lambda x: -x[1]):

@@ -57,12 +57,28 @@ def main() -> None:
     if args.smoke:
         args.seconds, settle = 1, 1
     if not Path(PYSPY).exists():
-        raise SystemExit(f"py-spy is missing at {PYSPY}: it comes with requirements.txt (python3 manage.py test "
-                         "or up refreshes .venv), or .venv/bin/pip install py-spy")
+        raise SystemExit(
+            f"py-spy is missing at {PYSPY}: it comes with requirements.txt (python3 manage.py test "
+            "or up refreshes .venv), or .venv/bin/pip install py-spy"
+        )
     run = subprocess.Popen(
-        [PY, str(BENCH / "overhead.py"), "--pairs", "1", "--duration", str(args.seconds + settle + 5),
-         "--warmup", "0.5" if args.smoke else "3", "--locust-style", args.locust_style, "--db", args.db],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            PY,
+            str(BENCH / "overhead.py"),
+            "--pairs",
+            "1",
+            "--duration",
+            str(args.seconds + settle + 5),
+            "--warmup",
+            "0.5" if args.smoke else "3",
+            "--locust-style",
+            args.locust_style,
+            "--db",
+            args.db,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         root = psutil.Process(run.pid)
@@ -70,11 +86,27 @@ def main() -> None:
             proc = find(root, needle)
             time.sleep(settle)
             spy = subprocess.run(
-                [PYSPY, "record", "-p", str(proc.pid), "-d", str(args.seconds), "-r", "200", "-f", "raw",
-                 "-o", f"/tmp/bench-profile-{who}.txt"], capture_output=True, text=True,
+                [
+                    PYSPY,
+                    "record",
+                    "-p",
+                    str(proc.pid),
+                    "-d",
+                    str(args.seconds),
+                    "-r",
+                    "200",
+                    "-f",
+                    "raw",
+                    "-o",
+                    f"/tmp/bench-profile-{who}.txt",
+                ],
+                capture_output=True,
+                text=True,
             )
             if spy.returncode != 0:
-                raise SystemExit(f"py-spy could not profile the {who} (exit {spy.returncode}): {spy.stderr[-1500:]}")
+                raise SystemExit(
+                    f"py-spy could not profile the {who} (exit {spy.returncode}): {spy.stderr[-1500:]}"
+                )
     except BaseException:
         run.kill()
         raise

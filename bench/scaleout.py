@@ -40,7 +40,9 @@ def run_once(nginx: common.Nginx, args: argparse.Namespace, generators: int) -> 
     from runs.engine import generator, runner
     from runs.models import GeneratorSecond, Run
 
-    snapshot = common.make_snapshot(nginx.url, [{"path": "/index.html"}], users=args.users, duration=args.duration)
+    snapshot = common.make_snapshot(
+        nginx.url, [{"path": "/index.html"}], users=args.users, duration=args.duration
+    )
     snapshot["generators"] = generators
     run_id = common.create_running_run(snapshot)
     Run.objects.filter(pk=run_id).update(generators=generators)
@@ -52,8 +54,13 @@ def run_once(nginx: common.Nginx, args: argparse.Namespace, generators: int) -> 
         for index in range(sup.generators):
             t = threading.Thread(
                 target=generator.generator_execute,
-                kwargs={"run_id": sup.run_id, "index": index, "master_host": "127.0.0.1",
-                        "master_port": port, "pin": sup.generator_pin},
+                kwargs={
+                    "run_id": sup.run_id,
+                    "index": index,
+                    "master_host": "127.0.0.1",
+                    "master_port": port,
+                    "pin": sup.generator_pin,
+                },
                 daemon=True,
             )
             t.start()
@@ -77,15 +84,19 @@ def run_once(nginx: common.Nginx, args: argparse.Namespace, generators: int) -> 
         t.join(30)
     run = Run.objects.get(pk=run_id)
     if status != Run.Status.FINISHED or run.total_failures:
-        raise RuntimeError(f"run {run_id} ended {status} with {run.total_failures} failures: {run.error_message}")
+        raise RuntimeError(
+            f"run {run_id} ended {status} with {run.total_failures} failures: {run.error_message}"
+        )
     cpus = sorted((v for k, v in result.items() if k.startswith("cpu_")), reverse=True)
     result["cpu"] = sum(cpus)
     result["cpu_each"] = [c / result["seconds"] * 100 for c in cpus]
     result["run_id"] = run_id
     result["p50"], result["p95"] = run.p50_ms, run.p95_ms
     if generators > 1:
-        per = [sum(GeneratorSecond.objects.filter(run_id=run_id, generator=g).values_list("requests", flat=True))
-               for g in range(generators)]
+        per = [
+            sum(GeneratorSecond.objects.filter(run_id=run_id, generator=g).values_list("requests", flat=True))
+            for g in range(generators)
+        ]
         assert sum(per) == run.total_requests, (per, run.total_requests)
         result["per_generator"] = per
     return result
@@ -108,8 +119,10 @@ def main() -> None:
     common.print_machine()
     print(f"load average at start: {open('/proc/loadavg').read().split()[:3]}")
     nginx = common.Nginx()
-    print(f"nginx on core {common.TARGET_CORE} at {nginx.url}; generators unpinned; {args.users} users; "
-          f"{args.duration} s runs")
+    print(
+        f"nginx on core {common.TARGET_CORE} at {nginx.url}; generators unpinned; {args.users} users; "
+        f"{args.duration} s runs"
+    )
     one, two = [], []
     try:
         for i in range(args.pairs):
@@ -131,13 +144,19 @@ def main() -> None:
     print(f"\nmedians over {args.pairs} pairs")
     print("| figure | 1 generator | 2 generators | 2/1 |")
     print("|---|---|---|---|")
-    print(f"| requests/s (nginx counter) | {m([a['rps'] for a in one]):.0f} | {m([b['rps'] for b in two]):.0f} "
-          f"| **{m(ratios):.2f}** (pairs: {', '.join(f'{r:.2f}' for r in ratios)}) |")
-    print(f"| CPU-s per 1,000 requests (all engine processes) | {m([1000 * a['cpu'] / a['requests'] for a in one]):.3f} "
-          f"| {m([1000 * b['cpu'] / b['requests'] for b in two]):.3f} | |")
-    print(f"| requests/s per busy core (req/s / (CPU-s / wall-s)) | "
-          f"{m([a['rps'] / (a['cpu'] / a['seconds']) for a in one]):.0f} | "
-          f"{m([b['rps'] / (b['cpu'] / b['seconds']) for b in two]):.0f} | |")
+    print(
+        f"| requests/s (nginx counter) | {m([a['rps'] for a in one]):.0f} | {m([b['rps'] for b in two]):.0f} "
+        f"| **{m(ratios):.2f}** (pairs: {', '.join(f'{r:.2f}' for r in ratios)}) |"
+    )
+    print(
+        f"| CPU-s per 1,000 requests (all engine processes) | {m([1000 * a['cpu'] / a['requests'] for a in one]):.3f} "
+        f"| {m([1000 * b['cpu'] / b['requests'] for b in two]):.3f} | |"
+    )
+    print(
+        f"| requests/s per busy core (req/s / (CPU-s / wall-s)) | "
+        f"{m([a['rps'] / (a['cpu'] / a['seconds']) for a in one]):.0f} | "
+        f"{m([b['rps'] / (b['cpu'] / b['seconds']) for b in two]):.0f} | |"
+    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,10 @@ def seed_run(*, endpoints: int, seed: int, latency_factor: float = 1.0, seconds:
         us = rng.lognormal(np.log(median_ms * 1000), 0.6).astype(np.int64) + 200
         per_ep.append((sec, us))
     return store_run(
-        per_ep=per_ep, plan_name=plan_name(endpoints, seconds), generator_host="analysis-bench", seconds=seconds
+        per_ep=per_ep,
+        plan_name=plan_name(endpoints, seconds),
+        generator_host="analysis-bench",
+        seconds=seconds,
     )
 
 
@@ -67,14 +70,19 @@ def seeded(*, endpoints: int, count: int, seconds: int = SECONDS) -> list[int]:
 
     have = list(
         Run.objects.filter(plan_name=plan_name(endpoints, seconds), status="finished")
-        .order_by("pk").values_list("pk", flat=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
     while len(have) < count:
         t0 = time.monotonic()
         factor = 1.2 if len(have) % 3 == 2 else 1.0
-        pk = seed_run(endpoints=endpoints, seed=endpoints * 1000 + len(have), latency_factor=factor, seconds=seconds)
-        print(f"seeded run {pk} ({endpoints} endpoints, latency x{factor}) in {time.monotonic() - t0:.1f} s",
-              flush=True)
+        pk = seed_run(
+            endpoints=endpoints, seed=endpoints * 1000 + len(have), latency_factor=factor, seconds=seconds
+        )
+        print(
+            f"seeded run {pk} ({endpoints} endpoints, latency x{factor}) in {time.monotonic() - t0:.1f} s",
+            flush=True,
+        )
         have.append(pk)
     return have[:count]
 
@@ -110,8 +118,11 @@ def measure(ids: list[int], repeat: int) -> None:
         forget_analysis(ids)
         first, size = timed_get(c, path)
         times = [timed_get(c, path)[0] for _ in range(repeat)]
-        print(f"{label}: first load {first:.0f} ms; then median {statistics.median(times):.0f} ms "
-              f"(min {min(times):.0f}, max {max(times):.0f}) of {repeat}; {size} bytes", flush=True)
+        print(
+            f"{label}: first load {first:.0f} ms; then median {statistics.median(times):.0f} ms "
+            f"(min {min(times):.0f}, max {max(times):.0f}) of {repeat}; {size} bytes",
+            flush=True,
+        )
         rows.append((label, f"{first:.0f}", f"{statistics.median(times):.0f} ({size:,} bytes)"))
 
     from runs.services import results
@@ -131,8 +142,12 @@ def measure(ids: list[int], repeat: int) -> None:
     import json
 
     size = len(json.dumps(analysis.data))
-    print(f"run_analyse: median {statistics.median(times):.0f} ms of 3; data {size} bytes of JSON", flush=True)
-    rows.append(("run_analyse", f"{times[0]:.0f}", f"{statistics.median(times):.0f} of 3 ({size:,} bytes of JSON)"))
+    print(
+        f"run_analyse: median {statistics.median(times):.0f} ms of 3; data {size} bytes of JSON", flush=True
+    )
+    rows.append(
+        ("run_analyse", f"{times[0]:.0f}", f"{statistics.median(times):.0f} of 3 ({size:,} bytes of JSON)")
+    )
     print(f"\n{len(ids)} runs; ms")
     print("| measured | first (ms) | then, median (ms) |")
     print("|---|---|---|")
@@ -171,6 +186,7 @@ def main() -> None:
         measure(ids, args.repeat)
     if args.profile:
         profile(args.profile, args.top)
+
 
 if __name__ == "__main__":
     main()

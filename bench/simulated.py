@@ -52,11 +52,23 @@ def second_histograms(sec: np.ndarray, us: np.ndarray, seconds: int) -> list[dic
         v = us[a:b]
         n = b - a
         pct = {q: float(v[max(1, -(-q * n // 100)) - 1]) / 1000.0 for q in (50, 95, 99)}
-        out.append({
-            "hist": {"k": k.tolist(), "c": c.tolist(), "min": int(v[0]), "max": int(v[-1]), "sum": int(v.sum())},
-            "n": int(n), "p50": pct[50], "p95": pct[95], "p99": pct[99], "max": float(v[-1]) / 1000.0,
-            "mean": float(v.mean()) / 1000.0,
-        })
+        out.append(
+            {
+                "hist": {
+                    "k": k.tolist(),
+                    "c": c.tolist(),
+                    "min": int(v[0]),
+                    "max": int(v[-1]),
+                    "sum": int(v.sum()),
+                },
+                "n": int(n),
+                "p50": pct[50],
+                "p95": pct[95],
+                "p99": pct[99],
+                "max": float(v[-1]) / 1000.0,
+                "mean": float(v.mean()) / 1000.0,
+            }
+        )
     return out
 
 
@@ -88,8 +100,10 @@ def simulate(endpoints: int, seed: int, seconds: int = SECONDS) -> list[tuple[np
 
 def seed_run(*, endpoints: int, seed: int, seconds: int = SECONDS) -> int:
     return store_run(
-        per_ep=simulate(endpoints, seed, seconds), plan_name=plan_name(endpoints, seconds),
-        generator_host="bench", seconds=seconds,
+        per_ep=simulate(endpoints, seed, seconds),
+        plan_name=plan_name(endpoints, seconds),
+        generator_host="bench",
+        seconds=seconds,
     )
 
 
@@ -98,19 +112,27 @@ def seeded_runs(*, endpoints: int, count: int, seconds: int = SECONDS) -> list[i
     from runs.models import Run
 
     have = list(
-        Run.objects.filter(plan_name=plan_name(endpoints, seconds), status="finished").order_by("pk")
+        Run.objects.filter(plan_name=plan_name(endpoints, seconds), status="finished")
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
     while len(have) < count:
         t0 = time.monotonic()
         pk = seed_run(endpoints=endpoints, seed=endpoints * 1000 + len(have), seconds=seconds)
-        print(f"seeded run {pk} ({endpoints} endpoints, {seconds} s) in {time.monotonic() - t0:.1f} s", flush=True)
+        print(
+            f"seeded run {pk} ({endpoints} endpoints, {seconds} s) in {time.monotonic() - t0:.1f} s",
+            flush=True,
+        )
         have.append(pk)
     return have[:count]
 
 
 def store_run(
-    *, per_ep: list[tuple[np.ndarray, np.ndarray]], plan_name: str, generator_host: str, seconds: int = SECONDS
+    *,
+    per_ep: list[tuple[np.ndarray, np.ndarray]],
+    plan_name: str,
+    generator_host: str,
+    seconds: int = SECONDS,
 ) -> int:
     """Write a finished run from per-endpoint (second, latency µs) samples; returns its id.
 
@@ -133,7 +155,10 @@ def _store_run(
     endpoints = len(per_ep)
     users = users_at(np.arange(seconds), seconds)
     snapshot = common.make_snapshot(
-        "http://127.0.0.1:9/", [{"path": f"/api/e{e:03d}"} for e in range(endpoints)], users=120, duration=seconds
+        "http://127.0.0.1:9/",
+        [{"path": f"/api/e{e:03d}"} for e in range(endpoints)],
+        users=120,
+        duration=seconds,
     )
     snapshot["profile"].update(
         kind="staircase",
@@ -142,20 +167,42 @@ def _store_run(
     )
     start = timezone.now() - dt.timedelta(hours=2)
     run = Run.objects.create(
-        team=common.bench_team(), plan=None, plan_name=plan_name, snapshot=snapshot, planned_seconds=seconds,
-        status=Run.Status.FINISHED, started_at=start, finished_at=start + dt.timedelta(seconds=seconds),
-        heartbeat_at=start, generator_host=generator_host, locust_version="2.47.0", last_t=seconds - 1,
+        team=common.bench_team(),
+        plan=None,
+        plan_name=plan_name,
+        snapshot=snapshot,
+        planned_seconds=seconds,
+        status=Run.Status.FINISHED,
+        started_at=start,
+        finished_at=start + dt.timedelta(seconds=seconds),
+        heartbeat_at=start,
+        generator_host=generator_host,
+        locust_version="2.47.0",
+        last_t=seconds - 1,
     )
-    overall = second_histograms(np.concatenate([s for s, _ in per_ep]), np.concatenate([u for _, u in per_ep]), seconds)
+    overall = second_histograms(
+        np.concatenate([s for s, _ in per_ep]), np.concatenate([u for _, u in per_ep]), seconds
+    )
     rows = []
     total_req = 0
     for t, h in enumerate(overall):
-        rows.append(RunSecond(
-            run=run, t=t, users=int(users[t]), requests=h["n"] if h else 0, failures=0,
-            bytes=(h["n"] if h else 0) * 800, cpu_percent=35.0 + users[t] / 4,
-            p50_ms=h and h["p50"], p95_ms=h and h["p95"], p99_ms=h and h["p99"], max_ms=h and h["max"],
-            mean_ms=h and h["mean"], histogram=h["hist"] if h else {},
-        ))
+        rows.append(
+            RunSecond(
+                run=run,
+                t=t,
+                users=int(users[t]),
+                requests=h["n"] if h else 0,
+                failures=0,
+                bytes=(h["n"] if h else 0) * 800,
+                cpu_percent=35.0 + users[t] / 4,
+                p50_ms=h and h["p50"],
+                p95_ms=h and h["p95"],
+                p99_ms=h and h["p99"],
+                max_ms=h and h["max"],
+                mean_ms=h and h["mean"],
+                histogram=h["hist"] if h else {},
+            )
+        )
         total_req += h["n"] if h else 0
     RunSecond.objects.bulk_create(rows, batch_size=2000)
     summaries = []
@@ -167,23 +214,52 @@ def _store_run(
         for t, h in enumerate(second_histograms(sec, us, seconds)):
             if h is None:
                 continue
-            eps.append(EndpointSecond(
-                run=run, t=t, method="GET", name=name, requests=h["n"], failures=0, bytes=h["n"] * 800,
-                p50_ms=h["p50"], p95_ms=h["p95"], p99_ms=h["p99"], max_ms=h["max"], histogram=h["hist"],
-            ))
+            eps.append(
+                EndpointSecond(
+                    run=run,
+                    t=t,
+                    method="GET",
+                    name=name,
+                    requests=h["n"],
+                    failures=0,
+                    bytes=h["n"] * 800,
+                    p50_ms=h["p50"],
+                    p95_ms=h["p95"],
+                    p99_ms=h["p99"],
+                    max_ms=h["max"],
+                    histogram=h["hist"],
+                )
+            )
             total.merge(Histogram.from_dict(h["hist"]))
         EndpointSecond.objects.bulk_create(eps, batch_size=2000)
         run_hist.merge(total)
         ps = total.percentiles_ms((50, 90, 95, 99))
-        summaries.append(EndpointSummary(
-            run=run, method="GET", name=name, requests=total.total, failures=0, bytes=total.total * 800,
-            rps=total.total / seconds, histogram=total.to_dict(), p50_ms=ps[50], p90_ms=ps[90], p95_ms=ps[95],
-            p99_ms=ps[99], max_ms=total.max_ms, mean_ms=total.mean_ms,
-        ))
+        summaries.append(
+            EndpointSummary(
+                run=run,
+                method="GET",
+                name=name,
+                requests=total.total,
+                failures=0,
+                bytes=total.total * 800,
+                rps=total.total / seconds,
+                histogram=total.to_dict(),
+                p50_ms=ps[50],
+                p90_ms=ps[90],
+                p95_ms=ps[95],
+                p99_ms=ps[99],
+                max_ms=total.max_ms,
+                mean_ms=total.mean_ms,
+            )
+        )
     EndpointSummary.objects.bulk_create(summaries)
     ps = run_hist.percentiles_ms((50, 95, 99))
     Run.objects.filter(pk=run.pk).update(
-        total_requests=total_req, total_bytes=total_req * 800, p50_ms=ps[50], p95_ms=ps[95], p99_ms=ps[99],
+        total_requests=total_req,
+        total_bytes=total_req * 800,
+        p50_ms=ps[50],
+        p95_ms=ps[95],
+        p99_ms=ps[99],
         max_ms=run_hist.max_ms,
     )
     return run.pk

@@ -28,7 +28,9 @@ from simulated import SMOKE_SECONDS, seeded_runs  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=8, help="the newest N finished runs")
-    common.add_size_arguments(ap, smoke="a seeded 2-minute 2-endpoint run (seeded if missing) and the newest 2 runs")
+    common.add_size_arguments(
+        ap, smoke="a seeded 2-minute 2-endpoint run (seeded if missing) and the newest 2 runs"
+    )
     common.add_db_argument(
         ap, choices=("postgres",), why="the figures are pg_column_size and pg_total_relation_size"
     )
@@ -50,7 +52,9 @@ def main() -> None:
             print(f"| {table} | {rows:,} | {size:,} | {size / max(rows, 1):,.0f} B |")
         print()
     runs = Run.objects.filter(status="finished", last_t__gte=5).order_by("-pk")[: args.runs]
-    print("| run | kind | endpoints | seconds | req/s | bytes per run-hour per endpoint | of which histograms |")
+    print(
+        "| run | kind | endpoints | seconds | req/s | bytes per run-hour per endpoint | of which histograms |"
+    )
     print("|---|---|---|---|---|---|---|")
     with connection.cursor() as c:
         for run in runs:
@@ -58,19 +62,24 @@ def main() -> None:
             for table in ("runs_runsecond", "runs_endpointsecond", "runs_endpointsummary"):
                 c.execute(
                     f"SELECT coalesce(sum(pg_column_size(x.*)), 0), coalesce(sum(pg_column_size(x.histogram)), 0) "
-                    f"FROM {table} x WHERE run_id = %s", [run.pk],
+                    f"FROM {table} x WHERE run_id = %s",
+                    [run.pk],
                 )
                 a, b = c.fetchone()
                 if table == "runs_endpointsummary":
                     per_run = a  # once per run, whatever its length
                 total, hist = total + a, hist + b
-            c.execute("SELECT count(DISTINCT (method, name)) FROM runs_endpointsummary WHERE run_id = %s", [run.pk])
+            c.execute(
+                "SELECT count(DISTINCT (method, name)) FROM runs_endpointsummary WHERE run_id = %s", [run.pk]
+            )
             endpoints = c.fetchone()[0] or 1
             seconds = run.last_t + 1
             # Per-second rows scale with the length; the summary rows are written once per run.
             per = ((total - per_run) * 3600 / seconds + per_run) / endpoints
-            print(f"| {run.pk} | {run.plan_name} | {endpoints} | {seconds} | {run.total_requests / seconds:.0f} | "
-                  f"{per:,.0f} B ({per / 1e6:.2f} MB) | {100 * hist / total:.0f}% |")
+            print(
+                f"| {run.pk} | {run.plan_name} | {endpoints} | {seconds} | {run.total_requests / seconds:.0f} | "
+                f"{per:,.0f} B ({per / 1e6:.2f} MB) | {100 * hist / total:.0f}% |"
+            )
 
 
 if __name__ == "__main__":

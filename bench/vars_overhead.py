@@ -58,8 +58,15 @@ def snapshot(url: str, variant: str, *, users: int, duration: int) -> dict:
         s = scenario["steps"][0]
         s["query"] = {"u": "${user}"}
         s["headers"] = {"X-User": "${user}"}
-        scenario["sources"] = [{"kind": "csv", "mode": "sequential", "filename": "u.csv", "columns": ["user"],
-                                "rows": [[f"user-{i:04d}"] for i in range(1000)]}]
+        scenario["sources"] = [
+            {
+                "kind": "csv",
+                "mode": "sequential",
+                "filename": "u.csv",
+                "columns": ["user"],
+                "rows": [[f"user-{i:04d}"] for i in range(1000)],
+            }
+        ]
     elif variant == "sequence":
         first, second = dict(scenario["steps"][0]), dict(scenario["steps"][0])
         first["extract"] = [{"var": "d", "source": "regex", "expr": "doctype (\\w+)"}]
@@ -71,8 +78,9 @@ def snapshot(url: str, variant: str, *, users: int, duration: int) -> dict:
 def extract(ref: str) -> Path:
     """The tree of commit ``ref`` in a temporary folder (git archive: no checkout, no worktree)."""
     folder = Path(tempfile.mkdtemp(prefix="scaletest-bench-baseline-"))
-    archive = subprocess.run(["git", "-C", str(common.BASE_DIR), "archive", "--format=tar", ref],
-                             capture_output=True, check=False)
+    archive = subprocess.run(
+        ["git", "-C", str(common.BASE_DIR), "archive", "--format=tar", ref], capture_output=True, check=False
+    )
     if archive.returncode != 0:
         shutil.rmtree(folder)
         raise SystemExit(f"git archive {ref} failed: {archive.stderr.decode()[-500:]}")
@@ -82,8 +90,11 @@ def extract(ref: str) -> Path:
 
 def run_child(nginx: common.Nginx, code_dir: Path, snap: dict, *, warmup: float, length: float) -> dict:
     proc = subprocess.Popen(
-        [common.PY, "-m", "runs.engine.child"], cwd=str(code_dir),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        [common.PY, "-m", "runs.engine.child"],
+        cwd=str(code_dir),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write((json.dumps(snap) + "\n").encode())
@@ -123,7 +134,9 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=20)
     base = ap.add_mutually_exclusive_group()
     base.add_argument("--baseline", metavar="REF", help="a commit whose child is the baseline (git archive)")
-    base.add_argument("--baseline-dir", default=os.environ.get("BENCH_BASELINE_DIR"), help="a checkout to use instead")
+    base.add_argument(
+        "--baseline-dir", default=os.environ.get("BENCH_BASELINE_DIR"), help="a checkout to use instead"
+    )
     common.add_size_arguments(ap, smoke="1 round x 4 s, baseline HEAD", quick="2 rounds x 8 s")
     args = ap.parse_args()
     if args.quick:
@@ -156,7 +169,9 @@ def main() -> None:
             line = []
             for name, code_dir, variant in variants:
                 snap = snapshot(nginx.url, variant, users=args.users, duration=args.duration)
-                res = run_child(nginx, code_dir, snap, warmup=args.warmup, length=args.duration - args.warmup - 3)
+                res = run_child(
+                    nginx, code_dir, snap, warmup=args.warmup, length=args.duration - args.warmup - 3
+                )
                 results[name].append(res)
                 line.append(f"{name} {res['rps']:.0f} req/s {res['cpu_per_1k']:.3f} CPU-s/1k")
             print(f"round {r + 1}: " + " | ".join(line), flush=True)
@@ -167,16 +182,22 @@ def main() -> None:
     m = common.median
     base_rps = [x["rps"] for x in results[reference]]
     base_cpu = [x["cpu_per_1k"] for x in results[reference]]
-    print(f"\nmedians over {args.rounds} rounds ({args.users} users, {args.duration} s runs); ratios to {reference!r}")
-    print("| variant | requests/s | ratio to reference (per round) | child CPU-s per 1,000 requests | ratio |")
+    print(
+        f"\nmedians over {args.rounds} rounds ({args.users} users, {args.duration} s runs); ratios to {reference!r}"
+    )
+    print(
+        "| variant | requests/s | ratio to reference (per round) | child CPU-s per 1,000 requests | ratio |"
+    )
     print("|---|---|---|---|---|")
     for name, *_ in variants:
         rps = [x["rps"] for x in results[name]]
         cpu = [x["cpu_per_1k"] for x in results[name]]
         ratios = [a / b for a, b in zip(rps, base_rps, strict=True)]
         cpu_ratios = [a / b for a, b in zip(cpu, base_cpu, strict=True)]
-        print(f"| {name} | {m(rps):.0f} | {m(ratios):.3f} ({', '.join(f'{x:.3f}' for x in ratios)}) "
-              f"| {m(cpu):.3f} | {m(cpu_ratios):.3f} |")
+        print(
+            f"| {name} | {m(rps):.0f} | {m(ratios):.3f} ({', '.join(f'{x:.3f}' for x in ratios)}) "
+            f"| {m(cpu):.3f} | {m(cpu_ratios):.3f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -82,7 +82,11 @@ def _my_memberships(request: HttpRequest) -> list[Membership]:
     """The user's memberships with their teams, one query per request."""
     if not hasattr(request, "_scaletest_memberships"):
         request._scaletest_memberships = (  # type: ignore[attr-defined]
-            list(Membership.objects.filter(user=request.user).select_related("team").order_by("team__name", "team_id"))
+            list(
+                Membership.objects.filter(user=request.user)
+                .select_related("team")
+                .order_by("team__name", "team_id")
+            )
             if getattr(request.user, "is_authenticated", False)
             else []
         )
@@ -115,10 +119,14 @@ def team_view(role: str = VIEWER) -> Callable[[Callable[..., HttpResponse]], Cal
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             membership = current_membership(request)
             if membership is None:
-                messages.info(request, "You are not in a team yet: create one, or ask a team admin to add you.")
+                messages.info(
+                    request, "You are not in a team yet: create one, or ask a team admin to add you."
+                )
                 return redirect("teams-create")
             if not membership.can(role):
-                raise PermissionDenied(f"Your role in “{membership.team}” does not allow that (needs {role}).")
+                raise PermissionDenied(
+                    f"Your role in “{membership.team}” does not allow that (needs {role})."
+                )
             request.team = membership.team  # type: ignore[attr-defined]
             request.membership = membership  # type: ignore[attr-defined]
             return view(request, *args, **kwargs)

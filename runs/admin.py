@@ -28,7 +28,14 @@ class MembershipInline(admin.TabularInline):
 class TeamAdmin(admin.ModelAdmin):
     """Operators create teams, add members and allow locustfiles here."""
 
-    list_display = ("name", "allow_locustfiles", "max_users", "max_run_seconds", "max_concurrent_runs", "created_at")
+    list_display = (
+        "name",
+        "allow_locustfiles",
+        "max_users",
+        "max_run_seconds",
+        "max_concurrent_runs",
+        "created_at",
+    )
     list_filter = ("allow_locustfiles",)
     search_fields = ("name",)
     inlines = [MembershipInline]
@@ -89,7 +96,9 @@ class TargetVerificationAdmin(admin.ModelAdmin):
 
 
 class ApiTokenAddForm(forms.ModelForm):
-    expires_in_days = forms.IntegerField(required=False, min_value=1, max_value=3650, label="Expires after (days)")
+    expires_in_days = forms.IntegerField(
+        required=False, min_value=1, max_value=3650, label="Expires after (days)"
+    )
 
     class Meta:
         model = models.ApiToken
@@ -126,7 +135,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         row, token = api_token_create(
-            user=form.cleaned_data["user"], name=form.cleaned_data["name"],
+            user=form.cleaned_data["user"],
+            name=form.cleaned_data["name"],
             expires_in_days=form.cleaned_data.get("expires_in_days"),
         )
         obj.pk = row.pk

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from celery.schedules import ParseException, crontab_parser
@@ -24,10 +24,20 @@ MAX_LENGTH = 100
 # Enough for three 29 Februaries of ``0 0 29 2 *`` from anywhere (2096-2104 has none): ~3 ms.
 HORIZON_DAYS = 366 * 17
 
-MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+    )
+}
 # (name, crontab_parser max_, min_): minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-6 (0 = Sunday).
-FIELDS = (("minute", 60, 0), ("hour", 24, 0), ("day of month", 31, 1), ("month", 12, 1), ("day of week", 7, 0))
+FIELDS = (
+    ("minute", 60, 0),
+    ("hour", 24, 0),
+    ("day of month", 31, 1),
+    ("month", 12, 1),
+    ("day of week", 7, 0),
+)
 _ALLOWED = re.compile(r"^[0-9A-Za-z*/,\-]+$")
 
 
@@ -100,7 +110,9 @@ def cron_parse(expression: str) -> Cron:
         days_restricted=not parts[2].startswith("*"),
         weekdays_restricted=not parts[4].startswith("*"),
     )
-    if not any(cron.matches_day(date(2024, m, d)) for m in cron.months for d in range(1, 32) if _exists(2024, m, d)):
+    if not any(
+        cron.matches_day(date(2024, m, d)) for m in cron.months for d in range(1, 32) if _exists(2024, m, d)
+    ):
         raise CronError(f"“{text}” never happens (no such day, e.g. 31 February).")
     return cron
 
@@ -129,7 +141,7 @@ def cron_next_times(cron: Cron, *, after: datetime, tz: str = "UTC", count: int 
             for hour in hours:
                 for minute in minutes:
                     wall = datetime.combine(day, time(hour, minute), tzinfo=zone)
-                    moment = wall.astimezone(timezone.utc)
+                    moment = wall.astimezone(UTC)
                     # A wall time in a DST gap does not round-trip: it does not exist that day.
                     if moment.astimezone(zone).replace(tzinfo=None) != wall.replace(tzinfo=None):
                         continue

@@ -130,7 +130,9 @@ def _title(what: str, subject: str | None) -> str:
 
 def _planned_line(name: str, planned: tuple[Sequence[float], Sequence[float]]) -> dict[str, Any]:
     xs, ys = planned
-    return _line(name, xs, ys, COLORS["planned"], line={"color": COLORS["planned"], "width": 1.5, "dash": "dot"})
+    return _line(
+        name, xs, ys, COLORS["planned"], line={"color": COLORS["planned"], "width": 1.5, "dash": "dot"}
+    )
 
 
 def requests_figure(
@@ -217,22 +219,40 @@ def add_threshold_lines(fig: Figure, limits: Iterable[Row], *, metrics: Sequence
         if highest > 0 and value > OFF_CHART * highest:
             layout.setdefault("annotations", []).append(
                 {
-                    "xref": "paper", "x": 0, "xanchor": "left", "yref": "paper", "y": 1, "yanchor": "top",
-                    "text": f"{label} (above the chart)", "showarrow": False,
+                    "xref": "paper",
+                    "x": 0,
+                    "xanchor": "left",
+                    "yref": "paper",
+                    "y": 1,
+                    "yanchor": "top",
+                    "text": f"{label} (above the chart)",
+                    "showarrow": False,
                     "font": {"size": 10, "color": THRESHOLD_COLOR},
                 }
             )
             continue
         layout.setdefault("shapes", []).append(
             {
-                "type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": value, "y1": value,
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": value,
+                "y1": value,
                 "line": {"color": THRESHOLD_COLOR, "width": 1, "dash": "dash"},
             }
         )
         layout.setdefault("annotations", []).append(
             {
-                "xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": value, "yanchor": "bottom",
-                "text": label, "showarrow": False,
+                "xref": "paper",
+                "x": 1,
+                "xanchor": "right",
+                "yref": "y",
+                "y": value,
+                "yanchor": "bottom",
+                "text": label,
+                "showarrow": False,
                 "font": {"size": 10, "color": THRESHOLD_COLOR},
             }
         )
@@ -347,8 +367,13 @@ def generators_figures(rows: Iterable[Row], *, subject: str | None = None) -> di
     if per:
         xs = [min(s["t"][0] for s in per.values()), max(s["t"][-1] for s in per.values())]
         cpu.append(
-            _line(f"{GENERATOR_CPU_LIMIT:.0f} % of a core", xs, [GENERATOR_CPU_LIMIT] * 2, COLORS["failures"],
-                  line={"color": COLORS["failures"], "width": 1, "dash": "dot"})
+            _line(
+                f"{GENERATOR_CPU_LIMIT:.0f} % of a core",
+                xs,
+                [GENERATOR_CPU_LIMIT] * 2,
+                COLORS["failures"],
+                line={"color": COLORS["failures"], "width": 1, "dash": "dot"},
+            )
         )
     return {
         "rps": {"data": rps, "layout": _layout(_title("Requests per second by generator", subject), "req/s")},

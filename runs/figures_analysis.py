@@ -21,9 +21,26 @@ MAX_POINTS = 1500
 
 # Enough distinct colours for twenty runs or endpoints (Tableau 20, reordered for contrast).
 PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
-    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#c7c7c7",
+    "#dbdb8d",
+    "#9edae5",
 )
 
 
@@ -39,7 +56,14 @@ def _ci_bars(values: Sequence[float], cis: Sequence[tuple[float, float] | None])
     """Asymmetric error bars from (low, high) intervals; missing intervals draw no bar."""
     plus = [_num(ci[1] - v) if ci else None for v, ci in zip(values, cis, strict=True)]
     minus = [_num(v - ci[0]) if ci else None for v, ci in zip(values, cis, strict=True)]
-    return {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus, "thickness": 1.2, "width": 4}
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": plus,
+        "arrayminus": minus,
+        "thickness": 1.2,
+        "width": 4,
+    }
 
 
 def _scatter(name: str, xs: Sequence[Any], ys: Sequence[Any], color_: str, **extra: Any) -> dict[str, Any]:
@@ -73,7 +97,11 @@ def throughput_vs_users_figure(
     rps = [s.throughput_rps for s in steps]
     data = [
         _scatter(
-            "measured req/s", users, rps, COLORS["rps"], mode="markers",
+            "measured req/s",
+            users,
+            rps,
+            COLORS["rps"],
+            mode="markers",
             error_y=_ci_bars(rps, [s.throughput_ci for s in steps]),
             hovertemplate="%{x} users: %{y:.1f} req/s<extra></extra>",
         )
@@ -85,7 +113,11 @@ def throughput_vs_users_figure(
         xs, ys = usl_curve(usl, max_users=reach, points=120)
         data.append(
             _scatter(
-                f"USL fit (R² {usl.r_squared:.3f})", xs.tolist(), ys.tolist(), "#6b7280", mode="lines",
+                f"USL fit (R² {usl.r_squared:.3f})",
+                xs.tolist(),
+                ys.tolist(),
+                "#6b7280",
+                mode="lines",
                 line={"color": "#6b7280", "width": 1.5, "dash": "dash"},
                 hovertemplate="%{x:.0f} users: %{y:.1f} req/s (USL)<extra></extra>",
             )
@@ -93,7 +125,11 @@ def throughput_vs_users_figure(
         if usl.peak_users and usl.peak_throughput:
             data.append(
                 _scatter(
-                    "USL peak N*", [usl.peak_users], [usl.peak_throughput], "#6b7280", mode="markers",
+                    "USL peak N*",
+                    [usl.peak_users],
+                    [usl.peak_throughput],
+                    "#6b7280",
+                    mode="markers",
                     marker={"color": "#6b7280", "size": 10, "symbol": "diamond-open"},
                     hovertemplate="N* %{x:.0f} users: %{y:.1f} req/s<extra></extra>",
                 )
@@ -103,14 +139,25 @@ def throughput_vs_users_figure(
         if at:
             data.append(
                 _scatter(
-                    "knee", [knee.knee_users], [float(np.mean(at))], COLORS["p99"], mode="markers",
-                    marker={"color": COLORS["p99"], "size": 14, "symbol": "circle-open", "line": {"width": 2}},
+                    "knee",
+                    [knee.knee_users],
+                    [float(np.mean(at))],
+                    COLORS["p99"],
+                    mode="markers",
+                    marker={
+                        "color": COLORS["p99"],
+                        "size": 14,
+                        "symbol": "circle-open",
+                        "line": {"width": 2},
+                    },
                     hovertemplate="knee: %{x} users, %{y:.1f} req/s<extra></extra>",
                 )
             )
     return {
         "data": data,
-        "layout": _layout(_title("Throughput vs users", subject), "requests/s", x_title="users", hovermode="closest"),
+        "layout": _layout(
+            _title("Throughput vs users", subject), "requests/s", x_title="users", hovermode="closest"
+        ),
     }
 
 
@@ -135,7 +182,10 @@ def capacity_curve_figure(steps: Sequence[StepAggregate], *, subject: str | None
     users = [s.users for s in steps]
     data = [
         _scatter(
-            key, rps, [getattr(s, f"{key}_ms") for s in steps], COLORS[key],
+            key,
+            rps,
+            [getattr(s, f"{key}_ms") for s in steps],
+            COLORS[key],
             customdata=users,
             hovertemplate=f"%{{x:.1f}} req/s (%{{customdata}} users): {key} %{{y:.1f}} ms<extra></extra>",
         )
@@ -144,8 +194,10 @@ def capacity_curve_figure(steps: Sequence[StepAggregate], *, subject: str | None
     return {
         "data": data,
         "layout": _layout(
-            _title("Capacity curve: latency vs achieved throughput", subject), "ms",
-            x_title="achieved requests/s", hovermode="closest",
+            _title("Capacity curve: latency vs achieved throughput", subject),
+            "ms",
+            x_title="achieved requests/s",
+            hovermode="closest",
         ),
     }
 
@@ -163,28 +215,53 @@ def endpoint_capacity_figures(endpoint_steps: Mapping[str, Sequence[StepAggregat
         thr.append(_scatter(name, users, rps, c, hovertemplate="%{x} users: %{y:.1f} req/s"))
         lat.append(_scatter(name, users, p95, c, hovertemplate="%{x} users: p95 %{y:.1f} ms"))
         curve.append(
-            _scatter(name, rps, p95, c, customdata=users, hovertemplate="%{x:.1f} req/s (%{customdata} users): p95 %{y:.1f} ms")
+            _scatter(
+                name,
+                rps,
+                p95,
+                c,
+                customdata=users,
+                hovertemplate="%{x:.1f} req/s (%{customdata} users): p95 %{y:.1f} ms",
+            )
         )
     height = 320 + 18 * max(0, len(names) - 4)
     legend = {"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"}
     return {
         "throughput": {
             "data": thr,
-            "layout": _layout("Throughput vs users, per endpoint", "requests/s", x_title="users",
-                              hovermode="closest", height=height, legend=legend,
-                              margin={"l": 56, "r": 16, "t": 40, "b": 120}),
+            "layout": _layout(
+                "Throughput vs users, per endpoint",
+                "requests/s",
+                x_title="users",
+                hovermode="closest",
+                height=height,
+                legend=legend,
+                margin={"l": 56, "r": 16, "t": 40, "b": 120},
+            ),
         },
         "latency": {
             "data": lat,
-            "layout": _layout("p95 vs users, per endpoint", "ms", x_title="users",
-                              hovermode="closest", height=height, legend=legend,
-                              margin={"l": 56, "r": 16, "t": 40, "b": 120}),
+            "layout": _layout(
+                "p95 vs users, per endpoint",
+                "ms",
+                x_title="users",
+                hovermode="closest",
+                height=height,
+                legend=legend,
+                margin={"l": 56, "r": 16, "t": 40, "b": 120},
+            ),
         },
         "curve": {
             "data": curve,
-            "layout": _layout("Capacity curve per endpoint: p95 vs achieved throughput", "ms",
-                              x_title="achieved requests/s", hovermode="closest", height=height,
-                              legend=legend, margin={"l": 56, "r": 16, "t": 40, "b": 120}),
+            "layout": _layout(
+                "Capacity curve per endpoint: p95 vs achieved throughput",
+                "ms",
+                x_title="achieved requests/s",
+                hovermode="closest",
+                height=height,
+                legend=legend,
+                margin={"l": 56, "r": 16, "t": 40, "b": 120},
+            ),
         },
     }
 
@@ -272,7 +349,10 @@ def compare_capacity_figure(labels: Sequence[str], capacity: Sequence[Sequence[M
     return {
         "data": data,
         "layout": _layout(
-            "Capacity curves: p95 vs achieved throughput (one point per load step)", "ms",
-            x_title="achieved requests/s", hovermode="closest", height=360,
+            "Capacity curves: p95 vs achieved throughput (one point per load step)",
+            "ms",
+            x_title="achieved requests/s",
+            hovermode="closest",
+            height=360,
         ),
     }

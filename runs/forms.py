@@ -67,7 +67,7 @@ def _json_object(value: Any, what: str) -> dict[str, Any]:
     if value in (None, ""):
         return {}
     if not isinstance(value, dict):
-        raise forms.ValidationError(f"{what} must be a JSON object, e.g. {{\"name\": \"value\"}}.")
+        raise forms.ValidationError(f'{what} must be a JSON object, e.g. {{"name": "value"}}.')
     return value
 
 
@@ -100,7 +100,9 @@ class JSONObjectField(forms.JSONField):
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {_where(exc)}", code="invalid") from None
         if _has_nul(parsed):  # PostgreSQL's jsonb cannot store \u0000
-            raise forms.ValidationError("JSON here cannot contain the NUL character (\\u0000).", code="invalid")
+            raise forms.ValidationError(
+                "JSON here cannot contain the NUL character (\\u0000).", code="invalid"
+            )
         return parsed
 
     def prepare_value(self, value: Any) -> Any:
@@ -176,7 +178,14 @@ class ScenarioForm(forms.ModelForm):
     class Meta:
         model = Scenario
         fields = [
-            "name", "description", "kind", "mode", "locustfile", "user_class", "think_time_min", "think_time_max",
+            "name",
+            "description",
+            "kind",
+            "mode",
+            "locustfile",
+            "user_class",
+            "think_time_min",
+            "think_time_max",
         ]
         labels = {
             "think_time_min": "Think time min (s)",
@@ -202,8 +211,13 @@ class ScenarioForm(forms.ModelForm):
         self.fields["kind"].required = False
         self.fields["mode"].required = False
         self.fields["locustfile"].strip = False  # Python: indentation and trailing lines are kept
-        if not locustfiles_allowed and (self.instance.kind or Scenario.Kind.STEPS) != Scenario.Kind.LOCUSTFILE:
-            self.fields["kind"].choices = [c for c in Scenario.Kind.choices if c[0] != Scenario.Kind.LOCUSTFILE]
+        if (
+            not locustfiles_allowed
+            and (self.instance.kind or Scenario.Kind.STEPS) != Scenario.Kind.LOCUSTFILE
+        ):
+            self.fields["kind"].choices = [
+                c for c in Scenario.Kind.choices if c[0] != Scenario.Kind.LOCUSTFILE
+            ]
 
     @property
     def is_locustfile(self) -> bool:
@@ -247,7 +261,11 @@ class StepForm(forms.ModelForm):
         required=False,
         label="Extract",
         widget=forms.Textarea(
-            attrs={**JSON_ATTRS, "rows": 2, "placeholder": "token = json:access_token\nsession = header:X-Session"}
+            attrs={
+                **JSON_ATTRS,
+                "rows": 2,
+                "placeholder": "token = json:access_token\nsession = header:X-Session",
+            }
         ),
         help_text="One per line: name = json:dotted.path, header:Name or regex:pattern. Sequence mode only.",
     )
@@ -255,7 +273,15 @@ class StepForm(forms.ModelForm):
     class Meta:
         model = ScenarioStep
         fields = [
-            "name", "method", "path", "query", "headers", "body_type", "body", "weight", "expected_statuses",
+            "name",
+            "method",
+            "path",
+            "query",
+            "headers",
+            "body_type",
+            "body",
+            "weight",
+            "expected_statuses",
             "extract",
         ]
         labels = {"expected_statuses": "Expected status codes"}
@@ -389,7 +415,9 @@ class SourceForm(forms.Form):
     csv_file = forms.FileField(required=False, label="CSV file (header row = variable names)")
     source_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, existing: dict[int, ScenarioDataSource] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, existing: dict[int, ScenarioDataSource] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.existing = existing or {}
         self.parsed: dict[str, Any] = {}
@@ -433,7 +461,9 @@ class SourceForm(forms.Form):
 
 
 class BaseSourceFormSet(forms.BaseFormSet):
-    def __init__(self, *args: Any, existing: dict[int, ScenarioDataSource] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, existing: dict[int, ScenarioDataSource] | None = None, **kwargs: Any
+    ) -> None:
         self.existing = existing or {}
         super().__init__(*args, **kwargs)
 
@@ -443,7 +473,8 @@ class BaseSourceFormSet(forms.BaseFormSet):
     def _kept(self) -> list[SourceForm]:
         """Sources on the page, less deleted ones and added rows left untouched."""
         return [
-            f for f in self.forms  # type: ignore[misc]
+            f
+            for f in self.forms  # type: ignore[misc]
             if (f.has_changed() or f["source_id"].value()) and not self._should_delete_form(f)
         ]
 
@@ -471,7 +502,9 @@ SourceFormSet = forms.formset_factory(
 )
 
 
-def source_formset(*, data: Any = None, files: Any = None, scenario: Scenario | None = None) -> BaseSourceFormSet:
+def source_formset(
+    *, data: Any = None, files: Any = None, scenario: Scenario | None = None
+) -> BaseSourceFormSet:
     existing = {s.pk: s for s in scenario.sources.all()} if scenario is not None else {}
     if data is not None:
         if "sources-TOTAL_FORMS" not in data:  # a client that predates data sources
@@ -634,8 +667,14 @@ class TestPlanForm(forms.ModelForm):
     thresholds = ThresholdsField(
         label="Pass/fail thresholds",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono",
-                                     "placeholder": "p95 < 500\nerror_rate < 1%"}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "spellcheck": "false",
+                "class": "mono",
+                "placeholder": "p95 < 500\nerror_rate < 1%",
+            }
+        ),
         help_text=thresholds.SYNTAX_HELP,
     )
     # Optional in a POST (an older form, a script): left out means a single generator.
@@ -686,7 +725,9 @@ class TestPlanForm(forms.ModelForm):
         data = super().clean()
         profile = data.get("profile")
         if profile is not None and (data.get("generators") or 1) > 1 and profiles.is_open_model(profile.kind):
-            self.add_error("generators", "Arrival-rate profiles run on one generator; set 1 or use a users profile.")
+            self.add_error(
+                "generators", "Arrival-rate profiles run on one generator; set 1 or use a users profile."
+            )
         scenario, items = data.get("scenario"), data.get("thresholds")
         if scenario is not None and items:
             # Endpoints are named in the results by method and step name (or path).
@@ -726,7 +767,9 @@ class RunsCompareForm(forms.Form):
         if len(ids) < 2:
             raise forms.ValidationError("Choose at least 2 runs to compare.")
         if len(ids) > MAX_COMPARE_RUNS:
-            raise forms.ValidationError(f"Compare at most {MAX_COMPARE_RUNS} runs at a time; {len(ids)} were given.")
+            raise forms.ValidationError(
+                f"Compare at most {MAX_COMPARE_RUNS} runs at a time; {len(ids)} were given."
+            )
         return ids
 
     def clean(self) -> dict[str, Any]:
@@ -778,7 +821,10 @@ class TeamSwitchForm(forms.Form):
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, strip=True, help_text="What uses it, e.g. “nightly CI”.")
     expires_in_days = forms.IntegerField(
-        required=False, min_value=1, max_value=3650, label="Expires after (days)",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        label="Expires after (days)",
         help_text="Leave empty for a token that does not expire.",
     )
 
@@ -788,7 +834,10 @@ class RunAnnotationForm(forms.Form):
 
     version = forms.CharField(required=False, max_length=200, strip=True, label="Version / commit")
     tags = forms.CharField(
-        required=False, max_length=1000, strip=True, help_text="Short labels separated by commas, e.g. before-deploy, db-v2."
+        required=False,
+        max_length=1000,
+        strip=True,
+        help_text="Short labels separated by commas, e.g. before-deploy, db-v2.",
     )
     notes = forms.CharField(required=False, max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -840,7 +889,10 @@ class ShareCreateForm(forms.Form):
 
 class PlanScheduleForm(forms.Form):
     schedule = forms.CharField(
-        required=False, max_length=100, strip=True, label="Cron schedule",
+        required=False,
+        max_length=100,
+        strip=True,
+        label="Cron schedule",
         help_text="minute hour day-of-month month day-of-week, e.g. “0 3 * * 1-5”; empty: no schedule.",
     )
 

@@ -28,7 +28,10 @@ def locustfile_problems(source: str) -> list[str]:
     classes = [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
 
     def base_names(node: ast.ClassDef) -> list[str]:
-        return [b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else "" for b in node.bases]
+        return [
+            b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else ""
+            for b in node.bases
+        ]
 
     shapes = [c.name for c in classes if "LoadTestShape" in base_names(c)]
     if shapes:

@@ -17,6 +17,7 @@ from django.urls import reverse
 from . import profiles
 from . import thresholds as thresholds_mod
 
+
 def validate_thresholds(value: object) -> None:
     """The stored JSON list of a plan's thresholds (``runs.thresholds``), e.g. edited in the admin."""
     from django.core.exceptions import ValidationError
@@ -130,7 +131,6 @@ class Scenario(models.Model):
         WEIGHTED = "weighted", "Weighted: each iteration runs one step picked by weight"
         SEQUENCE = "sequence", "Sequence: each iteration runs every step in order"
 
-
     team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -171,7 +171,9 @@ class ScenarioStep(models.Model):
     headers = models.JSONField(default=dict, blank=True)
     body_type = models.CharField(max_length=10, choices=BodyType.choices, default=BodyType.NONE)
     body = models.TextField(blank=True)
-    weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(1000)])
+    weight = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(1000)]
+    )
     expected_statuses = models.CharField(
         max_length=200, default="200-399", help_text="Codes and ranges, e.g. 200-299,304."
     )
@@ -252,7 +254,9 @@ class TestPlan(models.Model):
     schedule = models.CharField(max_length=100, blank=True)
     schedule_next_at = models.DateTimeField(null=True, blank=True, db_index=True)
     schedule_last_at = models.DateTimeField(null=True, blank=True)
-    schedule_last_run = models.ForeignKey("Run", null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    schedule_last_run = models.ForeignKey(
+        "Run", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
     # Why the last scheduled start was refused (caps, safety, profile); blank after a success.
     schedule_last_error = models.TextField(blank=True)
     # Pass/fail criteria: a list of ``runs.thresholds.Threshold.to_dict`` dicts.
@@ -468,7 +472,9 @@ class EndpointSummary(models.Model):
 
     class Meta:
         ordering = ["run", "name", "method"]
-        constraints = [models.UniqueConstraint(fields=["run", "method", "name"], name="endpointsummary_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "method", "name"], name="endpointsummary_unique")
+        ]
 
 
 class RunAnalysis(models.Model):

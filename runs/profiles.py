@@ -374,8 +374,10 @@ def users_at(plan: Plan, t: float) -> float | None:
             level = float(stage.users)
         else:
             step = stage.spawn_rate * stage.duration
-            level = min(float(stage.users), level + step) if stage.users >= level else max(
-                float(stage.users), level - step
+            level = (
+                min(float(stage.users), level + step)
+                if stage.users >= level
+                else max(float(stage.users), level - step)
             )
         start = end
     return None

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
-
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet, TextField
 from django.db.models.functions import Cast, NullIf
@@ -20,10 +19,10 @@ from runs import profiles
 from runs.figures import SECOND_COLUMNS, series_from_rows
 from runs.histogram import Histogram
 from runs.models import (
-    GeneratorSecond,
     EndpointSecond,
     EndpointSummary,
     ErrorGroup,
+    GeneratorSecond,
     LoadProfile,
     Run,
     RunSecond,
@@ -56,7 +55,16 @@ RUN_LIST_FIELDS = (
 
 
 ENDPOINT_COLUMNS = (
-    "method", "name", "requests", "failures", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "rps",
+    "method",
+    "name",
+    "requests",
+    "failures",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "rps",
 )
 
 
@@ -84,7 +92,9 @@ def run_list(*, team: Team, filters: RunFilter | None = None) -> QuerySet[Run]:
         if filters.tag:
             # Tags cannot hold quotes, so '"tag"' in the JSON text is exactly "tag is an element";
             # unlike JSONField __contains this works on SQLite as well as PostgreSQL.
-            runs = runs.alias(tags_text=Cast("tags", TextField())).filter(tags_text__contains=f'"{filters.tag}"')
+            runs = runs.alias(tags_text=Cast("tags", TextField())).filter(
+                tags_text__contains=f'"{filters.tag}"'
+            )
         if filters.version:
             runs = runs.filter(version=filters.version)
         if filters.plan_id:
@@ -103,7 +113,11 @@ def runs_of_plan(*, plan: TestPlan, limit: int = 50) -> list[Run]:
 
 
 def plan_list(*, team: Team) -> QuerySet[TestPlan]:
-    return TestPlan.objects.filter(team=team).select_related("target", "scenario", "profile").annotate(run_count=Count("runs"))
+    return (
+        TestPlan.objects.filter(team=team)
+        .select_related("target", "scenario", "profile")
+        .annotate(run_count=Count("runs"))
+    )
 
 
 def target_list(*, team: Team) -> QuerySet[Target]:
@@ -173,9 +187,7 @@ def run_generator_rows(*, run: Run) -> list[dict[str, Any]]:
 def run_endpoint_rows(*, run: Run) -> list[dict[str, Any]]:
     """Per-endpoint figures: the stored summaries, or merged live while none exist yet."""
     summaries = list(
-        EndpointSummary.objects.filter(run=run)
-        .order_by("name", "method")
-        .values(*ENDPOINT_COLUMNS)
+        EndpointSummary.objects.filter(run=run).order_by("name", "method").values(*ENDPOINT_COLUMNS)
     )
     if summaries or not run.is_active:
         return summaries
@@ -262,25 +274,29 @@ def _step_row(step: dict[str, Any]) -> dict[str, Any]:
         **step,
         "query_text": json.dumps(step.get("query")) if step.get("query") else "",
         "headers_text": json.dumps(step.get("headers")) if step.get("headers") else "",
-        "extract_text": "; ".join(f"{r['var']} = {r['source']}:{r['expr']}" for r in step.get("extract") or []),
+        "extract_text": "; ".join(
+            f"{r['var']} = {r['source']}:{r['expr']}" for r in step.get("extract") or []
+        ),
     }
 
 
 def scenario_step_rows(*, scenario: Scenario) -> list[dict[str, Any]]:
     """Steps in the shape of a run snapshot's steps, so one table shows both."""
     return [
-        _step_row({
-            "name": step.display_name,
-            "method": step.method,
-            "path": step.path,
-            "query": step.query,
-            "headers": step.headers,
-            "body_type": step.body_type,
-            "body": step.body,
-            "weight": step.weight,
-            "expected_statuses": step.expected_statuses,
-            "extract": step.extract,
-        })
+        _step_row(
+            {
+                "name": step.display_name,
+                "method": step.method,
+                "path": step.path,
+                "query": step.query,
+                "headers": step.headers,
+                "body_type": step.body_type,
+                "body": step.body,
+                "weight": step.weight,
+                "expected_statuses": step.expected_statuses,
+                "extract": step.extract,
+            }
+        )
         for step in scenario.steps.all()
     ]
 
@@ -293,8 +309,11 @@ def profile_param_rows(*, kind: str, params: dict[str, Any]) -> list[tuple[str, 
     """(label, value) pairs of a profile's parameters, for reading rather than editing."""
     if kind == "stages":
         return [
-            (f"Stage {i}", f"{s.get('duration')} s → {s.get('users')} users"
-             + (f" at {s['spawn_rate']:g}/s" if s.get("spawn_rate") else ""))
+            (
+                f"Stage {i}",
+                f"{s.get('duration')} s → {s.get('users')} users"
+                + (f" at {s['spawn_rate']:g}/s" if s.get("spawn_rate") else ""),
+            )
             for i, s in enumerate(params.get("stages") or [], start=1)
         ]
     labels = {name: label for name, label, *_ in profiles.FIELDS.get(kind, [])}
@@ -341,8 +360,10 @@ def run_threshold_rows(*, run: Run) -> list[dict[str, Any]]:
             items = thresholds.parse_thresholds(run.thresholds)
         except ValueError:
             items = []
-        results = [{**item.to_dict(), "label": item.label(), "observed": None, "verdict": "pending", "note": ""}
-                   for item in items]
+        results = [
+            {**item.to_dict(), "label": item.label(), "observed": None, "verdict": "pending", "note": ""}
+            for item in items
+        ]
     rows = []
     for r in results:
         metric = str(r.get("metric", ""))

@@ -19,9 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
-
 import numpy as np
+from django.db.models import QuerySet
 
 from runs.analysis import Comparison, auto_block_seconds, compare_endpoints
 from runs.analysis.stored import CapacityAnalysis, capacity_from_data, verdicts_from_data, verdicts_to_data
@@ -121,7 +120,9 @@ def paired_series(
     return normalised(ref_users, ref_values), normalised(cand_users, cand_values)
 
 
-def verdict_block_seconds(pairs: Iterable[tuple[np.ndarray, np.ndarray]], *, sample_seconds: int) -> int | None:
+def verdict_block_seconds(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]], *, sample_seconds: int
+) -> int | None:
     """One block length (seconds) for every series of a comparison of stored block series.
 
     The longest of the automatic block lengths (``auto_block_seconds``: the most autocorrelated
@@ -182,8 +183,10 @@ def run_baseline_verdict(*, run: Run) -> BaselineVerdict | None:
     if baseline_id not in data:  # deleted meanwhile
         return None
     comparison = verdicts(
-        block_arrays(data[baseline_id]), block_arrays(data[run.pk]),
-        sample_seconds=_sample_seconds(data[baseline_id]), endpoints=False,
+        block_arrays(data[baseline_id]),
+        block_arrays(data[run.pk]),
+        sample_seconds=_sample_seconds(data[baseline_id]),
+        endpoints=False,
     )[OVERALL]
     return BaselineVerdict(baseline_id=baseline_id, comparison=comparison)
 
@@ -279,7 +282,9 @@ def runs_compare(
             by_endpoint[i] = verdicts_from_data(stored[str(i)])
         else:
             by_endpoint[i] = verdicts(
-                blocks[ref], blocks[i], sample_seconds=_sample_seconds(analyses[ref]),
+                blocks[ref],
+                blocks[i],
+                sample_seconds=_sample_seconds(analyses[ref]),
                 reference_medians=reference_medians,
             )
             if cacheable:
@@ -299,8 +304,12 @@ def runs_compare(
                 windows=[(s["users"], s["start_t"], s["end_t"]) for s in steps],
                 capacity=[
                     {
-                        "users": s["users"], "rps": s["throughput_rps"], "p50_ms": s["p50_ms"],
-                        "p95_ms": s["p95_ms"], "p99_ms": s["p99_ms"], "error_rate": s["error_rate"],
+                        "users": s["users"],
+                        "rps": s["throughput_rps"],
+                        "p50_ms": s["p50_ms"],
+                        "p95_ms": s["p95_ms"],
+                        "p99_ms": s["p99_ms"],
+                        "error_rate": s["error_rate"],
                     }
                     for s in steps
                 ],
@@ -310,7 +319,9 @@ def runs_compare(
         )
 
     endpoint_series = {i: set((analyses[i].get("blocks") or {}).get("endpoints") or {}) for i in ids}
-    endpoints = sorted({name for i in ids for name in summaries[i]} | {n for i in ids for n in endpoint_series[i]})
+    endpoints = sorted(
+        {name for i in ids for name in summaries[i]} | {n for i in ids for n in endpoint_series[i]}
+    )
     rows: list[EndpointCompareRow] = []
     for name in endpoints:
         ref_row = summaries[ref].get(name)
@@ -327,7 +338,9 @@ def runs_compare(
                     p95_ms=s["p95_ms"] if s else None,
                     p99_ms=s["p99_ms"] if s else None,
                     error_pct=100.0 * s["failures"] / s["requests"] if s and s["requests"] else None,
-                    p95_delta=_relative(s and s["p95_ms"], ref_row and ref_row["p95_ms"]) if i != ref else None,
+                    p95_delta=_relative(s and s["p95_ms"], ref_row and ref_row["p95_ms"])
+                    if i != ref
+                    else None,
                     rps_delta=_relative(s and s["rps"], ref_row and ref_row["rps"]) if i != ref else None,
                     comparison=by_endpoint.get(i, {}).get(name),
                 )
@@ -341,4 +354,3 @@ def _relative(value: float | None, reference: float | None) -> float | None:
     if value is None or not reference:
         return None
     return value / reference - 1.0
-

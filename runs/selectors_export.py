@@ -17,7 +17,13 @@ from typing import Any
 
 from runs import selectors
 from runs.exports.csv import ENDPOINT_SECOND_FIELDS, SECOND_FIELDS
-from runs.exports.json import ENDPOINT_COLUMNS, ENDPOINT_SECOND_COLUMNS, ERROR_COLUMNS, SECOND_COLUMNS, RunExport
+from runs.exports.json import (
+    ENDPOINT_COLUMNS,
+    ENDPOINT_SECOND_COLUMNS,
+    ERROR_COLUMNS,
+    SECOND_COLUMNS,
+    RunExport,
+)
 from runs.exports.report import RunReport
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunAnalysis, RunSecond
 from runs.selectors_analysis import run_baseline_verdict
@@ -65,7 +71,9 @@ def run_header(*, run: Run) -> dict[str, Any]:
     }
 
 
-def run_second_rows(*, run: Run, fields: tuple[str, ...], histograms: bool = False) -> Iterator[tuple[Any, ...]]:
+def run_second_rows(
+    *, run: Run, fields: tuple[str, ...], histograms: bool = False
+) -> Iterator[tuple[Any, ...]]:
     """The run's RunSecond rows by ``t`` as tuples of ``fields`` (+ the histogram)."""
     columns = (*fields, "histogram") if histograms else fields
     return (
@@ -119,11 +127,15 @@ def run_export(*, run: Run, histograms: bool = False) -> RunExport:
     return RunExport(
         run=run_header(run=run),
         snapshot=run.snapshot or {},
-        endpoints=list(EndpointSummary.objects.filter(run=run).order_by("name", "method").values(*endpoint_fields)),
+        endpoints=list(
+            EndpointSummary.objects.filter(run=run).order_by("name", "method").values(*endpoint_fields)
+        ),
         errors=list(ErrorGroup.objects.filter(run=run).order_by("-count", "name").values(*ERROR_COLUMNS)),
         analysis=_analysis(run=run),
         seconds=run_second_rows(run=run, fields=SECOND_COLUMNS, histograms=histograms),
-        endpoint_seconds=run_endpoint_second_rows(run=run, fields=ENDPOINT_SECOND_COLUMNS, histograms=histograms),
+        endpoint_seconds=run_endpoint_second_rows(
+            run=run, fields=ENDPOINT_SECOND_COLUMNS, histograms=histograms
+        ),
         histograms=histograms,
     )
 

@@ -58,7 +58,9 @@ def execute_run(run_id: int) -> None:
 )
 def run_generator(run_id: int, index: int, master_host: str, master_port: int, pin: Any = None) -> None:
     with stop_on_sigterm():
-        generator_execute(run_id=run_id, index=index, master_host=master_host, master_port=master_port, pin=pin)
+        generator_execute(
+            run_id=run_id, index=index, master_host=master_host, master_port=master_port, pin=pin
+        )
 
 
 @shared_task(name="runs.tasks.reap_stale_runs", ignore_result=True)

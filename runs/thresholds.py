@@ -392,9 +392,7 @@ class AbortWatch:
     last_t: int = -1
 
     def __post_init__(self) -> None:
-        self._streaks = {
-            i: _Streak() for i, item in enumerate(self.thresholds) if item.abort_after_seconds
-        }
+        self._streaks = {i: _Streak() for i, item in enumerate(self.thresholds) if item.abort_after_seconds}
 
     @property
     def active(self) -> bool:
@@ -411,9 +409,7 @@ class AbortWatch:
     ) -> Abort | None:
         """Add the seconds after ``last_t`` (``overall``: every run second; ``endpoints``: the
         seconds each endpoint had a row). Returns the first abort, or None."""
-        by_endpoint = {
-            key: {s.t: s for s in samples} for key, samples in (endpoints or {}).items()
-        }
+        by_endpoint = {key: {s.t: s for s in samples} for key, samples in (endpoints or {}).items()}
         for sample in sorted(overall, key=lambda s: s.t):
             if sample.t <= self.last_t:
                 continue
@@ -436,5 +432,7 @@ class AbortWatch:
                     streak.start = sample.t
                 assert item.abort_after_seconds is not None
                 if sample.t - streak.start + 1 >= item.abort_after_seconds:
-                    return Abort(index=index, threshold=item, from_t=streak.start, to_t=sample.t, observed=value)
+                    return Abort(
+                        index=index, threshold=item, from_t=streak.start, to_t=sample.t, observed=value
+                    )
         return None

@@ -81,7 +81,16 @@ def ensure_venv_and_reexec(base_dir: Path, argv: list[str]) -> None:
             subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
         print("[scaletest] installing requirements.txt (first run only) ...", flush=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(requirements)],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "-q",
+                "-r",
+                str(requirements),
+            ],
             check=True,
         )
         stamp.write_text(digest)

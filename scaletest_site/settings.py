@@ -236,7 +236,9 @@ SCALETEST_QUEUED_TIMEOUT_SECONDS = env_int("SCALETEST_QUEUED_TIMEOUT_SECONDS", 3
 # Distributed runs (runs.engine.generator): a run with generators > 1 starts its Locust child as
 # a master and sends one task per generator to this queue; each runs a Locust worker child that
 # connects back to the master over ZeroMQ. Generator hosts run a worker consuming only this queue.
-SCALETEST_GENERATOR_QUEUE = env_str("SCALETEST_GENERATOR_QUEUE", "") or f"{CELERY_TASK_DEFAULT_QUEUE}-generators"
+SCALETEST_GENERATOR_QUEUE = (
+    env_str("SCALETEST_GENERATOR_QUEUE", "") or f"{CELERY_TASK_DEFAULT_QUEUE}-generators"
+)
 CELERY_TASK_ROUTES = {"runs.tasks.run_generator": {"queue": SCALETEST_GENERATOR_QUEUE}}
 # Most generator processes one run may use (a plan asks for 1..this).
 SCALETEST_MAX_GENERATORS = env_int("SCALETEST_MAX_GENERATORS", 8, minimum=1)
@@ -254,10 +256,15 @@ CELERY_BEAT_SCHEDULER = "scaletest_site.celery:OneBeatScheduler"
 SCALETEST_REAP_INTERVAL_SECONDS = env_int("SCALETEST_REAP_INTERVAL_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-runs": {
-        "task": "runs.tasks.reap_stale_runs", "schedule": float(SCALETEST_REAP_INTERVAL_SECONDS),
+        "task": "runs.tasks.reap_stale_runs",
+        "schedule": float(SCALETEST_REAP_INTERVAL_SECONDS),
     },
     # Plans with a cron schedule (TestPlan.schedule, in TIME_ZONE); claimed in the database.
-    "start-due-schedules": {"task": "runs.tasks.start_due_schedules", "schedule": 30.0, "options": {"expires": 25}},
+    "start-due-schedules": {
+        "task": "runs.tasks.start_due_schedules",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
 }
 
 # --- Runs ----------------------------------------------------------------------------------

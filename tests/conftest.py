@@ -76,7 +76,9 @@ def live_server(request: pytest.FixtureRequest, collected_static: Path) -> Itera
     """pytest-django's live server, serving static files as gunicorn does under `up`."""
     from pytest_django.live_server_helper import LiveServer
 
-    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    addr = (
+        request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    )
     server = LiveServer(addr, start=False)
     server.thread.static_handler = _wsgi_app_only
     server.start()
@@ -87,10 +89,16 @@ def live_server(request: pytest.FixtureRequest, collected_static: Path) -> Itera
 # -- which database, which tests ------------------------------------------------------------------
 # A test needing none of these never touches the database under test: it gives the same answer
 # on both, so `manage.py test` runs it in one database's pass only (--database-tests-only).
-DATABASE_FIXTURES = frozenset({
-    "db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
-    "live_server", "django_db_setup",  # not django_db_blocker: pytest-django asks it for every test
-})
+DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+        "live_server",
+        "django_db_setup",  # not django_db_blocker: pytest-django asks it for every test
+    }
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -168,7 +176,7 @@ class LiveWorker:
 
     def log_since(self, mark: int) -> list[str]:
         """The lines logged after ``mark`` (a value of ``lines`` taken earlier), as kept."""
-        return list(self.output)[-(self.lines - mark):] if self.lines > mark else []
+        return list(self.output)[-(self.lines - mark) :] if self.lines > mark else []
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
@@ -222,9 +230,24 @@ def start_worker(
     }
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "scaletest_site", "worker",
-            "-Q", queue, "--pool=prefork", "-c", str(concurrency), "-l", "info",
-            "-n", hostname, "--without-gossip", "--without-mingle", "--without-heartbeat",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "scaletest_site",
+            "worker",
+            "-Q",
+            queue,
+            "--pool=prefork",
+            "-c",
+            str(concurrency),
+            "-l",
+            "info",
+            "-n",
+            hostname,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
             *(extra_args or []),
         ],
         cwd=str(BASE_DIR),
@@ -347,25 +370,46 @@ def make_plan(team: Any) -> Callable[..., Any]:
     ) -> TestPlan:
         target = Target.objects.create(
             team=team,
-            name=f"{name} target", base_url=base_url, headers=target_headers or {}, auth_type=auth_type,
-            timeout_seconds=timeout_seconds, created_by=owner,
+            name=f"{name} target",
+            base_url=base_url,
+            headers=target_headers or {},
+            auth_type=auth_type,
+            timeout_seconds=timeout_seconds,
+            created_by=owner,
         )
         scenario = Scenario.objects.create(
             team=team,
-            name=f"{name} scenario", user_class=user_class, think_time_min=think_time_min,
-            think_time_max=think_time_max, created_by=owner,
+            name=f"{name} scenario",
+            user_class=user_class,
+            think_time_min=think_time_min,
+            think_time_max=think_time_max,
+            created_by=owner,
         )
         ScenarioStep.objects.create(
-            scenario=scenario, name=step_name, method=method, path=path, query=query or {},
-            headers=headers or {}, body_type=body_type, body=body, expected_statuses=expected_statuses,
+            scenario=scenario,
+            name=step_name,
+            method=method,
+            path=path,
+            query=query or {},
+            headers=headers or {},
+            body_type=body_type,
+            body=body,
+            expected_statuses=expected_statuses,
         )
         profile = LoadProfile.objects.create(
             team=team,
-            name=f"{name} profile", kind=profile_kind,
-            params=params if params is not None else {"users": 2, "duration": 3}, created_by=owner,
+            name=f"{name} profile",
+            kind=profile_kind,
+            params=params if params is not None else {"users": 2, "duration": 3},
+            created_by=owner,
         )
         return TestPlan.objects.create(
-            team=team, name=name, target=target, scenario=scenario, profile=profile, created_by=owner,
+            team=team,
+            name=name,
+            target=target,
+            scenario=scenario,
+            profile=profile,
+            created_by=owner,
             generators=generators,
         )
 

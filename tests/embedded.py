@@ -12,10 +12,20 @@ import socket
 from pathlib import Path
 
 # The test session's database, broker, queues and keys: a newcomer has none of them.
-SESSION_ONLY = frozenset({
-    "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SCALETEST_QUEUE", "SCALETEST_GENERATOR_QUEUE",
-    "SCALETEST_ALLOWLIST", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "SCALETEST_TEST_DB_NAME", "SCALETEST_TEST_DB",
-})
+SESSION_ONLY = frozenset(
+    {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "CELERY_BROKER_URL",
+        "SCALETEST_QUEUE",
+        "SCALETEST_GENERATOR_QUEUE",
+        "SCALETEST_ALLOWLIST",
+        "SECRET_KEY",
+        "DJANGO_SETTINGS_MODULE",
+        "SCALETEST_TEST_DB_NAME",
+        "SCALETEST_TEST_DB",
+    }
+)
 
 
 def free_port() -> int:

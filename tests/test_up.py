@@ -54,7 +54,9 @@ class Up:
         """Access-log lines with a 5xx status, and tracebacks, from everything `up` printed."""
         lines = self.log().splitlines()
         fives = [line for line in lines if re.search(r'" 5\d\d \d', line)]
-        tracebacks = [line for line in lines if line.startswith("Traceback") or "Internal Server Error" in line]
+        tracebacks = [
+            line for line in lines if line.startswith("Traceback") or "Internal Server Error" in line
+        ]
         return fives + tracebacks
 
     def session(self) -> requests.Session:
@@ -62,7 +64,11 @@ class Up:
         s.get(f"{self.base}/accounts/login/", timeout=10)
         r = s.post(
             f"{self.base}/accounts/login/",
-            data={"username": self.user, "password": self.password, "csrfmiddlewaretoken": s.cookies["csrftoken"]},
+            data={
+                "username": self.user,
+                "password": self.password,
+                "csrfmiddlewaretoken": s.cookies["csrftoken"],
+            },
             headers={"Referer": f"{self.base}/accounts/login/"},
             timeout=10,
         )
@@ -78,12 +84,18 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "manage.py", "up", "--port", str(web_port), "--demo-port", str(demo_port)],
-            cwd=ROOT, env=embedded_env(data_dir), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=embedded_env(data_dir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{web_port}"
     try:
         banner = wait_for(
-            lambda: re.search(r"Log in\s+(\S+) / (\S+)", log_path.read_text(errors="replace")), 120, "the banner"
+            lambda: re.search(r"Log in\s+(\S+) / (\S+)", log_path.read_text(errors="replace")),
+            120,
+            "the banner",
         )
         assert f"Open      http://127.0.0.1:{web_port}/" in log_path.read_text()
 
@@ -129,7 +141,10 @@ class Tab:
         self.page = self.context.new_page()
         self.page.set_default_timeout(30_000)
         self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on(
+            "console",
+            lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+        )
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         if login:
             self.page.goto("/accounts/login/")
@@ -170,8 +185,10 @@ def start_demo(s: requests.Session, base: str) -> int:
     assert DEMO_PLAN in plans
     plan_id = re.search(r"/plans/(\d+)/", plans).group(1)
     r = s.post(
-        f"{base}/plans/{plan_id}/start/", data={"csrfmiddlewaretoken": s.cookies["csrftoken"]},
-        headers={"Referer": base}, timeout=10,
+        f"{base}/plans/{plan_id}/start/",
+        data={"csrfmiddlewaretoken": s.cookies["csrftoken"]},
+        headers={"Referer": base},
+        timeout=10,
     )
     assert r.status_code == 200, r.status_code
     return int(re.search(r"/runs/(\d+)/", r.url).group(1))
@@ -249,12 +266,15 @@ def test_the_printed_login_and_a_cancel_work(up: Up) -> None:
     s = up.session()
     run_id = start_demo(s, up.base)
     measured = wait_for(
-        lambda: (j := live(s, up.base, run_id))["last_t"] >= 2 and j["total_requests"] > 0 and j, 60,
+        lambda: (j := live(s, up.base, run_id))["last_t"] >= 2 and j["total_requests"] > 0 and j,
+        60,
         "the embedded worker to store seconds",
     )
     s.post(
-        f"{up.base}/runs/{run_id}/cancel/", data={"csrfmiddlewaretoken": s.cookies["csrftoken"]},
-        headers={"Referer": up.base}, timeout=10,
+        f"{up.base}/runs/{run_id}/cancel/",
+        data={"csrfmiddlewaretoken": s.cookies["csrftoken"]},
+        headers={"Referer": up.base},
+        timeout=10,
     )
     final = wait_for(lambda: (j := live(s, up.base, run_id))["active"] is False and j, 30, "the cancel")
     assert final["status"] == "cancelled" and final["total_requests"] >= measured["total_requests"]

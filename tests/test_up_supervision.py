@@ -64,9 +64,20 @@ class Up:
         self.log_path = tmp_path / "up.log"
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "manage.py", "up", "--port", str(self.web_port),
-                 "--demo-port", str(self.demo_port)],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "manage.py",
+                    "up",
+                    "--port",
+                    str(self.web_port),
+                    "--demo-port",
+                    str(self.demo_port),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.ps = psutil.Process(self.proc.pid)
         self.session = requests.Session()
@@ -109,11 +120,13 @@ class Up:
         wait_gone(killed, KILL_SECONDS, f"every process of the killed {name} to end")
         wait_for(
             lambda: f"up: {name} exited with -9 (SIGKILL); restarting in 1 s" in self.log()[mark:],
-            KILL_SECONDS, lambda: f"up to report the {name}'s death:\n{self.log()[mark:][-3000:]}",
+            KILL_SECONDS,
+            lambda: f"up to report the {name}'s death:\n{self.log()[mark:][-3000:]}",
         )
         new = wait_for(
             lambda: (p := self.program(name)) is not None and p.pid != old.pid and p,
-            30, f"up to restart the {name}",
+            30,
+            f"up to restart the {name}",
         )
         assert alive(self.ps), f"up itself stopped:\n{self.log()[-3000:]}"
         assert not self.strays(), f"orphans after killing the {name}:\n{describe(self.strays())}"
@@ -130,10 +143,12 @@ def test_up_restarts_each_killed_program_and_nothing_it_started_outlives_it(tmp_
         r = s.post(
             f"{up.base}/accounts/login/",
             data={
-                "username": banner.group(1), "password": banner.group(2),
+                "username": banner.group(1),
+                "password": banner.group(2),
                 "csrfmiddlewaretoken": s.cookies["csrftoken"],
             },
-            headers={"Referer": f"{up.base}/accounts/login/"}, timeout=10,
+            headers={"Referer": f"{up.base}/accounts/login/"},
+            timeout=10,
         )
         assert r.status_code == 200 and "Log out" in r.text
         for name in ("web", "worker", "beat", "demo target"):
@@ -183,10 +198,16 @@ def test_up_restarts_each_killed_program_and_nothing_it_started_outlives_it(tmp_
         # The restarted worker runs the next run to its end.
         short = {"name": "4 s", "kind": "constant", "params": {"users": 2, "duration": 4}}
         profile = up.api("POST", "/profiles", json=short)
-        plan = up.api("POST", "/plans", json={
-            "name": "After the crash", "profile": profile["id"],
-            "target": demo["target"], "scenario": demo["scenario"],
-        })
+        plan = up.api(
+            "POST",
+            "/plans",
+            json={
+                "name": "After the crash",
+                "profile": profile["id"],
+                "target": demo["target"],
+                "scenario": demo["scenario"],
+            },
+        )
         after = up.api("POST", f"/plans/{plan['id']}/runs")
         done = wait_for(
             lambda: not (j := up.api("GET", f"/runs/{after['id']}"))["active"] and j, 90, "the next run"

@@ -96,8 +96,19 @@ def compare_samples(
     p_value = _tied_is_no_evidence(float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue), a, b)
     hl, ci = hodges_lehmann(b, a, confidence=confidence)
     return _tested(
-        p_value, None, hl, ci, block_seconds, a.size, b.size, base_median, cand_median,
-        alpha=alpha, min_effect=min_effect, confidence=confidence, lower_is_better=lower_is_better,
+        p_value,
+        None,
+        hl,
+        ci,
+        block_seconds,
+        a.size,
+        b.size,
+        base_median,
+        cand_median,
+        alpha=alpha,
+        min_effect=min_effect,
+        confidence=confidence,
+        lower_is_better=lower_is_better,
     )
 
 
@@ -125,7 +136,12 @@ def compare_endpoints(
     overhead of scipy is paid once per group instead of once per endpoint.
     """
     names = [name for name in baseline if name in candidate]
-    settings = {"alpha": alpha, "min_effect": min_effect, "confidence": confidence, "lower_is_better": lower_is_better}
+    settings = {
+        "alpha": alpha,
+        "min_effect": min_effect,
+        "confidence": confidence,
+        "lower_is_better": lower_is_better,
+    }
     results: dict[str, Comparison] = {}
     tests: dict[str, tuple[float, float, tuple[float, float] | None]] = {}  # name -> p, HL, CI
     blocked: dict[str, tuple[int, np.ndarray, np.ndarray, float, float]] = {}
@@ -146,10 +162,17 @@ def compare_endpoints(
             results[name] = _insufficient(a.size, b.size, base_median, cand_median, block, confidence)
             continue
         blocked[name] = (block, a, b, base_median, cand_median)
-        if a.size > EXACT_MAX_BLOCKS and b.size > EXACT_MAX_BLOCKS and np.isfinite(a).all() and np.isfinite(b).all():
+        if (
+            a.size > EXACT_MAX_BLOCKS
+            and b.size > EXACT_MAX_BLOCKS
+            and np.isfinite(a).all()
+            and np.isfinite(b).all()
+        ):
             groups.setdefault((a.size, b.size), []).append(name)
         else:  # scipy's exact test (or NaN/inf handling) decides per series: test it alone
-            p_value = _tied_is_no_evidence(float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue), a, b)
+            p_value = _tied_is_no_evidence(
+                float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue), a, b
+            )
             tests[name] = (p_value, *hodges_lehmann(b, a, confidence=confidence))
     for group in groups.values():
         a2 = np.stack([blocked[n][1] for n in group])
@@ -180,13 +203,23 @@ def comparison_summary(c: Comparison, *, alpha: float = 0.05, min_effect: float 
     ``compare_endpoints`` with these ``alpha`` and ``min_effect`` write it)."""
     if c.p_value is None:
         return _insufficient(
-            c.baseline_blocks, c.candidate_blocks, c.baseline_median, c.candidate_median, c.block_seconds, c.confidence
+            c.baseline_blocks,
+            c.candidate_blocks,
+            c.baseline_median,
+            c.candidate_median,
+            c.block_seconds,
+            c.confidence,
         ).summary
     return _summary(c, alpha, min_effect)
 
 
 def _insufficient(
-    base_blocks: int, cand_blocks: int, base_median: float, cand_median: float, block_seconds: int, confidence: float
+    base_blocks: int,
+    cand_blocks: int,
+    base_median: float,
+    cand_median: float,
+    block_seconds: int,
+    confidence: float,
 ) -> Comparison:
     return Comparison(
         verdict="insufficient data",
@@ -240,7 +273,9 @@ def _tested(
     the per-endpoint reference in the tests) builds from a test's results."""
     relative = hl / base_median
     comparison = Comparison(
-        verdict=_verdict(p_value if p_adjusted is None else p_adjusted, relative, alpha, min_effect, lower_is_better),
+        verdict=_verdict(
+            p_value if p_adjusted is None else p_adjusted, relative, alpha, min_effect, lower_is_better
+        ),
         p_value=p_value,
         p_value_adjusted=p_adjusted,
         baseline_median=base_median,
@@ -274,7 +309,9 @@ def auto_block_seconds(*series: np.ndarray, sample_seconds: int = 1) -> int:
     rho = sum(r * n for r, n in weighted) / total
     rho += (1.0 + 4.0 * rho) / (total / len(weighted))  # small-sample bias of the estimate
     rho = min(max(rho, 0.0), 0.95)
-    block = max(math.ceil(MIN_BLOCK_SECONDS / sample_seconds), math.ceil(BLOCK_FACTOR * (1.0 + rho) / (1.0 - rho)))
+    block = max(
+        math.ceil(MIN_BLOCK_SECONDS / sample_seconds), math.ceil(BLOCK_FACTOR * (1.0 + rho) / (1.0 - rho))
+    )
     shortest = min(len(s) for s in series)
     return sample_seconds * max(1, min(block, shortest // TARGET_BLOCKS))
 

@@ -24,8 +24,13 @@ from runs.analysis.usl import UslFit
 from runs.analysis.validity import ValidityWarning
 
 __all__ = [
-    "CapacityAnalysis", "block_series", "capacity_from_data", "capacity_to_data", "jsonable",
-    "verdicts_from_data", "verdicts_to_data",
+    "CapacityAnalysis",
+    "block_series",
+    "capacity_from_data",
+    "capacity_to_data",
+    "jsonable",
+    "verdicts_from_data",
+    "verdicts_to_data",
 ]
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -91,7 +96,12 @@ def _step_data(step: StepAggregate) -> dict[str, Any]:
 
 def _step(data: Mapping[str, Any]) -> StepAggregate:
     return StepAggregate(
-        **{**data, "throughput_ci": _pair(data["throughput_ci"]), "p95_ci_ms": _pair(data["p95_ci_ms"]), "rates": ()}
+        **{
+            **data,
+            "throughput_ci": _pair(data["throughput_ci"]),
+            "p95_ci_ms": _pair(data["p95_ci_ms"]),
+            "rates": (),
+        }
     )
 
 
@@ -106,7 +116,9 @@ def capacity_to_data(capacity: CapacityAnalysis) -> dict[str, Any]:
         "knee": asdict(capacity.knee) if capacity.knee else None,
         "usl": asdict(capacity.usl) if capacity.usl else None,
         "warnings": [asdict(w) for w in capacity.warnings],
-        "endpoint_steps": {name: [_step_data(s) for s in steps] for name, steps in capacity.endpoint_steps.items()},
+        "endpoint_steps": {
+            name: [_step_data(s) for s in steps] for name, steps in capacity.endpoint_steps.items()
+        },
         "bottlenecks": asdict(capacity.bottlenecks) if capacity.bottlenecks else None,
     }
     if capacity.error:
@@ -184,10 +196,18 @@ def block_users(windows: Sequence[tuple[int, int, int]], *, seconds: int) -> lis
 # its results: verdicts stored under another version are recomputed.
 VERDICTS_VERSION = 2
 _COMPARISON_FIELDS = tuple(f for f in Comparison.__dataclass_fields__ if f != "summary")  # rebuilt on read
-_COMPARISON_FLOATS = frozenset({
-    "p_value", "p_value_adjusted", "baseline_median", "candidate_median", "median_shift_relative",
-    "hl_shift", "hl_shift_relative", "confidence",
-})
+_COMPARISON_FLOATS = frozenset(
+    {
+        "p_value",
+        "p_value_adjusted",
+        "baseline_median",
+        "candidate_median",
+        "median_shift_relative",
+        "hl_shift",
+        "hl_shift_relative",
+        "confidence",
+    }
+)
 _COMPARISON_PAIRS = frozenset({"hl_ci", "hl_ci_relative"})
 
 

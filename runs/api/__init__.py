@@ -13,9 +13,9 @@ import json
 import logging
 
 from django.conf import settings
-from django.core.signals import got_request_exception
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.signals import got_request_exception
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Swagger
 from ninja.errors import HttpError, ValidationError
@@ -81,7 +81,11 @@ def model_invalid(request: HttpRequest, exc: DjangoValidationError) -> HttpRespo
     """A model's own checks (``full_clean`` in the services), as a 422 like the others."""
     if hasattr(exc, "error_dict"):
         items = [
-            {"loc": ["body", field] if field != "__all__" else ["body"], "msg": message, "type": "value_error"}
+            {
+                "loc": ["body", field] if field != "__all__" else ["body"],
+                "msg": message,
+                "type": "value_error",
+            }
             for field, messages in exc.message_dict.items()
             for message in messages
         ]

@@ -32,7 +32,10 @@ def editable_team(request: HttpRequest, team_id: int | None) -> Team:
     editor, else 403) or, without one, the caller's first team by name."""
     if team_id is None:
         membership = (
-            Membership.objects.select_related("team").filter(user=request.user).order_by("team__name", "team_id").first()
+            Membership.objects.select_related("team")
+            .filter(user=request.user)
+            .order_by("team__name", "team_id")
+            .first()
         )
         if membership is None:
             raise HttpError(400, "You are in no team yet: create one with POST /api/v1/teams.")

@@ -42,7 +42,9 @@ class SessionAuth(APIKeyCookie):
         if "authorization" in request.headers or not request.user.is_authenticated:
             return None
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and check_csrf(request) is not None:
-            raise HttpError(403, "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value.")
+            raise HttpError(
+                403, "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value."
+            )
         return request.COOKIES.get(self.param_name)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any | None:

@@ -31,7 +31,9 @@ class NulRefusingParser(Parser):
             raise ValidationError([{"loc": ["body"], "msg": NUL_MESSAGE, "type": "value_error"}])
         return data  # type: ignore[no-any-return]
 
-    def parse_querydict(self, data: MultiValueDict, list_fields: list[str], request: HttpRequest) -> dict[str, Any]:
+    def parse_querydict(
+        self, data: MultiValueDict, list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
         result = super().parse_querydict(data, list_fields, request)
         if has_nul(result):
             raise ValidationError([{"loc": ["query"], "msg": NUL_MESSAGE, "type": "value_error"}])

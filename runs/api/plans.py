@@ -71,9 +71,15 @@ def plan_put(request: HttpRequest, plan_id: int, payload: s.PlanIn) -> TestPlan:
 @router.patch("/{int:plan_id}", response=responses({200: s.PlanOut}), url_name="plans-patch")
 def plan_patch(request: HttpRequest, plan_id: int, payload: s.PlanPatch) -> TestPlan:
     plan = access.object_for(request, TestPlan.objects.all(), plan_id, role=access.EDITOR)
-    current = {"name": plan.name, "target": plan.target_id, "scenario": plan.scenario_id,
-               "profile": plan.profile_id, "generators": plan.generators, "notes": plan.notes,
-               "thresholds": plan.thresholds}
+    current = {
+        "name": plan.name,
+        "target": plan.target_id,
+        "scenario": plan.scenario_id,
+        "profile": plan.profile_id,
+        "generators": plan.generators,
+        "notes": plan.notes,
+        "thresholds": plan.thresholds,
+    }
     data = _validated(merged(current, payload), team=plan.team, instance=plan)
     return _saved(lambda: catalog.plan_update(plan=plan, data=data))
 
@@ -87,7 +93,9 @@ def plan_delete(request: HttpRequest, plan_id: int) -> tuple[int, None]:
 
 
 @router.post(
-    "/{int:plan_id}/runs", response=responses({201: s.RunOut, 400: s.Error, 409: s.Error}), url_name="plans-start",
+    "/{int:plan_id}/runs",
+    response=responses({201: s.RunOut, 400: s.Error, 409: s.Error}),
+    url_name="plans-start",
     summary="Start a run of the plan",
 )
 def plan_start(request: HttpRequest, plan_id: int) -> tuple[int, Run]:

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.errors import HttpError
-from ninja.responses import Status
 from ninja.pagination import paginate
+from ninja.responses import Status
 
 from runs import access, profiles
 from runs.api import schemas as s
@@ -23,20 +23,31 @@ router = Router(tags=["profiles"])
 def _params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     try:
         return profiles.validate_profile(
-            kind, params, max_users=settings.SCALETEST_MAX_USERS, max_seconds=settings.SCALETEST_MAX_RUN_SECONDS
+            kind,
+            params,
+            max_users=settings.SCALETEST_MAX_USERS,
+            max_seconds=settings.SCALETEST_MAX_RUN_SECONDS,
         )
     except profiles.ProfileError as exc:
         raise invalid(
             [
-                {"loc": ["body", "kind"] if name == "kind" else ["body", "params", name], "msg": msg, "type": "value_error"}
+                {
+                    "loc": ["body", "kind"] if name == "kind" else ["body", "params", name],
+                    "msg": msg,
+                    "type": "value_error",
+                }
                 for name, msg in exc.errors.items()
             ]
         ) from None
 
 
-def _save(data: dict[str, Any], *, profile: LoadProfile | None = None, team: Any = None, user: Any = None) -> LoadProfile:
+def _save(
+    data: dict[str, Any], *, profile: LoadProfile | None = None, team: Any = None, user: Any = None
+) -> LoadProfile:
     params = _params(data["kind"], data["params"])
-    return catalog.profile_save(name=data["name"], kind=data["kind"], params=params, profile=profile, team=team, user=user)
+    return catalog.profile_save(
+        name=data["name"], kind=data["kind"], params=params, profile=profile, team=team, user=user
+    )
 
 
 @router.get("", response=responses({200: list[s.ProfileOut]}), url_name="profiles-list")

@@ -9,8 +9,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.errors import HttpError
-from ninja.responses import Status
 from ninja.pagination import paginate
+from ninja.responses import Status
 
 from runs import access, selectors, selectors_analysis
 from runs.analysis.stored import jsonable
@@ -92,7 +92,9 @@ def run_start(request: HttpRequest, payload: s.RunStart) -> tuple[int, Run]:
         if not matches:
             raise HttpError(404, f"No test plan named “{payload.plan_name}”.")
         if len(matches) > 1:
-            raise HttpError(409, f"Several of your plans are named “{payload.plan_name}”: give team or the plan's id.")
+            raise HttpError(
+                409, f"Several of your plans are named “{payload.plan_name}”: give team or the plan's id."
+            )
         plan = access.object_for(request, plans, matches[0].pk, role=access.EDITOR)
     else:
         raise HttpError(400, "Give plan (an id) or plan_name.")
@@ -119,8 +121,13 @@ def runs_compare(
         "reference": result.reference_id,
         "runs": [
             {
-                "id": r.run.pk, "plan_name": r.run.plan_name, "status": r.run.status, "closed_model": r.closed_model,
-                "windows": plain(r.windows), "capacity": plain(r.capacity), "verdict": plain(r.verdict),
+                "id": r.run.pk,
+                "plan_name": r.run.plan_name,
+                "status": r.run.status,
+                "closed_model": r.closed_model,
+                "windows": plain(r.windows),
+                "capacity": plain(r.capacity),
+                "verdict": plain(r.verdict),
                 "series": plain(r.series),
             }
             for r in result.runs
@@ -139,7 +146,9 @@ def run_get(request: HttpRequest, run_id: int) -> Run:
     return _run(request, run_id)
 
 
-@router.post("/{int:run_id}/cancel", response=responses({200: s.RunOut, 409: s.Error}), url_name="runs-cancel")
+@router.post(
+    "/{int:run_id}/cancel", response=responses({200: s.RunOut, 409: s.Error}), url_name="runs-cancel"
+)
 def run_cancel_op(request: HttpRequest, run_id: int) -> Run:
     run = _run(request, run_id, role=access.EDITOR)
     if not run.is_active:
@@ -147,7 +156,9 @@ def run_cancel_op(request: HttpRequest, run_id: int) -> Run:
     return run_cancel(run=run)
 
 
-@router.post("/{int:run_id}/baseline", response=responses({200: s.BaselineOut, 409: s.Error}), url_name="runs-baseline")
+@router.post(
+    "/{int:run_id}/baseline", response=responses({200: s.BaselineOut, 409: s.Error}), url_name="runs-baseline"
+)
 def run_baseline(request: HttpRequest, run_id: int) -> dict[str, int]:
     """Make this finished run the baseline of its plan."""
     run = _run(request, run_id, role=access.EDITOR)
@@ -158,8 +169,19 @@ def run_baseline(request: HttpRequest, run_id: int) -> dict[str, int]:
     return {"plan": plan.pk, "baseline_run": run.pk}
 
 
-SECOND_FIELDS = ("t", "users", "requests", "failures", "bytes", "p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms",
-                 "dropped_iterations")
+SECOND_FIELDS = (
+    "t",
+    "users",
+    "requests",
+    "failures",
+    "bytes",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "mean_ms",
+    "dropped_iterations",
+)
 ENDPOINT_SECOND_FIELDS = ("t", "requests", "failures", "bytes", "p50_ms", "p95_ms", "p99_ms", "max_ms")
 
 
@@ -167,7 +189,7 @@ ENDPOINT_SECOND_FIELDS = ("t", "requests", "failures", "bytes", "p50_ms", "p95_m
 def run_series(
     request: HttpRequest,
     run_id: int,
-    endpoint: str | None = Query(None, max_length=1100, description="\"METHOD name\" from /endpoints"),  # type: ignore[assignment]
+    endpoint: str | None = Query(None, max_length=1100, description='"METHOD name" from /endpoints'),  # type: ignore[assignment]
     from_: int | None = Query(None, alias="from", ge=0, le=MAX_T, description="First second (inclusive)"),  # type: ignore[assignment]
     to: int | None = Query(None, ge=0, le=MAX_T, description="Last second (inclusive)"),  # type: ignore[assignment]
 ) -> dict[str, Any]:
@@ -177,7 +199,9 @@ def run_series(
         rows = RunSecond.objects.filter(run=run).values(*SECOND_FIELDS)
     else:
         method, _, name = endpoint.partition(" ")
-        rows = EndpointSecond.objects.filter(run=run, method=method, name=name).values(*ENDPOINT_SECOND_FIELDS)
+        rows = EndpointSecond.objects.filter(run=run, method=method, name=name).values(
+            *ENDPOINT_SECOND_FIELDS
+        )
         known = EndpointSummary.objects.filter(run=run, method=method, name=name).exists() or rows.exists()
         if not known:
             raise HttpError(404, f"Run #{run.pk} has no endpoint “{endpoint}”.")
@@ -188,7 +212,9 @@ def run_series(
     return {"run": run.pk, "endpoint": endpoint, "points": list(rows.order_by("t"))}
 
 
-@router.get("/{int:run_id}/generators", response=responses({200: s.GeneratorsOut}), url_name="runs-generators")
+@router.get(
+    "/{int:run_id}/generators", response=responses({200: s.GeneratorsOut}), url_name="runs-generators"
+)
 def run_generators(request: HttpRequest, run_id: int) -> dict[str, Any]:
     """What each load generator of a distributed run did, second by second (requests, failures,
     CPU): the per-generator charts' data. Empty for a one-generator run."""
@@ -196,7 +222,9 @@ def run_generators(request: HttpRequest, run_id: int) -> dict[str, Any]:
     return {"run": run.pk, "generators": run.generators, "points": selectors.run_generator_rows(run=run)}
 
 
-@router.get("/{int:run_id}/endpoints", response=responses({200: list[s.EndpointOut]}), url_name="runs-endpoints")
+@router.get(
+    "/{int:run_id}/endpoints", response=responses({200: list[s.EndpointOut]}), url_name="runs-endpoints"
+)
 def run_endpoints(request: HttpRequest, run_id: int) -> list[dict[str, Any]]:
     """Whole-run figures per endpoint (merged live while the run is active)."""
     rows = selectors.run_endpoint_rows(run=_run(request, run_id))
@@ -214,4 +242,9 @@ def run_analysis(request: HttpRequest, run_id: int) -> dict[str, Any]:
     run = _run(request, run_id)
     capacity = selectors_analysis.run_capacity(run=run)
     baseline = selectors_analysis.run_baseline_verdict(run=run) if capacity is not None else None
-    return {"run": run.pk, "available": capacity is not None, "capacity": plain(capacity), "baseline": plain(baseline)}
+    return {
+        "run": run.pk,
+        "available": capacity is not None,
+        "capacity": plain(capacity),
+        "baseline": plain(baseline),
+    }

@@ -10,12 +10,20 @@ from django.forms.forms import NON_FIELD_ERRORS
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.errors import HttpError
-from ninja.responses import Status
 from ninja.pagination import paginate
+from ninja.responses import Status
 
 from runs import access
 from runs.api import schemas as s
-from runs.api._common import Pagination, editable_team, form_error_items, invalid, merged, responses, team_filter
+from runs.api._common import (
+    Pagination,
+    editable_team,
+    form_error_items,
+    invalid,
+    merged,
+    responses,
+    team_filter,
+)
 from runs.forms import (
     LOCUSTFILE_NOT_ALLOWED,
     ScenarioForm,
@@ -65,24 +73,33 @@ def _post_data(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], li
     post.update({"sources-TOTAL_FORMS": len(sources), "sources-INITIAL_FORMS": len(sources)})
     for i, source in enumerate(sources):
         values = source.get("values") or ""
-        post.update({
-            f"sources-{i}-kind": source.get("kind"),
-            f"sources-{i}-mode": source.get("mode"),
-            f"sources-{i}-variable": source.get("variable") or "",
-            f"sources-{i}-values": values if isinstance(values, str) else "\n".join(values),
-            f"sources-{i}-source_id": source.get("id"),
-        })
+        post.update(
+            {
+                f"sources-{i}-kind": source.get("kind"),
+                f"sources-{i}-mode": source.get("mode"),
+                f"sources-{i}-variable": source.get("variable") or "",
+                f"sources-{i}-values": values if isinstance(values, str) else "\n".join(values),
+                f"sources-{i}-source_id": source.get("id"),
+            }
+        )
         if source.get("csv") is not None:
             files[f"sources-{i}-csv_file"] = SimpleUploadedFile(
                 source.get("filename") or "data.csv", source["csv"].encode(), content_type="text/csv"
             )
         if not isinstance(values, str) and any("\n" in v or "\r" in v for v in values):
-            errors.append({"loc": ["body", "sources", i, "values"], "msg": "A value cannot contain a line break.",
-                           "type": "value_error"})
+            errors.append(
+                {
+                    "loc": ["body", "sources", i, "values"],
+                    "msg": "A value cannot contain a line break.",
+                    "type": "value_error",
+                }
+            )
     return post, files, errors
 
 
-def _formset_errors(formset: Any, loc: list[str | int], names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def _formset_errors(
+    formset: Any, loc: list[str | int], names: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     items = [{"loc": loc, "msg": str(m), "type": "value_error"} for m in formset.non_form_errors()]
     for i, form in enumerate(formset.forms):
         for field, messages in form.errors.items():
@@ -91,7 +108,9 @@ def _formset_errors(formset: Any, loc: list[str | int], names: dict[str, str] | 
     return items
 
 
-def _save(data: dict[str, Any], *, team: Team, scenario: Scenario | None = None, user: Any = None) -> Scenario:
+def _save(
+    data: dict[str, Any], *, team: Team, scenario: Scenario | None = None, user: Any = None
+) -> Scenario:
     """Validate as the scenario page does (its form, step and data source formsets, then
     ``scenario_variables_check``), then save with the same service."""
     allowed = locustfile_allowed(team=team)
@@ -131,9 +150,14 @@ def _current(scenario: Scenario) -> dict[str, Any]:
     out = {f: getattr(scenario, f) for f in SCENARIO_FIELDS}
     out["steps"] = s.ScenarioOut.resolve_steps(scenario)
     out["sources"] = [
-        {"id": source.pk, "kind": source.kind, "mode": source.mode, "filename": source.filename,
-         "variable": source.columns[0] if source.kind == "list" else "",
-         "values": [row[0] for row in source.rows] if source.kind == "list" else ""}
+        {
+            "id": source.pk,
+            "kind": source.kind,
+            "mode": source.mode,
+            "filename": source.filename,
+            "variable": source.columns[0] if source.kind == "list" else "",
+            "values": [row[0] for row in source.rows] if source.kind == "list" else "",
+        }
         for source in scenario.sources.all()
     ]
     return out
@@ -142,7 +166,9 @@ def _current(scenario: Scenario) -> dict[str, Any]:
 @router.get("", response=responses({200: list[s.ScenarioOut]}), url_name="scenarios-list")
 @paginate(Pagination)
 def scenario_list(request: HttpRequest, team: int | None = Query(None)) -> Any:  # type: ignore[assignment]
-    qs = access.visible(Scenario.objects.prefetch_related("steps", "sources"), user=request.user).order_by("name", "id")
+    qs = access.visible(Scenario.objects.prefetch_related("steps", "sources"), user=request.user).order_by(
+        "name", "id"
+    )
     if team_filter(request, team) is not None:
         qs = qs.filter(team_id=team)
     return qs
@@ -171,7 +197,9 @@ def scenario_patch(request: HttpRequest, scenario_id: int, payload: s.ScenarioPa
     return _save(merged(_current(scenario), payload), team=scenario.team, scenario=scenario)
 
 
-@router.delete("/{int:scenario_id}", response=responses({204: None, 409: s.Error}), url_name="scenarios-delete")
+@router.delete(
+    "/{int:scenario_id}", response=responses({204: None, 409: s.Error}), url_name="scenarios-delete"
+)
 def scenario_delete(request: HttpRequest, scenario_id: int) -> tuple[int, None]:
     scenario = access.object_for(request, Scenario.objects.all(), scenario_id, role=access.EDITOR)
     try:

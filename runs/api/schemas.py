@@ -116,7 +116,9 @@ class TargetIn(Schema):
 
 
 class TargetCreate(TargetIn):
-    team: int | None = Field(None, description="Team id (you need the editor role); default: your first team.")
+    team: int | None = Field(
+        None, description="Team id (you need the editor role); default: your first team."
+    )
 
 
 class TargetPatch(Schema):
@@ -135,7 +137,9 @@ class TargetPatch(Schema):
 class ExtractionIO(Schema):
     var: str = Field(..., max_length=100, description="The variable later steps use as ${var}.")
     source: Literal["json", "header", "regex"]
-    expr: str = Field(..., max_length=1000, description="Dotted JSON path, header name, or regex (one group).")
+    expr: str = Field(
+        ..., max_length=1000, description="Dotted JSON path, header name, or regex (one group)."
+    )
 
 
 class StepIO(Schema):
@@ -250,7 +254,9 @@ class ScenarioIn(Schema):
     user_class: Literal["fast", "http"] = "fast"
     think_time_min: float = Field(0.0, ge=0, le=3600)
     think_time_max: float = Field(0.0, ge=0, le=3600)
-    steps: list[StepIn] = Field(default_factory=list, max_length=100, description="At least one for kind steps.")
+    steps: list[StepIn] = Field(
+        default_factory=list, max_length=100, description="At least one for kind steps."
+    )
     sources: list[SourceIn] = Field(
         default_factory=list, max_length=10, description="Data sources of ${name} variables."
     )
@@ -282,7 +288,9 @@ class ProfileOut(Schema):
     name: str
     kind: ProfileKind
     params: dict[str, Any]
-    duration: float | None = Field(..., description="Planned seconds; null if the parameters no longer build a plan.")
+    duration: float | None = Field(
+        ..., description="Planned seconds; null if the parameters no longer build a plan."
+    )
     peak_users: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -307,7 +315,7 @@ class ProfileIn(Schema):
     kind: ProfileKind = "constant"
     params: dict[str, Any] = Field(
         ...,
-        description="The kind's parameters, as on the profile form, e.g. {\"users\": 10, \"duration\": 60}.",
+        description='The kind\'s parameters, as on the profile form, e.g. {"users": 10, "duration": 60}.',
         examples=[{"users": 10, "duration": 60}],
     )
 
@@ -338,9 +346,7 @@ THRESHOLDS_HELP = (
     "The page's text, one per line (" + thresholds.SYNTAX_HELP + "), or a list of objects shaped as "
     "in the response. Replaces all thresholds; empty: none."
 )
-GENERATORS_HELP = (
-    "Load generator processes that share the load (1 to SCALETEST_MAX_GENERATORS); arrival-rate profiles use 1."
-)
+GENERATORS_HELP = "Load generator processes that share the load (1 to SCALETEST_MAX_GENERATORS); arrival-rate profiles use 1."
 
 
 class PlanOut(Schema):
@@ -362,6 +368,7 @@ class PlanOut(Schema):
             return thresholds.thresholds_text(thresholds.parse_thresholds(obj.thresholds))
         except ValueError:
             return ""
+
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -516,8 +523,12 @@ class RunOut(Schema):
         ..., description="null without thresholds (or before the end); true when all passed."
     )
     threshold_count: int = Field(..., description="How many thresholds the run was started with.")
-    threshold_results: list[ThresholdVerdictOut] = Field(..., description="One verdict per threshold, at the end.")
-    threshold_abort: ThresholdAbortOut | None = Field(..., description="Set when an abort threshold stopped the run.")
+    threshold_results: list[ThresholdVerdictOut] = Field(
+        ..., description="One verdict per threshold, at the end."
+    )
+    threshold_abort: ThresholdAbortOut | None = Field(
+        ..., description="Set when an abort threshold stopped the run."
+    )
     progress: Progress
     ci: CiOut = Field(
         ...,
@@ -555,7 +566,9 @@ class RunOut(Schema):
     def resolve_progress(obj: Any) -> dict[str, Any]:
         from runs.models import RunSecond
 
-        latest = RunSecond.objects.filter(run=obj, t=obj.last_t).values("requests", "failures", "p95_ms").first()
+        latest = (
+            RunSecond.objects.filter(run=obj, t=obj.last_t).values("requests", "failures", "p95_ms").first()
+        )
         progress = selectors.run_progress(run=obj, latest=latest)
         return {
             **progress,
@@ -591,9 +604,13 @@ class RunStart(Schema):
     plan: int | None = Field(None, description="The plan's id; or give plan_name.")
     plan_name: str | None = Field(None, min_length=1, max_length=200, description="The plan's exact name.")
     team: int | None = Field(None, description="With plan_name: the team to look in (default: all yours).")
-    trigger: Literal["api", "ci"] = Field("api", description="What started the run, shown on its page and filterable.")
+    trigger: Literal["api", "ci"] = Field(
+        "api", description="What started the run, shown on its page and filterable."
+    )
     version: str = Field("", max_length=200, description="Version or commit under test, e.g. a git SHA.")
-    tags: list[str] = Field(default_factory=list, description="Short labels (lower-case letters, digits, . _ -).")
+    tags: list[str] = Field(
+        default_factory=list, description="Short labels (lower-case letters, digits, . _ -)."
+    )
     notes: str = Field("", max_length=20000)
 
 
@@ -623,20 +640,21 @@ class GeneratorsOut(Schema):
     run: int
     generators: int
     points: list[GeneratorSecondOut] = Field(
-        ..., description="Per generator, per second (ordered by generator, then t); empty for a one-generator run."
+        ...,
+        description="Per generator, per second (ordered by generator, then t); empty for a one-generator run.",
     )
 
 
 class SeriesOut(Schema):
     run: int
-    endpoint: str | None = Field(..., description="\"METHOD name\", or null for all endpoints merged.")
+    endpoint: str | None = Field(..., description='"METHOD name", or null for all endpoints merged.')
     points: list[SecondOut]
 
 
 class EndpointOut(Schema):
     method: str
     name: str
-    endpoint: str = Field(..., description="\"METHOD name\": the value of series?endpoint=.")
+    endpoint: str = Field(..., description='"METHOD name": the value of series?endpoint=.')
     requests: int
     failures: int
     p50_ms: float | None
@@ -661,9 +679,12 @@ class AnalysisOut(Schema):
     run: int
     available: bool = Field(..., description="False until the run has ended with results.")
     capacity: dict[str, Any] | None = Field(
-        ..., description="Steps (with CIs), knee, USL fit, validity warnings, per-endpoint steps, bottlenecks."
+        ...,
+        description="Steps (with CIs), knee, USL fit, validity warnings, per-endpoint steps, bottlenecks.",
     )
-    baseline: dict[str, Any] | None = Field(..., description="Verdict of this run against its plan's baseline.")
+    baseline: dict[str, Any] | None = Field(
+        ..., description="Verdict of this run against its plan's baseline."
+    )
 
 
 class CompareOut(Schema):

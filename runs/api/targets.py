@@ -7,8 +7,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.errors import HttpError
-from ninja.responses import Status
 from ninja.pagination import paginate
+from ninja.responses import Status
 
 from runs import access
 from runs.api import schemas as s

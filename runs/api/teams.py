@@ -30,11 +30,18 @@ def _member(m: Membership) -> dict[str, object]:
 
 @router.get("", response=list[s.TeamOut], url_name="teams-list", summary="Your teams and your role in each")
 def team_list(request: HttpRequest) -> list[dict[str, object]]:
-    rows = Membership.objects.filter(user=request.user).select_related("team").order_by("team__name", "team_id")
+    rows = (
+        Membership.objects.filter(user=request.user).select_related("team").order_by("team__name", "team_id")
+    )
     return [{"id": m.team_id, "name": m.team.name, "role": m.role} for m in rows]
 
 
-@router.post("", response={201: s.TeamOut, 400: s.Error}, url_name="teams-create", summary="Create a team (you are its admin)")
+@router.post(
+    "",
+    response={201: s.TeamOut, 400: s.Error},
+    url_name="teams-create",
+    summary="Create a team (you are its admin)",
+)
 def team_create(request: HttpRequest, payload: s.TeamIn) -> tuple[int, dict[str, object]]:
     try:
         team = svc.team_create(name=payload.name, user=request.user)
@@ -50,7 +57,9 @@ def member_list(request: HttpRequest, team_id: int) -> list[dict[str, object]]:
 
 
 @router.post(
-    "/{int:team_id}/members", response={201: s.MemberOut, 400: s.Error}, url_name="teams-member-add",
+    "/{int:team_id}/members",
+    response={201: s.MemberOut, 400: s.Error},
+    url_name="teams-member-add",
     summary="Add an existing user to the team (admins)",
 )
 def member_add(request: HttpRequest, team_id: int, payload: s.MemberIn) -> tuple[int, dict[str, object]]:
@@ -71,10 +80,14 @@ def _membership(request: HttpRequest, team_id: int, member_id: int) -> Membershi
 
 
 @router.patch(
-    "/{int:team_id}/members/{int:member_id}", response={200: s.MemberOut, 409: s.Error},
-    url_name="teams-member", summary="Change a member's role (admins)",
+    "/{int:team_id}/members/{int:member_id}",
+    response={200: s.MemberOut, 409: s.Error},
+    url_name="teams-member",
+    summary="Change a member's role (admins)",
 )
-def member_role(request: HttpRequest, team_id: int, member_id: int, payload: s.MemberRoleIn) -> dict[str, object]:
+def member_role(
+    request: HttpRequest, team_id: int, member_id: int, payload: s.MemberRoleIn
+) -> dict[str, object]:
     membership = _membership(request, team_id, member_id)
     try:
         svc.membership_set_role(membership=membership, role=payload.role)
@@ -84,8 +97,10 @@ def member_role(request: HttpRequest, team_id: int, member_id: int, payload: s.M
 
 
 @router.delete(
-    "/{int:team_id}/members/{int:member_id}", response={204: None, 409: s.Error},
-    url_name="teams-member-remove", summary="Remove a member (admins)",
+    "/{int:team_id}/members/{int:member_id}",
+    response={204: None, 409: s.Error},
+    url_name="teams-member-remove",
+    summary="Remove a member (admins)",
 )
 def member_remove(request: HttpRequest, team_id: int, member_id: int) -> tuple[int, None]:
     membership = _membership(request, team_id, member_id)

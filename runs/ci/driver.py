@@ -129,8 +129,14 @@ def format_threshold_table(result: Mapping[str, Any]) -> list[str]:
         verdict = str(item.get("verdict", "")).replace("_", " ").upper()
         if item.get("note"):
             verdict += f" ({item['note']})"
-        rows.append((str(item.get("label", "")), _value(item, "observed"),
-                     f"{item.get('op', '')} {_value(item, 'value')}", verdict))
+        rows.append(
+            (
+                str(item.get("label", "")),
+                _value(item, "observed"),
+                f"{item.get('op', '')} {_value(item, 'value')}",
+                verdict,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return [f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows]
 
@@ -210,14 +216,21 @@ def junit_xml(
         },
     )
     run_case = ET.SubElement(
-        suite, "testcase",
-        {"classname": classname, "name": _x(f"run #{result.get('id', '-')} completes"), "time": f"{duration:.3f}"},
+        suite,
+        "testcase",
+        {
+            "classname": classname,
+            "name": _x(f"run #{result.get('id', '-')} completes"),
+            "time": f"{duration:.3f}",
+        },
     )
     if error:
         node = ET.SubElement(run_case, "error", {"message": _x(error), "type": "RunError"})
         node.text = _x(result.get("error_message") or error)
     for item in thresholds:
-        case = ET.SubElement(suite, "testcase", {"classname": classname, "name": _x(item.get("label")), "time": "0"})
+        case = ET.SubElement(
+            suite, "testcase", {"classname": classname, "name": _x(item.get("label")), "time": "0"}
+        )
         if item.get("verdict") == "passed":
             continue
         observed, limit = _value(item, "observed"), f"{item.get('op', '')} {_value(item, 'value')}"
@@ -231,8 +244,13 @@ def junit_xml(
         node.text = _x(message)
     root = ET.Element(
         "testsuites",
-        {"name": "scaletest", "tests": suite.get("tests", "0"), "failures": suite.get("failures", "0"),
-         "errors": suite.get("errors", "0"), "time": suite.get("time", "0")},
+        {
+            "name": "scaletest",
+            "tests": suite.get("tests", "0"),
+            "failures": suite.get("failures", "0"),
+            "errors": suite.get("errors", "0"),
+            "time": suite.get("time", "0"),
+        },
     )
     root.append(suite)
     ET.indent(root)
@@ -287,8 +305,13 @@ def ci_drive(
 
 
 def _finish(
-    result: RunResult | None, *, error: str, timed_out: bool, emit: Callable[[str], None],
-    junit_path: str | None, plan: str,
+    result: RunResult | None,
+    *,
+    error: str,
+    timed_out: bool,
+    emit: Callable[[str], None],
+    junit_path: str | None,
+    plan: str,
 ) -> int:
     if result is not None:
         for line in format_summary(result):
@@ -302,7 +325,8 @@ def _finish(
         with open(junit_path, "w", encoding="utf-8") as fh:
             fh.write(junit_xml(result, plan=plan, error=error))
         emit(f"JUnit report written to {junit_path}")
-    verdict = {EXIT_PASSED: "PASSED", EXIT_FAILED: "FAILED (thresholds)", EXIT_ERROR: f"ERROR ({error})"}[code]
+    verdict = {EXIT_PASSED: "PASSED", EXIT_FAILED: "FAILED (thresholds)", EXIT_ERROR: f"ERROR ({error})"}[
+        code
+    ]
     emit(f"Result: {verdict}")
     return code
-

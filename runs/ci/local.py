@@ -17,7 +17,8 @@ def run_status_payload(*, run: Run) -> RunStatus:
     """Progress of a run: totals, and the users, requests/s and p95 of its last stored second."""
     latest = (
         RunSecond.objects.filter(run=run, t=run.last_t).values("users", "requests", "p95_ms").first()
-        if run.last_t >= 0 else None
+        if run.last_t >= 0
+        else None
     ) or {}
     return {
         "id": run.pk,
@@ -59,7 +60,9 @@ class LocalRunSource:
     """Starts ``plan`` through ``run_create`` (the Start button's path: caps and safety checks
     apply) as ``user``, then reads the run's row."""
 
-    def __init__(self, *, plan: TestPlan, user: Any, version: str = "", tags: list[str] | None = None) -> None:
+    def __init__(
+        self, *, plan: TestPlan, user: Any, version: str = "", tags: list[str] | None = None
+    ) -> None:
         self.plan = plan
         self.user = user
         self.version = version
@@ -77,7 +80,9 @@ class LocalRunSource:
 
         try:
             annotations = annotations_clean(version=self.version, tags=self.tags)
-            self.run = run_create(plan=self.plan, user=self.user, trigger=Run.Trigger.CI, annotations=annotations)
+            self.run = run_create(
+                plan=self.plan, user=self.user, trigger=Run.Trigger.CI, annotations=annotations
+            )
         except (RunError, AnnotationError) as exc:
             raise CiError(str(exc)) from exc
         return {"id": self.run.pk, "url": self.run.get_absolute_url()}

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 import time
 import urllib.error
@@ -85,7 +84,9 @@ class RemoteRunSource:
     ) -> None:
         self.server = server_url(server)
         if not token.strip():
-            raise CiError(f"no API token: give --token or set {TOKEN_ENV} (create one on the API tokens page).")
+            raise CiError(
+                f"no API token: give --token or set {TOKEN_ENV} (create one on the API tokens page)."
+            )
         self.token = token.strip()
         self.plan = plan
         # Marks the run as started by CI, with what it tested (shown and filterable on the pages).
@@ -113,8 +114,10 @@ class RemoteRunSource:
         except urllib.error.HTTPError as exc:
             detail = _detail(exc.read())
             if exc.code == 401:
-                message = (f"{self.server} refused the API token ({detail or 'HTTP 401'}); check --token or "
-                           f"{TOKEN_ENV} (tokens are made on the API tokens page, and can expire or be revoked).")
+                message = (
+                    f"{self.server} refused the API token ({detail or 'HTTP 401'}); check --token or "
+                    f"{TOKEN_ENV} (tokens are made on the API tokens page, and can expire or be revoked)."
+                )
             else:
                 message = f"{method} {url} answered HTTP {exc.code}: {detail or exc.reason}"
             error = CiError(message)
@@ -122,8 +125,10 @@ class RemoteRunSource:
             raise error from None
         except urllib.error.URLError as exc:
             raise CiError(f"cannot reach {self.server}: {exc.reason}") from None
-        except (TimeoutError, socket.timeout):
-            raise CiError(f"{self.server} did not answer {method} {path} within {self.request_timeout:g} s") from None
+        except TimeoutError:
+            raise CiError(
+                f"{self.server} did not answer {method} {path} within {self.request_timeout:g} s"
+            ) from None
         except OSError as exc:  # a connection reset mid-answer
             raise CiError(f"the connection to {self.server} failed: {exc}") from None
         try:
@@ -169,13 +174,18 @@ class RemoteRunSource:
                 body = self._call("POST", "/runs", {"plan_name": ref, **self.start_fields})[1]
             except CiError as exc:
                 if getattr(exc, "status", None) == 404:
-                    raise CiError(f"no test plan you may see on {self.server} has the id or name “{ref}”.") from None
+                    raise CiError(
+                        f"no test plan you may see on {self.server} has the id or name “{ref}”."
+                    ) from None
                 raise
         if not isinstance(body, dict) or not isinstance(body.get("id"), int):
             raise CiError(f"{self.server} did not answer with a run; is it a ScaleTest server?")
         self.run_id = body["id"]
-        return {"id": body["id"], "url": self._absolute(body.get("url")),
-                "planned_seconds": float(body.get("planned_seconds") or 0)}
+        return {
+            "id": body["id"],
+            "url": self._absolute(body.get("url")),
+            "planned_seconds": float(body.get("planned_seconds") or 0),
+        }
 
     def poll(self) -> RunStatus:
         return self._run_body()["ci"]["status"]  # type: ignore[no-any-return]
@@ -227,12 +237,20 @@ def main(argv: list[str] | None = None) -> int:
         description="Run a ScaleTest test plan on a server through its REST API, wait for it, print its "
         "thresholds and exit 0 (passed), 1 (a threshold failed) or 2 (error). Needs only Python 3.11+.",
     )
-    parser.add_argument("--server", required=True, help="The ScaleTest address, e.g. https://scaletest.example.com")
+    parser.add_argument(
+        "--server", required=True, help="The ScaleTest address, e.g. https://scaletest.example.com"
+    )
     parser.add_argument("--plan", required=True, help="The test plan's id or exact name.")
-    parser.add_argument("--token", help=f"API token (default: the {TOKEN_ENV} environment variable, "
-                        "which keeps it out of process lists and CI logs).")
-    parser.add_argument("--timeout", type=float, help="Seconds to wait before cancelling the run "
-                        "(default: the run's planned duration + 180 s).")
+    parser.add_argument(
+        "--token",
+        help=f"API token (default: the {TOKEN_ENV} environment variable, "
+        "which keeps it out of process lists and CI logs).",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="Seconds to wait before cancelling the run (default: the run's planned duration + 180 s).",
+    )
     parser.add_argument("--interval", type=float, default=5.0, help="Seconds between progress lines.")
     parser.add_argument("--junit-xml", dest="junit_xml", help="Write a JUnit XML report to this path.")
     add_annotation_arguments(parser)
@@ -256,10 +274,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_annotation_arguments(parser: Any) -> None:
     """``--run-version`` and ``--tag``, the same for both entry points (Django commands own ``--version``)."""
-    parser.add_argument("--run-version", dest="version", default="", help="Version or commit under test (e.g. $GITHUB_SHA), "
-                        "stored on the run: filter and compare runs by it.")
-    parser.add_argument("--tag", dest="tags", action="append", default=[],
-                        help="A tag for the run (repeatable), e.g. --tag nightly.")
+    parser.add_argument(
+        "--run-version",
+        dest="version",
+        default="",
+        help="Version or commit under test (e.g. $GITHUB_SHA), "
+        "stored on the run: filter and compare runs by it.",
+    )
+    parser.add_argument(
+        "--tag",
+        dest="tags",
+        action="append",
+        default=[],
+        help="A tag for the run (repeatable), e.g. --tag nightly.",
+    )
 
 
 if __name__ == "__main__":

@@ -39,10 +39,18 @@ import gevent.event
 import gevent.pool
 from gevent.fileobject import FileObject
 from locust import FastHttpUser, HttpUser, LoadTestShape, User, between, constant
-from locust.env import Environment
 from locust import runners as locust_runners
+from locust.env import Environment
 from locust.rpc import Message
-from locust.runners import STATE_INIT, STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, STATE_STOPPED, STATE_STOPPING, LocalRunner
+from locust.runners import (
+    STATE_INIT,
+    STATE_MISSING,
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    STATE_STOPPED,
+    STATE_STOPPING,
+    LocalRunner,
+)
 
 from runs import profiles
 from runs.engine import merge, pinning, protocol
@@ -254,7 +262,9 @@ def _step_request(step: dict[str, Any], base_headers: dict[str, str]) -> dict[st
     if body_type in ("json", "text") and step.get("body"):
         data = str(step["body"]).encode()
         if not _has_header(headers, "content-type"):
-            headers["Content-Type"] = "application/json" if body_type == "json" else "text/plain; charset=utf-8"
+            headers["Content-Type"] = (
+                "application/json" if body_type == "json" else "text/plain; charset=utf-8"
+            )
     return {
         "method": str(step.get("method") or "GET").upper(),
         "url": path,
@@ -359,18 +369,35 @@ class TemplatedStep:
         except (KeyError, ValueError) as exc:
             error = ValueError(f"variable {exc.args[0]} is not set") if isinstance(exc, KeyError) else exc
             user.environment.events.request.fire(
-                request_type=self.method, name=self.name, response_time=0.0, response_length=0,
-                exception=error, context={}, response=None,
+                request_type=self.method,
+                name=self.name,
+                response_time=0.0,
+                response_length=0,
+                exception=error,
+                context={},
+                response=None,
             )
             return False
         if self.extractor is None:
             user.client.request(
-                self.method, url, name=self.name, headers=headers, data=data, context=self.context, **self.extra
+                self.method,
+                url,
+                name=self.name,
+                headers=headers,
+                data=data,
+                context=self.context,
+                **self.extra,
             )
             return True
         judge = ExtractingExpect(self.expect, self.extractor, values)
         user.client.request(
-            self.method, url, name=self.name, headers=headers, data=data, context={EXPECT_KEY: judge}, **self.extra
+            self.method,
+            url,
+            name=self.name,
+            headers=headers,
+            data=data,
+            context={EXPECT_KEY: judge},
+            **self.extra,
         )
         return judge.ok
 
@@ -392,7 +419,9 @@ def _check_variables(scenario: dict[str, Any], mode: str) -> None:
     if mode != "sequence" and any(step.get("extract") for step in steps):
         raise ValueError("steps extract values, which needs the scenario's sequence mode")
     for index, missing in sv.undefined_variables(mode=mode, source_names=names, steps=steps):
-        raise ValueError(f"step {index + 1} uses {', '.join(missing)}, which no data source or earlier step defines")
+        raise ValueError(
+            f"step {index + 1} uses {', '.join(missing)}, which no data source or earlier step defines"
+        )
 
 
 def _weighted_templated_task(step: TemplatedStep, pickers: list[sv.RowPicker]) -> Callable[[Any], None]:
@@ -476,7 +505,9 @@ def load_locustfile(source: str, *, host: str) -> list[type]:
         )
     users = [v for v in items if issubclass(v, User) and not v.abstract]
     if not users:
-        raise ValueError("the locustfile defines no User class (a subclass of HttpUser or FastHttpUser with tasks)")
+        raise ValueError(
+            "the locustfile defines no User class (a subclass of HttpUser or FastHttpUser with tasks)"
+        )
     for cls in users:
         if not cls.tasks:
             raise ValueError(f"the locustfile's user class {cls.__name__} has no tasks")
@@ -526,7 +557,8 @@ def build_user_class(snapshot: dict[str, Any], *, open_model: bool = False) -> t
     tasks: dict[Callable[[Any], None], int] | list[Callable[[Any], None]]
     if mode == "sequence":
         runners = [
-            _plain_step(_make_task(_step_request(step, base_headers), extra)) if is_plain
+            _plain_step(_make_task(_step_request(step, base_headers), extra))
+            if is_plain
             else TemplatedStep(step, base_headers, extra)
             for step, is_plain in zip(steps, plain, strict=True)
         ]
@@ -534,7 +566,8 @@ def build_user_class(snapshot: dict[str, Any], *, open_model: bool = False) -> t
     else:
         tasks = {
             (
-                _make_task(_step_request(step, base_headers), extra) if is_plain
+                _make_task(_step_request(step, base_headers), extra)
+                if is_plain
                 else _weighted_templated_task(TemplatedStep(step, base_headers, extra), pickers)
             ): int(step.get("weight") or 1)
             for step, is_plain in zip(steps, plain, strict=True)
@@ -653,7 +686,10 @@ class OpenLoad:
             self.pool.kill(block=True, timeout=1.0)
         log.info(
             "open model: %d iterations started, %d dropped, %d clients, dispatcher lag up to %.1f ms",
-            self.started, self.dropped, self.users_created, self.max_lag * 1000.0,
+            self.started,
+            self.dropped,
+            self.users_created,
+            self.max_lag * 1000.0,
         )
         if self.max_lag > 0.1:
             log.warning("the load generator started iterations up to %.0f ms late", self.max_lag * 1000.0)
@@ -751,7 +787,9 @@ class Child:
             pinning.install(engine.get("pin"))
         profile = snapshot["profile"]
         # Normalise as the form did (numbers, defaults); the parent enforced the real limits.
-        params = profiles.validate_profile(profile["kind"], profile["params"], max_users=10**9, max_seconds=10**9)
+        params = profiles.validate_profile(
+            profile["kind"], profile["params"], max_users=10**9, max_seconds=10**9
+        )
         plan = profiles.build_plan(profile["kind"], params)
         user_classes = build_user_classes(snapshot, open_model=plan.is_open)
         mode = engine.get("mode") or "local"
@@ -818,7 +856,6 @@ class Child:
         self.emit_completed(int(time.time()) + 1)
         return self.stop_reason
 
-
     # -- distributed: master ------------------------------------------------------------------
     def run_master(
         self, plan: profiles.Plan, user_classes: list[type[Any]], engine: dict[str, Any], *, locustfile: bool
@@ -846,7 +883,9 @@ class Child:
                 index = int(part["index"])
                 indexes[client_id] = index
                 through = part.get("through")
-                merger.add(index, part.get("seconds") or [], through=int(through) if through is not None else None)
+                merger.add(
+                    index, part.get("seconds") or [], through=int(through) if through is not None else None
+                )
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("bad report from generator %s: %s", client_id, exc)
 
@@ -949,7 +988,11 @@ class Child:
             if started:
                 self.emit_completed(int(time.time()))
             seconds, self.outbox = self.outbox or [], []
-            data["scaletest"] = {"index": index, "through": self.next_second if started else None, "seconds": seconds}
+            data["scaletest"] = {
+                "index": index,
+                "through": self.next_second if started else None,
+                "seconds": seconds,
+            }
 
         self.env.events.test_start.add_listener(on_test_start)
         self.env.events.test_stop.add_listener(on_test_stop)
@@ -1033,7 +1076,9 @@ def main() -> int:
         reason = child.run(snapshot)
     except Exception as exc:  # noqa: BLE001 - the parent must get a message, whatever failed
         traceback.print_exc(file=sys.stderr)
-        text = str(exc) if isinstance(exc, GeneratorsMissing | GeneratorLost) else f"{type(exc).__name__}: {exc}"
+        text = (
+            str(exc) if isinstance(exc, GeneratorsMissing | GeneratorLost) else f"{type(exc).__name__}: {exc}"
+        )
         child.send(protocol.encode(protocol.FatalMessage(text[:10_000])))
         _exit(2)
     child.send(protocol.encode(protocol.DoneMessage(reason)))

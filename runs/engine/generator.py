@@ -75,7 +75,9 @@ def generator_execute(
     if sup.fatal is not None:
         log.warning("run %s: generator %d failed: %s\n%s", run_id, index, sup.fatal.message, io.stderr_text())
         return "failed"
-    log.info("run %s: generator %d ended (%s, exit %s)", run_id, index, sup.stop_cause or "master done", returncode)
+    log.info(
+        "run %s: generator %d ended (%s, exit %s)", run_id, index, sup.stop_cause or "master done", returncode
+    )
     return sup.stop_cause or "finished"
 
 

@@ -44,7 +44,9 @@ def merge_seconds(epoch: int, parts: Iterable[tuple[int, Mapping[str, Any]]]) ->
         part_cpu = part.get("cpu_percent")
         if part_cpu is not None:
             cpu = max(cpu or 0.0, float(part_cpu))
-        gen = per_generator.setdefault(index, {"index": index, "requests": 0, "failures": 0, "cpu_percent": None})
+        gen = per_generator.setdefault(
+            index, {"index": index, "requests": 0, "failures": 0, "cpu_percent": None}
+        )
         if part_cpu is not None:
             gen["cpu_percent"] = max(gen["cpu_percent"] or 0.0, float(part_cpu))
         for ep in part.get("endpoints") or ():
@@ -52,7 +54,11 @@ def merge_seconds(epoch: int, parts: Iterable[tuple[int, Mapping[str, Any]]]) ->
             merged = endpoints.get(key)
             if merged is None:
                 merged = endpoints[key] = {
-                    "method": ep["method"], "name": ep["name"], "requests": 0, "failures": 0, "bytes": 0,
+                    "method": ep["method"],
+                    "name": ep["name"],
+                    "requests": 0,
+                    "failures": 0,
+                    "bytes": 0,
                     "hist": Histogram(),
                 }
             merged["requests"] += int(ep["requests"])
@@ -72,8 +78,12 @@ def merge_seconds(epoch: int, parts: Iterable[tuple[int, Mapping[str, Any]]]) ->
         "dropped_iterations": dropped,
         "endpoints": [
             {
-                "method": m["method"], "name": m["name"], "requests": m["requests"], "failures": m["failures"],
-                "bytes": m["bytes"], "histogram": m["hist"].to_dict(),
+                "method": m["method"],
+                "name": m["name"],
+                "requests": m["requests"],
+                "failures": m["failures"],
+                "bytes": m["bytes"],
+                "histogram": m["hist"].to_dict(),
             }
             for m in endpoints.values()
         ],

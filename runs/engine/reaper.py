@@ -32,7 +32,8 @@ def runs_reap_stale(*, stale_after_seconds: float | None = None) -> list[int]:
     cutoff = now - dt.timedelta(seconds=stale_after_seconds)
     # A run claimed but never heartbeating (heartbeat_at null) is judged by its claim time.
     stale = Q(status=Run.Status.RUNNING) & (
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        Q(heartbeat_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
         | Q(heartbeat_at__isnull=True, started_at__isnull=True)
     )
     reaped = []

@@ -40,8 +40,8 @@ from runs.lifetime import die_with_parent_preexec
 from runs.models import Run
 from runs.safety import Refused
 from runs.services.results import results_ingest
-from runs.services.safety import target_preflight
 from runs.services.runs import run_finish, run_heartbeat
+from runs.services.safety import target_preflight
 from runs.services.thresholds import run_seconds_for_watch
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,12 @@ class ChildIO:
         self.bad_lines = 0
         assert proc.stdout is not None and proc.stderr is not None
         self._threads = [
-            threading.Thread(target=self._read_stdout, args=(proc.stdout,), name="run-child-stdout", daemon=True),
-            threading.Thread(target=self._read_stderr, args=(proc.stderr,), name="run-child-stderr", daemon=True),
+            threading.Thread(
+                target=self._read_stdout, args=(proc.stdout,), name="run-child-stdout", daemon=True
+            ),
+            threading.Thread(
+                target=self._read_stderr, args=(proc.stderr,), name="run-child-stderr", daemon=True
+            ),
         ]
         for thread in self._threads:
             thread.start()
@@ -230,14 +234,18 @@ def run_execute(*, run_id: int) -> str:
         # the run was queued. The child connects to the address checked here and nowhere else.
         pin = target_preflight(target=run.snapshot.get("target") or {}).pin
     except Refused as exc:
-        run_finish(run_id=run_id, status=Run.Status.FAILED, error_message=f"Not started, no load was sent: {exc}")
+        run_finish(
+            run_id=run_id, status=Run.Status.FAILED, error_message=f"Not started, no load was sent: {exc}"
+        )
         return Run.Status.FAILED
     stop_grace = float(settings.SCALETEST_STOP_GRACE_SECONDS)
     generators = run_generators(run)
     cap = run_cap_seconds(run.planned_seconds)
     if generators > 1:
         cap += settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS  # the wait for generators is not load
-    sup = Supervision(run_id=run_id, cap_seconds=cap, stop_grace=stop_grace, generators=generators, generator_pin=pin)
+    sup = Supervision(
+        run_id=run_id, cap_seconds=cap, stop_grace=stop_grace, generators=generators, generator_pin=pin
+    )
     sup.last_t = run.last_t  # -1 for a new run; higher if an earlier attempt stored seconds
     sup.watch = _abort_watch(run)
     first_line = dict(run.snapshot)
@@ -258,7 +266,9 @@ def run_execute(*, run_id: int) -> str:
         _supervise(sup, io)
     except Exception as exc:
         log.exception("run %s: supervision failed", run_id)
-        sup.fatal = sup.fatal or protocol.FatalMessage(f"internal error in the worker: {type(exc).__name__}: {exc}")
+        sup.fatal = sup.fatal or protocol.FatalMessage(
+            f"internal error in the worker: {type(exc).__name__}: {exc}"
+        )
         raise
     finally:
         returncode = None
@@ -302,7 +312,8 @@ def _send_generators(sup: Supervision, port: int) -> None:
     for index in range(sup.generators):
         try:
             run_generator.apply_async(
-                args=[sup.run_id, index, host, port, sup.generator_pin], queue=settings.SCALETEST_GENERATOR_QUEUE
+                args=[sup.run_id, index, host, port, sup.generator_pin],
+                queue=settings.SCALETEST_GENERATOR_QUEUE,
             )
         except Exception:  # noqa: BLE001 - broker down: the master's join timeout fails the run
             log.exception("run %s: sending generator %d failed", sup.run_id, index)
@@ -353,7 +364,10 @@ def _watch(sup: Supervision, io: ChildIO) -> None:
         return
     try:
         overall, endpoints = run_seconds_for_watch(
-            run_id=sup.run_id, after=watch.last_t, upto=sup.last_t, endpoints=watch.endpoints(),
+            run_id=sup.run_id,
+            after=watch.last_t,
+            upto=sup.last_t,
+            endpoints=watch.endpoints(),
             with_p90=any(t.metric == "p90" and t.abort_after_seconds for t in watch.thresholds),
         )
         abort = watch.feed(overall, endpoints)
@@ -436,7 +450,9 @@ def _escalate(sup: Supervision, io: ChildIO, now: float) -> None:
         io.signal(signal.SIGTERM)
     if not sup.sigkill_sent and waited >= sup.stop_grace:
         sup.sigkill_sent = True
-        log.warning("run %s: the load generator did not stop in %.0f s; killing it", sup.run_id, sup.stop_grace)
+        log.warning(
+            "run %s: the load generator did not stop in %.0f s; killing it", sup.run_id, sup.stop_grace
+        )
         io.signal(signal.SIGKILL)
 
 

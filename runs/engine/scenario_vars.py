@@ -87,11 +87,13 @@ def compile_template(text: str) -> Template:
         elif text.startswith("${", j):
             end = text.find("}", j + 2)
             if end < 0:
-                raise TemplateError(f"“${{” at position {j + 1} is not closed with “}}” (write $${{ for a literal ${{).")
-            name = text[j + 2:end].strip()
+                raise TemplateError(
+                    f"“${{” at position {j + 1} is not closed with “}}” (write $${{ for a literal ${{)."
+                )
+            name = text[j + 2 : end].strip()
             if not NAME.match(name):
                 raise TemplateError(
-                    f"“${{{text[j + 2:end]}}}” is not a variable name: use letters, digits and _, not starting with a digit."
+                    f"“${{{text[j + 2 : end]}}}” is not a variable name: use letters, digits and _, not starting with a digit."
                 )
             if literal:
                 parts.append("".join(literal))
@@ -193,7 +195,9 @@ class RowPicker:
 
     __slots__ = ("columns", "rows", "random", "_next", "_lock", "_rng")
 
-    def __init__(self, columns: list[str], rows: list[list[str]], *, mode: str, seed: int | None = None) -> None:
+    def __init__(
+        self, columns: list[str], rows: list[list[str]], *, mode: str, seed: int | None = None
+    ) -> None:
         if mode not in ("sequential", "random"):
             raise ValueError(f"unknown row mode {mode!r}")
         if not rows:
@@ -266,7 +270,9 @@ def parse_extractions(text: str) -> list[Extraction]:
         except ValueError as exc:
             raise ExtractionSyntaxError(f"Line {number}: {exc}") from None
         if source == "regex" and pattern.groups > 1:
-            raise ExtractionSyntaxError(f"Line {number}: use at most one group ( … ) in the regular expression.")
+            raise ExtractionSyntaxError(
+                f"Line {number}: use at most one group ( … ) in the regular expression."
+            )
         seen.add(var)
         rules.append(rule)
     if len(rules) > MAX_EXTRACTIONS:
@@ -364,7 +370,9 @@ class Extractor:
                     text = (content or b"").decode("utf-8", errors="replace")
                 match = compiled.search(text)
                 if match is None:
-                    raise ExtractionError(f"extract {rule.var}: the response does not match regex:{rule.expr}")
+                    raise ExtractionError(
+                        f"extract {rule.var}: the response does not match regex:{rule.expr}"
+                    )
                 into[rule.var] = match.group(1) if compiled.groups else match.group(0)
 
 

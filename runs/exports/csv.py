@@ -19,13 +19,45 @@ from typing import Any
 
 # Columns of the rows this module reads (the selector asks the database for exactly these).
 SECOND_FIELDS = (
-    "t", "requests", "failures", "bytes", "p50_ms", "p95_ms", "p99_ms", "max_ms", "users", "dropped_iterations",
+    "t",
+    "requests",
+    "failures",
+    "bytes",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "users",
+    "dropped_iterations",
 )
-ENDPOINT_SECOND_FIELDS = ("t", "method", "name", "requests", "failures", "bytes", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+ENDPOINT_SECOND_FIELDS = (
+    "t",
+    "method",
+    "name",
+    "requests",
+    "failures",
+    "bytes",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+)
 
 COLUMNS = (
-    "t", "timestamp", "method", "name", "requests", "failures", "rps", "bytes",
-    "p50_ms", "p95_ms", "p99_ms", "max_ms", "users", "dropped_iterations",
+    "t",
+    "timestamp",
+    "method",
+    "name",
+    "requests",
+    "failures",
+    "rps",
+    "bytes",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "users",
+    "dropped_iterations",
 )
 ALL_ENDPOINTS = "(all endpoints)"  # the name of each second's all-endpoints row (its method is empty)
 INTERVAL_SECONDS = 1
@@ -59,8 +91,11 @@ def _timestamps(started_at: dt.datetime | None) -> Any:
         if t != last[0]:
             last[0] = t
             last[1] = (
-                "" if started_at is None
-                else (started_at + dt.timedelta(seconds=t * INTERVAL_SECONDS)).isoformat(timespec="milliseconds")
+                ""
+                if started_at is None
+                else (started_at + dt.timedelta(seconds=t * INTERVAL_SECONDS)).isoformat(
+                    timespec="milliseconds"
+                )
             )
         return last[1]
 
@@ -84,8 +119,20 @@ def csv_rows(
     def overall(row: tuple[Any, ...]) -> list[Any]:
         t, requests, failures, bytes_, p50, p95, p99, mx, users, dropped = row
         return [
-            t, stamp(t), "", ALL_ENDPOINTS, requests, failures, requests / INTERVAL_SECONDS,
-            bytes_, number(p50), number(p95), number(p99), number(mx), users, dropped if open_model else "",
+            t,
+            stamp(t),
+            "",
+            ALL_ENDPOINTS,
+            requests,
+            failures,
+            requests / INTERVAL_SECONDS,
+            bytes_,
+            number(p50),
+            number(p95),
+            number(p99),
+            number(mx),
+            users,
+            dropped if open_model else "",
         ]
 
     overall_rows = iter(seconds)
@@ -96,8 +143,20 @@ def csv_rows(
             yield overall(pending)
             pending = next(overall_rows, None)
         yield [
-            t, stamp(t), safe_cell(method), safe_cell(name), requests, failures, requests / INTERVAL_SECONDS,
-            bytes_, number(p50), number(p95), number(p99), number(mx), "", "",
+            t,
+            stamp(t),
+            safe_cell(method),
+            safe_cell(name),
+            requests,
+            failures,
+            requests / INTERVAL_SECONDS,
+            bytes_,
+            number(p50),
+            number(p95),
+            number(p99),
+            number(mx),
+            "",
+            "",
         ]
     while pending is not None:
         yield overall(pending)
@@ -118,7 +177,9 @@ def csv_chunks(
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     yield buffer.getvalue()
-    rows = csv_rows(seconds=seconds, endpoint_seconds=endpoint_seconds, started_at=started_at, open_model=open_model)
+    rows = csv_rows(
+        seconds=seconds, endpoint_seconds=endpoint_seconds, started_at=started_at, open_model=open_model
+    )
     while batch := list(itertools.islice(rows, rows_per_chunk)):
         buffer.seek(0)
         buffer.truncate()

@@ -30,8 +30,18 @@ ROWS_PER_CHUNK = 500
 SECOND_COLUMNS = (*SECOND_FIELDS, "cpu_percent")
 ENDPOINT_SECOND_COLUMNS = ENDPOINT_SECOND_FIELDS
 ENDPOINT_COLUMNS = (
-    "method", "name", "requests", "failures", "bytes", "rps",
-    "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms",
+    "method",
+    "name",
+    "requests",
+    "failures",
+    "bytes",
+    "rps",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "mean_ms",
 )
 ERROR_COLUMNS = ("method", "name", "error_class", "message", "count", "first_seen", "last_seen")
 # RunAnalysis.data keys left out: a cache of verdicts against other runs (not this run's data).
@@ -116,7 +126,11 @@ def _analysis(analysis: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None
     # Already JSON (read from a JSONField, non-finite floats spelled as strings): not walked.
     data = {k: v for k, v in (analysis.get("data") or {}).items() if k not in ANALYSIS_DROPPED}
-    return {"version": analysis.get("version"), "computed_at": plain(analysis.get("computed_at")), "data": data}
+    return {
+        "version": analysis.get("version"),
+        "computed_at": plain(analysis.get("computed_at")),
+        "data": data,
+    }
 
 
 def json_chunks(export: RunExport, *, rows_per_chunk: int = ROWS_PER_CHUNK) -> Iterator[str]:
@@ -130,8 +144,10 @@ def json_chunks(export: RunExport, *, rows_per_chunk: int = ROWS_PER_CHUNK) -> I
         "totals": plain(_totals(run)),
         "summary": plain({k: run.get(k) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")}),
         "endpoints": plain(
-            [{k: e.get(k) for k in (*ENDPOINT_COLUMNS, *(("histogram",) if export.histograms else ()))}
-             for e in export.endpoints]
+            [
+                {k: e.get(k) for k in (*ENDPOINT_COLUMNS, *(("histogram",) if export.histograms else ()))}
+                for e in export.endpoints
+            ]
         ),
         "errors": plain([{k: e.get(k) for k in ERROR_COLUMNS} for e in export.errors]),
         "analysis": _analysis(export.analysis),

@@ -33,7 +33,8 @@ def is_secret_name(name: Any) -> bool:
 def redact_mapping(values: Mapping[str, Any] | None) -> dict[str, Any]:
     """Headers or query parameters with the values of credential-like names redacted."""
     return {
-        str(k): (REDACTED if is_secret_name(k) and v not in ("", None) else v) for k, v in (values or {}).items()
+        str(k): (REDACTED if is_secret_name(k) and v not in ("", None) else v)
+        for k, v in (values or {}).items()
     }
 
 
@@ -60,7 +61,8 @@ def redact_url(url: str) -> str:
 def _redact_json(value: Any) -> Any:
     if isinstance(value, dict):
         return {
-            k: (REDACTED if is_secret_name(k) and v not in ("", None) else _redact_json(v)) for k, v in value.items()
+            k: (REDACTED if is_secret_name(k) and v not in ("", None) else _redact_json(v))
+            for k, v in value.items()
         }
     if isinstance(value, list):
         return [_redact_json(v) for v in value]

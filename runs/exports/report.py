@@ -101,9 +101,14 @@ def report_figures(report: RunReport) -> dict[str, Any]:
     run = report.run
     capacity = capacity_from_data(report.analysis) if report.analysis else None
     ts = figures.run_figures(
-        report.seconds, planned=report.planned, open_model=bool(run.get("open_model")), thresholds=report.thresholds
+        report.seconds,
+        planned=report.planned,
+        open_model=bool(run.get("open_model")),
+        thresholds=report.thresholds,
     )
-    endpoints = figures.endpoints_figure(report.endpoints) if report.endpoints and not run.get("is_active") else None
+    endpoints = (
+        figures.endpoints_figure(report.endpoints) if report.endpoints and not run.get("is_active") else None
+    )
     cap_figs = (
         figures_analysis.capacity_figures(
             capacity.steps, usl=capacity.usl, knee=capacity.knee, endpoint_steps=capacity.endpoint_steps

@@ -37,9 +37,7 @@ def ensure_postgres() -> str:
     versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
     if not versions or not shutil.which("pg_ctlcluster"):
         raise SystemExit("PostgreSQL is not running on 127.0.0.1:5432 and is not installed here.")
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False
-    )
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False)
     if not _wait_port("127.0.0.1", 5432, 30):
         raise SystemExit("PostgreSQL did not come up on 127.0.0.1:5432 within 30 s.")
     return f"started (cluster {versions[-1]}/main)"
@@ -55,9 +53,22 @@ def ensure_redis() -> str:
     os.makedirs("/var/log/redis", exist_ok=True)
     subprocess.run(
         [
-            server, "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-            "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
-            "--logfile", "/var/log/redis/ci.log",
+            server,
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "-::1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            "/var/lib/redis",
+            "--logfile",
+            "/var/log/redis/ci.log",
         ],
         check=False,
     )
@@ -67,7 +78,11 @@ def ensure_redis() -> str:
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("SCALETEST_CHROMIUM", ""), "/usr/bin/chromium", "/usr/bin/chromium-browser"):
+    for candidate in (
+        os.environ.get("SCALETEST_CHROMIUM", ""),
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+    ):
         if candidate and os.path.exists(candidate):
             return candidate
     return None

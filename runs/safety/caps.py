@@ -62,9 +62,12 @@ def caps_for(*, scope: Scope) -> Caps:
         return server
     from runs.models import Team
 
-    team = Team.objects.filter(pk=scope.team_id).values(
-        "max_users", "max_run_seconds", "max_concurrent_runs", "target_daily_user_seconds"
-    ).first() or {}
+    team = (
+        Team.objects.filter(pk=scope.team_id)
+        .values("max_users", "max_run_seconds", "max_concurrent_runs", "target_daily_user_seconds")
+        .first()
+        or {}
+    )
 
     def lower(own: int | None, limit: int, *, zero_is_none: bool = False) -> int:
         if own is None:

@@ -199,10 +199,24 @@ def lean_step(*, users: int, lo: int, hi: int, trimmed: int, totals: StepTotals 
     failures = totals.failures if totals else 0
     pct = h.percentiles_ms([50, 95, 99])
     return StepAggregate(
-        users=users, start_t=lo, end_t=hi, duration_s=seconds, trimmed_s=trimmed, requests=requests,
-        failures=failures, error_rate=failures / requests if requests else 0.0,
-        throughput_rps=requests / seconds, throughput_ci=None, mean_ms=h.mean_ms, p50_ms=pct[50],
-        p95_ms=pct[95], p99_ms=pct[99], p95_ci_ms=None, cpu_mean=None, cpu_max=None, rates=(),
+        users=users,
+        start_t=lo,
+        end_t=hi,
+        duration_s=seconds,
+        trimmed_s=trimmed,
+        requests=requests,
+        failures=failures,
+        error_rate=failures / requests if requests else 0.0,
+        throughput_rps=requests / seconds,
+        throughput_ci=None,
+        mean_ms=h.mean_ms,
+        p50_ms=pct[50],
+        p95_ms=pct[95],
+        p99_ms=pct[99],
+        p95_ci_ms=None,
+        cpu_mean=None,
+        cpu_max=None,
+        rates=(),
     )
 
 
@@ -231,12 +245,21 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
         .iterator(chunk_size=2000)
     ):
         points.append(
-            IntervalPoint(t=t, users=users, requests=requests, failures=failures,
-                          histogram=histogram_from_row(hist), cpu_percent=cpu)
+            IntervalPoint(
+                t=t,
+                users=users,
+                requests=requests,
+                failures=failures,
+                histogram=histogram_from_row(hist),
+                cpu_percent=cpu,
+            )
         )
         p95_by_t[t] = p95
     steps = aggregate_steps(
-        points, min_step_seconds=MIN_STEP_SECONDS, warmup_seconds=WARMUP_SECONDS, bootstrap_resamples=RUN_RESAMPLES
+        points,
+        min_step_seconds=MIN_STEP_SECONDS,
+        warmup_seconds=WARMUP_SECONDS,
+        bootstrap_resamples=RUN_RESAMPLES,
     )
     show = bool(steps) and (kind in STEPPED_KINDS or len(steps) >= 2)
     warnings = check_validity(steps, points=points, closed_model=closed, used_for_capacity=show)
@@ -254,15 +277,28 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
         merged = step_histograms(model=EndpointSecond, windows={run.pk: windows})
         for method, name in sorted({(key[2], key[3]) for key in merged}, key=lambda mn: (mn[1], mn[0])):
             endpoint_steps[endpoint_key(method, name)] = [
-                lean_step(users=s.users, lo=s.start_t, hi=s.end_t, trimmed=s.trimmed_s,
-                          totals=merged.get((run.pk, k, method, name)))
+                lean_step(
+                    users=s.users,
+                    lo=s.start_t,
+                    hi=s.end_t,
+                    trimmed=s.trimmed_s,
+                    totals=merged.get((run.pk, k, method, name)),
+                )
                 for k, s in enumerate(steps)
             ]
         bottlenecks = rank_bottlenecks(endpoint_steps) if len(endpoint_steps) >= 2 else None
     capacity = CapacityAnalysis(
-        kind=kind, closed_model=closed, show_capacity=show, steps=steps, knee=knee, usl=usl,
-        usl_note=usl_note, think_time_s=think, endpoint_steps=endpoint_steps,
-        bottlenecks=bottlenecks, warnings=warnings,
+        kind=kind,
+        closed_model=closed,
+        show_capacity=show,
+        steps=steps,
+        knee=knee,
+        usl=usl,
+        usl_note=usl_note,
+        think_time_s=think,
+        endpoint_steps=endpoint_steps,
+        bottlenecks=bottlenecks,
+        warnings=warnings,
     )
 
     # Steady-state p95 in blocks, for verdicts: the run's (RunSecond) and each endpoint's.
@@ -282,7 +318,9 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
     }
 
 
-def endpoint_p95_by_second(*, run_id: int, lo: int, hi: int) -> dict[tuple[str, str], dict[int, float | None]]:
+def endpoint_p95_by_second(
+    *, run_id: int, lo: int, hi: int
+) -> dict[tuple[str, str], dict[int, float | None]]:
     """Each endpoint's per-second p95 in seconds ``lo..hi``: (method, name) -> {t: p95_ms}.
 
     One streamed query in the unique index's order that works on every database (it replaced a
@@ -358,7 +396,9 @@ def stored_verdicts(data: Mapping[str, Any]) -> dict[str, Any]:
     return cache.get("runs") or {}
 
 
-def run_analysis_store_verdicts(*, reference_id: int, data: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+def run_analysis_store_verdicts(
+    *, reference_id: int, data: Mapping[str, Any], new: Mapping[str, Any]
+) -> None:
     """Add ``new`` (candidate run id (str) -> verdicts data) to the verdicts stored in the
     reference run's analysis ``data`` (as read on this request), keeping the newest
     ``STORED_VERDICTS_MAX``.
@@ -386,7 +426,9 @@ def run_analysis_store_verdicts(*, reference_id: int, data: Mapping[str, Any], n
         data["verdicts"] = cache
 
 
-def run_analyses_ensure(*, ids: Sequence[int], runs: Mapping[int, Run] | None = None) -> dict[int, dict[str, Any]]:
+def run_analyses_ensure(
+    *, ids: Sequence[int], runs: Mapping[int, Run] | None = None
+) -> dict[int, dict[str, Any]]:
     """``RunAnalysis.data`` of each run id: stored ones in one query, missing or stale ones
     computed (and stored, for runs that have ended; a running run's is computed only).
 
@@ -431,7 +473,17 @@ def run_analysis_build_or_error(*, run: Run) -> dict[str, Any]:
         log.exception("analysis of run %s failed", run.pk)
         kind = profile_kind(run)
         empty = CapacityAnalysis(
-            kind=kind, closed_model=is_closed_model(kind), show_capacity=False, steps=[], knee=None, usl=None,
-            usl_note="", think_time_s=think_time_seconds(run), error=ANALYSIS_FAILED,
+            kind=kind,
+            closed_model=is_closed_model(kind),
+            show_capacity=False,
+            steps=[],
+            knee=None,
+            usl=None,
+            usl_note="",
+            think_time_s=think_time_seconds(run),
+            error=ANALYSIS_FAILED,
         )
-        return {**capacity_to_data(empty), "blocks": {"seconds": BLOCK_SECONDS, "users": [], "overall": [], "endpoints": {}}}
+        return {
+            **capacity_to_data(empty),
+            "blocks": {"seconds": BLOCK_SECONDS, "users": [], "overall": [], "endpoints": {}},
+        }

@@ -38,16 +38,22 @@ def tags_parse(raw: str | list[str] | None) -> list[str]:
     tags = list(dict.fromkeys(str(t).strip().lower() for t in items if str(t).strip()))
     bad = [t for t in tags if len(t) > MAX_TAG_LENGTH or not TAG_RE.match(t)]
     if bad:
-        raise AnnotationError({"tags": (
-            f"Invalid tag “{bad[0]}”: tags have 1 to {MAX_TAG_LENGTH} characters, lower-case letters, digits, "
-            "“.”, “_” or “-”, starting with a letter or digit (separate tags with commas or spaces)."
-        )})
+        raise AnnotationError(
+            {
+                "tags": (
+                    f"Invalid tag “{bad[0]}”: tags have 1 to {MAX_TAG_LENGTH} characters, lower-case letters, digits, "
+                    "“.”, “_” or “-”, starting with a letter or digit (separate tags with commas or spaces)."
+                )
+            }
+        )
     if len(tags) > MAX_TAGS:
         raise AnnotationError({"tags": f"At most {MAX_TAGS} tags per run; {len(tags)} were given."})
     return tags
 
 
-def annotations_clean(*, version: str = "", tags: str | list[str] | None = None, notes: str = "") -> Annotations:
+def annotations_clean(
+    *, version: str = "", tags: str | list[str] | None = None, notes: str = ""
+) -> Annotations:
     errors: dict[str, str] = {}
     version = " ".join((version or "").split())
     if len(version) > MAX_VERSION_LENGTH:

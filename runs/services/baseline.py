@@ -14,7 +14,9 @@ class BaselineError(Exception):
 def plan_set_baseline(*, run: Run) -> TestPlan:
     """Make a finished ``run`` the baseline of the plan it belongs to."""
     if run.status != Run.Status.FINISHED:
-        raise BaselineError(f"Run #{run.pk} is {run.get_status_display().lower()}; only a finished run can be a baseline.")
+        raise BaselineError(
+            f"Run #{run.pk} is {run.get_status_display().lower()}; only a finished run can be a baseline."
+        )
     if not run.plan_id:
         raise BaselineError(f"Run #{run.pk} no longer belongs to a test plan.")
     with transaction.atomic():

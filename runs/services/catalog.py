@@ -34,10 +34,26 @@ TARGET_FIELDS = (
     "timeout_seconds",
 )
 SCENARIO_FIELDS = (
-    "name", "description", "kind", "mode", "locustfile", "user_class", "think_time_min", "think_time_max",
+    "name",
+    "description",
+    "kind",
+    "mode",
+    "locustfile",
+    "user_class",
+    "think_time_min",
+    "think_time_max",
 )
 STEP_FIELDS = (
-    "name", "method", "path", "query", "headers", "body_type", "body", "weight", "expected_statuses", "extract",
+    "name",
+    "method",
+    "path",
+    "query",
+    "headers",
+    "body_type",
+    "body",
+    "weight",
+    "expected_statuses",
+    "extract",
 )
 SOURCE_FIELDS = ("kind", "mode", "filename", "columns", "rows")
 PLAN_FIELDS = ("name", "target", "scenario", "profile", "generators", "notes", "thresholds")
@@ -113,7 +129,9 @@ def scenario_save(
         raise CatalogError("The minimum think time is above the maximum.")
     if scenario.kind == Scenario.Kind.LOCUSTFILE:
         if not locustfile_allowed(team=scenario.team):
-            raise CatalogError("Locustfile scenarios are not allowed for this team; an operator can allow them in the admin.")
+            raise CatalogError(
+                "Locustfile scenarios are not allowed for this team; an operator can allow them in the admin."
+            )
         steps, sources = [], []
     else:
         scenario.locustfile = ""
@@ -136,12 +154,16 @@ def scenario_save(
     return scenario
 
 
-def _check_variables(scenario: Scenario, steps: list[Mapping[str, Any]], sources: list[Mapping[str, Any]]) -> None:
+def _check_variables(
+    scenario: Scenario, steps: list[Mapping[str, Any]], sources: list[Mapping[str, Any]]
+) -> None:
     """The forms say this field by field; callers that skip them get one message."""
     if scenario.mode != Scenario.Mode.SEQUENCE and any(step.get("extract") for step in steps):
         raise CatalogError("Steps that extract values need the sequence mode.")
     names = [name for source in sources for name in source["columns"]]
-    for index, missing in scenario_vars.undefined_variables(mode=scenario.mode, source_names=names, steps=steps):
+    for index, missing in scenario_vars.undefined_variables(
+        mode=scenario.mode, source_names=names, steps=steps
+    ):
         raise CatalogError(f"Step {index + 1} uses {', '.join(missing)}, which nothing defines before it.")
 
 

@@ -38,7 +38,13 @@ def demo_seed(*, base_url: str, team: Team) -> TestPlan:
         name="Demo: staircase 2→22 users",
         defaults={
             "kind": "staircase",
-            "params": {"start_users": 2, "step_users": 4, "step_duration": 10, "steps": 6, "spawn_rate": None},
+            "params": {
+                "start_users": 2,
+                "step_users": 4,
+                "step_duration": 10,
+                "steps": 6,
+                "spawn_rate": None,
+            },
         },
     )
     plan, _ = TestPlan.objects.get_or_create(

@@ -113,7 +113,9 @@ def batch_aggregate(seconds: Iterable[protocol.SecondMessage], *, start_epoch: i
             agg.add(ep.requests, ep.failures, ep.bytes, hist)
             per_ep.setdefault((t, ep.method, ep.name), Counts()).add(ep.requests, ep.failures, ep.bytes, hist)
         for gen in msg.generators:
-            generators.setdefault((t, gen.index), GeneratorAgg()).add(gen.requests, gen.failures, gen.cpu_percent)
+            generators.setdefault((t, gen.index), GeneratorAgg()).add(
+                gen.requests, gen.failures, gen.cpu_percent
+            )
         for err in msg.errors:
             key = (err.method, err.name, err.error_class, err.message)
             seen = errors.get(key)
@@ -187,9 +189,14 @@ def results_ingest(
 
 
 def _store_seconds(run_id: int, batch: Batch, *, all_new: bool = False) -> None:
-    existing = {} if all_new else {
-        row.t: row for row in RunSecond.objects.select_for_update().filter(run_id=run_id, t__in=list(batch.seconds))
-    }
+    existing = (
+        {}
+        if all_new
+        else {
+            row.t: row
+            for row in RunSecond.objects.select_for_update().filter(run_id=run_id, t__in=list(batch.seconds))
+        }
+    )
     new_rows, changed = [], []
     for t, agg in batch.seconds.items():
         row = existing.get(t)
@@ -212,8 +219,20 @@ def _store_seconds(run_id: int, batch: Batch, *, all_new: bool = False) -> None:
     if changed:
         RunSecond.objects.bulk_update(
             changed,
-            ["users", "cpu_percent", "dropped_iterations", "requests", "failures", "bytes", "histogram",
-             "p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms"],
+            [
+                "users",
+                "cpu_percent",
+                "dropped_iterations",
+                "requests",
+                "failures",
+                "bytes",
+                "histogram",
+                "p50_ms",
+                "p95_ms",
+                "p99_ms",
+                "max_ms",
+                "mean_ms",
+            ],
         )
 
 
@@ -221,10 +240,14 @@ def _store_endpoints(run_id: int, batch: Batch, *, all_new: bool = False) -> Non
     if not batch.endpoints:
         return
     ts = sorted({t for t, _, _ in batch.endpoints})
-    existing = {} if all_new else {
-        (row.t, row.method, row.name): row
-        for row in EndpointSecond.objects.select_for_update().filter(run_id=run_id, t__in=ts)
-    }
+    existing = (
+        {}
+        if all_new
+        else {
+            (row.t, row.method, row.name): row
+            for row in EndpointSecond.objects.select_for_update().filter(run_id=run_id, t__in=ts)
+        }
+    )
     new_rows, changed = [], []
     for (t, method, name), agg in batch.endpoints.items():
         row = existing.get((t, method, name))
@@ -236,7 +259,10 @@ def _store_endpoints(run_id: int, batch: Batch, *, all_new: bool = False) -> Non
         row.histogram = agg.hist.to_dict()
         figures = _figures(agg.hist, SECOND_PERCENTILES)
         row.p50_ms, row.p95_ms, row.p99_ms, row.max_ms = (
-            figures["p50_ms"], figures["p95_ms"], figures["p99_ms"], figures["max_ms"]
+            figures["p50_ms"],
+            figures["p95_ms"],
+            figures["p99_ms"],
+            figures["max_ms"],
         )
         (changed if row.pk else new_rows).append(row)
     EndpointSecond.objects.bulk_create(new_rows)
@@ -262,8 +288,14 @@ def _store_errors(run_id: int, batch: Batch) -> None:
             method, name, error_class, message = key
             new_groups.append(
                 ErrorGroup(
-                    run_id=run_id, method=method, name=name, error_class=error_class, message=message,
-                    count=agg.count, first_seen=_epoch_dt(agg.first_epoch), last_seen=_epoch_dt(agg.last_epoch),
+                    run_id=run_id,
+                    method=method,
+                    name=name,
+                    error_class=error_class,
+                    message=message,
+                    count=agg.count,
+                    first_seen=_epoch_dt(agg.first_epoch),
+                    last_seen=_epoch_dt(agg.last_epoch),
                 )
             )
         else:
@@ -278,12 +310,16 @@ def _store_errors(run_id: int, batch: Batch) -> None:
 def _store_generators(run_id: int, batch: Batch, *, all_new: bool = False) -> None:
     if not batch.generators:
         return
-    existing = {} if all_new else {
-        (row.t, row.generator): row
-        for row in GeneratorSecond.objects.select_for_update().filter(
-            run_id=run_id, t__in={t for t, _ in batch.generators}
-        )
-    }
+    existing = (
+        {}
+        if all_new
+        else {
+            (row.t, row.generator): row
+            for row in GeneratorSecond.objects.select_for_update().filter(
+                run_id=run_id, t__in={t for t, _ in batch.generators}
+            )
+        }
+    )
     new_rows, changed = [], []
     for (t, index), agg in batch.generators.items():
         row = existing.get((t, index))
@@ -330,9 +366,14 @@ def run_summarise(*, run_id: int) -> None:
         overall.merge(totals.histogram)
         summaries.append(
             EndpointSummary(
-                run_id=run_id, method=method, name=name,
-                requests=totals.requests, failures=totals.failures, bytes=totals.bytes,
-                rps=totals.requests / seconds, histogram=totals.histogram.to_dict(),
+                run_id=run_id,
+                method=method,
+                name=name,
+                requests=totals.requests,
+                failures=totals.failures,
+                bytes=totals.bytes,
+                rps=totals.requests / seconds,
+                histogram=totals.histogram.to_dict(),
                 **_figures(totals.histogram, SUMMARY_PERCENTILES),
             )
         )
@@ -341,8 +382,10 @@ def run_summarise(*, run_id: int) -> None:
         EndpointSummary.objects.filter(run_id=run_id).delete()
         EndpointSummary.objects.bulk_create(summaries)
         Run.objects.filter(pk=run_id).update(
-            p50_ms=run_figures["p50_ms"], p95_ms=run_figures["p95_ms"],
-            p99_ms=run_figures["p99_ms"], max_ms=run_figures["max_ms"],
+            p50_ms=run_figures["p50_ms"],
+            p95_ms=run_figures["p95_ms"],
+            p99_ms=run_figures["p99_ms"],
+            max_ms=run_figures["max_ms"],
         )
     # Verdicts first: cheap, and what a CI job waits for; neither step can stop a run ending.
     from runs.services.thresholds import run_thresholds_evaluate_safely

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-
 import socket
 from typing import Any
 
@@ -16,7 +15,6 @@ from runs.models import Run, Scenario, TestPlan
 from runs.safety import caps
 from runs.services import safety
 from runs.services.annotations import Annotations
-
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +55,13 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
             "think_time_max": scenario.think_time_max,
             **({"locustfile": scenario.locustfile} if scenario.kind == Scenario.Kind.LOCUSTFILE else {}),
             "sources": [
-                {"kind": s.kind, "mode": s.mode, "filename": s.filename, "columns": list(s.columns), "rows": s.rows}
+                {
+                    "kind": s.kind,
+                    "mode": s.mode,
+                    "filename": s.filename,
+                    "columns": list(s.columns),
+                    "rows": s.rows,
+                }
                 for s in scenario.sources.all()
             ],
             "steps": [
@@ -161,7 +165,9 @@ def generators_check(*, generators: int, profile_kind: str) -> None:
     """Raise :class:`RunError` unless a plan may run on ``generators`` generator processes."""
     limit = settings.SCALETEST_MAX_GENERATORS
     if not 1 <= generators <= limit:
-        raise RunError(f"Generators must be between 1 and {limit} (SCALETEST_MAX_GENERATORS); got {generators}.")
+        raise RunError(
+            f"Generators must be between 1 and {limit} (SCALETEST_MAX_GENERATORS); got {generators}."
+        )
     if generators > 1 and profiles.is_open_model(profile_kind):
         raise RunError(
             "Arrival-rate profiles run on one generator: set generators to 1, or use a users profile "

@@ -91,6 +91,8 @@ def schedules_start_due(*, now: datetime | None = None) -> list[ScheduleOutcome]
             TestPlan.objects.filter(pk=plan_id).update(schedule_last_run=run, schedule_last_error="")
             outcomes.append(ScheduleOutcome(plan_id=plan_id, run_id=run.pk, error=""))
             continue
-        TestPlan.objects.filter(pk=plan_id).update(schedule_last_error=f"{now:%Y-%m-%d %H:%M %Z}: {error}"[:2000])
+        TestPlan.objects.filter(pk=plan_id).update(
+            schedule_last_error=f"{now:%Y-%m-%d %H:%M %Z}: {error}"[:2000]
+        )
         outcomes.append(ScheduleOutcome(plan_id=plan_id, run_id=None, error=error))
     return outcomes

@@ -112,7 +112,9 @@ def share_resolve(*, token: str) -> ShareLink | None:
 
 
 def share_record_view(*, share: ShareLink) -> None:
-    ShareLink.objects.filter(pk=share.pk).update(view_count=F("view_count") + 1, last_viewed_at=timezone.now())
+    ShareLink.objects.filter(pk=share.pk).update(
+        view_count=F("view_count") + 1, last_viewed_at=timezone.now()
+    )
 
 
 def share_revoke(*, share: ShareLink) -> ShareLink:

@@ -75,7 +75,11 @@ def _other_admins(membership: Membership) -> bool:
 @transaction.atomic
 def membership_set_role(*, membership: Membership, role: str) -> Membership:
     _check_role(role)
-    if membership.role == Membership.Role.ADMIN and role != Membership.Role.ADMIN and not _other_admins(membership):
+    if (
+        membership.role == Membership.Role.ADMIN
+        and role != Membership.Role.ADMIN
+        and not _other_admins(membership)
+    ):
         raise TeamError("A team keeps at least one admin: make someone else admin first.")
     membership.role = role
     membership.save(update_fields=["role"])

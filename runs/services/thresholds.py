@@ -45,14 +45,25 @@ def run_thresholds_evaluate(*, run_id: int) -> list[dict[str, Any]]:
     endpoints: dict[tuple[str, str], thresholds.Observed] = {}
     requests = failures = 0
     rows = EndpointSummary.objects.filter(run_id=run_id).values_list(
-        "method", "name", "requests", "failures", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "histogram"
+        "method",
+        "name",
+        "requests",
+        "failures",
+        "p50_ms",
+        "p90_ms",
+        "p95_ms",
+        "p99_ms",
+        "max_ms",
+        "histogram",
     )
     for method, name, reqs, fails, p50, p90, p95, p99, pmax, hist in rows:
         overall_hist.merge(histogram_from_row(hist))
         requests += reqs
         failures += fails
         endpoints[(method, name)] = thresholds.Observed(
-            requests=reqs, failures=fails, seconds=seconds,
+            requests=reqs,
+            failures=fails,
+            seconds=seconds,
             percentiles={"p50": p50, "p90": p90, "p95": p95, "p99": p99, "max": pmax},
         )
     overall = thresholds.Observed(
@@ -60,7 +71,10 @@ def run_thresholds_evaluate(*, run_id: int) -> list[dict[str, Any]]:
     )
     aborted = (run.threshold_abort or {}).get("index")
     results = thresholds.evaluate(
-        items, overall=overall, endpoints=endpoints, aborted_index=aborted if isinstance(aborted, int) else None
+        items,
+        overall=overall,
+        endpoints=endpoints,
+        aborted_index=aborted if isinstance(aborted, int) else None,
     )
     Run.objects.filter(pk=run_id).update(passed=thresholds.overall_passed(results), threshold_results=results)
     return results
@@ -82,8 +96,9 @@ def run_thresholds_evaluate_safely(*, run_id: int) -> list[dict[str, Any]] | Non
 
 
 # -- reads for the live abort check (runs.engine.runner) ------------------------------------------
-def _sample(t: int, requests: int, failures: int, p50: Any, p95: Any, p99: Any, pmax: Any,
-            hist: Any, with_p90: bool) -> thresholds.SecondSample:
+def _sample(
+    t: int, requests: int, failures: int, p50: Any, p95: Any, p99: Any, pmax: Any, hist: Any, with_p90: bool
+) -> thresholds.SecondSample:
     percentiles = {"p50": p50, "p95": p95, "p99": p99, "max": pmax}
     if with_p90:
         from runs.services.analysis import histogram_from_row
@@ -103,14 +118,16 @@ def run_seconds_for_watch(
     overall = [
         _sample(*row[:7], row[7] if with_p90 else None, with_p90)
         for row in RunSecond.objects.filter(run_id=run_id, t__gt=after, t__lte=upto)
-        .order_by("t").values_list(*columns, *hist_column)
+        .order_by("t")
+        .values_list(*columns, *hist_column)
     ]
     per_endpoint: dict[tuple[str, str], list[thresholds.SecondSample]] = {key: [] for key in endpoints}
     if endpoints:
         names = {name for _, name in endpoints}
         rows = (
             EndpointSecond.objects.filter(run_id=run_id, t__gt=after, t__lte=upto, name__in=names)
-            .order_by("t").values_list("method", "name", *columns, *hist_column)
+            .order_by("t")
+            .values_list("method", "name", *columns, *hist_column)
         )
         for row in rows:
             key = (row[0], row[1])

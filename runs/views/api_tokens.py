@@ -24,14 +24,20 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             _, new_token = api_token_create(
-                user=request.user, name=form.cleaned_data["name"], expires_in_days=form.cleaned_data["expires_in_days"]
+                user=request.user,
+                name=form.cleaned_data["name"],
+                expires_in_days=form.cleaned_data["expires_in_days"],
             )
         except TokenError as exc:
             form.add_error(None, str(exc))
         else:
             form = ApiTokenForm()
-    context = {"form": form, "new_token": new_token, "tokens": ApiToken.objects.filter(user=request.user),
-               "now": timezone.now()}
+    context = {
+        "form": form,
+        "new_token": new_token,
+        "tokens": ApiToken.objects.filter(user=request.user),
+        "now": timezone.now(),
+    }
     return render(request, "runs/api_tokens.html", context)
 
 

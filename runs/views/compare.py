@@ -67,13 +67,19 @@ def runs_compare_window(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
     data = form.cleaned_data
     series = selectors.runs_series_window(
-        runs=access.visible(Run.objects.all(), user=request.user), ids=data["ids"], lo=data["start"], hi=data["end"]
+        runs=access.visible(Run.objects.all(), user=request.user),
+        ids=data["ids"],
+        lo=data["start"],
+        hi=data["end"],
     )
     if series is None:
         raise Http404("No such run.")
     figs = figures_analysis.compare_timeseries_figures([""] * len(series), series)
     return JsonResponse(
-        {key: {"x": [tr["x"] for tr in fig["data"]], "y": [tr["y"] for tr in fig["data"]]} for key, fig in figs.items()}
+        {
+            key: {"x": [tr["x"] for tr in fig["data"]], "y": [tr["y"] for tr in fig["data"]]}
+            for key, fig in figs.items()
+        }
     )
 
 

@@ -28,7 +28,11 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request, TestPlan.objects.select_related("target", "scenario", "profile", "baseline_run"), pk
     )
     preview = selectors.profile_preview_of(profile=plan.profile)
-    fig = figures.profile_figure(preview["x"], preview["y"], subject=plan.profile.name, unit=preview["unit"]) if preview else None
+    fig = (
+        figures.profile_figure(preview["x"], preview["y"], subject=plan.profile.name, unit=preview["unit"])
+        if preview
+        else None
+    )
     membership = access.membership_in(request, plan.team_id)
     try:
         next_times = schedule_next_times(expression=plan.schedule, count=3) if plan.schedule else []
@@ -102,7 +106,9 @@ def plan_start(request: HttpRequest, pk: int) -> HttpResponse:
     )
     form = RunAnnotationForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Not started: " + " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(
+            request, "Not started: " + " ".join(e for errors in form.errors.values() for e in errors)
+        )
         return redirect(plan)
     try:
         run = run_create(plan=plan, user=request.user, annotations=form.cleaned_data["annotations"])
@@ -120,11 +126,15 @@ def plan_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     plan = access.object_for(request, TestPlan.objects.all(), pk, role=access.EDITOR)
     form = PlanScheduleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Schedule not saved: " + " ".join(form.errors.get("schedule", ["invalid input."])))
+        messages.error(
+            request, "Schedule not saved: " + " ".join(form.errors.get("schedule", ["invalid input."]))
+        )
         return redirect(plan)
     plan = plan_set_schedule(plan=plan, expression=form.cleaned_data["schedule"])
     if plan.schedule:
-        messages.success(request, f"“{plan}” now runs on the schedule “{plan.schedule}” ({settings.TIME_ZONE}).")
+        messages.success(
+            request, f"“{plan}” now runs on the schedule “{plan.schedule}” ({settings.TIME_ZONE})."
+        )
     else:
         messages.success(request, f"“{plan}” no longer runs on a schedule.")
     return redirect(plan)

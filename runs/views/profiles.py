@@ -39,7 +39,11 @@ def _edit(request: HttpRequest, profile: LoadProfile | None) -> HttpResponse:
     else:
         form = ProfileForm.for_profile(profile) if profile else ProfileForm()
     preview = selectors.profile_preview_of(profile=profile) if profile else None
-    fig = figures.profile_figure(preview["x"], preview["y"], unit=preview["unit"]) if preview else figures.profile_figure([], [])
+    fig = (
+        figures.profile_figure(preview["x"], preview["y"], unit=preview["unit"])
+        if preview
+        else figures.profile_figure([], [])
+    )
     context = {"form": form, "profile": profile, "preview": preview, "fig": fig}
     return render(request, "runs/profile_form.html", context)
 

@@ -27,8 +27,10 @@ def run_list(request: HttpRequest) -> HttpResponse:
     valid = form.is_valid()
     data = form.cleaned_data if valid else {}
     filters = selectors.RunFilter(
-        tag=data.get("tag") or "", version=data.get("version") or "",
-        plan_id=data.get("plan"), trigger=data.get("trigger") or "",
+        tag=data.get("tag") or "",
+        version=data.get("version") or "",
+        plan_id=data.get("plan"),
+        trigger=data.get("trigger") or "",
     )
     runs = selectors.run_list(team=request.team, filters=filters)
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
@@ -47,7 +49,9 @@ def run_list(request: HttpRequest) -> HttpResponse:
     return render(request, "runs/run_list.html", context, status=200 if valid else 400)
 
 
-def run_page_context(run: Run, *, live_url: str, tables_url: str, with_baseline: bool = True) -> dict[str, Any]:
+def run_page_context(
+    run: Run, *, live_url: str, tables_url: str, with_baseline: bool = True
+) -> dict[str, Any]:
     """What runs/_run_body.html shows; the run page and its shared page both use it."""
     rows = selectors.run_seconds(run=run)
     planned = selectors.snapshot_preview(snapshot=run.snapshot)
@@ -93,7 +97,9 @@ def run_page_context(run: Run, *, live_url: str, tables_url: str, with_baseline:
     }
 
 
-def _run_page(request: HttpRequest, run: Run, *, annotate_form: RunAnnotationForm | None = None) -> HttpResponse:
+def _run_page(
+    request: HttpRequest, run: Run, *, annotate_form: RunAnnotationForm | None = None
+) -> HttpResponse:
     membership = access.membership_in(request, run.team_id)
     context = run_page_context(
         run, live_url=reverse("runs-live", args=[run.pk]), tables_url=reverse("runs-tables", args=[run.pk])
@@ -102,7 +108,9 @@ def _run_page(request: HttpRequest, run: Run, *, annotate_form: RunAnnotationFor
         can_edit=bool(membership and membership.can(access.EDITOR)),
         can_share=bool(membership and membership.can(access.ADMIN)),
         annotate_form=annotate_form
-        or RunAnnotationForm(initial={"version": run.version, "tags": ", ".join(run.tags or []), "notes": run.notes}),
+        or RunAnnotationForm(
+            initial={"version": run.version, "tags": ", ".join(run.tags or []), "notes": run.notes}
+        ),
     )
     return render(request, "runs/run_detail.html", context, status=400 if annotate_form is not None else 200)
 

@@ -17,7 +17,9 @@ from runs.views._common import confirm_delete
 @require_GET
 @access.team_view()
 def scenario_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "runs/scenario_list.html", {"scenarios": selectors.scenario_list(team=request.team)})
+    return render(
+        request, "runs/scenario_list.html", {"scenarios": selectors.scenario_list(team=request.team)}
+    )
 
 
 def _edit(request: HttpRequest, scenario: Scenario | None) -> HttpResponse:
@@ -29,7 +31,9 @@ def _edit(request: HttpRequest, scenario: Scenario | None) -> HttpResponse:
     if post is not None and form.is_valid():
         # A locustfile scenario has neither steps nor data sources: the rows on the page are ignored.
         is_locustfile = form.cleaned_data["kind"] == Scenario.Kind.LOCUSTFILE
-        parts_valid = is_locustfile or all([steps.is_valid(), sources.is_valid()])  # both, to show every error
+        parts_valid = is_locustfile or all(
+            [steps.is_valid(), sources.is_valid()]
+        )  # both, to show every error
         if parts_valid and (is_locustfile or scenario_variables_check(form, steps, sources)):
             try:
                 saved = catalog.scenario_save(
@@ -49,7 +53,13 @@ def _edit(request: HttpRequest, scenario: Scenario | None) -> HttpResponse:
     return render(
         request,
         "runs/scenario_form.html",
-        {"form": form, "steps": steps, "sources": sources, "scenario": scenario, "locustfiles_allowed": allowed},
+        {
+            "form": form,
+            "steps": steps,
+            "sources": sources,
+            "scenario": scenario,
+            "locustfiles_allowed": allowed,
+        },
     )
 
 

@@ -109,7 +109,11 @@ def share_live(request: HttpRequest, share: ShareLink, token: str) -> HttpRespon
 @_shared
 def share_tables(request: HttpRequest, share: ShareLink, token: str) -> HttpResponse:
     run = _shared_run(share)
-    context = {"run": run, "endpoints": selectors.run_endpoint_rows(run=run), "errors": selectors.run_errors(run=run)}
+    context = {
+        "run": run,
+        "endpoints": selectors.run_endpoint_rows(run=run),
+        "errors": selectors.run_errors(run=run),
+    }
     return render(request, "runs/run_detail_tables.html", context)
 
 
@@ -140,12 +144,17 @@ def share_window(request: HttpRequest, share: ShareLink, token: str) -> HttpResp
     data = form.cleaned_data
     if data["ids"] != list(share.run_ids):
         raise Http404("Not the runs of this link.")
-    series = selectors.runs_series_window(runs=_share_runs(share), ids=data["ids"], lo=data["start"], hi=data["end"])
+    series = selectors.runs_series_window(
+        runs=_share_runs(share), ids=data["ids"], lo=data["start"], hi=data["end"]
+    )
     if series is None:
         raise Http404("No such run.")
     figs = figures_analysis.compare_timeseries_figures([""] * len(series), series)
     return JsonResponse(
-        {key: {"x": [tr["x"] for tr in fig["data"]], "y": [tr["y"] for tr in fig["data"]]} for key, fig in figs.items()}
+        {
+            key: {"x": [tr["x"] for tr in fig["data"]], "y": [tr["y"] for tr in fig["data"]]}
+            for key, fig in figs.items()
+        }
     )
 
 
@@ -200,8 +209,11 @@ def compare_share(request: HttpRequest) -> HttpResponse:
         return redirect(back_url)
     try:
         share, token = shares.share_create_compare(
-            team=membership.team, runs=runs, baseline_id=compare.cleaned_data.get("baseline"),
-            user=request.user, **form.cleaned_data,
+            team=membership.team,
+            runs=runs,
+            baseline_id=compare.cleaned_data.get("baseline"),
+            user=request.user,
+            **form.cleaned_data,
         )
     except shares.ShareError as exc:
         messages.error(request, str(exc))
@@ -236,5 +248,7 @@ def team_share_revoke(request: HttpRequest, pk: int, share_pk: int) -> HttpRespo
         raise PermissionDenied("Only the team's admins can revoke its links.")
     share = get_object_or_404(ShareLink, pk=share_pk, team_id=pk)
     shares.share_revoke(share=share)
-    messages.success(request, f"Revoked the link “{share.label or share.get_kind_display()}”; it no longer opens.")
+    messages.success(
+        request, f"Revoked the link “{share.label or share.get_kind_display()}”; it no longer opens."
+    )
     return redirect("teams-shares", pk=pk)

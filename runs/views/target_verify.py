@@ -25,7 +25,8 @@ def target_verify(request: HttpRequest, pk: int) -> HttpResponse:
         verification = safety.target_verify(target=target)
         if verification.verified_at:
             messages.success(
-                request, f"Ownership verified for {check.endpoint.netloc}; it is checked again before every run."
+                request,
+                f"Ownership verified for {check.endpoint.netloc}; it is checked again before every run.",
             )
         else:
             messages.error(request, f"Not verified: {verification.last_error}")

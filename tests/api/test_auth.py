@@ -36,7 +36,11 @@ def test_missing_garbage_revoked_and_expired_tokens_are_401(alice: Any, plan: Te
     _, good = api_token_create(user=alice, name="good")
     for token in (None, "garbage", "st_" + "x" * 43, revoked, expired, good[:-1]):
         client = ApiClient(token)
-        for response in (client.get("/plans"), client.post(f"/plans/{plan.pk}/runs"), client.delete(f"/plans/{plan.pk}")):
+        for response in (
+            client.get("/plans"),
+            client.post(f"/plans/{plan.pk}/runs"),
+            client.delete(f"/plans/{plan.pk}"),
+        ):
             assert response.status_code == 401, (token, response.status_code)
             assert response.json() == {"detail": "Unauthorized"}
     assert TestPlan.objects.filter(pk=plan.pk).exists()
@@ -53,7 +57,9 @@ def test_a_wrong_token_is_401_even_with_a_logged_in_session(alice: Any) -> None:
     assert c.get("/api/v1/teams", headers={"Authorization": "Bearer st_nope"}).status_code == 401
 
 
-def test_session_auth_needs_the_csrf_token_for_unsafe_methods_but_a_token_does_not(alice: Any, team: Any) -> None:
+def test_session_auth_needs_the_csrf_token_for_unsafe_methods_but_a_token_does_not(
+    alice: Any, team: Any
+) -> None:
     body = {"name": "Via session", "base_url": "http://127.0.0.1:8089"}
     c = Client(enforce_csrf_checks=True)
     c.force_login(alice)
@@ -79,8 +85,10 @@ def test_the_tokens_page_shows_a_new_token_once_and_revokes_it(alice: Any, carol
     assert reverse("api-tokens").encode() in c.get(reverse("runs-dashboard"), follow=True).content
     csrf = c.cookies["csrftoken"].value
     assert c.post(reverse("api-tokens"), {"name": "ci"}).status_code == 403  # no CSRF token
-    response = c.post(reverse("api-tokens"), {"name": "nightly <b>ci</b>", "expires_in_days": "30",
-                                              "csrfmiddlewaretoken": csrf})
+    response = c.post(
+        reverse("api-tokens"),
+        {"name": "nightly <b>ci</b>", "expires_in_days": "30", "csrfmiddlewaretoken": csrf},
+    )
     html = response.content.decode()
     row = ApiToken.objects.get(user=alice)
     token = html.split('id="new-token-value">', 1)[1].split("<", 1)[0]
@@ -112,10 +120,14 @@ def test_operators_make_and_revoke_tokens_in_the_admin(alice: Any) -> None:
     op.save()
     c = Client()
     c.force_login(op)
-    response = c.post(reverse("admin:runs_apitoken_add"), {"user": alice.pk, "name": "from admin"}, follow=True)
+    response = c.post(
+        reverse("admin:runs_apitoken_add"), {"user": alice.pk, "name": "from admin"}, follow=True
+    )
     assert response.status_code == 200
     row = ApiToken.objects.get(user=alice, name="from admin")
-    token = response.content.decode().split("shown only now; give it to alice): ", 1)[1].split("<", 1)[0].strip()
+    token = (
+        response.content.decode().split("shown only now; give it to alice): ", 1)[1].split("<", 1)[0].strip()
+    )
     assert ApiClient(token).get("/teams").status_code == 200
     c.post(reverse("admin:runs_apitoken_changelist"), {"action": "revoke", "_selected_action": [row.pk]})
     assert ApiClient(token).get("/teams").status_code == 401

@@ -11,9 +11,18 @@ def test_openapi_document_lists_every_resource_and_both_auth_schemes(db: None) -
     doc = Client().get("/api/v1/openapi.json").json()
     assert doc["openapi"].startswith("3.1")
     paths = set(doc["paths"])
-    for path in ("/api/v1/teams", "/api/v1/targets/{target_id}", "/api/v1/scenarios", "/api/v1/profiles",
-                 "/api/v1/plans/{plan_id}/runs", "/api/v1/runs/{run_id}/series", "/api/v1/runs/compare",
-                 "/api/v1/runs/{run_id}/analysis", "/api/v1/runs/{run_id}/cancel", "/api/v1/runs/{run_id}/baseline"):
+    for path in (
+        "/api/v1/teams",
+        "/api/v1/targets/{target_id}",
+        "/api/v1/scenarios",
+        "/api/v1/profiles",
+        "/api/v1/plans/{plan_id}/runs",
+        "/api/v1/runs/{run_id}/series",
+        "/api/v1/runs/compare",
+        "/api/v1/runs/{run_id}/analysis",
+        "/api/v1/runs/{run_id}/cancel",
+        "/api/v1/runs/{run_id}/baseline",
+    ):
         assert path in paths, path
     assert set(doc["components"]["securitySchemes"]) == {"TokenAuth", "SessionAuth"}
     target = doc["components"]["schemas"]["TargetOut"]["properties"]

@@ -18,7 +18,12 @@ PROFILE = {"name": "P", "kind": "constant", "params": {"users": 1, "duration": 2
 def object_calls(plan: TestPlan, run: Run) -> list[tuple[str, str, Any]]:
     """(method, path, body) of every endpoint that names one of alice's objects."""
     other = make_run(plan)
-    plan_body = {"name": "x", "target": plan.target_id, "scenario": plan.scenario_id, "profile": plan.profile_id}
+    plan_body = {
+        "name": "x",
+        "target": plan.target_id,
+        "scenario": plan.scenario_id,
+        "profile": plan.profile_id,
+    }
     return [
         ("get", f"/teams/{plan.team_id}/members", None),
         ("post", f"/teams/{plan.team_id}/members", {"username": "carol", "role": "admin"}),
@@ -60,8 +65,11 @@ def _call(client: ApiClient, method: str, path: str, body: Any) -> Any:
 
 def _snapshot() -> list[Any]:
     return [
-        list(Target.objects.values()), list(Scenario.objects.values()), list(LoadProfile.objects.values()),
-        list(TestPlan.objects.values()), list(Run.objects.order_by("pk").values("pk", "status", "cancel_requested")),
+        list(Target.objects.values()),
+        list(Scenario.objects.values()),
+        list(LoadProfile.objects.values()),
+        list(TestPlan.objects.values()),
+        list(Run.objects.order_by("pk").values("pk", "status", "cancel_requested")),
     ]
 
 
@@ -96,23 +104,32 @@ def test_lists_never_show_another_teams_objects(
     assert [t["name"] for t in carol_api.get("/teams").json()] == ["Carol's team"]
 
 
-def test_a_viewer_reads_but_every_write_is_403(plan: TestPlan, finished_run: Run, victor_api: ApiClient) -> None:
+def test_a_viewer_reads_but_every_write_is_403(
+    plan: TestPlan, finished_run: Run, victor_api: ApiClient
+) -> None:
     calls = object_calls(plan, finished_run)
     before = _snapshot()
     for method, path, body in calls:
         response = _call(victor_api, method, path, body)
         expected = 200 if method == "get" else 403
         assert response.status_code == expected, (method, path, response.status_code, response.content)
-    for path, body in (("/targets", TARGET), ("/scenarios", SCENARIO), ("/profiles", PROFILE),
-                       ("/plans", {"name": "x", "target": plan.target_id, "scenario": plan.scenario_id,
-                                   "profile": plan.profile_id})):
+    for path, body in (
+        ("/targets", TARGET),
+        ("/scenarios", SCENARIO),
+        ("/profiles", PROFILE),
+        (
+            "/plans",
+            {"name": "x", "target": plan.target_id, "scenario": plan.scenario_id, "profile": plan.profile_id},
+        ),
+    ):
         response = victor_api.post(path, body)
         assert response.status_code == 403 and "needs editor" in response.json()["detail"], path
     assert _snapshot() == before
 
 
-def test_an_editor_writes_but_only_admins_manage_members(plan: TestPlan, bob_api: ApiClient, alice_api: ApiClient,
-                                                          carol: Any) -> None:
+def test_an_editor_writes_but_only_admins_manage_members(
+    plan: TestPlan, bob_api: ApiClient, alice_api: ApiClient, carol: Any
+) -> None:
     assert bob_api.patch(f"/targets/{plan.target_id}", {"name": "Renamed"}).status_code == 200
     assert bob_api.post(f"/teams/{plan.team_id}/members", {"username": "carol"}).status_code == 403
     added = alice_api.post(f"/teams/{plan.team_id}/members", {"username": "carol", "role": "viewer"})

@@ -16,19 +16,49 @@ def _locs(response: Any) -> dict[tuple[Any, ...], str]:
 
 
 def _body(plan: TestPlan, **extra: Any) -> dict[str, Any]:
-    return {"name": "Gate", "target": plan.target_id, "scenario": plan.scenario_id, "profile": plan.profile_id,
-            **extra}
+    return {
+        "name": "Gate",
+        "target": plan.target_id,
+        "scenario": plan.scenario_id,
+        "profile": plan.profile_id,
+        **extra,
+    }
 
 
-def test_thresholds_as_text_are_parsed_and_returned_as_list_and_text(alice_api: ApiClient, plan: TestPlan) -> None:
-    created = alice_api.post("/plans", _body(plan, thresholds="p95 < 500\nerror_rate < 1%  # comment\n"
-                                                              "GET home: p99 < 0.8s abort 10s"))
+def test_thresholds_as_text_are_parsed_and_returned_as_list_and_text(
+    alice_api: ApiClient, plan: TestPlan
+) -> None:
+    created = alice_api.post(
+        "/plans",
+        _body(plan, thresholds="p95 < 500\nerror_rate < 1%  # comment\nGET home: p99 < 0.8s abort 10s"),
+    )
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["thresholds"] == [
-        {"metric": "p95", "op": "<", "value": 500.0, "method": None, "name": None, "abort_after_seconds": None},
-        {"metric": "error_rate", "op": "<", "value": 1.0, "method": None, "name": None, "abort_after_seconds": None},
-        {"metric": "p99", "op": "<", "value": 800.0, "method": "GET", "name": "home", "abort_after_seconds": 10},
+        {
+            "metric": "p95",
+            "op": "<",
+            "value": 500.0,
+            "method": None,
+            "name": None,
+            "abort_after_seconds": None,
+        },
+        {
+            "metric": "error_rate",
+            "op": "<",
+            "value": 1.0,
+            "method": None,
+            "name": None,
+            "abort_after_seconds": None,
+        },
+        {
+            "metric": "p99",
+            "op": "<",
+            "value": 800.0,
+            "method": "GET",
+            "name": "home",
+            "abort_after_seconds": 10,
+        },
     ]
     assert body["thresholds_text"] == "p95 < 500\nerror_rate < 1%\nGET home: p99 < 800 abort 10s"
     assert TestPlan.objects.get(pk=body["id"]).thresholds == body["thresholds"]
@@ -52,10 +82,17 @@ def test_bad_thresholds_are_422_with_the_forms_messages_and_change_nothing(
     assert errors[("body", "thresholds")] == (
         "No step of the scenario “Browse” is named “GET /nope”; its endpoints are: GET home, POST /cart."
     )
-    errors = _locs(alice_api.post("/plans", _body(plan, thresholds=[{"metric": "p95", "op": "<", "value": "fast"}])))
+    errors = _locs(
+        alice_api.post("/plans", _body(plan, thresholds=[{"metric": "p95", "op": "<", "value": "fast"}]))
+    )
     assert errors[("body", "thresholds")] == "Threshold 1: value must be a number."
-    errors = _locs(alice_api.post("/plans", _body(plan, thresholds=[{"metric": "rps", "op": "<", "value": 1}])))
-    assert errors[("body", "thresholds")] == "Threshold 1: throughput is a lower bound: write rps >= N (or rps > N)."
+    errors = _locs(
+        alice_api.post("/plans", _body(plan, thresholds=[{"metric": "rps", "op": "<", "value": 1}]))
+    )
+    assert (
+        errors[("body", "thresholds")]
+        == "Threshold 1: throughput is a lower bound: write rps >= N (or rps > N)."
+    )
     # Not a string nor a list: the schema's own 422.
     assert alice_api.post("/plans", _body(plan, thresholds={"p95": 1})).status_code == 422
     patched = alice_api.patch(f"/plans/{plan.pk}", {"thresholds": "p95 <"})
@@ -72,8 +109,12 @@ def test_generators_range_and_arrival_rate_profiles_use_one(
     for bad in (0, 5, -1):
         errors = _locs(alice_api.post("/plans", _body(plan, name="G", generators=bad)))
         assert errors[("body", "generators")] == "Enter a number of generators from 1 to 4.", bad
-    open_model = LoadProfile.objects.create(team=plan.team, name="Arrivals", kind="arrival_constant",
-                                            params={"rate": 5, "duration": 10, "max_in_flight": 10})
+    open_model = LoadProfile.objects.create(
+        team=plan.team,
+        name="Arrivals",
+        kind="arrival_constant",
+        params={"rate": 5, "duration": 10, "max_in_flight": 10},
+    )
     errors = _locs(alice_api.patch(f"/plans/{created.json()['id']}", {"profile": open_model.pk}))
     assert errors[("body", "generators")] == (
         "Arrival-rate profiles run on one generator; set 1 or use a users profile."

@@ -31,11 +31,15 @@ def test_status_series_endpoints_errors_from_stored_rows(alice_api: ApiClient, f
     assert [p["t"] for p in series["points"]] == [0, 1, 2] and series["points"][1]["p95_ms"] == 21
     window = alice_api.get(f"/runs/{finished_run.pk}/series", **{"from": 1, "to": 1}).json()
     assert [p["t"] for p in window["points"]] == [1]
-    EndpointSecond.objects.create(run=finished_run, t=0, method="POST", name=HOSTILE, requests=7, failures=1, p95_ms=9)
+    EndpointSecond.objects.create(
+        run=finished_run, t=0, method="POST", name=HOSTILE, requests=7, failures=1, p95_ms=9
+    )
     endpoints = alice_api.get(f"/runs/{finished_run.pk}/endpoints").json()
     assert [(e["endpoint"], e["requests"]) for e in endpoints] == [("GET /", 40), (f"POST {HOSTILE}", 20)]
     one = alice_api.get(f"/runs/{finished_run.pk}/series", endpoint=f"POST {HOSTILE}").json()
-    assert one["endpoint"] == f"POST {HOSTILE}" and [(p["t"], p["requests"]) for p in one["points"]] == [(0, 7)]
+    assert one["endpoint"] == f"POST {HOSTILE}" and [(p["t"], p["requests"]) for p in one["points"]] == [
+        (0, 7)
+    ]
     missing = alice_api.get(f"/runs/{finished_run.pk}/series", endpoint="GET /nope")
     assert missing.status_code == 404 and "no endpoint" in missing.json()["detail"]
     errors = alice_api.get(f"/runs/{finished_run.pk}/errors").json()
@@ -62,7 +66,9 @@ def test_analysis_compare_and_baseline(alice_api: ApiClient, plan: TestPlan, fin
     assert refused.status_code == 409 and "only a finished run" in refused.json()["detail"]
 
 
-def test_cancel_a_queued_run_and_an_ended_one_is_409(alice_api: ApiClient, plan: TestPlan, finished_run: Run) -> None:
+def test_cancel_a_queued_run_and_an_ended_one_is_409(
+    alice_api: ApiClient, plan: TestPlan, finished_run: Run
+) -> None:
     queued = make_run(plan, status=Run.Status.QUEUED)
     response = alice_api.post(f"/runs/{queued.pk}/cancel")
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
@@ -70,7 +76,9 @@ def test_cancel_a_queued_run_and_an_ended_one_is_409(alice_api: ApiClient, plan:
     assert ended.status_code == 409 and "already ended" in ended.json()["detail"]
 
 
-def test_start_refusals_carry_the_services_message(alice_api: ApiClient, plan: TestPlan, settings: Any) -> None:
+def test_start_refusals_carry_the_services_message(
+    alice_api: ApiClient, plan: TestPlan, settings: Any
+) -> None:
     # The concurrent-runs cap (runs.safety.caps) is reached: refused now, 409.
     settings.SCALETEST_MAX_CONCURRENT_RUNS = 1
     make_run(plan, status=Run.Status.RUNNING)
@@ -91,32 +99,55 @@ def test_run_carries_generators_and_threshold_verdicts_and_the_ci_payloads(
 ) -> None:
     from runs.ci.local import run_result_payload, run_status_payload
     from runs.models import GeneratorSecond
-    from runs.thresholds import evaluate, Observed, parse_thresholds
+    from runs.thresholds import Observed, evaluate, parse_thresholds
 
     items = parse_thresholds("p95 < 20\nerror_rate < 10%\nGET /x: p99 < 5")
-    results = evaluate(items, overall=Observed(requests=60, failures=3, seconds=3, percentiles={"p95": 22.5}),
-                       endpoints={}, aborted_index=0)
-    abort = {"index": 0, "label": "p95 < 20 ms", "from_t": 0, "to_t": 2, "observed": 22.5, "message": "Aborted: …"}
+    results = evaluate(
+        items,
+        overall=Observed(requests=60, failures=3, seconds=3, percentiles={"p95": 22.5}),
+        endpoints={},
+        aborted_index=0,
+    )
+    abort = {
+        "index": 0,
+        "label": "p95 < 20 ms",
+        "from_t": 0,
+        "to_t": 2,
+        "observed": 22.5,
+        "message": "Aborted: …",
+    }
     finished_run.snapshot = {**finished_run.snapshot, "thresholds": [t.to_dict() for t in items]}
     finished_run.generators, finished_run.passed = 2, False
     finished_run.threshold_results, finished_run.threshold_abort = results, abort
     finished_run.save()
     for g in range(2):
         for t in range(3):
-            GeneratorSecond.objects.create(run=finished_run, generator=g, t=t, requests=10, failures=g, cpu_percent=40.5)
+            GeneratorSecond.objects.create(
+                run=finished_run, generator=g, t=t, requests=10, failures=g, cpu_percent=40.5
+            )
 
     body = alice_api.get(f"/runs/{finished_run.pk}").json()
     assert (body["generators"], body["passed"], body["threshold_count"]) == (2, False, 3)
     assert [(r["label"], r["verdict"], r["aborted"]) for r in body["threshold_results"]] == [
-        ("p95 < 20 ms", "failed", True), ("error_rate < 10%", "passed", False),
+        ("p95 < 20 ms", "failed", True),
+        ("error_rate < 10%", "passed", False),
         ("GET /x: p99 < 5 ms", "not_evaluable", False),
     ]
     assert body["threshold_abort"] == abort and body["url"] == f"/runs/{finished_run.pk}/"
     # The same dicts as manage.py ci_run reads locally.
-    assert body["ci"] == {"status": run_status_payload(run=finished_run), "result": run_result_payload(run=finished_run)}
+    assert body["ci"] == {
+        "status": run_status_payload(run=finished_run),
+        "result": run_result_payload(run=finished_run),
+    }
     generators = alice_api.get(f"/runs/{finished_run.pk}/generators").json()
     assert generators["generators"] == 2 and len(generators["points"]) == 6
-    assert generators["points"][3] == {"generator": 1, "t": 0, "requests": 10, "failures": 1, "cpu_percent": 40.5}
+    assert generators["points"][3] == {
+        "generator": 1,
+        "t": 0,
+        "requests": 10,
+        "failures": 1,
+        "cpu_percent": 40.5,
+    }
     assert carol_api.get(f"/runs/{finished_run.pk}/generators").status_code == 404
     assert carol_api.get(f"/runs/{finished_run.pk}").status_code == 404
 
@@ -128,7 +159,9 @@ def test_a_run_started_through_the_api_is_marked_and_annotated(alice_api: ApiCli
     assert bad.status_code == 422 and "Invalid tag “not a tag!”" in bad.json()["detail"]
     assert alice_api.post("/runs", {"plan": plan.pk, "trigger": "manual"}).status_code == 422
     assert Run.objects.count() == 1
-    response = alice_api.post("/runs", {"plan": plan.pk, "trigger": "ci", "version": "v1.4", "tags": ["before-deploy"]})
+    response = alice_api.post(
+        "/runs", {"plan": plan.pk, "trigger": "ci", "version": "v1.4", "tags": ["before-deploy"]}
+    )
     assert response.status_code == 201
     body = response.json()
     assert (body["trigger"], body["version"], body["tags"]) == ("ci", "v1.4", ["before-deploy"])

@@ -43,7 +43,11 @@ def alice_token(alice: Any, finished_run: Any) -> Iterator[str]:
     max_examples=12,
     deadline=None,
     derandomize=True,  # the same requests every run: a failure here is reproducible
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
 )
 def test_api_answers_without_server_errors_and_as_documented(case: Any, alice_token: str) -> None:
     case.call_and_validate(

@@ -56,15 +56,26 @@ SMOKE_WORKERS = int(os.environ.get("BENCH_SMOKE_WORKERS", "2"))
 # Variables of the test session that must not reach a benchmark (it picks its own database,
 # broker and data folder, as it does on a fresh clone).
 SESSION_ONLY = (
-    "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "DEBUG",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "SECRET_KEY",
+    "DJANGO_SETTINGS_MODULE",
+    "DEBUG",
 )
 
 
 def _env(data_dir: Path, bench_db: str, sqlite: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in SESSION_ONLY and not (k.startswith("SCALETEST_") and k != "SCALETEST_CHROMIUM")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in SESSION_ONLY and not (k.startswith("SCALETEST_") and k != "SCALETEST_CHROMIUM")
+    }
     env.update(
-        SCALETEST_DATA_DIR=str(data_dir), BENCH_DB=bench_db, BENCH_SQLITE=str(sqlite), PYTHONUNBUFFERED="1",
+        SCALETEST_DATA_DIR=str(data_dir),
+        BENCH_DB=bench_db,
+        BENCH_SQLITE=str(sqlite),
+        PYTHONUNBUFFERED="1",
         COLUMNS="1000",  # argparse writes each option's help on one line
     )
     return env
@@ -97,7 +108,7 @@ def markdown_tables(text: str) -> list[tuple[str, list[str]]]:
         if rule.count("|") != cells:
             continue
         rows = []
-        for line in lines[i + 2:]:
+        for line in lines[i + 2 :]:
             if not (line.startswith("|") and line.endswith("|") and line.count("|") == cells):
                 break
             rows.append(line)
@@ -121,11 +132,15 @@ def test_helpers_exist() -> None:
 
 
 def test_db_choices_reads_the_option_line_of_the_help() -> None:
-    shown = ("usage: x.py [-h] [--smoke] [--db {postgres}]\n\noptions:\n  --smoke  smoke size\n"
-             "  --db {postgres}       database (default postgres): postgres; it needs pg_column_size\n")
+    shown = (
+        "usage: x.py [-h] [--smoke] [--db {postgres}]\n\noptions:\n  --smoke  smoke size\n"
+        "  --db {postgres}       database (default postgres): postgres; it needs pg_column_size\n"
+    )
     assert db_choices(shown) == (["postgres"], "it needs pg_column_size")
     assert db_choices("  --db {postgres,sqlite}  database (default postgres): postgres, sqlite\n") == (
-        ["postgres", "sqlite"], "")
+        ["postgres", "sqlite"],
+        "",
+    )
     assert db_choices("usage: x.py [--smoke]\n  --smoke  smoke size\n") == (None, "")
 
 
@@ -150,8 +165,9 @@ class Smoke:
 
 def run_smoke(script: str, env: dict[str, str]) -> Smoke:
     path = BENCH / script
-    shown = subprocess.run([sys.executable, str(path), "--help"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=60)
+    shown = subprocess.run(
+        [sys.executable, str(path), "--help"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     if shown.returncode != 0:
         return Smoke(script, fail=f"{script} --help exited {shown.returncode}:\n{shown.stderr[-3000:]}")
     if "--smoke" not in shown.stdout:

@@ -495,9 +495,18 @@ def test_worker_health_succeeds_when_a_real_worker_answers(tmp_path: Path) -> No
     node = f"health-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
     worker = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "--app=scaletest_site", "worker", f"--hostname={node}",
-            "--pool=prefork", "--concurrency=1", f"--queues=health-{uuid.uuid4().hex}",
-            "--without-gossip", "--without-mingle", "--loglevel=WARNING",
+            sys.executable,
+            "-m",
+            "celery",
+            "--app=scaletest_site",
+            "worker",
+            f"--hostname={node}",
+            "--pool=prefork",
+            "--concurrency=1",
+            f"--queues=health-{uuid.uuid4().hex}",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=WARNING",
         ],
         cwd=ROOT,
         env=dict(os.environ, SCALETEST_NO_BOOTSTRAP="1"),

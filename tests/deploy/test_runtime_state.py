@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def git_status() -> str:
     return subprocess.run(
         ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=all"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
 
 
@@ -45,7 +47,11 @@ def test_the_embedded_worker_and_broker_write_nothing_outside_the_data_dir(tmp_p
     data = Path(env["SCALETEST_DATA_DIR"])
     before = git_status()
     migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=180,
     )
     assert migrate.returncode == 0, migrate.stderr
@@ -54,10 +60,29 @@ def test_the_embedded_worker_and_broker_write_nothing_outside_the_data_dir(tmp_p
     # The worker as `manage.py up` starts it (embedded beat included), from the repository.
     worker = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "scaletest_site", "worker", "-B", "-Q", "scaletest", "-c", "1",
-            "-l", "info", "-n", node, "-s", str(data / "celerybeat-schedule"),
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "scaletest_site",
+            "worker",
+            "-B",
+            "-Q",
+            "scaletest",
+            "-c",
+            "1",
+            "-l",
+            "info",
+            "-n",
+            node,
+            "-s",
+            str(data / "celerybeat-schedule"),
         ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         # A broadcast and its reply through the filesystem broker: the worker answers a ping.
@@ -65,7 +90,11 @@ def test_the_embedded_worker_and_broker_write_nothing_outside_the_data_dir(tmp_p
         while True:
             ping = subprocess.run(
                 [sys.executable, "manage.py", "worker_health", "--node", node, "--timeout", "2"],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             if ping.returncode == 0:
                 break

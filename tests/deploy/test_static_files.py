@@ -39,7 +39,10 @@ def template_static_names() -> set[str]:
     """Every file a template of ours (or the API docs page, ninja's) names with {% static %}."""
     import ninja
 
-    templates = [*(ROOT / "templates").rglob("*.html"), Path(ninja.__file__).parent / "templates/ninja/swagger.html"]
+    templates = [
+        *(ROOT / "templates").rglob("*.html"),
+        Path(ninja.__file__).parent / "templates/ninja/swagger.html",
+    ]
     return {name for path in templates for name in STATIC_TAG.findall(path.read_text())}
 
 
@@ -88,7 +91,9 @@ def test_a_chart_page_loads_every_script_deferred_by_hashed_name_plotly_first(
     assert order.index("plotly-basic.min.js") < order.index("charts.js")
 
 
-def test_static_files_are_served_compressed_and_cached_for_good(alice_client: Client, finished_run: Any) -> None:
+def test_static_files_are_served_compressed_and_cached_for_good(
+    alice_client: Client, finished_run: Any
+) -> None:
     html = alice_client.get(reverse("runs-detail", args=[finished_run.pk])).content.decode()
     plotly = next(src_of(a) for a in script_tags(html) if "plotly-basic" in a)
     css = re.search(r'<link rel="stylesheet" href="([^"]+)"', html).group(1)

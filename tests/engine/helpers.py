@@ -53,15 +53,29 @@ def snapshot(
     return {
         "version": 1,
         "target": {
-            "base_url": base_url, "headers": {"X-Test": "1"}, "verify_tls": True,
-            "timeout_seconds": timeout_seconds, **(auth or {"auth_type": "none"}),
+            "base_url": base_url,
+            "headers": {"X-Test": "1"},
+            "verify_tls": True,
+            "timeout_seconds": timeout_seconds,
+            **(auth or {"auth_type": "none"}),
         },
         "scenario": {
-            "user_class": user_class, "think_time_min": 0, "think_time_max": 0,
-            "steps": [{
-                "name": path, "method": method, "path": path, "query": query or {}, "headers": {},
-                "body_type": body_type, "body": body, "weight": 1, "expected_statuses": expected,
-            }],
+            "user_class": user_class,
+            "think_time_min": 0,
+            "think_time_max": 0,
+            "steps": [
+                {
+                    "name": path,
+                    "method": method,
+                    "path": path,
+                    "query": query or {},
+                    "headers": {},
+                    "body_type": body_type,
+                    "body": body,
+                    "weight": 1,
+                    "expected_statuses": expected,
+                }
+            ],
         },
         "profile": {"kind": "constant", "params": {"users": users, "duration": duration}},
         "engine": {"stop_timeout": stop_timeout},
@@ -74,7 +88,10 @@ class Child:
     def __init__(self, first_line: dict[str, Any] | str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "runs.engine.child"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(BASE_DIR),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=str(BASE_DIR),
         )
         text = first_line if isinstance(first_line, str) else json.dumps(first_line)
         self.send(text.encode() + b"\n")

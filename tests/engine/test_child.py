@@ -117,14 +117,18 @@ def test_unexpected_statuses_and_resets_are_failures_grouped_by_cause(target_ser
 @pytest.mark.parametrize("user_class", ["fast", "http"])
 def test_the_expected_statuses_decide_success_with_either_client(target_server: str, user_class: str) -> None:
     # A 503 that the step expects is a success (Locust alone would call it a failure) ...
-    child = Child(snapshot(target_server, "/status/503", users=1, duration=1, expected="503", user_class=user_class))
+    child = Child(
+        snapshot(target_server, "/status/503", users=1, duration=1, expected="503", user_class=user_class)
+    )
     child.read_all()
     endpoints = [e for s in child.seconds() for e in s.endpoints]
     assert sum(e.requests for e in endpoints) > 0
     assert sum(e.failures for e in endpoints) == 0
     assert not [e for s in child.seconds() for e in s.errors]
     # ... and a 200 it does not expect is a failure, with our error class and message.
-    child = Child(snapshot(target_server, "/status/200", users=1, duration=1, expected="201,204", user_class=user_class))
+    child = Child(
+        snapshot(target_server, "/status/200", users=1, duration=1, expected="201,204", user_class=user_class)
+    )
     child.read_all()
     seconds = child.seconds()
     requests = sum(s.requests for s in seconds)
@@ -135,11 +139,19 @@ def test_the_expected_statuses_decide_success_with_either_client(target_server: 
 
 
 def test_the_requests_user_class_sends_bodies_and_auth(target_server: str) -> None:
-    child = Child(snapshot(
-        target_server, "/echo", users=1, duration=1, method="POST", user_class="http",
-        body_type="json", body='{"hello": "world"}',
-        auth={"auth_type": "bearer", "auth_token": "t0ken"},
-    ))
+    child = Child(
+        snapshot(
+            target_server,
+            "/echo",
+            users=1,
+            duration=1,
+            method="POST",
+            user_class="http",
+            body_type="json",
+            body='{"hello": "world"}',
+            auth={"auth_type": "bearer", "auth_token": "t0ken"},
+        )
+    )
     messages = child.read_all()
     assert messages[-1] == DoneMessage("finished")
     endpoints = [e for s in child.seconds() for e in s.endpoints]
@@ -173,12 +185,17 @@ time.sleep(120)
 
 def test_the_child_never_outlives_its_parent(target_server: str) -> None:
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT_SCRIPT], cwd=str(BASE_DIR), text=True,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        [sys.executable, "-c", PARENT_SCRIPT],
+        cwd=str(BASE_DIR),
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "scaletest_site.settings"},
     )
     assert parent.stdin is not None and parent.stdout is not None
-    parent.stdin.write(json.dumps(snapshot(target_server, "/delay", users=1, duration=60, query={"ms": "10"})) + "\n")
+    parent.stdin.write(
+        json.dumps(snapshot(target_server, "/delay", users=1, duration=60, query={"ms": "10"})) + "\n"
+    )
     parent.stdin.flush()
     child = psutil.Process(int(parent.stdout.readline()))
     assert child.is_running()

@@ -37,7 +37,11 @@ def _remote(*args: str, token: str | None = None, no_django: bool = True) -> sub
     start = ["-c", NO_DJANGO] if no_django else ["-m", "runs.ci"]
     return subprocess.run(
         [SYSTEM_PYTHON, "-E", "-s", *start, *args],
-        cwd=str(BASE_DIR), env=env, capture_output=True, text=True, timeout=120,
+        cwd=str(BASE_DIR),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -48,27 +52,64 @@ def _suite(path: Path) -> ET.Element:
 
 
 def test_the_ci_package_needs_no_django() -> None:
-    assert subprocess.run([SYSTEM_PYTHON, "-E", "-s", "-c", "import django"], env={"PATH": "/usr/bin:/bin"},
-                          capture_output=True).returncode != 0 or SYSTEM_PYTHON == sys.executable
+    assert (
+        subprocess.run(
+            [SYSTEM_PYTHON, "-E", "-s", "-c", "import django"],
+            env={"PATH": "/usr/bin:/bin"},
+            capture_output=True,
+        ).returncode
+        != 0
+        or SYSTEM_PYTHON == sys.executable
+    )
     done = subprocess.run(
-        [SYSTEM_PYTHON, "-E", "-s", "-c", "import sys; sys.modules['django'] = None; "
-         "import runs.ci, runs.ci.driver, runs.ci.remote; print('ok')"],
-        cwd=str(BASE_DIR), env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+        [
+            SYSTEM_PYTHON,
+            "-E",
+            "-s",
+            "-c",
+            "import sys; sys.modules['django'] = None; "
+            "import runs.ci, runs.ci.driver, runs.ci.remote; print('ok')",
+        ],
+        cwd=str(BASE_DIR),
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
     )
     assert done.stdout.strip() == "ok", done.stderr
 
 
 @pytest.mark.slow
 def test_remote_run_exits_0_when_thresholds_pass_and_1_when_impossible(
-    transactional_db: None, live_worker: Any, target_server: str, make_plan: Any, alice: Any, live_server: Any,
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    transactional_db: None,
+    live_worker: Any,
+    target_server: str,
+    make_plan: Any,
+    alice: Any,
+    live_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     token = api_token_create(user=alice, name="ci")[1]
-    passing = _plan(make_plan, target_server, "p95 < 5000\nerror_rate < 1%\nGET /delay: rps >= 1", "Remote pass")
+    passing = _plan(
+        make_plan, target_server, "p95 < 5000\nerror_rate < 1%\nGET /delay: rps >= 1", "Remote pass"
+    )
     junit = tmp_path / "pass.xml"
 
-    done = _remote("--server", live_server.url, "--plan", "Remote pass", "--interval", "1",
-                   "--junit-xml", str(junit), "--run-version", "abc123", "--tag", "nightly", token=token)
+    done = _remote(
+        "--server",
+        live_server.url,
+        "--plan",
+        "Remote pass",
+        "--interval",
+        "1",
+        "--junit-xml",
+        str(junit),
+        "--run-version",
+        "abc123",
+        "--tag",
+        "nightly",
+        token=token,
+    )
 
     assert done.returncode == 0, done.stdout + done.stderr
     run = Run.objects.get(plan=passing)
@@ -85,8 +126,9 @@ def test_remote_run_exits_0_when_thresholds_pass_and_1_when_impossible(
     junit = tmp_path / "fail.xml"
     monkeypatch.setenv("SCALETEST_API_TOKEN", token)
 
-    code, output = _ci_run(str(failing.pk), "--server", live_server.url, "--interval", "1",
-                           "--junit-xml", str(junit))
+    code, output = _ci_run(
+        str(failing.pk), "--server", live_server.url, "--interval", "1", "--junit-xml", str(junit)
+    )
 
     assert code == 1, output
     assert "Result: FAILED (thresholds)" in output
@@ -110,8 +152,16 @@ def test_remote_refusals_exit_2_with_a_clear_message_and_start_nothing(
     plan = make_plan("http://127.0.0.1:9", "/", name="Mine")
     junit = tmp_path / "bad.xml"
 
-    done = _remote("--server", live_server.url, "--plan", "Mine", "--junit-xml", str(junit),
-                   token="st_not-a-real-token", no_django=False)
+    done = _remote(
+        "--server",
+        live_server.url,
+        "--plan",
+        "Mine",
+        "--junit-xml",
+        str(junit),
+        token="st_not-a-real-token",
+        no_django=False,
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"Error: {live_server.url} refused the API token" in done.stdout
     assert "check --token or SCALETEST_API_TOKEN" in done.stdout and "st_not-a-real-token" not in done.stdout

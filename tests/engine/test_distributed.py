@@ -57,9 +57,16 @@ def _merged_percentiles(run: Run) -> dict[float, float]:
 
 @pytest.mark.slow
 def test_two_generators_store_what_the_target_served_with_single_process_percentiles(
-    transactional_db: None, live_worker: Any, generator_worker: Any, target_server: str, make_plan: Any, alice: Any
+    transactional_db: None,
+    live_worker: Any,
+    generator_worker: Any,
+    target_server: str,
+    make_plan: Any,
+    alice: Any,
 ) -> None:
-    single_plan = make_plan(target_server, "/delay", query={"ms": DELAY_MS}, params=LOAD, owner=alice, name="One")
+    single_plan = make_plan(
+        target_server, "/delay", query={"ms": DELAY_MS}, params=LOAD, owner=alice, name="One"
+    )
     dist_plan = make_plan(
         target_server, "/delay", query={"ms": DELAY_MS}, params=LOAD, owner=alice, name="Two", generators=2
     )
@@ -91,7 +98,9 @@ def test_two_generators_store_what_the_target_served_with_single_process_percent
     merged = _merged_percentiles(dist)
     assert dist.p50_ms == pytest.approx(merged[50]) and dist.p95_ms == pytest.approx(merged[95])
     # Each generator's child is gone once the run has ended.
-    wait_for(lambda: not _generator_children(generator_worker.pid), timeout=15, what="generator children to exit")
+    wait_for(
+        lambda: not _generator_children(generator_worker.pid), timeout=15, what="generator children to exit"
+    )
 
     single = _wait_ended(run_create(plan=single_plan, user=alice))
     assert single.status == Run.Status.FINISHED, single.error_message
@@ -110,15 +119,26 @@ def test_two_generators_store_what_the_target_served_with_single_process_percent
 
 @pytest.mark.slow
 def test_losing_a_generator_mid_run_fails_the_run_keeps_its_data_and_stops_the_other(
-    transactional_db: None, live_worker: Any, generator_worker: Any, target_server: str, make_plan: Any, alice: Any
+    transactional_db: None,
+    live_worker: Any,
+    generator_worker: Any,
+    target_server: str,
+    make_plan: Any,
+    alice: Any,
 ) -> None:
     plan = make_plan(
-        target_server, "/delay", query={"ms": DELAY_MS}, params={"users": 4, "duration": 20}, owner=alice,
+        target_server,
+        "/delay",
+        query={"ms": DELAY_MS},
+        params={"users": 4, "duration": 20},
+        owner=alice,
         generators=2,
     )
     run = run_create(plan=plan, user=alice)
     wait_for(lambda: Run.objects.get(pk=run.pk).last_t >= 1, timeout=60, what="two stored seconds")
-    children = wait_for(lambda: _generator_children(generator_worker.pid), timeout=10, what="generator children")
+    children = wait_for(
+        lambda: _generator_children(generator_worker.pid), timeout=10, what="generator children"
+    )
 
     children[0].send_signal(signal.SIGKILL)
     run = _wait_ended(run, timeout=30)
@@ -130,15 +150,26 @@ def test_losing_a_generator_mid_run_fails_the_run_keeps_its_data_and_stops_the_o
     # Well before the planned 20 s: the run stopped when the generator went missing.
     assert run.last_t < 15
     # The surviving generator does not outlive the run.
-    wait_for(lambda: not _generator_children(generator_worker.pid), timeout=15, what="the other generator to exit")
+    wait_for(
+        lambda: not _generator_children(generator_worker.pid), timeout=15, what="the other generator to exit"
+    )
 
 
 @pytest.mark.slow
 def test_cancelling_a_distributed_run_stops_every_generator_and_keeps_every_request(
-    transactional_db: None, live_worker: Any, generator_worker: Any, target_server: str, make_plan: Any, alice: Any
+    transactional_db: None,
+    live_worker: Any,
+    generator_worker: Any,
+    target_server: str,
+    make_plan: Any,
+    alice: Any,
 ) -> None:
     plan = make_plan(
-        target_server, "/delay", query={"ms": DELAY_MS}, params={"users": 4, "duration": 30}, owner=alice,
+        target_server,
+        "/delay",
+        query={"ms": DELAY_MS},
+        params={"users": 4, "duration": 30},
+        owner=alice,
         generators=2,
     )
     before = target_count(target_server, "/delay")
@@ -150,7 +181,9 @@ def test_cancelling_a_distributed_run_stops_every_generator_and_keeps_every_requ
 
     assert run.status == Run.Status.CANCELLED, run.error_message
     assert run.last_t < 15
-    wait_for(lambda: not _generator_children(generator_worker.pid), timeout=15, what="generator children to exit")
+    wait_for(
+        lambda: not _generator_children(generator_worker.pid), timeout=15, what="generator children to exit"
+    )
     # The workers' last seconds reach the master before it lets them go: nothing is lost.
     assert run.total_requests == target_count(target_server, "/delay") - before
 
@@ -164,7 +197,12 @@ def test_a_run_fails_clearly_when_its_generators_do_not_join_in_time(
     settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS = 2
     plan = make_plan(target_server, "/delay", query={"ms": DELAY_MS}, params=LOAD, owner=alice, generators=2)
     run = Run.objects.create(
-        team=plan.team, plan=plan, plan_name=plan.name, snapshot={**_snapshot(plan)}, planned_seconds=4, generators=2
+        team=plan.team,
+        plan=plan,
+        plan_name=plan.name,
+        snapshot={**_snapshot(plan)},
+        planned_seconds=4,
+        generators=2,
     )
     before = target_count(target_server, "/delay")
     assert run_claim(run_id=run.pk)
@@ -191,8 +229,16 @@ def test_a_generator_task_for_a_run_that_is_not_running_starts_nothing(
 ) -> None:
     plan = make_plan(target_server, "/delay", params=LOAD, generators=2)
     run = Run.objects.create(
-        team=plan.team, plan=plan, plan_name=plan.name, snapshot=_snapshot(plan), planned_seconds=4, generators=2,
+        team=plan.team,
+        plan=plan,
+        plan_name=plan.name,
+        snapshot=_snapshot(plan),
+        planned_seconds=4,
+        generators=2,
         status=Run.Status.FAILED,
     )
-    assert generator_execute(run_id=run.pk, index=0, master_host="127.0.0.1", master_port=1, pin=None) == "skipped"
+    assert (
+        generator_execute(run_id=run.pk, index=0, master_host="127.0.0.1", master_port=1, pin=None)
+        == "skipped"
+    )
     assert django_settings.SCALETEST_GENERATOR_QUEUE == os.environ["SCALETEST_GENERATOR_QUEUE"]

@@ -37,7 +37,10 @@ pytestmark = pytest.mark.slow
 def _queued_run(plan: Any) -> Run:
     snapshot = plan_snapshot(plan=plan)
     return Run.objects.create(
-        team=plan.team, plan=plan, plan_name=plan.name, snapshot=snapshot,
+        team=plan.team,
+        plan=plan,
+        plan_name=plan.name,
+        snapshot=snapshot,
         planned_seconds=snapshot["profile"]["duration"],
     )
 
@@ -48,7 +51,9 @@ def test_a_worker_killed_with_sigkill_takes_its_pool_beat_and_locust_child_with_
     queue = os.environ["SCALETEST_QUEUE"] + "-orphans"
     # Its own data dir: the beat lock and schedule of this worker only (the database is the test one).
     worker = start_worker(
-        queue=queue, concurrency=1, extra_env={"SCALETEST_DATA_DIR": str(tmp_path)},
+        queue=queue,
+        concurrency=1,
+        extra_env={"SCALETEST_DATA_DIR": str(tmp_path)},
         extra_args=["-B", "-s", str(tmp_path / "celerybeat-schedule")],
     )
     try:
@@ -89,8 +94,16 @@ def test_a_worker_killed_with_sigkill_takes_its_pool_beat_and_locust_child_with_
 def test_a_second_beat_on_the_same_data_dir_refuses_to_start_and_leaves_the_first_be(tmp_path: Path) -> None:
     env = {**os.environ, "SCALETEST_DATA_DIR": str(tmp_path), "SCALETEST_NO_BOOTSTRAP": "1"}
     beat = [
-        sys.executable, "-m", "celery", "-A", "scaletest_site", "beat", "-l", "info",
-        "-s", str(tmp_path / "celerybeat-schedule"),
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "scaletest_site",
+        "beat",
+        "-l",
+        "info",
+        "-s",
+        str(tmp_path / "celerybeat-schedule"),
     ]
     lock = tmp_path / "beat.lock"
     with (tmp_path / "first.log").open("wb") as log:

@@ -32,8 +32,13 @@ def _ep(name: str, values: list[float], failures: int = 0, method: str = "GET") 
 def run(make_plan) -> Run:
     plan = make_plan("http://127.0.0.1:9", "/a")
     return Run.objects.create(
-        team=plan.team, plan=plan, plan_name=plan.name, snapshot=plan_snapshot(plan=plan), status=Run.Status.RUNNING,
-        started_at=dt.datetime.fromtimestamp(START, tz=dt.UTC), heartbeat_at=timezone.now(),
+        team=plan.team,
+        plan=plan,
+        plan_name=plan.name,
+        snapshot=plan_snapshot(plan=plan),
+        status=Run.Status.RUNNING,
+        started_at=dt.datetime.fromtimestamp(START, tz=dt.UTC),
+        heartbeat_at=timezone.now(),
     )
 
 
@@ -45,7 +50,13 @@ def test_a_batch_becomes_run_and_endpoint_seconds_with_exact_percentiles(run: Ru
     results_ingest(run_id=run.pk, seconds=seconds, start_epoch=START)
 
     first = RunSecond.objects.get(run=run, t=0)
-    assert (first.users, first.requests, first.failures, first.bytes, first.cpu_percent) == (3, 5, 1, 50, 20.0)
+    assert (first.users, first.requests, first.failures, first.bytes, first.cpu_percent) == (
+        3,
+        5,
+        1,
+        50,
+        20.0,
+    )
     assert first.p50_ms == pytest.approx(30, rel=1e-3)
     assert first.max_ms == pytest.approx(1049)
     assert first.mean_ms == pytest.approx((10 + 20 + 30 + 1049 * 2) / 5, rel=1e-3)
@@ -59,13 +70,17 @@ def test_a_batch_becomes_run_and_endpoint_seconds_with_exact_percentiles(run: Ru
 
 def test_the_runner_path_inserts_new_seconds_and_still_merges_a_replayed_one(run: Run) -> None:
     # As the runner calls it: last_t is the highest t it stored; seconds above it are new.
-    first = [SecondMessage(START, 2, None, (_ep("/a", [10, 20]), _ep("/b", [5])), ()),
-             SecondMessage(START + 1, 2, None, (_ep("/a", [30]),), ())]
+    first = [
+        SecondMessage(START, 2, None, (_ep("/a", [10, 20]), _ep("/b", [5])), ()),
+        SecondMessage(START + 1, 2, None, (_ep("/a", [30]),), ()),
+    ]
     last_t = results_ingest(run_id=run.pk, seconds=first, start_epoch=START, last_t=-1)
     assert last_t == 1
     # A clock step replays t = 1 next to the new t = 2: the replayed second is merged.
-    again = [SecondMessage(START + 1, 3, None, (_ep("/a", [40]), _ep("/b", [7])), ()),
-             SecondMessage(START + 2, 3, None, (_ep("/a", [50]),), ())]
+    again = [
+        SecondMessage(START + 1, 3, None, (_ep("/a", [40]), _ep("/b", [7])), ()),
+        SecondMessage(START + 2, 3, None, (_ep("/a", [50]),), ()),
+    ]
     assert results_ingest(run_id=run.pk, seconds=again, start_epoch=START, last_t=last_t) == 2
     t1 = RunSecond.objects.get(run=run, t=1)
     assert (t1.requests, t1.users) == (3, 3)
@@ -118,7 +133,9 @@ def test_dropped_iterations_are_stored_and_add_up_when_a_second_arrives_twice(ru
 
 def test_error_groups_add_up_across_batches(run: Run) -> None:
     refused = ErrorCount("GET", "/a", "ConnectionRefusedError", "[Errno 111] Connection refused", 4)
-    results_ingest(run_id=run.pk, seconds=[SecondMessage(START, 1, None, (_ep("/a", [1] * 4, 4),), (refused,))])
+    results_ingest(
+        run_id=run.pk, seconds=[SecondMessage(START, 1, None, (_ep("/a", [1] * 4, 4),), (refused,))]
+    )
     results_ingest(
         run_id=run.pk,
         seconds=[SecondMessage(START + 3, 1, None, (_ep("/a", [1] * 4, 4),), (refused,))],
@@ -135,7 +152,9 @@ def test_summary_merges_each_endpoint_over_the_whole_run(run: Run) -> None:
     results_ingest(
         run_id=run.pk,
         seconds=[
-            SecondMessage(START + t, 2, None, (_ep("/a", values_a[t * 25:(t + 1) * 25]), _ep("/b", [500.0])), ())
+            SecondMessage(
+                START + t, 2, None, (_ep("/a", values_a[t * 25 : (t + 1) * 25]), _ep("/b", [500.0])), ()
+            )
             for t in range(4)
         ],
     )
@@ -145,7 +164,10 @@ def test_summary_merges_each_endpoint_over_the_whole_run(run: Run) -> None:
     a = EndpointSummary.objects.get(run=run, name="/a")
     assert (a.requests, a.failures, a.rps) == (100, 0, 25.0)
     assert (a.p50_ms, a.p90_ms, a.p99_ms, a.max_ms) == (
-        pytest.approx(50, rel=1e-3), pytest.approx(90, rel=1e-3), pytest.approx(99, rel=1e-3), 100.0
+        pytest.approx(50, rel=1e-3),
+        pytest.approx(90, rel=1e-3),
+        pytest.approx(99, rel=1e-3),
+        100.0,
     )
     assert EndpointSummary.objects.filter(run=run).count() == 2
     seconds_of_a = EndpointSecond.objects.filter(run=run, name="/a").values_list("histogram", flat=True)

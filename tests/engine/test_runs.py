@@ -48,7 +48,11 @@ def _queued_run(plan: Any) -> Run:
     """A queued run that no worker was told about (run_create would enqueue it)."""
     snapshot = plan_snapshot(plan=plan)
     return Run.objects.create(
-        team=plan.team, plan=plan, plan_name=plan.name, snapshot=snapshot, planned_seconds=snapshot["profile"]["duration"]
+        team=plan.team,
+        plan=plan,
+        plan_name=plan.name,
+        snapshot=snapshot,
+        planned_seconds=snapshot["profile"]["duration"],
     )
 
 
@@ -60,7 +64,8 @@ def _closed_port_url() -> str:
 
 def _engine_children(pid: int) -> list[psutil.Process]:
     return [
-        p for p in psutil.Process(pid).children(recursive=True)
+        p
+        for p in psutil.Process(pid).children(recursive=True)
         if "runs.engine.child" in " ".join(p.cmdline())
     ]
 
@@ -69,7 +74,9 @@ def _engine_children(pid: int) -> list[psutil.Process]:
 def test_a_run_measures_1049_ms_exactly_and_counts_what_the_target_served(
     transactional_db: None, live_worker: Any, target_server: str, make_plan: Any, alice: Any
 ) -> None:
-    plan = make_plan(target_server, "/delay", query={"ms": "1049"}, params={"users": 4, "duration": 4}, owner=alice)
+    plan = make_plan(
+        target_server, "/delay", query={"ms": "1049"}, params={"users": 4, "duration": 4}, owner=alice
+    )
     before = target_count(target_server, "/delay")
 
     run = _wait_ended(run_create(plan=plan, user=alice))
@@ -137,7 +144,9 @@ def test_a_target_that_refuses_connections_ends_finished_with_the_error_recorded
 def test_server_errors_are_failures(
     transactional_db: None, live_worker: Any, target_server: str, make_plan: Any
 ) -> None:
-    plan = make_plan(target_server, "/status/503", params={"users": 2, "duration": 3}, expected_statuses="200-299")
+    plan = make_plan(
+        target_server, "/status/503", params={"users": 2, "duration": 3}, expected_statuses="200-299"
+    )
 
     run = _wait_ended(run_create(plan=plan))
 
@@ -189,7 +198,9 @@ def test_a_crashing_child_fails_the_run_and_keeps_earlier_data(
 
 
 @pytest.mark.slow
-def test_the_time_cap_stops_an_overrunning_child(db: None, settings: Any, target_server: str, make_plan: Any) -> None:
+def test_the_time_cap_stops_an_overrunning_child(
+    db: None, settings: Any, target_server: str, make_plan: Any
+) -> None:
     plan = make_plan(target_server, "/delay", query={"ms": "20"}, params={"users": 2, "duration": 30})
     run = _queued_run(plan)
     settings.SCALETEST_MAX_RUN_SECONDS = 3
@@ -248,8 +259,12 @@ def test_the_reaper_fails_silent_runs_and_keeps_their_data(db: None, make_plan: 
     silent = _queued_run(plan)
     never_beat = _queued_run(plan)
     alive = _queued_run(plan)
-    Run.objects.filter(pk=silent.pk).update(status=Run.Status.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
-    Run.objects.filter(pk=never_beat.pk).update(status=Run.Status.RUNNING, started_at=long_ago, heartbeat_at=None)
+    Run.objects.filter(pk=silent.pk).update(
+        status=Run.Status.RUNNING, started_at=long_ago, heartbeat_at=long_ago
+    )
+    Run.objects.filter(pk=never_beat.pk).update(
+        status=Run.Status.RUNNING, started_at=long_ago, heartbeat_at=None
+    )
     Run.objects.filter(pk=alive.pk).update(
         status=Run.Status.RUNNING, started_at=long_ago, heartbeat_at=timezone.now()
     )

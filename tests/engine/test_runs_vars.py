@@ -36,10 +36,14 @@ def _endpoints(run: Run) -> dict[str, tuple[int, int]]:
     return {s.name: (s.requests, s.failures) for s in EndpointSummary.objects.filter(run=run)}
 
 
-def _rescenario(plan: Any, *, steps: list[dict[str, Any]], sources: list[dict[str, Any]] | None = None, **data: Any) -> None:
+def _rescenario(
+    plan: Any, *, steps: list[dict[str, Any]], sources: list[dict[str, Any]] | None = None, **data: Any
+) -> None:
     catalog.scenario_save(
         data={"name": plan.scenario.name, "think_time_min": 0.0, "think_time_max": 0.0, **data},
-        steps=steps, sources=sources or [], scenario=plan.scenario,
+        steps=steps,
+        sources=sources or [],
+        scenario=plan.scenario,
     )
 
 
@@ -58,9 +62,20 @@ def test_every_csv_value_reaches_the_target(
             {"name": "by term", "path": "/value", "query": {"v": "${term}"}, "expected_statuses": "200"},
         ],
         sources=[
-            {"kind": "csv", "mode": "sequential", "filename": "u.csv", "columns": ["user", "n"],
-             "rows": [[u, str(i)] for i, u in enumerate(users)]},
-            {"kind": "list", "mode": "random", "filename": "", "columns": ["term"], "rows": [[t] for t in terms]},
+            {
+                "kind": "csv",
+                "mode": "sequential",
+                "filename": "u.csv",
+                "columns": ["user", "n"],
+                "rows": [[u, str(i)] for i, u in enumerate(users)],
+            },
+            {
+                "kind": "list",
+                "mode": "random",
+                "filename": "",
+                "columns": ["term"],
+                "rows": [[t] for t in terms],
+            },
         ],
     )
     before = target_count(target_server, "/value")
@@ -76,14 +91,29 @@ def test_every_csv_value_reaches_the_target(
     # Sequential rows go round robin: no user value is sent more than once ahead of another.
     by_user = [seen[u] for u in users]
     assert max(by_user) - min(by_user) <= 1
-    assert _endpoints(run) == {"by user": (sum(by_user), 0), "by term": (run.total_requests - sum(by_user), 0)}
+    assert _endpoints(run) == {
+        "by user": (sum(by_user), 0),
+        "by term": (run.total_requests - sum(by_user), 0),
+    }
 
 
 def _login_flow(token_path: str) -> list[dict[str, Any]]:
     return [
-        {"name": "login", "method": "POST", "path": "/login", "body_type": "json", "body": '{"user": "${user}"}',
-         "expected_statuses": "200", "extract": [{"var": "token", "source": "json", "expr": token_path}]},
-        {"name": "me", "path": "/me", "headers": {"Authorization": "Bearer ${token}"}, "expected_statuses": "200"},
+        {
+            "name": "login",
+            "method": "POST",
+            "path": "/login",
+            "body_type": "json",
+            "body": '{"user": "${user}"}',
+            "expected_statuses": "200",
+            "extract": [{"var": "token", "source": "json", "expr": token_path}],
+        },
+        {
+            "name": "me",
+            "path": "/me",
+            "headers": {"Authorization": "Bearer ${token}"},
+            "expected_statuses": "200",
+        },
     ]
 
 
@@ -91,8 +121,14 @@ def test_a_token_extracted_at_login_authorizes_the_next_step(
     transactional_db: None, live_worker: Any, target_server: str, make_plan: Any
 ) -> None:
     plan = make_plan(target_server, "/login", params={"users": 2, "duration": 3})
-    _rescenario(plan, mode="sequence", steps=_login_flow("access_token"),
-                sources=[{"kind": "list", "mode": "sequential", "filename": "", "columns": ["user"], "rows": [["ann"]]}])
+    _rescenario(
+        plan,
+        mode="sequence",
+        steps=_login_flow("access_token"),
+        sources=[
+            {"kind": "list", "mode": "sequential", "filename": "", "columns": ["user"], "rows": [["ann"]]}
+        ],
+    )
     logins, mes = target_count(target_server, "/login"), target_count(target_server, "/me")
 
     run = _wait_ended(run_create(plan=plan))
@@ -112,8 +148,14 @@ def test_a_wrong_extraction_path_fails_the_request_with_a_clear_error(
     transactional_db: None, live_worker: Any, target_server: str, make_plan: Any
 ) -> None:
     plan = make_plan(target_server, "/login", params={"users": 2, "duration": 2})
-    _rescenario(plan, mode="sequence", steps=_login_flow("acces_token"),
-                sources=[{"kind": "list", "mode": "sequential", "filename": "", "columns": ["user"], "rows": [["ann"]]}])
+    _rescenario(
+        plan,
+        mode="sequence",
+        steps=_login_flow("acces_token"),
+        sources=[
+            {"kind": "list", "mode": "sequential", "filename": "", "columns": ["user"], "rows": [["ann"]]}
+        ],
+    )
     mes = target_count(target_server, "/me")
 
     run = _wait_ended(run_create(plan=plan))
@@ -124,7 +166,11 @@ def test_a_wrong_extraction_path_fails_the_request_with_a_clear_error(
     assert target_count(target_server, "/me") == mes  # and the iteration stopped there
     groups = list(ErrorGroup.objects.filter(run=run))
     assert [(g.name, g.error_class, g.message) for g in groups] == [
-        ("login", "ExtractionError", "extract token: no “acces_token” in the JSON response (json:acces_token)")
+        (
+            "login",
+            "ExtractionError",
+            "extract token: no “acces_token” in the JSON response (json:acces_token)",
+        )
     ]
     assert groups[0].count == run.total_failures
 
@@ -170,7 +216,9 @@ def test_a_locustfile_scenarios_requests_land_in_our_storage(
     tag = uuid.uuid4().hex[:8]
     port = target_server.rsplit(":", 1)[1]
     plan = make_plan(target_server, "/", params={"users": 4, "duration": 3})
-    _rescenario(plan, steps=[], kind="locustfile", locustfile=LOCUSTFILE.replace("TAG", tag).replace("PORT", port))
+    _rescenario(
+        plan, steps=[], kind="locustfile", locustfile=LOCUSTFILE.replace("TAG", tag).replace("PORT", port)
+    )
     values, fails = target_count(target_server, "/value"), target_count(target_server, "/status/503")
 
     run = _wait_ended(run_create(plan=plan))
@@ -215,7 +263,12 @@ def test_a_locustfile_that_fails_to_load_fails_the_run_with_its_message(
     allow_locustfiles(team)
     plan = make_plan(target_server, "/", params={"users": 1, "duration": 2})
     # Passes the save-time checks (it compiles, names a User class) but has no tasks.
-    _rescenario(plan, steps=[], kind="locustfile", locustfile="from locust import HttpUser\nclass U(HttpUser):\n    pass\n")
+    _rescenario(
+        plan,
+        steps=[],
+        kind="locustfile",
+        locustfile="from locust import HttpUser\nclass U(HttpUser):\n    pass\n",
+    )
 
     run = _wait_ended(run_create(plan=plan))
 

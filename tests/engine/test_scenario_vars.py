@@ -36,8 +36,12 @@ def test_quote_applies_to_values_only():
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("/a/${id", "is not closed"), ("${1abc}", "is not a variable name"), ("${}", "is not a variable name"),
-     ("${a-b}", "is not a variable name")],
+    [
+        ("/a/${id", "is not closed"),
+        ("${1abc}", "is not a variable name"),
+        ("${}", "is not a variable name"),
+        ("${a-b}", "is not a variable name"),
+    ],
 )
 def test_a_malformed_template_is_refused_with_a_clear_message(text, message):
     with pytest.raises(sv.TemplateError, match=re.escape(message)):
@@ -52,7 +56,7 @@ def test_rendering_never_evaluates_values():
 
 # -- data sources ------------------------------------------------------------------------------
 def test_csv_header_names_the_variables():
-    columns, rows = sv.parse_csv(b"\xef\xbb\xbfuser,pass\r\nann,\"x,1\"\r\nbob,y\r\n")
+    columns, rows = sv.parse_csv(b'\xef\xbb\xbfuser,pass\r\nann,"x,1"\r\nbob,y\r\n')
     assert columns == ["user", "pass"]
     assert rows == [["ann", "x,1"], ["bob", "y"]]
 
@@ -107,10 +111,12 @@ def test_random_rows_cover_the_source():
 
 # -- extraction --------------------------------------------------------------------------------
 def test_extraction_rules_parse_and_round_trip():
-    text = "token = json:data.access_token\n# note\n\nsid=header:X-Session\nid = regex:\"id\":(\\d+)"
+    text = 'token = json:data.access_token\n# note\n\nsid=header:X-Session\nid = regex:"id":(\\d+)'
     rules = sv.parse_extractions(text)
     assert [(r.var, r.source, r.expr) for r in rules] == [
-        ("token", "json", "data.access_token"), ("sid", "header", "X-Session"), ("id", "regex", '"id":(\\d+)'),
+        ("token", "json", "data.access_token"),
+        ("sid", "header", "X-Session"),
+        ("id", "regex", '"id":(\\d+)'),
     ]
     again = sv.parse_extractions(sv.extractions_to_text([r.__dict__ for r in rules]))
     assert again == rules
@@ -142,7 +148,9 @@ def _extract(rules_text, content, headers=None):
 
 
 def test_json_paths_follow_keys_and_list_indexes():
-    body = json.dumps({"data": {"token": "t1"}, "items": [{"id": 5}, {"id": 6}], "ok": True, "n": None}).encode()
+    body = json.dumps(
+        {"data": {"token": "t1"}, "items": [{"id": 5}, {"id": 6}], "ok": True, "n": None}
+    ).encode()
     rules = "a = json:data.token\nb = json:items.1.id\nc = json:items.-1\nd = json:ok"
     assert _extract(rules, body) == {"a": "t1", "b": "6", "c": '{"id":6}', "d": "true"}
 
@@ -165,7 +173,9 @@ def test_a_failed_extraction_says_what_was_missing(rule, content, message):
 
 
 def test_headers_match_without_case_and_regex_takes_its_group():
-    values = _extract("s = header:x-session\nid = regex:id=(\\d+)\nall = regex:ab+", b"id=42 abbb", {"X-Session": "S"})
+    values = _extract(
+        "s = header:x-session\nid = regex:id=(\\d+)\nall = regex:ab+", b"id=42 abbb", {"X-Session": "S"}
+    )
     assert values == {"s": "S", "id": "42", "all": "abbb"}
 
 
@@ -175,8 +185,13 @@ def _step(**kw):
 
 
 def test_names_used_come_from_path_query_headers_and_body():
-    step = _step(path="/u/${a}", query={"q": "${b}", "l": ["${c}", "x"]}, headers={"H": "${d}"},
-                 body_type="json", body='{"e": "${e}"}')
+    step = _step(
+        path="/u/${a}",
+        query={"q": "${b}", "l": ["${c}", "x"]},
+        headers={"H": "${d}"},
+        body_type="json",
+        body='{"e": "${e}"}',
+    )
     assert sv.step_names_used(step) == {"a", "b", "c", "d", "e"}
     # A body that is not sent is not a template.
     assert sv.step_names_used(_step(body="${x}")) == set()
@@ -191,5 +206,6 @@ def test_undefined_variables_allow_earlier_extractions_in_sequence_mode_only():
     ]
     assert sv.undefined_variables(mode="sequence", source_names=["user"], steps=steps) == [(2, ["later"])]
     assert sv.undefined_variables(mode="weighted", source_names=["user"], steps=steps) == [
-        (1, ["token"]), (2, ["later"]),
+        (1, ["token"]),
+        (2, ["later"]),
     ]

@@ -36,8 +36,14 @@ def _plan_with(make_plan: Any, text: str, *args: Any, **kwargs: Any) -> Any:
 def _running_run(plan: Any) -> Run:
     snapshot = plan_snapshot(plan=plan)
     return Run.objects.create(
-        team=plan.team, plan=plan, plan_name=plan.name, snapshot=snapshot,
-        planned_seconds=snapshot["profile"]["duration"], status=Run.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(),
+        team=plan.team,
+        plan=plan,
+        plan_name=plan.name,
+        snapshot=snapshot,
+        planned_seconds=snapshot["profile"]["duration"],
+        status=Run.Status.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
     )
 
 
@@ -49,10 +55,15 @@ def _hist(values_ms: list[float]) -> Histogram:
 
 
 def _second(epoch: int, endpoints: dict[str, tuple[list[float], int]]) -> SecondMessage:
-    return SecondMessage(epoch, 2, None, tuple(
-        EndpointMsg("GET", name, len(values), failures, 10, _hist(values).to_dict())
-        for name, (values, failures) in endpoints.items()
-    ))
+    return SecondMessage(
+        epoch,
+        2,
+        None,
+        tuple(
+            EndpointMsg("GET", name, len(values), failures, 10, _hist(values).to_dict())
+            for name, (values, failures) in endpoints.items()
+        ),
+    )
 
 
 def test_verdicts_are_judged_on_the_exact_merged_histograms_when_a_run_finishes(
@@ -61,16 +72,21 @@ def test_verdicts_are_judged_on_the_exact_merged_histograms_when_a_run_finishes(
     plan = _plan_with(
         make_plan,
         "p90 < 95\np99 < 95\nerror_rate < 2%\nrps >= 40\nGET /slow: max <= 1000\nGET /fast: p50 < 3",
-        "http://127.0.0.1:9", "/fast",
+        "http://127.0.0.1:9",
+        "/fast",
     )
     run = _running_run(plan)
     start = int(run.started_at.timestamp())  # type: ignore[union-attr]
     # Two seconds: /fast answers 1..50 ms, /slow 51..100 ms (one failure per second).
     fast, slow = [float(v) for v in range(1, 51)], [float(v) for v in range(51, 101)]
-    results_ingest(run_id=run.pk, start_epoch=start, seconds=[
-        _second(start, {"/fast": (fast, 0), "/slow": (slow, 1)}),
-        _second(start + 1, {"/fast": (fast, 0), "/slow": (slow, 1)}),
-    ])
+    results_ingest(
+        run_id=run.pk,
+        start_epoch=start,
+        seconds=[
+            _second(start, {"/fast": (fast, 0), "/slow": (slow, 1)}),
+            _second(start + 1, {"/fast": (fast, 0), "/slow": (slow, 1)}),
+        ],
+    )
 
     run_finish(run_id=run.pk, status=Run.Status.FINISHED)
 
@@ -99,7 +115,9 @@ def test_a_run_without_thresholds_has_no_verdict(db: None, make_plan: Any) -> No
     assert exit_code(run_result_payload(run=run)) == 0
 
 
-def test_a_failing_evaluation_still_ends_the_run_and_ci_reads_it_as_an_error(db: None, make_plan: Any) -> None:
+def test_a_failing_evaluation_still_ends_the_run_and_ci_reads_it_as_an_error(
+    db: None, make_plan: Any
+) -> None:
     run = _running_run(make_plan("http://127.0.0.1:9", "/a"))
     # A snapshot no parser accepts (written around the validation) makes the evaluation raise.
     Run.objects.filter(pk=run.pk).update(snapshot={**run.snapshot, "thresholds": [{"metric": "p95"}]})
@@ -118,10 +136,15 @@ def test_the_watch_reads_stored_seconds_with_p90_from_the_histogram(db: None, ma
     run = _running_run(make_plan("http://127.0.0.1:9", "/a"))
     start = int(run.started_at.timestamp())  # type: ignore[union-attr]
     values = [float(v) for v in range(1, 101)]
-    results_ingest(run_id=run.pk, start_epoch=start, seconds=[
-        _second(start, {"/a": (values, 0)}), _second(start + 1, {"/a": (values, 3), "/b": ([5.0], 0)}),
-        _second(start + 2, {"/b": ([5.0], 0)}),
-    ])
+    results_ingest(
+        run_id=run.pk,
+        start_epoch=start,
+        seconds=[
+            _second(start, {"/a": (values, 0)}),
+            _second(start + 1, {"/a": (values, 3), "/b": ([5.0], 0)}),
+            _second(start + 2, {"/b": ([5.0], 0)}),
+        ],
+    )
     overall, endpoints = run_seconds_for_watch(
         run_id=run.pk, after=0, upto=1, endpoints={("GET", "/a")}, with_p90=True
     )
@@ -142,8 +165,12 @@ def test_an_impossible_abort_threshold_stops_a_30_s_run_within_seconds(
     transactional_db: None, live_worker: Any, target_server: str, make_plan: Any
 ) -> None:
     plan = _plan_with(
-        make_plan, "p95 < 1 abort 2s\nerror_rate < 50%", target_server, "/delay",
-        query={"ms": "20"}, params={"users": 2, "duration": 30},
+        make_plan,
+        "p95 < 1 abort 2s\nerror_rate < 50%",
+        target_server,
+        "/delay",
+        query={"ms": "20"},
+        params={"users": 2, "duration": 30},
     )
     before = target_count(target_server, "/delay")
     began = time.monotonic()
@@ -172,8 +199,12 @@ def test_a_passing_abort_threshold_lets_the_run_reach_its_end(
     transactional_db: None, live_worker: Any, target_server: str, make_plan: Any
 ) -> None:
     plan = _plan_with(
-        make_plan, "p95 < 5000 abort 2s\nrps >= 1 abort 2s", target_server, "/delay",
-        query={"ms": "20"}, params={"users": 2, "duration": 5},
+        make_plan,
+        "p95 < 5000 abort 2s\nrps >= 1 abort 2s",
+        target_server,
+        "/delay",
+        query={"ms": "20"},
+        params={"users": 2, "duration": 5},
     )
     run = _wait_ended(run_create(plan=plan), timeout=30)
     assert run.status == Run.Status.FINISHED, run.error_message

@@ -58,9 +58,24 @@ def web_server(log_path: Path) -> Iterator[str]:
     }
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "scaletest_site.wsgi", "-b", f"127.0.0.1:{port}",
-             "-w", "2", "--threads", "4", "--graceful-timeout", "5"],
-            cwd=str(BASE_DIR), env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "scaletest_site.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "2",
+                "--threads",
+                "4",
+                "--graceful-timeout",
+                "5",
+            ],
+            cwd=str(BASE_DIR),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -146,8 +161,12 @@ def test_two_runs_with_their_live_pages_polling_store_every_request_and_meet_no_
             pages = [
                 # Alice watches the first run logged in; someone else watches the second by its
                 # share link, logged out.
-                LivePage(f"{base}/runs/{runs[0].pk}/live.json", f"{base}/runs/{runs[0].pk}/tables/",
-                         f"{base}/runs/{runs[0].pk}/", cookie=cookie),
+                LivePage(
+                    f"{base}/runs/{runs[0].pk}/live.json",
+                    f"{base}/runs/{runs[0].pk}/tables/",
+                    f"{base}/runs/{runs[0].pk}/",
+                    cookie=cookie,
+                ),
                 LivePage(f"{base}/s/{token}/live.json", f"{base}/s/{token}/tables/", f"{base}/s/{token}/"),
             ]
             deadline = time.monotonic() + 90

@@ -39,8 +39,12 @@ def secret_plan(alice: Any) -> TestPlan:
             "auth_username": "svc",
             "auth_password": SECRETS[0],
             "auth_token": SECRETS[1],
-            "headers": {"Authorization": SECRETS[2], "Cookie": SECRETS[3], "X-Api-Key": SECRETS[4],
-                        "Accept": "application/json"},
+            "headers": {
+                "Authorization": SECRETS[2],
+                "Cookie": SECRETS[3],
+                "X-Api-Key": SECRETS[4],
+                "Accept": "application/json",
+            },
         },
         user=alice,
     )
@@ -48,14 +52,26 @@ def secret_plan(alice: Any) -> TestPlan:
         team=alice.memberships.get().team,
         data={"name": "Login", "think_time_min": 0.0, "think_time_max": 0.0},
         steps=[
-            {"name": "login", "method": "POST", "path": "/login", "query": {"access_token": SECRETS[5], "page": "1"},
-             "headers": {"X-Auth-Token": SECRETS[1]}, "body_type": "json",
-             "body": '{"user": "svc", "password": "%s"}' % SECRETS[6]},
+            {
+                "name": "login",
+                "method": "POST",
+                "path": "/login",
+                "query": {"access_token": SECRETS[5], "page": "1"},
+                "headers": {"X-Auth-Token": SECRETS[1]},
+                "body_type": "json",
+                "body": '{"user": "svc", "password": "%s"}' % SECRETS[6],
+            },
         ],
         user=alice,
     )
-    profile = catalog.profile_save(team=alice.memberships.get().team, name="Two for three", kind="constant", params={"users": 2, "duration": 3})
+    profile = catalog.profile_save(
+        team=alice.memberships.get().team,
+        name="Two for three",
+        kind="constant",
+        params={"users": 2, "duration": 3},
+    )
     return catalog.plan_create(
         team=alice.memberships.get().team,
-        data={"name": "Secret plan", "target": target, "scenario": scenario, "profile": profile}, user=alice
+        data={"name": "Secret plan", "target": target, "scenario": scenario, "profile": profile},
+        user=alice,
     )

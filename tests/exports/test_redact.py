@@ -10,17 +10,34 @@ from runs.exports.redact import REDACTED, redact_url, snapshot_redacted
 def snapshot() -> dict:
     return {
         "target": {
-            "name": "t", "base_url": "https://svc:pw-in-url@api.example.com/v1?api_key=k1&x=1",
-            "auth_type": "basic", "auth_username": "svc", "auth_password": "pw-1", "auth_token": "",
-            "headers": {"Authorization": "Bearer abc", "Cookie": "s=1", "X-Api-Key": "k2", "Proxy-Authorization": "p",
-                        "X-CSRFToken": "c", "Accept": "text/html", "User-Agent": "ua"},
+            "name": "t",
+            "base_url": "https://svc:pw-in-url@api.example.com/v1?api_key=k1&x=1",
+            "auth_type": "basic",
+            "auth_username": "svc",
+            "auth_password": "pw-1",
+            "auth_token": "",
+            "headers": {
+                "Authorization": "Bearer abc",
+                "Cookie": "s=1",
+                "X-Api-Key": "k2",
+                "Proxy-Authorization": "p",
+                "X-CSRFToken": "c",
+                "Accept": "text/html",
+                "User-Agent": "ua",
+            },
         },
-        "scenario": {"steps": [
-            {"path": "/a?token=t1&page=2", "query": {"signature": "s1", "q": "shoes"},
-             "headers": {"x-session-id": "sid", "Content-Type": "application/json"},
-             "body_type": "json", "body": '{"user": "u", "password": "pw-2", "nested": [{"client_secret": "cs"}]}'},
-            {"path": "/b", "query": {}, "headers": {}, "body_type": "text", "body": "plain"},
-        ]},
+        "scenario": {
+            "steps": [
+                {
+                    "path": "/a?token=t1&page=2",
+                    "query": {"signature": "s1", "q": "shoes"},
+                    "headers": {"x-session-id": "sid", "Content-Type": "application/json"},
+                    "body_type": "json",
+                    "body": '{"user": "u", "password": "pw-2", "nested": [{"client_secret": "cs"}]}',
+                },
+                {"path": "/b", "query": {}, "headers": {}, "body_type": "text", "body": "plain"},
+            ]
+        },
         "profile": {"kind": "constant", "params": {"users": 1, "duration": 1}},
     }
 
@@ -29,7 +46,21 @@ def test_credentials_are_replaced_and_everything_else_kept() -> None:
     original = snapshot()
     out = snapshot_redacted(original)
     text = json.dumps(out)
-    for secret in ("pw-in-url", "k1", "pw-1", "Bearer abc", "s=1", "k2", '"p"', '"c"', "t1", "s1", "sid", "pw-2", '"cs"'):
+    for secret in (
+        "pw-in-url",
+        "k1",
+        "pw-1",
+        "Bearer abc",
+        "s=1",
+        "k2",
+        '"p"',
+        '"c"',
+        "t1",
+        "s1",
+        "sid",
+        "pw-2",
+        '"cs"',
+    ):
         assert secret not in text, secret
     target = out["target"]
     assert target["auth_password"] == REDACTED and target["auth_token"] == ""  # empty stays empty
@@ -55,5 +86,6 @@ def test_urls_without_secrets_are_unchanged_byte_for_byte() -> None:
 def test_empty_or_odd_snapshots_do_not_break_it() -> None:
     assert snapshot_redacted(None) == {}
     assert snapshot_redacted({"target": None, "scenario": {"steps": [None, "x"]}}) == {
-        "target": None, "scenario": {"steps": [None, "x"]},
+        "target": None,
+        "scenario": {"steps": [None, "x"]},
     }

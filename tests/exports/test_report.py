@@ -19,11 +19,29 @@ PAYLOAD = "</script><script>window.__xss = 1</script><img src=x onerror=alert(1)
 
 def header(**extra: Any) -> dict[str, Any]:
     return {
-        "id": 5, "plan_id": 1, "plan_name": "Plan " + PAYLOAD, "status": "finished", "status_label": "Finished",
-        "is_active": False, "open_model": False, "started_at": START, "finished_at": START + dt.timedelta(seconds=3),
-        "duration_seconds": 3.0, "total_requests": 30, "total_failures": 1, "error_rate": 1 / 30, "mean_rps": 10.0,
-        "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0, "max_ms": 4.0, "last_t": 2, "locust_version": "2.47.0",
-        "generator_host": "gen", "error_message": "", **extra,
+        "id": 5,
+        "plan_id": 1,
+        "plan_name": "Plan " + PAYLOAD,
+        "status": "finished",
+        "status_label": "Finished",
+        "is_active": False,
+        "open_model": False,
+        "started_at": START,
+        "finished_at": START + dt.timedelta(seconds=3),
+        "duration_seconds": 3.0,
+        "total_requests": 30,
+        "total_failures": 1,
+        "error_rate": 1 / 30,
+        "mean_rps": 10.0,
+        "p50_ms": 1.0,
+        "p95_ms": 2.0,
+        "p99_ms": 3.0,
+        "max_ms": 4.0,
+        "last_t": 2,
+        "locust_version": "2.47.0",
+        "generator_host": "gen",
+        "error_message": "",
+        **extra,
     }
 
 
@@ -31,19 +49,72 @@ def report(**extra: Any) -> RunReport:
     fields: dict[str, Any] = {
         "run": header(),
         "snapshot": {
-            "target": {"name": "T", "base_url": "http://127.0.0.1:9", "auth_type": "bearer",
-                       "auth_token": "tok-secret-9", "headers": {"Authorization": "Bearer hdr-secret-8"}},
-            "scenario": {"name": "S", "steps": [{"name": "n", "method": "GET", "path": "/", "headers":
-                                                 {"X-Api-Key": "key-secret-7"}, "query": {}, "weight": 1}]},
-            "profile": {"name": "P", "kind": "constant", "params": {"users": 2, "duration": 3}, "duration": 3},
+            "target": {
+                "name": "T",
+                "base_url": "http://127.0.0.1:9",
+                "auth_type": "bearer",
+                "auth_token": "tok-secret-9",
+                "headers": {"Authorization": "Bearer hdr-secret-8"},
+            },
+            "scenario": {
+                "name": "S",
+                "steps": [
+                    {
+                        "name": "n",
+                        "method": "GET",
+                        "path": "/",
+                        "headers": {"X-Api-Key": "key-secret-7"},
+                        "query": {},
+                        "weight": 1,
+                    }
+                ],
+            },
+            "profile": {
+                "name": "P",
+                "kind": "constant",
+                "params": {"users": 2, "duration": 3},
+                "duration": 3,
+            },
         },
-        "seconds": [{"t": t, "users": 2, "requests": 10, "failures": 0, "dropped_iterations": 0, "p50_ms": 1.0,
-                     "p95_ms": 2.0, "p99_ms": 3.0} for t in range(3)],
+        "seconds": [
+            {
+                "t": t,
+                "users": 2,
+                "requests": 10,
+                "failures": 0,
+                "dropped_iterations": 0,
+                "p50_ms": 1.0,
+                "p95_ms": 2.0,
+                "p99_ms": 3.0,
+            }
+            for t in range(3)
+        ],
         "planned": ([0, 3], [2, 2]),
-        "endpoints": [{"method": "GET", "name": PAYLOAD, "requests": 30, "failures": 1, "p50_ms": 1.0, "p90_ms": 1.5,
-                       "p95_ms": 2.0, "p99_ms": 3.0, "max_ms": 4.0, "rps": 10.0}],
-        "errors": [{"method": "GET", "name": PAYLOAD, "error_class": "HTTPError", "message": PAYLOAD, "count": 1,
-                    "first_seen": START, "last_seen": START}],
+        "endpoints": [
+            {
+                "method": "GET",
+                "name": PAYLOAD,
+                "requests": 30,
+                "failures": 1,
+                "p50_ms": 1.0,
+                "p90_ms": 1.5,
+                "p95_ms": 2.0,
+                "p99_ms": 3.0,
+                "max_ms": 4.0,
+                "rps": 10.0,
+            }
+        ],
+        "errors": [
+            {
+                "method": "GET",
+                "name": PAYLOAD,
+                "error_class": "HTTPError",
+                "message": PAYLOAD,
+                "count": 1,
+                "first_seen": START,
+                "last_seen": START,
+            }
+        ],
         "analysis": None,
     }
     fields.update(extra)
@@ -79,7 +150,9 @@ def parsed(html: str) -> Tags:
 
 def test_nothing_in_the_report_points_at_the_network() -> None:
     tags = parsed(report_html(report()))
-    urls = [(t, a.get(k)) for t, a in tags.tags for k in ("src", "href", "action", "data", "poster") if a.get(k)]
+    urls = [
+        (t, a.get(k)) for t, a in tags.tags for k in ("src", "href", "action", "data", "poster") if a.get(k)
+    ]
     assert not [u for u in urls if re.match(r"\s*(https?:)?//", u[1] or "", re.I)], urls
     assert not [t for t, a in tags.tags if t in ("link", "iframe", "object", "embed", "base")]
 
@@ -88,13 +161,18 @@ def test_plotly_charts_js_and_css_are_inlined_and_allowed_by_hash_only() -> None
     assets = report_assets()
     html = report_html(report())
     tags = parsed(html)
-    code = [s for (t, a), s in zip([x for x in tags.tags if x[0] == "script"], tags.scripts, strict=True)
-            if a.get("type") != "application/json"]
+    code = [
+        s
+        for (t, a), s in zip([x for x in tags.tags if x[0] == "script"], tags.scripts, strict=True)
+        if a.get("type") != "application/json"
+    ]
     assert len(code) == 2
     assert code[0] == str(inline_script(assets.plotly_js)) and len(code[0]) > 3_000_000
     assert code[1] == str(inline_script(assets.charts_js))
     assert assets.css[:200] in html
-    csp = next(a["content"] for t, a in tags.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    csp = next(
+        a["content"] for t, a in tags.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
+    )
     for source in code:
         digest = base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in csp
@@ -104,15 +182,22 @@ def test_plotly_charts_js_and_css_are_inlined_and_allowed_by_hash_only() -> None
 def test_a_script_payload_in_names_cannot_leave_its_element() -> None:
     html = report_html(report())
     tags = parsed(html)
-    assert [t for t, _ in tags.tags].count("script") == 2 + 5  # plotly, charts.js, four time series + endpoints
+    assert [t for t, _ in tags.tags].count(
+        "script"
+    ) == 2 + 5  # plotly, charts.js, four time series + endpoints
     assert not [t for t, a in tags.tags if t == "img"]
     # Every figure is data in a JSON block; its text parses back to the escaped names.
-    blocks = {a["id"]: s for (t, a), s in zip([x for x in tags.tags if x[0] == "script"], tags.scripts, strict=True)
-              if a.get("type") == "application/json"}
+    blocks = {
+        a["id"]: s
+        for (t, a), s in zip([x for x in tags.tags if x[0] == "script"], tags.scripts, strict=True)
+        if a.get("type") == "application/json"
+    }
     assert set(blocks) == {"fig-rps", "fig-latency", "fig-users", "fig-failures", "fig-endpoints"}
     assert "<" not in blocks["fig-endpoints"] and ">" not in blocks["fig-endpoints"]
     fig = json.loads(blocks["fig-endpoints"])
-    assert fig["data"][0]["y"] == ["GET &lt;/script&gt;&lt;script&gt;window.__xss = 1&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"]
+    assert fig["data"][0]["y"] == [
+        "GET &lt;/script&gt;&lt;script&gt;window.__xss = 1&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
+    ]
     # In the tables the payload is text.
     assert "&lt;/script&gt;&lt;script&gt;window.__xss = 1" in html
 
@@ -125,7 +210,9 @@ def test_the_snapshot_shown_is_redacted() -> None:
 
 
 def test_it_works_without_plotly_on_disk_when_assets_are_given() -> None:
-    html = report_html(report(), assets=Assets(plotly_js="/*p*/", charts_js="/*c*/ x = '</script>'", css="body{}"))
+    html = report_html(
+        report(), assets=Assets(plotly_js="/*p*/", charts_js="/*c*/ x = '</script>'", css="body{}")
+    )
     assert "x = '<\\/script>'" in html
 
 

@@ -36,7 +36,10 @@ def open_offline(page: Any, path: Path) -> dict[str, list[str]]:
     page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))
     page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-    page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else seen["network"].append(r.url))
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else seen["network"].append(r.url),
+    )
     page.goto(path.as_uri())
     return seen
 
@@ -52,8 +55,14 @@ def hostile_staircase_run(staircase_plan: TestPlan) -> Run:
     EndpointSummary.objects.filter(run=run, method="POST").update(name=SCRIPT_PAYLOAD)
     EndpointSummary.objects.filter(run=run, method="GET").update(name=IMG_PAYLOAD)
     ErrorGroup.objects.create(
-        run=run, method="POST", name=SCRIPT_PAYLOAD, error_class="HTTPError", message=IMG_PAYLOAD, count=2,
-        first_seen=run.started_at, last_seen=run.started_at,
+        run=run,
+        method="POST",
+        name=SCRIPT_PAYLOAD,
+        error_class="HTTPError",
+        message=IMG_PAYLOAD,
+        count=2,
+        first_seen=run.started_at,
+        last_seen=run.started_at,
     )
     run_analyse(run_id=run.pk)
     return run
@@ -75,7 +84,9 @@ def test_the_report_draws_every_chart_offline_and_runs_no_injected_script(
     path = report_file
     html = path.read_text(encoding="utf-8")
     traces = expected_traces(html)
-    assert {"fig-rps", "fig-latency", "fig-users", "fig-failures", "fig-endpoints", "cap-throughput"} <= set(traces)
+    assert {"fig-rps", "fig-latency", "fig-users", "fig-failures", "fig-endpoints", "cap-throughput"} <= set(
+        traces
+    )
 
     page = browser_page
     seen = open_offline(page, path)

@@ -59,7 +59,9 @@ def test_the_run_page_links_the_three_downloads(alice_client: Client, finished_r
         assert f'href="{reverse(name, args=[finished_run.pk])}" download' in html
 
 
-def test_csv_has_every_second_and_endpoint_of_a_staircase_run(alice_client: Client, staircase_run: Run) -> None:
+def test_csv_has_every_second_and_endpoint_of_a_staircase_run(
+    alice_client: Client, staircase_run: Run
+) -> None:
     response = alice_client.get(reverse("runs-export-csv", args=[staircase_run.pk]))
     assert response.status_code == 200 and response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -84,12 +86,20 @@ def test_csv_has_every_second_and_endpoint_of_a_staircase_run(alice_client: Clie
     assert overall[0]["users"] == str(LEVELS[0]) and overall[-1]["users"] == str(LEVELS[-1])
 
 
-def test_csv_guards_against_formula_injection_in_stored_names(alice_client: Client, finished_run: Run) -> None:
-    EndpointSecond.objects.create(run=finished_run, t=0, method="GET", name="=HYPERLINK(\"http://x\")", requests=1)
+def test_csv_guards_against_formula_injection_in_stored_names(
+    alice_client: Client, finished_run: Run
+) -> None:
+    EndpointSecond.objects.create(
+        run=finished_run, t=0, method="GET", name='=HYPERLINK("http://x")', requests=1
+    )
     EndpointSecond.objects.create(run=finished_run, t=1, method="GET", name="@SUM(1)", requests=1)
-    rows = list(csv.DictReader(io.StringIO(body(alice_client.get(reverse("runs-export-csv", args=[finished_run.pk]))))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(body(alice_client.get(reverse("runs-export-csv", args=[finished_run.pk]))))
+        )
+    )
     names = [r["name"] for r in rows if r["method"]]
-    assert names == ["'=HYPERLINK(\"http://x\")", "'@SUM(1)"]
+    assert names == ['\'=HYPERLINK("http://x")', "'@SUM(1)"]
 
 
 def test_json_export_has_the_whole_run_and_its_analysis(alice_client: Client, staircase_run: Run) -> None:
@@ -115,7 +125,9 @@ def test_json_export_has_the_whole_run_and_its_analysis(alice_client: Client, st
 
 
 def test_json_with_histograms_includes_the_raw_histograms(alice_client: Client, staircase_run: Run) -> None:
-    doc = json.loads(body(alice_client.get(reverse("runs-export-json", args=[staircase_run.pk]) + "?histograms=1")))
+    doc = json.loads(
+        body(alice_client.get(reverse("runs-export-json", args=[staircase_run.pk]) + "?histograms=1"))
+    )
     assert doc["series"]["histograms"] is True
     columns = doc["series"]["endpoints"]["columns"]
     row = doc["series"]["endpoints"]["rows"][0]
@@ -154,7 +166,9 @@ def test_a_run_without_a_stored_analysis_gets_one(alice_client: Client, staircas
 
 
 @pytest.mark.parametrize("name", VIEWS)
-def test_no_export_contains_a_secret_of_the_plan(alice_client: Client, secret_plan: TestPlan, name: str) -> None:
+def test_no_export_contains_a_secret_of_the_plan(
+    alice_client: Client, secret_plan: TestPlan, name: str
+) -> None:
     run = make_run(secret_plan, total_requests=0, last_t=-1)
     assert SECRETS[0] in json.dumps(run.snapshot)  # the snapshot does hold them
     text = body(alice_client.get(reverse(name, args=[run.pk])))
@@ -170,9 +184,17 @@ def test_the_report_is_an_attachment_with_the_run_page_data(alice_client: Client
         f'attachment; filename="scaletest-run-{staircase_run.pk}-stairs-img-srcx-onerroralert1.html"'
     )
     html = response.content.decode()
-    for element in ('id="capacity"', 'id="knee-users"', 'id="endpoint-table"', 'id="error-table"',
-                    'id="bottlenecks"', 'id="fig-rps"', 'id="fig-endpoints"', 'id="cap-throughput"',
-                    'id="snapshot"'):
+    for element in (
+        'id="capacity"',
+        'id="knee-users"',
+        'id="endpoint-table"',
+        'id="error-table"',
+        'id="bottlenecks"',
+        'id="fig-rps"',
+        'id="fig-endpoints"',
+        'id="cap-throughput"',
+        'id="snapshot"',
+    ):
         assert element in html, element
     assert "<strong>8 users</strong>" in html.split('id="knee-users">')[1].split("</dd>")[0]
     assert HOSTILE not in html  # escaped everywhere
@@ -197,7 +219,9 @@ def test_another_teams_run_is_404_in_every_export(finished_run: Run, carol: Any,
     assert c.get(reverse(name, args=[finished_run.pk])).status_code == 404
 
 
-def test_the_threshold_verdicts_are_in_the_json_and_the_report(alice_client: Client, finished_run: Run) -> None:
+def test_the_threshold_verdicts_are_in_the_json_and_the_report(
+    alice_client: Client, finished_run: Run
+) -> None:
     from runs.services.thresholds import run_thresholds_evaluate
     from runs.thresholds import parse_thresholds
 

@@ -30,7 +30,8 @@ def alice_client(alice: Any) -> Client:
 @pytest.fixture
 def seeded_plan(alice: Any) -> TestPlan:
     target = catalog.target_create(
-        team=alice.memberships.get().team,data={"name": "Shop", "base_url": "http://127.0.0.1:9"}, user=alice)
+        team=alice.memberships.get().team, data={"name": "Shop", "base_url": "http://127.0.0.1:9"}, user=alice
+    )
     scenario = catalog.scenario_save(
         team=alice.memberships.get().team,
         data={"name": "Browse", "think_time_min": 0.0, "think_time_max": 0.5},
@@ -41,10 +42,15 @@ def seeded_plan(alice: Any) -> TestPlan:
         user=alice,
     )
     profile = catalog.profile_save(
-        team=alice.memberships.get().team,name="Three for four", kind="constant", params={"users": 3, "duration": 4})
+        team=alice.memberships.get().team,
+        name="Three for four",
+        kind="constant",
+        params={"users": 3, "duration": 4},
+    )
     return catalog.plan_create(
         team=alice.memberships.get().team,
-        data={"name": "Smoke", "target": target, "scenario": scenario, "profile": profile}, user=alice
+        data={"name": "Smoke", "target": target, "scenario": scenario, "profile": profile},
+        user=alice,
     )
 
 
@@ -87,15 +93,39 @@ def finished_run(seeded_plan: TestPlan) -> Run:
             run=run, t=t, users=3, requests=20, failures=1, p50_ms=10 + t, p95_ms=20 + t, p99_ms=30 + t
         )
     EndpointSummary.objects.create(
-        run=run, method="GET", name="/", requests=40, failures=0, p50_ms=10, p90_ms=18, p95_ms=20, p99_ms=30,
-        max_ms=50, rps=13.3,
+        run=run,
+        method="GET",
+        name="/",
+        requests=40,
+        failures=0,
+        p50_ms=10,
+        p90_ms=18,
+        p95_ms=20,
+        p99_ms=30,
+        max_ms=50,
+        rps=13.3,
     )
     EndpointSummary.objects.create(
-        run=run, method="POST", name=HOSTILE, requests=20, failures=3, p50_ms=12, p90_ms=19, p95_ms=25,
-        p99_ms=41, max_ms=55.5, rps=6.7,
+        run=run,
+        method="POST",
+        name=HOSTILE,
+        requests=20,
+        failures=3,
+        p50_ms=12,
+        p90_ms=19,
+        p95_ms=25,
+        p99_ms=41,
+        max_ms=55.5,
+        rps=6.7,
     )
     ErrorGroup.objects.create(
-        run=run, method="POST", name=HOSTILE, error_class="HTTPError", message="500 Server Error <b>x</b>",
-        count=3, first_seen=timezone.now(), last_seen=timezone.now(),
+        run=run,
+        method="POST",
+        name=HOSTILE,
+        error_class="HTTPError",
+        message="500 Server Error <b>x</b>",
+        count=3,
+        first_seen=timezone.now(),
+        last_seen=timezone.now(),
     )
     return run

@@ -53,7 +53,9 @@ def test_the_run_page_shows_the_measured_results_and_says_the_analysis_failed(
 
 
 def test_a_repaired_row_is_analysed_on_the_next_view(
-    alice_client: Client, broken_run: Run, staircase_plan: TestPlan  # noqa: F811
+    alice_client: Client,
+    broken_run: Run,
+    staircase_plan: TestPlan,  # noqa: F811
 ) -> None:
     assert ANALYSIS_FAILED in alice_client.get(reverse("runs-detail", args=[broken_run.pk])).content.decode()
     healthy = seed_run(staircase_plan)
@@ -84,7 +86,9 @@ def test_the_api_analysis_of_such_a_run_is_json_with_the_message(alice: Any, bro
 
 
 def test_a_comparison_with_such_a_run_draws_the_others(
-    alice_client: Client, broken_run: Run, staircase_plan: TestPlan  # noqa: F811
+    alice_client: Client,
+    broken_run: Run,
+    staircase_plan: TestPlan,  # noqa: F811
 ) -> None:
     other = seed_run(staircase_plan, seed=1)
     response = alice_client.get(reverse("runs-compare") + f"?ids={other.pk},{broken_run.pk}")

@@ -42,7 +42,10 @@ def staircase_plan(alice: Any) -> TestPlan:
 def make_staircase_plan(alice: Any) -> TestPlan:
     """Alice's five-step staircase plan (2 → 26 users, 30 s a step) against a closed port."""
     target = catalog.target_create(
-        team=alice.memberships.get().team,data={"name": "Shop " + HOSTILE, "base_url": "http://127.0.0.1:9"}, user=alice)
+        team=alice.memberships.get().team,
+        data={"name": "Shop " + HOSTILE, "base_url": "http://127.0.0.1:9"},
+        user=alice,
+    )
     scenario = catalog.scenario_save(
         team=alice.memberships.get().team,
         data={"name": "Checkout", "think_time_min": 0.0, "think_time_max": 0.0},
@@ -56,12 +59,18 @@ def make_staircase_plan(alice: Any) -> TestPlan:
         team=alice.memberships.get().team,
         name="Stairs",
         kind="staircase",
-        params={"start_users": 2, "step_users": 6, "step_duration": STEP_SECONDS, "steps": len(LEVELS),
-                "spawn_rate": None},
+        params={
+            "start_users": 2,
+            "step_users": 6,
+            "step_duration": STEP_SECONDS,
+            "steps": len(LEVELS),
+            "spawn_rate": None,
+        },
     )
     return catalog.plan_create(
         team=alice.memberships.get().team,
-        data={"name": "Stairs " + HOSTILE, "target": target, "scenario": scenario, "profile": profile}, user=alice
+        data={"name": "Stairs " + HOSTILE, "target": target, "scenario": scenario, "profile": profile},
+        user=alice,
     )
 
 
@@ -101,29 +110,66 @@ def seed_run(
                 counts[key][0] += split[key]
                 ps = h.percentiles_ms((50, 95, 99))
                 endpoint_seconds.append(
-                    dict(t=t, method=key[0], name=key[1], requests=split[key], failures=0, p50_ms=ps[50],
-                         p95_ms=ps[95], p99_ms=ps[99], max_ms=h.max_ms, histogram=h.to_dict())
+                    dict(
+                        t=t,
+                        method=key[0],
+                        name=key[1],
+                        requests=split[key],
+                        failures=0,
+                        p50_ms=ps[50],
+                        p95_ms=ps[95],
+                        p99_ms=ps[99],
+                        max_ms=h.max_ms,
+                        histogram=h.to_dict(),
+                    )
                 )
             ps = merged.percentiles_ms((50, 95, 99))
             seconds.append(
-                dict(t=t, users=users, requests=requests, failures=0,
-                     cpu_percent=95.0 if t in hot_seconds else cpu_percent, p50_ms=ps[50], p95_ms=ps[95],
-                     p99_ms=ps[99], max_ms=merged.max_ms, mean_ms=merged.mean_ms, histogram=merged.to_dict())
+                dict(
+                    t=t,
+                    users=users,
+                    requests=requests,
+                    failures=0,
+                    cpu_percent=95.0 if t in hot_seconds else cpu_percent,
+                    p50_ms=ps[50],
+                    p95_ms=ps[95],
+                    p99_ms=ps[99],
+                    max_ms=merged.max_ms,
+                    mean_ms=merged.mean_ms,
+                    histogram=merged.to_dict(),
+                )
             )
             t += 1
     run_total = Histogram.merged(totals.values())
     ps = run_total.percentiles_ms((50, 95, 99))
     run = make_run(
-        plan, name=name, last_t=t - 1, planned_seconds=t, total_requests=run_total.total,
-        p50_ms=ps[50], p95_ms=ps[95], p99_ms=ps[99], max_ms=run_total.max_ms,
+        plan,
+        name=name,
+        last_t=t - 1,
+        planned_seconds=t,
+        total_requests=run_total.total,
+        p50_ms=ps[50],
+        p95_ms=ps[95],
+        p99_ms=ps[99],
+        max_ms=run_total.max_ms,
     )
     RunSecond.objects.bulk_create(RunSecond(run=run, **row) for row in seconds)
     EndpointSecond.objects.bulk_create(EndpointSecond(run=run, **row) for row in endpoint_seconds)
     for (method, ep_name), h in totals.items():
         ps = h.percentiles_ms((50, 90, 95, 99))
         EndpointSummary.objects.create(
-            run=run, method=method, name=ep_name, requests=h.total, failures=0, p50_ms=ps[50], p90_ms=ps[90],
-            p95_ms=ps[95], p99_ms=ps[99], max_ms=h.max_ms, mean_ms=h.mean_ms, rps=h.total / t,
+            run=run,
+            method=method,
+            name=ep_name,
+            requests=h.total,
+            failures=0,
+            p50_ms=ps[50],
+            p90_ms=ps[90],
+            p95_ms=ps[95],
+            p99_ms=ps[99],
+            max_ms=h.max_ms,
+            mean_ms=h.mean_ms,
+            rps=h.total / t,
             histogram=h.to_dict(),
         )
     return run
@@ -138,7 +184,9 @@ def trace_names(fig: dict[str, Any]) -> list[str]:
 
 
 # --- capacity on the run page --------------------------------------------------------------------
-def test_the_run_page_reports_the_knee_at_8_users_and_160_rps(alice_client: Client, staircase_plan: TestPlan) -> None:
+def test_the_run_page_reports_the_knee_at_8_users_and_160_rps(
+    alice_client: Client, staircase_plan: TestPlan
+) -> None:
     run = seed_run(staircase_plan)
     response = alice_client.get(reverse("runs-detail", args=[run.pk]))
     assert response.status_code == 200
@@ -165,11 +213,15 @@ def test_the_run_page_reports_the_knee_at_8_users_and_160_rps(alice_client: Clie
     assert 'data-code="generator_cpu"' not in body
 
 
-def test_the_capacity_charts_draw_the_usl_curve_over_the_steps(alice_client: Client, staircase_plan: TestPlan) -> None:
+def test_the_capacity_charts_draw_the_usl_curve_over_the_steps(
+    alice_client: Client, staircase_plan: TestPlan
+) -> None:
     run = seed_run(staircase_plan)
     response = alice_client.get(reverse("runs-detail", args=[run.pk]))
-    figs = figures_on(response, ["cap-throughput", "cap-latency", "cap-curve", "cap-ep-throughput",
-                                 "cap-ep-latency", "cap-ep-curve"])
+    figs = figures_on(
+        response,
+        ["cap-throughput", "cap-latency", "cap-curve", "cap-ep-throughput", "cap-ep-latency", "cap-ep-curve"],
+    )
     names = trace_names(figs["cap-throughput"])
     assert names[0] == "measured req/s" and any(n.startswith("USL fit") for n in names) and "knee" in names
     measured = figs["cap-throughput"]["data"][0]
@@ -236,7 +288,7 @@ def test_marking_a_baseline_shows_it_on_the_plan_and_the_verdict_on_other_runs(
     page = alice_client.get(reverse("runs-detail", args=[slower.pk])).content.decode()
     verdict = page.split('id="baseline-verdict"')[1].split("</section>")[0]
     assert ">slower</strong>" in verdict
-    assert f'{reverse("runs-compare")}?ids={base.pk},{slower.pk}' in verdict
+    assert f"{reverse('runs-compare')}?ids={base.pk},{slower.pk}" in verdict
 
 
 def test_only_a_finished_run_can_be_a_baseline(alice_client: Client, staircase_plan: TestPlan) -> None:
@@ -247,7 +299,9 @@ def test_only_a_finished_run_can_be_a_baseline(alice_client: Client, staircase_p
     assert staircase_plan.baseline_run_id is None
 
 
-def test_baseline_is_a_login_only_post_and_404s_on_a_missing_run(client: Client, alice_client: Client) -> None:
+def test_baseline_is_a_login_only_post_and_404s_on_a_missing_run(
+    client: Client, alice_client: Client
+) -> None:
     url = reverse("runs-baseline", args=[987654])
     assert client.post(url).status_code == 302
     assert alice_client.get(url).status_code == 405
@@ -312,7 +366,9 @@ def test_the_compare_url_round_trips_ids(alice_client: Client, staircase_plan: T
     # Choosing another reference keeps the ids and moves the reference.
     other = alice_client.get(reverse("runs-compare"), {"ids": ids, "baseline": runs[1].pk}).content.decode()
     table = other.split('id="compare-runs"')[1].split("</table>")[0]
-    assert table.split(f'data-run="{runs[1].pk}"')[1].split("</tr>")[0].count("<strong>reference</strong>") == 1
+    assert (
+        table.split(f'data-run="{runs[1].pk}"')[1].split("</tr>")[0].count("<strong>reference</strong>") == 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -356,7 +412,9 @@ def test_the_compare_page_query_count_does_not_grow_with_runs_or_endpoints(
     for subset in (runs[:2], runs):
         for queries in (8, 7):
             with django_assert_num_queries(queries):
-                response = alice_client.get(reverse("runs-compare"), {"ids": ",".join(str(r.pk) for r in subset)})
+                response = alice_client.get(
+                    reverse("runs-compare"), {"ids": ",".join(str(r.pk) for r in subset)}
+                )
             assert response.status_code == 200
 
 
@@ -379,7 +437,8 @@ def test_the_compare_page_stores_its_verdicts_and_shows_the_same_on_later_views(
     assert again.overall == first.overall
     assert [r.comparison for r in again.endpoint_rows] == [r.comparison for r in first.endpoint_rows]
     computed = selectors_analysis.verdicts(
-        selectors_analysis.block_arrays(data), selectors_analysis.block_arrays(RunAnalysis.objects.get(run=runs[1]).data),
+        selectors_analysis.block_arrays(data),
+        selectors_analysis.block_arrays(RunAnalysis.objects.get(run=runs[1]).data),
         sample_seconds=selectors_analysis._sample_seconds(data),
     )
     assert verdicts_from_data(stored_verdicts(data)[str(runs[1].pk)]) == computed
@@ -387,7 +446,10 @@ def test_the_compare_page_stores_its_verdicts_and_shows_the_same_on_later_views(
     RunAnalysis.objects.filter(run=runs[0]).update(data=data | {"verdicts": {"key": [0, 0], "runs": {}}})
     response = alice_client.get(reverse("runs-compare"), {"ids": ",".join(str(i) for i in ids)})
     assert response.status_code == 200
-    assert set(stored_verdicts(RunAnalysis.objects.get(run=runs[0]).data)) == {str(runs[1].pk), str(runs[2].pk)}
+    assert set(stored_verdicts(RunAnalysis.objects.get(run=runs[0]).data)) == {
+        str(runs[1].pk),
+        str(runs[2].pk),
+    }
 
 
 def test_the_compare_page_computes_missing_analyses_once(
@@ -524,7 +586,9 @@ def test_the_run_page_computes_and_stores_a_missing_analysis(
 
 def test_an_analysis_of_another_version_is_recomputed(alice_client: Client, staircase_plan: TestPlan) -> None:
     run = seed_run(staircase_plan)
-    RunAnalysis.objects.create(run=run, version=ANALYSIS_VERSION - 1, computed_at=run.finished_at, data={"old": 1})
+    RunAnalysis.objects.create(
+        run=run, version=ANALYSIS_VERSION - 1, computed_at=run.finished_at, data={"old": 1}
+    )
     body = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
     assert "knee at 8 users" in body
     stored = RunAnalysis.objects.get(run=run)

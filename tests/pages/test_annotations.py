@@ -27,7 +27,9 @@ def test_an_editor_sets_version_tags_and_notes_and_they_show_on_the_run_page(
 ) -> None:
     c = client_for(bob)
     url = reverse("runs-annotate", args=[finished_run.pk])
-    response = c.post(url, {"version": "v1.4 " + HOSTILE, "tags": "Before-Deploy, db_v2", "notes": "after " + HOSTILE})
+    response = c.post(
+        url, {"version": "v1.4 " + HOSTILE, "tags": "Before-Deploy, db_v2", "notes": "after " + HOSTILE}
+    )
     assert response.status_code == 302 and response["Location"] == finished_run.get_absolute_url()
     finished_run.refresh_from_db()
     assert (finished_run.version, finished_run.tags) == ("v1.4 " + HOSTILE, ["before-deploy", "db_v2"])
@@ -60,7 +62,9 @@ def test_invalid_annotations_are_explained_and_change_nothing(
 def test_viewers_cannot_annotate_and_the_post_needs_csrf(alice: Any, finished_run: Run, victor: Any) -> None:
     url = reverse("runs-annotate", args=[finished_run.pk])
     assert client_for(victor).post(url, {"tags": "x"}).status_code == 403
-    assert 'id="annotate-form"' not in client_for(victor).get(finished_run.get_absolute_url()).content.decode()
+    assert (
+        'id="annotate-form"' not in client_for(victor).get(finished_run.get_absolute_url()).content.decode()
+    )
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(alice)
     assert strict.post(url, {"tags": "x"}).status_code == 403
@@ -73,8 +77,12 @@ def test_the_run_list_filters_by_tag_version_plan_and_trigger_with_its_pinned_qu
 ) -> None:
     other_plan = catalog.plan_create(
         team=seeded_plan.team,
-        data={"name": "Other", "target": seeded_plan.target, "scenario": seeded_plan.scenario,
-              "profile": seeded_plan.profile},
+        data={
+            "name": "Other",
+            "target": seeded_plan.target,
+            "scenario": seeded_plan.scenario,
+            "profile": seeded_plan.profile,
+        },
         user=alice,
     )
     a = make_run(seeded_plan, name="run-a", tags=["before-deploy", "db"], version="v1.4")
@@ -102,7 +110,9 @@ def test_the_run_list_filters_by_tag_version_plan_and_trigger_with_its_pinned_qu
     assert '<a class="badge tag" href="/runs/?tag=db">db</a>' in body and ">CI</span>" in body
     response = alice_client.get(url, {"tag": "<b>", "trigger": "cron"})
     assert response.status_code == 400
-    assert "Tags use lower-case letters" in response.content.decode() and "<b>" not in response.content.decode()
+    assert (
+        "Tags use lower-case letters" in response.content.decode() and "<b>" not in response.content.decode()
+    )
 
 
 def test_the_start_form_takes_version_tags_and_notes(alice_client: Client, seeded_plan: TestPlan) -> None:

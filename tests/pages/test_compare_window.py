@@ -60,7 +60,9 @@ def test_a_zoomed_window_comes_back_at_full_resolution(alice_client: Client, lon
     assert set(data) == {"rps", "p95", "error_pct"}
     for i, run_id in enumerate(long_runs):
         stored = list(
-            RunSecond.objects.filter(run_id=run_id, t__gte=100, t__lte=300).order_by("t").values_list("t", "requests")
+            RunSecond.objects.filter(run_id=run_id, t__gte=100, t__lte=300)
+            .order_by("t")
+            .values_list("t", "requests")
         )
         assert data["rps"]["x"][i] == [t for t, _ in stored] == list(range(100, 301))
         assert data["rps"]["y"][i] == [r for _, r in stored]

@@ -73,9 +73,9 @@ class Crawl:
             self.problems.append(f"{where}: HTTP {response.status_code}")
             return response
         if "html" in response.get("Content-Type", ""):
-            body = (
-                b"".join(response.streaming_content) if response.streaming else response.content
-            ).decode(errors="replace")
+            body = (b"".join(response.streaming_content) if response.streaming else response.content).decode(
+                errors="replace"
+            )
             for snippet in template_source(body):
                 self.problems.append(f"{where}: template source on the page: …{snippet}…")
         return response
@@ -93,24 +93,37 @@ def world(alice: Any, carol: Any, staircase_plan: TestPlan) -> dict[str, Any]:  
     baseline_candidate = seed_run(plan, seed=2, latency_factor=1.2)
     plan.baseline_run = staircase
     plan.save(update_fields=["baseline_run"])
-    constant_profile = catalog.profile_save(team=team, name="Flat", kind="constant", params={"users": 3, "duration": 5})
+    constant_profile = catalog.profile_save(
+        team=team, name="Flat", kind="constant", params={"users": 3, "duration": 5}
+    )
     arrival_profile = catalog.profile_save(
-        team=team, name="Arrivals", kind="arrival_constant", params={"rate": 5, "duration": 5, "max_in_flight": 10}
+        team=team,
+        name="Arrivals",
+        kind="arrival_constant",
+        params={"rate": 5, "duration": 5, "max_in_flight": 10},
     )
     flat_plan = catalog.plan_create(
-        team=team, data={"name": "Flat", "target": plan.target, "scenario": plan.scenario, "profile": constant_profile},
+        team=team,
+        data={"name": "Flat", "target": plan.target, "scenario": plan.scenario, "profile": constant_profile},
         user=alice,
     )
     arrival_plan = catalog.plan_create(
         team=team,
-        data={"name": "Arrivals", "target": plan.target, "scenario": plan.scenario, "profile": arrival_profile},
+        data={
+            "name": "Arrivals",
+            "target": plan.target,
+            "scenario": plan.scenario,
+            "profile": arrival_profile,
+        },
         user=alice,
     )
     runs: dict[str, Run] = {"staircase": staircase, "slower": baseline_candidate}
 
     def with_seconds(run: Run, seconds: int = 4, users: int = 3) -> Run:
         for t in range(seconds):
-            RunSecond.objects.create(run=run, t=t, users=users, requests=20, failures=0, p50_ms=10, p95_ms=20, p99_ms=30)
+            RunSecond.objects.create(
+                run=run, t=t, users=users, requests=20, failures=0, p50_ms=10, p95_ms=20, p99_ms=30
+            )
         Run.objects.filter(pk=run.pk).update(last_t=seconds - 1, total_requests=20 * seconds)
         run.refresh_from_db()
         return run
@@ -120,13 +133,19 @@ def world(alice: Any, carol: Any, staircase_plan: TestPlan) -> dict[str, Any]:  
         make_run(flat_plan, status=Run.Status.RUNNING, finished_at=None, heartbeat_at=timezone.now())
     )
     runs["queued"] = make_run(flat_plan, status=Run.Status.QUEUED, started_at=None, finished_at=None)
-    runs["failed"] = with_seconds(make_run(flat_plan, status=Run.Status.FAILED, error_message="worker lost (no heartbeat)"))
+    runs["failed"] = with_seconds(
+        make_run(flat_plan, status=Run.Status.FAILED, error_message="worker lost (no heartbeat)")
+    )
     runs["cancelled"] = with_seconds(make_run(flat_plan, status=Run.Status.CANCELLED))
     runs["arrival"] = with_seconds(make_run(arrival_plan, p50_ms=10.0, p95_ms=20.0, p99_ms=30.0, max_ms=40.0))
-    distributed = with_seconds(make_run(flat_plan, generators=2, p50_ms=10.0, p95_ms=20.0, p99_ms=30.0, max_ms=40.0))
+    distributed = with_seconds(
+        make_run(flat_plan, generators=2, p50_ms=10.0, p95_ms=20.0, p99_ms=30.0, max_ms=40.0)
+    )
     for generator in range(2):
         for t in range(4):
-            GeneratorSecond.objects.create(run=distributed, generator=generator, t=t, requests=10, cpu_percent=95.0)
+            GeneratorSecond.objects.create(
+                run=distributed, generator=generator, t=t, requests=10, cpu_percent=95.0
+            )
     runs["distributed"] = distributed
     ScenarioDataSource.objects.create(
         scenario=plan.scenario, kind=ScenarioDataSource.Kind.LIST, columns=["sku"], rows=[["A"], ["B"]]
@@ -161,7 +180,10 @@ def concrete_urls(name: str, route: str, w: dict[str, Any]) -> list[str] | None:
         ],
         "runs-compare-window": [f"?ids={ids}&start=10&end=60"],
         "runs-list": ["", "?tag=x&trigger=page", "?plan=abc"],
-        "runs-profile-preview": ["?kind=staircase&start_users=2&step_users=2&step_duration=10&steps=3", "?kind=nonsense"],
+        "runs-profile-preview": [
+            "?kind=staircase&start_users=2&step_users=2&step_duration=10&steps=3",
+            "?kind=nonsense",
+        ],
     }
     if name in pages:
         return [reverse(name) + query for query in pages[name]]
@@ -169,12 +191,22 @@ def concrete_urls(name: str, route: str, w: dict[str, Any]) -> list[str] | None:
     if not pattern_args:
         return [reverse(name)]
     by_prefix = {
-        "runs-detail": run_ids, "runs-live": run_ids, "runs-tables": run_ids, "runs-cancel": run_ids[:1],
-        "runs-baseline": run_ids[:1], "runs-export-csv": run_ids, "runs-export-json": run_ids,
-        "runs-report": run_ids, "runs-annotate": run_ids[:1], "runs-share": run_ids[:1],
-        "runs-plan-": [w["plan"].pk], "runs-target-": [w["plan"].target_id],
-        "runs-scenario-": [w["plan"].scenario_id], "runs-profile-": [w["plan"].profile_id],
-        "api-token-revoke": [w["api_token"].pk], "teams-": [w["team"].pk, w["carol_team"].pk],
+        "runs-detail": run_ids,
+        "runs-live": run_ids,
+        "runs-tables": run_ids,
+        "runs-cancel": run_ids[:1],
+        "runs-baseline": run_ids[:1],
+        "runs-export-csv": run_ids,
+        "runs-export-json": run_ids,
+        "runs-report": run_ids,
+        "runs-annotate": run_ids[:1],
+        "runs-share": run_ids[:1],
+        "runs-plan-": [w["plan"].pk],
+        "runs-target-": [w["plan"].target_id],
+        "runs-scenario-": [w["plan"].scenario_id],
+        "runs-profile-": [w["plan"].profile_id],
+        "api-token-revoke": [w["api_token"].pk],
+        "teams-": [w["team"].pk, w["carol_team"].pk],
     }
     if pattern_args == ["token"]:
         return [reverse(name, args=[w["run_token"]]), reverse(name, args=[w["compare_token"]])]
@@ -224,7 +256,9 @@ def test_every_page_renders_without_template_source_for_every_persona_and_run_ki
 
 
 def test_every_admin_page_renders_without_template_source(world: dict[str, Any]) -> None:
-    operator = get_user_model().objects.create_superuser(username="olga", email="", password="olga-password-123")
+    operator = get_user_model().objects.create_superuser(
+        username="olga", email="", password="olga-password-123"
+    )
     client = Client()
     client.force_login(operator)
     crawl = Crawl()

@@ -232,8 +232,17 @@ def test_scenario_round_trip_keeps_step_order(alice_client: Client) -> None:
         **step_data(
             steps=[
                 {"name": "list", "path": "/items", "query": '{"page": 2}', "ORDER": "2"},
-                {"name": "buy", "method": "POST", "path": "/buy", "body_type": "json", "body": '{"id": 3}',
-                 "headers": '{"X-A": "1"}', "weight": "3", "expected_statuses": "200-299,304", "ORDER": "1"},
+                {
+                    "name": "buy",
+                    "method": "POST",
+                    "path": "/buy",
+                    "body_type": "json",
+                    "body": '{"id": 3}',
+                    "headers": '{"X-A": "1"}',
+                    "weight": "3",
+                    "expected_statuses": "200-299,304",
+                    "ORDER": "1",
+                },
             ]
         ),
     }
@@ -310,7 +319,10 @@ def test_think_time_min_above_max_is_refused(alice_client: Client) -> None:
 
 def test_a_scenario_needs_a_step(alice_client: Client) -> None:
     data = {
-        "name": "S", "user_class": "fast", "think_time_min": "0", "think_time_max": "0",
+        "name": "S",
+        "user_class": "fast",
+        "think_time_min": "0",
+        "think_time_max": "0",
         **step_data(steps=[{"DELETE": "on"}]),
     }
     response = alice_client.post(reverse("runs-scenario-create"), data)
@@ -349,11 +361,15 @@ def test_profile_round_trip_and_server_side_preview(alice_client: Client) -> Non
     ("data", "message"),
     [
         ({"kind": "constant", "p_constant_users": "-3", "p_constant_duration": "10"}, "Must be at least 1."),
-        ({"kind": "constant", "p_constant_users": "3", "p_constant_duration": "0"},
-         "Must be greater than zero."),
+        (
+            {"kind": "constant", "p_constant_users": "3", "p_constant_duration": "0"},
+            "Must be greater than zero.",
+        ),
         ({"kind": "constant", "p_constant_users": "3"}, "Duration (s) is required."),
-        ({"kind": "ramp", "p_ramp_from_users": "0", "p_ramp_to_users": "0", "p_ramp_duration": "5"},
-         "A ramp must change the user count"),
+        (
+            {"kind": "ramp", "p_ramp_from_users": "0", "p_ramp_to_users": "0", "p_ramp_duration": "5"},
+            "A ramp must change the user count",
+        ),
         ({"kind": "stages", "stages_json": "[{duration: 1}]"}, "Not valid JSON"),
         ({"kind": "stages", "stages_json": "[]"}, "Give at least one stage"),
         ({"kind": "bogus"}, "Select a valid choice"),
@@ -370,13 +386,28 @@ def test_bad_profile_input_is_explained_and_nothing_is_saved(
 
 def test_profile_preview_endpoint_matches_the_server_curve(alice_client: Client) -> None:
     url = reverse("runs-profile-preview")
-    ok = alice_client.get(url, {"kind": "ramp", "p_ramp_from_users": "0", "p_ramp_to_users": "10",
-                                "p_ramp_duration": "10", "p_ramp_hold": "5"}).json()
+    ok = alice_client.get(
+        url,
+        {
+            "kind": "ramp",
+            "p_ramp_from_users": "0",
+            "p_ramp_to_users": "10",
+            "p_ramp_duration": "10",
+            "p_ramp_hold": "5",
+        },
+    ).json()
     assert ok["ok"] is True and ok["duration"] == 15 and ok["peak_users"] == 10
     assert ok["y"][0] == 0 and ok["y"][-1] == 10 and ok["x"][-1] == 15
-    rate = alice_client.get(url, {"kind": "arrival_ramp", "p_arrival_ramp_from_rate": "5",
-                                  "p_arrival_ramp_to_rate": "45", "p_arrival_ramp_duration": "10",
-                                  "p_arrival_ramp_max_in_flight": "30"}).json()
+    rate = alice_client.get(
+        url,
+        {
+            "kind": "arrival_ramp",
+            "p_arrival_ramp_from_rate": "5",
+            "p_arrival_ramp_to_rate": "45",
+            "p_arrival_ramp_duration": "10",
+            "p_arrival_ramp_max_in_flight": "30",
+        },
+    ).json()
     # Arrival-rate kinds preview the planned iterations/s; peak_users is the in-flight cap.
     assert rate["ok"] is True and rate["x"] == [0.0, 10.0] and rate["y"] == [5.0, 45.0]
     assert rate["duration"] == 10 and rate["peak_users"] == 30
@@ -386,10 +417,16 @@ def test_profile_preview_endpoint_matches_the_server_curve(alice_client: Client)
 
 
 def test_an_arrival_rate_profile_saves_and_its_page_speaks_of_iterations(alice_client: Client) -> None:
-    response = alice_client.post(reverse("runs-profile-create"), {
-        "name": "Open", "kind": "arrival_constant", "p_arrival_constant_rate": "40",
-        "p_arrival_constant_duration": "30", "p_arrival_constant_max_in_flight": "25",
-    })
+    response = alice_client.post(
+        reverse("runs-profile-create"),
+        {
+            "name": "Open",
+            "kind": "arrival_constant",
+            "p_arrival_constant_rate": "40",
+            "p_arrival_constant_duration": "30",
+            "p_arrival_constant_max_in_flight": "25",
+        },
+    )
     profile = LoadProfile.objects.get(name="Open")
     assert response.status_code == 302
     assert profile.params == {"rate": 40.0, "duration": 30, "max_in_flight": 25}
@@ -477,8 +514,19 @@ def test_finished_run_page_shows_summary_charts_endpoints_errors_and_snapshot(
     body = response.content.decode()
     assert HOSTILE not in body
     assert "&lt;img src=x onerror=alert(1)&gt;" in body
-    for text in ("Finished", "22.5 ms", "40.0 ms", "55.5 ms", "5.00 %", "2.47.0", "gen-1", "HTTPError",
-                 "http://127.0.0.1:9", "/cart", "What was run"):
+    for text in (
+        "Finished",
+        "22.5 ms",
+        "40.0 ms",
+        "55.5 ms",
+        "5.00 %",
+        "2.47.0",
+        "gen-1",
+        "HTTPError",
+        "http://127.0.0.1:9",
+        "/cart",
+        "What was run",
+    ):
         assert text in body, text
     assert "Cancel run" not in body
     latency = json_script(response, "fig-latency")
@@ -493,8 +541,14 @@ def test_finished_run_page_shows_summary_charts_endpoints_errors_and_snapshot(
 def test_running_run_page_shows_progress_cancel_and_live_config(
     alice_client: Client, seeded_plan: TestPlan
 ) -> None:
-    run = make_run(seeded_plan, status=Run.Status.RUNNING, last_t=1, current_users=3, total_requests=12,
-                   planned_seconds=10)
+    run = make_run(
+        seeded_plan,
+        status=Run.Status.RUNNING,
+        last_t=1,
+        current_users=3,
+        total_requests=12,
+        planned_seconds=10,
+    )
     RunSecond.objects.create(run=run, t=0, users=2, requests=5, failures=0, p50_ms=1, p95_ms=2, p99_ms=3)
     RunSecond.objects.create(run=run, t=1, users=3, requests=7, failures=0, p50_ms=1, p95_ms=2, p99_ms=3)
     response = alice_client.get(reverse("runs-detail", args=[run.pk]))
@@ -546,8 +600,9 @@ def test_running_run_endpoint_table_is_merged_from_histograms(
         h = Histogram()
         for v in values:
             h.record_ms(v)
-        EndpointSecond.objects.create(run=run, t=t, method="GET", name="/x", requests=2, failures=t,
-                                      histogram=h.to_dict())
+        EndpointSecond.objects.create(
+            run=run, t=t, method="GET", name="/x", requests=2, failures=t, histogram=h.to_dict()
+        )
     response = alice_client.get(reverse("runs-tables", args=[run.pk]))
     rows = response.context["endpoints"]
     assert len(rows) == 1

@@ -42,9 +42,18 @@ def source_data(sources: list[dict[str, Any]], initial: int = 0) -> dict[str, An
     return data
 
 
-def scenario_data(*, steps: list[dict[str, Any]], sources: list[dict[str, Any]] | None = None, **fields: Any) -> dict[str, Any]:
-    data = {"name": "Flow", "kind": "steps", "mode": "sequence", "user_class": "fast",
-            "think_time_min": "0", "think_time_max": "0", **fields}
+def scenario_data(
+    *, steps: list[dict[str, Any]], sources: list[dict[str, Any]] | None = None, **fields: Any
+) -> dict[str, Any]:
+    data = {
+        "name": "Flow",
+        "kind": "steps",
+        "mode": "sequence",
+        "user_class": "fast",
+        "think_time_min": "0",
+        "think_time_max": "0",
+        **fields,
+    }
     return {**data, **step_data(steps=steps), **source_data(sources or [])}
 
 
@@ -55,13 +64,21 @@ def csv_file(text: str, name: str = "users.csv") -> SimpleUploadedFile:
 def test_a_sequence_with_csv_list_and_extraction_round_trips(alice_client: Client, make_plan: Any) -> None:
     data = scenario_data(
         steps=[
-            {"name": "login", "method": "POST", "path": "/login", "body_type": "json",
-             "body": '{"user": "${user}", "n": ${n}}', "extract": "token = json:access_token\nsid = header:X-Session"},
+            {
+                "name": "login",
+                "method": "POST",
+                "path": "/login",
+                "body_type": "json",
+                "body": '{"user": "${user}", "n": ${n}}',
+                "extract": "token = json:access_token\nsid = header:X-Session",
+            },
             {"name": "me", "path": "/me", "headers": '{"Authorization": "Bearer ${token}"}'},
             {"name": "find", "path": "/value", "query": '{"v": "${term}"}'},
         ],
-        sources=[{"kind": "csv", "csv_file": csv_file("user,n\nann,1\nbob,2\n")},
-                 {"kind": "list", "mode": "random", "variable": "term", "values": "red\nblue\n"}],
+        sources=[
+            {"kind": "csv", "csv_file": csv_file("user,n\nann,1\nbob,2\n")},
+            {"kind": "list", "mode": "random", "variable": "term", "values": "red\nblue\n"},
+        ],
     )
     response = alice_client.post(reverse("runs-scenario-create"), data)
     assert response.status_code == 302, response.content.decode()
@@ -69,9 +86,16 @@ def test_a_sequence_with_csv_list_and_extraction_round_trips(alice_client: Clien
     assert scenario.mode == "sequence" and scenario.kind == "steps"
     csv_source, list_source = scenario.sources.all()
     assert (csv_source.kind, csv_source.filename, csv_source.columns, csv_source.rows) == (
-        "csv", "users.csv", ["user", "n"], [["ann", "1"], ["bob", "2"]]
+        "csv",
+        "users.csv",
+        ["user", "n"],
+        [["ann", "1"], ["bob", "2"]],
     )
-    assert (list_source.mode, list_source.columns, list_source.rows) == ("random", ["term"], [["red"], ["blue"]])
+    assert (list_source.mode, list_source.columns, list_source.rows) == (
+        "random",
+        ["term"],
+        [["red"], ["blue"]],
+    )
     assert scenario.steps.all()[0].extract == [
         {"var": "token", "source": "json", "expr": "access_token"},
         {"var": "sid", "source": "header", "expr": "X-Session"},
@@ -83,8 +107,16 @@ def test_a_sequence_with_csv_list_and_extraction_round_trips(alice_client: Clien
     assert 'enctype="multipart/form-data"' in page
 
     # Saving again without choosing the file keeps the stored CSV.
-    again = {**data, **source_data([{"kind": "csv", "source_id": str(csv_source.pk)},
-                                    {"kind": "list", "variable": "term", "values": "green"}], initial=2)}
+    again = {
+        **data,
+        **source_data(
+            [
+                {"kind": "csv", "source_id": str(csv_source.pk)},
+                {"kind": "list", "variable": "term", "values": "green"},
+            ],
+            initial=2,
+        ),
+    }
     del again["sources-0-csv_file"]
     response = alice_client.post(reverse("runs-scenario-edit", args=[scenario.pk]), again)
     assert response.status_code == 302, response.content.decode()
@@ -96,36 +128,89 @@ def test_a_sequence_with_csv_list_and_extraction_round_trips(alice_client: Clien
     plan.scenario = scenario
     snap = plan_snapshot(plan=plan)["scenario"]
     assert snap["mode"] == "sequence" and snap["kind"] == "steps" and "locustfile" not in snap
-    assert snap["sources"][0] == {"kind": "csv", "mode": "sequential", "filename": "users.csv",
-                                  "columns": ["user", "n"], "rows": [["ann", "1"], ["bob", "2"]]}
+    assert snap["sources"][0] == {
+        "kind": "csv",
+        "mode": "sequential",
+        "filename": "users.csv",
+        "columns": ["user", "n"],
+        "rows": [["ann", "1"], ["bob", "2"]],
+    }
     assert snap["steps"][0]["extract"][0] == {"var": "token", "source": "json", "expr": "access_token"}
 
 
 @pytest.mark.parametrize(
     ("fields", "steps", "sources", "message"),
     [
-        ({}, [{"path": "/u/${user}"}], [], "This step uses ${user}, which neither a data source nor an earlier step’s extraction defines"),
-        ({"mode": "weighted"}, [{"path": "/u/${user}"}], [], "This step uses ${user}, which no data source defines"),
-        ({}, [{"path": "/me", "headers": '{"A": "${token}"}'},
-              {"path": "/login", "extract": "token = json:t"}], [], "uses ${token}"),
-        ({"mode": "weighted"}, [{"path": "/login", "extract": "token = json:t"}], [],
-         "Extracting values needs the step order “Sequence”"),
-        ({}, [{"path": "/login", "extract": "token json t"}], [], "Line 1: write “name = json:path.to.field”"),
+        (
+            {},
+            [{"path": "/u/${user}"}],
+            [],
+            "This step uses ${user}, which neither a data source nor an earlier step’s extraction defines",
+        ),
+        (
+            {"mode": "weighted"},
+            [{"path": "/u/${user}"}],
+            [],
+            "This step uses ${user}, which no data source defines",
+        ),
+        (
+            {},
+            [
+                {"path": "/me", "headers": '{"A": "${token}"}'},
+                {"path": "/login", "extract": "token = json:t"},
+            ],
+            [],
+            "uses ${token}",
+        ),
+        (
+            {"mode": "weighted"},
+            [{"path": "/login", "extract": "token = json:t"}],
+            [],
+            "Extracting values needs the step order “Sequence”",
+        ),
+        (
+            {},
+            [{"path": "/login", "extract": "token json t"}],
+            [],
+            "Line 1: write “name = json:path.to.field”",
+        ),
         ({}, [{"path": "/a/${x"}], [], "is not closed"),
         ({}, [{"path": "/"}], [{"kind": "csv", "csv_file": csv_file("a,a\n1,2\n")}], "appears twice"),
         ({}, [{"path": "/"}], [{"kind": "csv", "csv_file": csv_file("a\n")}], "no data rows"),
         ({}, [{"path": "/"}], [{"kind": "csv"}], "Choose a CSV file."),
-        ({}, [{"path": "/"}], [{"kind": "list", "variable": "9x", "values": "a"}], "is not a valid variable name"),
-        ({}, [{"path": "/"}], [{"kind": "list", "variable": "x", "values": "a"},
-                               {"kind": "list", "variable": "x", "values": "b"}],
-         "The variable “x” comes from data sources 1 and 2"),
-        ({}, [{"method": "POST", "path": "/", "body_type": "json", "body": '{"a": ${x'}], [], "is not closed"),
+        (
+            {},
+            [{"path": "/"}],
+            [{"kind": "list", "variable": "9x", "values": "a"}],
+            "is not a valid variable name",
+        ),
+        (
+            {},
+            [{"path": "/"}],
+            [
+                {"kind": "list", "variable": "x", "values": "a"},
+                {"kind": "list", "variable": "x", "values": "b"},
+            ],
+            "The variable “x” comes from data sources 1 and 2",
+        ),
+        (
+            {},
+            [{"method": "POST", "path": "/", "body_type": "json", "body": '{"a": ${x'}],
+            [],
+            "is not closed",
+        ),
     ],
 )
 def test_bad_variables_are_explained_and_nothing_is_saved(
-    alice_client: Client, fields: dict[str, str], steps: list[dict[str, Any]], sources: list[dict[str, Any]], message: str
+    alice_client: Client,
+    fields: dict[str, str],
+    steps: list[dict[str, Any]],
+    sources: list[dict[str, Any]],
+    message: str,
 ) -> None:
-    response = alice_client.post(reverse("runs-scenario-create"), scenario_data(steps=steps, sources=sources, **fields))
+    response = alice_client.post(
+        reverse("runs-scenario-create"), scenario_data(steps=steps, sources=sources, **fields)
+    )
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not Scenario.objects.exists() and not ScenarioStep.objects.exists()
@@ -145,8 +230,9 @@ def test_locustfiles_are_refused_unless_an_administrator_allows_them(alice_clien
     page = alice_client.get(reverse("runs-scenario-create")).content.decode()
     assert 'value="locustfile"' not in page
     assert "Locustfile scenarios are not allowed for this team" in page
-    response = alice_client.post(reverse("runs-scenario-create"),
-                                 scenario_data(steps=[], kind="locustfile", locustfile=LOCUSTFILE))
+    response = alice_client.post(
+        reverse("runs-scenario-create"), scenario_data(steps=[], kind="locustfile", locustfile=LOCUSTFILE)
+    )
     assert response.status_code == 200
     assert "Locustfile scenarios are not allowed for this team" in response.content.decode()
     assert not Scenario.objects.exists()
@@ -164,7 +250,9 @@ def test_locustfiles_are_refused_unless_an_administrator_allows_them(alice_clien
 def test_a_bad_locustfile_is_explained(alice_client: Client, team: Any, source: str, message: str) -> None:
     team.allow_locustfiles = True
     team.save()
-    response = alice_client.post(reverse("runs-scenario-create"), scenario_data(steps=[], kind="locustfile", locustfile=source))
+    response = alice_client.post(
+        reverse("runs-scenario-create"), scenario_data(steps=[], kind="locustfile", locustfile=source)
+    )
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not Scenario.objects.exists()
@@ -186,8 +274,10 @@ def test_an_allowed_locustfile_is_saved_without_steps(alice_client: Client, team
 
 def test_values_in_the_page_are_escaped(alice_client: Client) -> None:
     hostile = "<script>alert(1)</script>"
-    data = scenario_data(steps=[{"path": "/v", "query": '{"v": "${v}"}'}],
-                         sources=[{"kind": "csv", "csv_file": csv_file(f"v\n{hostile}\n", name="<b>.csv")}])
+    data = scenario_data(
+        steps=[{"path": "/v", "query": '{"v": "${v}"}'}],
+        sources=[{"kind": "csv", "csv_file": csv_file(f"v\n{hostile}\n", name="<b>.csv")}],
+    )
     assert alice_client.post(reverse("runs-scenario-create"), data).status_code == 302
     scenario = Scenario.objects.get()
     page = alice_client.get(reverse("runs-scenario-edit", args=[scenario.pk])).content.decode()

@@ -82,7 +82,12 @@ def test_a_due_schedule_starts_exactly_one_run_however_often_beat_fires(seeded_p
     second = schedules_start_due()
     run = Run.objects.get()
     assert [(o.plan_id, o.run_id, o.error) for o in first] == [(plan.pk, run.pk, "")] and second == []
-    assert (run.trigger, run.team_id, run.plan_id, run.status) == ("scheduled", plan.team_id, plan.pk, "queued")
+    assert (run.trigger, run.team_id, run.plan_id, run.status) == (
+        "scheduled",
+        plan.team_id,
+        plan.pk,
+        "queued",
+    )
     plan.refresh_from_db()
     assert plan.schedule_next_at > timezone.now() and plan.schedule_last_run_id == run.pk
     # A beat (or a redelivered message) that read the same due row before the claim loses it.
@@ -119,7 +124,11 @@ def test_beats_racing_for_the_same_due_row_claim_it_once(seeded_plan: TestPlan) 
         for t in threads:
             t.join(timeout=30)
 
-    run_all(lambda: claims.append(_claim(plan_id=plan.pk, expression=plan.schedule, due_at=plan.schedule_next_at, now=now)))
+    run_all(
+        lambda: claims.append(
+            _claim(plan_id=plan.pk, expression=plan.schedule, due_at=plan.schedule_next_at, now=now)
+        )
+    )
     assert sorted(claims) == [False, False, False, True]
 
     make_due(plan)

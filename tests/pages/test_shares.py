@@ -54,7 +54,9 @@ def links_and_forms(body: str) -> tuple[list[str], list[str]]:
     hrefs = re.findall(r'(?:href|src)="([^"]*)"', body)
     token = re.search(r'href="/s/([^/"]+)/report\.html"', body)
     own = f"/s/{token.group(1)}/" if token else "/s/-none-/"
-    return [h for h in hrefs if not h.startswith(("/static/", "data:", own))], re.findall(r"<form\b[^>]*>", body)
+    return [h for h in hrefs if not h.startswith(("/static/", "data:", own))], re.findall(
+        r"<form\b[^>]*>", body
+    )
 
 
 def assert_shared_headers(response: Any) -> None:
@@ -68,7 +70,9 @@ def test_a_run_link_shows_exactly_that_run_read_only_to_a_visitor_without_an_acc
     alice_client: Client, seeded_plan: TestPlan, finished_run: Run
 ) -> None:
     other = make_run(seeded_plan, name="Other run", total_requests=7)
-    Run.objects.filter(pk=finished_run.pk).update(version="v1.4 " + HOSTILE, tags=["before-deploy"], notes="n " + HOSTILE)
+    Run.objects.filter(pk=finished_run.pk).update(
+        version="v1.4 " + HOSTILE, tags=["before-deploy"], notes="n " + HOSTILE
+    )
     seeded_plan.baseline_run = other
     seeded_plan.save()
     normal = alice_client.get(reverse("runs-detail", args=[finished_run.pk])).content.decode()
@@ -85,12 +89,25 @@ def test_a_run_link_shows_exactly_that_run_read_only_to_a_visitor_without_an_acc
     # Nothing else: no link, no form, no other run, no team, no secrets of the steps.
     hrefs, forms = links_and_forms(body)
     assert hrefs == [] and forms == []
-    for text in (f"#{other.pk}<", f"/runs/{other.pk}/", "Other run", "Alice's team", "alice", "csrfmiddlewaretoken",
-                 "baseline-verdict", "&quot;id&quot;: 1", "Share…", "Cancel run", "Mark as baseline"):
+    for text in (
+        f"#{other.pk}<",
+        f"/runs/{other.pk}/",
+        "Other run",
+        "Alice's team",
+        "alice",
+        "csrfmiddlewaretoken",
+        "baseline-verdict",
+        "&quot;id&quot;: 1",
+        "Share…",
+        "Cancel run",
+        "Mark as baseline",
+    ):
         assert text not in body, text
     assert "headers and body not shared" in body
     live = json_script(response, "live-config")
-    assert live["url"] == reverse("share-live", args=[token]) and live["tables_url"] == reverse("share-tables", args=[token])
+    assert live["url"] == reverse("share-live", args=[token]) and live["tables_url"] == reverse(
+        "share-tables", args=[token]
+    )
     share = ShareLink.objects.get()
     assert (share.kind, share.run_id, share.view_count) == ("run", finished_run.pk, 1)
     assert share.expires_at is not None and share.expires_at > timezone.now() + timedelta(days=6)
@@ -146,8 +163,14 @@ def test_revoked_expired_and_unknown_links_all_get_the_same_404(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     for token in (revoked, expired):
-        for name in ("share-page", "share-live", "share-tables", "share-export-csv", "share-export-json",
-                     "share-report"):
+        for name in (
+            "share-page",
+            "share-live",
+            "share-tables",
+            "share-export-csv",
+            "share-export-json",
+            "share-report",
+        ):
             response = Client().get(reverse(name, args=[token]))
             assert response.status_code == 404, (name, token)
             assert response.content == unknown.content
@@ -171,7 +194,8 @@ def test_carol_reads_the_run_through_the_link_but_not_through_its_url(
 
 # --- a comparison link -----------------------------------------------------------------------------
 def test_a_compare_link_shows_its_runs_and_cannot_be_used_to_reach_another_run(
-    alice_client: Client, staircase_plan: TestPlan  # noqa: F811 - the fixture imported above
+    alice_client: Client,
+    staircase_plan: TestPlan,  # noqa: F811 - the fixture imported above
 ) -> None:
     a = seed_run(staircase_plan, seed=1)
     b = seed_run(staircase_plan, seed=2)
@@ -179,18 +203,28 @@ def test_a_compare_link_shows_its_runs_and_cannot_be_used_to_reach_another_run(
     Run.objects.filter(pk=b.pk).update(version="v2 " + HOSTILE)
     compare_page = alice_client.get(reverse("runs-compare"), {"ids": f"{a.pk},{b.pk}", "baseline": b.pk})
     assert 'id="share-form"' in compare_page.content.decode()
-    token = token_of(created_url(alice_client.post(
-        reverse("runs-compare-share"), {"ids": f"{a.pk},{b.pk}", "baseline": b.pk, "label": "A vs B"}
-    )))
+    token = token_of(
+        created_url(
+            alice_client.post(
+                reverse("runs-compare-share"), {"ids": f"{a.pk},{b.pk}", "baseline": b.pk, "label": "A vs B"}
+            )
+        )
+    )
     share = ShareLink.objects.get()
     assert (share.kind, share.run_ids, share.baseline_id) == ("compare", [a.pk, b.pk], b.pk)
 
     # Query parameters do not change what the page shows.
-    response = Client().get(reverse("share-page", args=[token]), {"ids": f"{a.pk},{outside.pk}", "baseline": outside.pk})
+    response = Client().get(
+        reverse("share-page", args=[token]), {"ids": f"{a.pk},{outside.pk}", "baseline": outside.pk}
+    )
     assert response.status_code == 200
     assert_shared_headers(response)
     body = response.content.decode()
-    assert f'data-run="{a.pk}"' in body and f'data-run="{b.pk}"' in body and f'data-run="{outside.pk}"' not in body
+    assert (
+        f'data-run="{a.pk}"' in body
+        and f'data-run="{b.pk}"' in body
+        and f'data-run="{outside.pk}"' not in body
+    )
     assert "Outside run" not in body
     hrefs, forms = links_and_forms(body)
     assert hrefs == [] and forms == []
@@ -199,10 +233,17 @@ def test_a_compare_link_shows_its_runs_and_cannot_be_used_to_reach_another_run(
     rps = json_script(response, "fig-cmp-rps")
     assert rps["data"][1]["name"].endswith("v2 &lt;img src=x onerror=alert(1)&gt;")
 
-    window = Client().get(reverse("share-window", args=[token]), {"ids": f"{a.pk},{b.pk}", "from": 0, "to": 20})
+    window = Client().get(
+        reverse("share-window", args=[token]), {"ids": f"{a.pk},{b.pk}", "from": 0, "to": 20}
+    )
     assert window.status_code == 200 and len(window.json()["rps"]["x"]) == 2
     assert_shared_headers(window)
-    for ids in (f"{a.pk},{outside.pk}", f"{outside.pk},{a.pk}", f"{a.pk},{b.pk},{outside.pk}", f"{b.pk},{a.pk}"):
+    for ids in (
+        f"{a.pk},{outside.pk}",
+        f"{outside.pk},{a.pk}",
+        f"{a.pk},{b.pk},{outside.pk}",
+        f"{b.pk},{a.pk}",
+    ):
         tampered = Client().get(reverse("share-window", args=[token]), {"ids": ids, "from": 0, "to": 20})
         assert tampered.status_code == 404, ids
     # A comparison link is not a run link.
@@ -215,7 +256,9 @@ def test_a_compare_link_needs_runs_of_one_team_the_user_administers(
     from runs.models import Team
 
     other = make_run(seeded_plan)
-    theirs = make_run(make_plan("http://127.0.0.1:9", team=Team.objects.get(memberships__user=carol), name="Carol plan"))
+    theirs = make_run(
+        make_plan("http://127.0.0.1:9", team=Team.objects.get(memberships__user=carol), name="Carol plan")
+    )
     response = alice_client.post(reverse("runs-compare-share"), {"ids": f"{finished_run.pk},{theirs.pk}"})
     assert response.status_code == 404
     response = client_for(bob).post(reverse("runs-compare-share"), {"ids": f"{finished_run.pk},{other.pk}"})
@@ -244,21 +287,33 @@ def test_only_team_admins_make_and_revoke_links(
     assert "the release" in listing and revoke not in listing
     assert revoke in alice_client.get(reverse("teams-shares", args=[share.team_id])).content.decode()
     assert client_for(carol).get(reverse("teams-shares", args=[share.team_id])).status_code == 404
-    assert 'id="share-form"' not in client_for(bob).get(reverse("runs-detail", args=[finished_run.pk])).content.decode()
+    assert (
+        'id="share-form"'
+        not in client_for(bob).get(reverse("runs-detail", args=[finished_run.pk])).content.decode()
+    )
 
 
 def test_bad_expiry_is_refused_and_nothing_is_made(alice_client: Client, finished_run: Run) -> None:
     for days in ("0", "366", "soon"):
-        response = alice_client.post(reverse("runs-share", args=[finished_run.pk]), {"expires_in_days": days}, follow=True)
+        response = alice_client.post(
+            reverse("runs-share", args=[finished_run.pk]), {"expires_in_days": days}, follow=True
+        )
         assert "365" in response.content.decode() or "whole number" in response.content.decode(), days
     assert not ShareLink.objects.exists()
 
 
-def test_making_and_revoking_links_need_a_csrf_token(alice: Any, alice_client: Client, finished_run: Run) -> None:
+def test_making_and_revoking_links_need_a_csrf_token(
+    alice: Any, alice_client: Client, finished_run: Run
+) -> None:
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(alice)
     assert strict.post(reverse("runs-share", args=[finished_run.pk]), {"label": "x"}).status_code == 403
-    assert strict.post(reverse("runs-compare-share"), {"ids": f"{finished_run.pk},{finished_run.pk + 1}"}).status_code == 403
+    assert (
+        strict.post(
+            reverse("runs-compare-share"), {"ids": f"{finished_run.pk},{finished_run.pk + 1}"}
+        ).status_code
+        == 403
+    )
     assert not ShareLink.objects.exists()
     share_run(alice_client, finished_run)
     share = ShareLink.objects.get()
@@ -283,7 +338,9 @@ def test_a_run_link_downloads_that_runs_exports_and_nothing_else(
     assert f"Run #{finished_run.pk}" in report
     # A compare link has no run downloads.
     other = make_run(seeded_plan)
-    compare = token_of(created_url(alice_client.post(
-        reverse("runs-compare-share"), {"ids": f"{finished_run.pk},{other.pk}"}
-    )))
+    compare = token_of(
+        created_url(
+            alice_client.post(reverse("runs-compare-share"), {"ids": f"{finished_run.pk},{other.pk}"})
+        )
+    )
     assert visitor.get(reverse("share-report", args=[compare])).status_code == 404

@@ -66,8 +66,14 @@ def test_lists_show_only_the_current_teams_objects(
     alice_client: Client, seeded_plan: TestPlan, finished_run: Run, carol: Any
 ) -> None:
     c = client_for(carol)
-    for name in ("runs-dashboard", "runs-list", "runs-plan-list", "runs-target-list",
-                 "runs-scenario-list", "runs-profile-list"):
+    for name in (
+        "runs-dashboard",
+        "runs-list",
+        "runs-plan-list",
+        "runs-target-list",
+        "runs-scenario-list",
+        "runs-profile-list",
+    ):
         theirs = c.get(reverse(name)).content.decode()
         mine = alice_client.get(reverse(name)).content.decode()
         for text in ("Smoke", "Shop", "Browse", "Three for four"):
@@ -93,9 +99,7 @@ def test_a_viewer_reads_but_cannot_change_or_start_anything(
     assert Target.objects.count() == 1
 
 
-def test_an_editor_starts_a_run_that_belongs_to_the_plans_team(
-    seeded_plan: TestPlan, bob: Any
-) -> None:
+def test_an_editor_starts_a_run_that_belongs_to_the_plans_team(seeded_plan: TestPlan, bob: Any) -> None:
     response = client_for(bob).post(reverse("runs-plan-start", args=[seeded_plan.pk]))
     run = Run.objects.get(plan=seeded_plan)
     assert response.status_code == 302 and response["Location"] == run.get_absolute_url()
@@ -109,12 +113,30 @@ def test_new_objects_go_to_the_current_team_and_switching_changes_the_lists(
     Membership.objects.create(team=carols, user=alice, role=Membership.Role.EDITOR)
     c = client_for(alice)
     # First team by name: "Alice's team".
-    c.post(reverse("runs-target-create"), {"name": "Mine", "base_url": "http://127.0.0.1:9", "auth_type": "none",
-                                            "timeout_seconds": "5", "headers": "{}", "verify_tls": "on"})
+    c.post(
+        reverse("runs-target-create"),
+        {
+            "name": "Mine",
+            "base_url": "http://127.0.0.1:9",
+            "auth_type": "none",
+            "timeout_seconds": "5",
+            "headers": "{}",
+            "verify_tls": "on",
+        },
+    )
     response = c.post(reverse("teams-switch"), {"team": carols.pk, "next": reverse("runs-target-list")})
     assert response.status_code == 302 and response["Location"] == reverse("runs-target-list")
-    c.post(reverse("runs-target-create"), {"name": "Theirs", "base_url": "http://127.0.0.1:9", "auth_type": "none",
-                                            "timeout_seconds": "5", "headers": "{}", "verify_tls": "on"})
+    c.post(
+        reverse("runs-target-create"),
+        {
+            "name": "Theirs",
+            "base_url": "http://127.0.0.1:9",
+            "auth_type": "none",
+            "timeout_seconds": "5",
+            "headers": "{}",
+            "verify_tls": "on",
+        },
+    )
     assert Target.objects.get(name="Mine").team == team
     assert Target.objects.get(name="Theirs").team == carols
     listed = c.get(reverse("runs-target-list")).content.decode().split("<table", 1)[1]
@@ -126,15 +148,22 @@ def test_new_objects_go_to_the_current_team_and_switching_changes_the_lists(
     assert response["Location"] == reverse("runs-dashboard")
 
 
-def test_a_plan_cannot_use_another_teams_target(alice_client: Client, seeded_plan: TestPlan, carol: Any) -> None:
+def test_a_plan_cannot_use_another_teams_target(
+    alice_client: Client, seeded_plan: TestPlan, carol: Any
+) -> None:
     from runs.services import catalog
 
     carols = Team.objects.get(memberships__user=carol)
     foreign = catalog.target_create(team=carols, data={"name": "Foreign", "base_url": "http://127.0.0.1:9"})
     response = alice_client.post(
         reverse("runs-plan-edit", args=[seeded_plan.pk]),
-        {"name": "Smoke", "target": foreign.pk, "scenario": seeded_plan.scenario_id,
-         "profile": seeded_plan.profile_id, "notes": ""},
+        {
+            "name": "Smoke",
+            "target": foreign.pk,
+            "scenario": seeded_plan.scenario_id,
+            "profile": seeded_plan.profile_id,
+            "notes": "",
+        },
     )
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
@@ -160,14 +189,21 @@ def test_a_user_without_a_team_is_sent_to_create_one_and_becomes_its_admin(db: N
     assert c.get(reverse("runs-dashboard")).status_code == 200
 
 
-def test_team_admins_manage_members_and_a_team_keeps_an_admin(alice: Any, team: Team, bob: Any, victor: Any) -> None:
+def test_team_admins_manage_members_and_a_team_keeps_an_admin(
+    alice: Any, team: Team, bob: Any, victor: Any
+) -> None:
     admin = client_for(alice)
     url = reverse("teams-detail", args=[team.pk])
     # Viewers and editors see the members but cannot change them.
     assert "bob" in client_for(victor).get(url).content.decode()
     assert client_for(bob).post(url, {"username": "carol", "role": "admin"}).status_code == 403
     bob_m = Membership.objects.get(team=team, user=bob)
-    assert client_for(victor).post(reverse("teams-member", args=[team.pk, bob_m.pk]), {"remove": "1"}).status_code == 403
+    assert (
+        client_for(victor)
+        .post(reverse("teams-member", args=[team.pk, bob_m.pk]), {"remove": "1"})
+        .status_code
+        == 403
+    )
 
     response = admin.post(url, {"username": "nobody", "role": "viewer"})
     assert "There is no user “nobody”" in response.content.decode()
@@ -214,6 +250,10 @@ def test_two_admins_stepping_down_at_once_leave_the_team_one_admin(
 def test_every_post_needs_a_csrf_token(seeded_plan: TestPlan, alice: Any) -> None:
     c = Client(enforce_csrf_checks=True)
     c.force_login(alice)
-    for url in (reverse("teams-switch"), reverse("teams-create"), reverse("runs-plan-start", args=[seeded_plan.pk])):
+    for url in (
+        reverse("teams-switch"),
+        reverse("teams-create"),
+        reverse("runs-plan-start", args=[seeded_plan.pk]),
+    ):
         assert c.post(url, {"team": seeded_plan.team_id, "name": "x"}).status_code == 403, url
     assert not Run.objects.exists()

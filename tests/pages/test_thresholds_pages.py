@@ -20,8 +20,12 @@ from .conftest import HOSTILE, make_run
 
 def _form_data(plan: TestPlan, thresholds: str) -> dict[str, Any]:
     return {
-        "name": plan.name, "target": plan.target_id, "scenario": plan.scenario_id,
-        "profile": plan.profile_id, "notes": "", "thresholds": thresholds,
+        "name": plan.name,
+        "target": plan.target_id,
+        "scenario": plan.scenario_id,
+        "profile": plan.profile_id,
+        "notes": "",
+        "thresholds": thresholds,
     }
 
 
@@ -47,20 +51,37 @@ def test_the_plan_form_saves_thresholds_and_shows_them_back_as_text(
 def test_bad_thresholds_are_refused_with_a_clear_message_and_nothing_changes(
     alice_client: Client, seeded_plan: TestPlan
 ) -> None:
-    catalog.plan_update(plan=seeded_plan, data={"thresholds": [{"metric": "p95", "op": "<", "value": 1.0,
-                                                                "method": None, "name": None,
-                                                                "abort_after_seconds": None}]})
+    catalog.plan_update(
+        plan=seeded_plan,
+        data={
+            "thresholds": [
+                {
+                    "metric": "p95",
+                    "op": "<",
+                    "value": 1.0,
+                    "method": None,
+                    "name": None,
+                    "abort_after_seconds": None,
+                }
+            ]
+        },
+    )
     url = reverse("runs-plan-edit", args=[seeded_plan.pk])
     before = list(seeded_plan.thresholds)
 
     response = alice_client.post(url, _form_data(seeded_plan, "p95 < 500\nrps < 10"))
     assert response.status_code == 200
-    assert "Line 2 (“rps &lt; 10”): throughput is a lower bound: write rps &gt;= N" in response.content.decode()
+    assert (
+        "Line 2 (“rps &lt; 10”): throughput is a lower bound: write rps &gt;= N" in response.content.decode()
+    )
 
     response = alice_client.post(url, _form_data(seeded_plan, "GET /nope: p95 < 5"))
     page = response.content.decode()
     assert response.status_code == 200
-    assert "No step of the scenario “Browse” is named “GET /nope”; its endpoints are: GET home, POST /cart." in page
+    assert (
+        "No step of the scenario “Browse” is named “GET /nope”; its endpoints are: GET home, POST /cart."
+        in page
+    )
 
     seeded_plan.refresh_from_db()
     assert seeded_plan.thresholds == before
@@ -77,16 +98,26 @@ def test_the_run_page_shows_each_verdict_with_observed_value_limit_and_a_failed_
         overall=Observed(requests=60, failures=3, seconds=3, percentiles={"p95": 22.5, "p99": 40.0}),
         endpoints={("POST", HOSTILE): Observed(requests=20, failures=3, seconds=3)},
     )
-    run = make_run(seeded_plan, total_requests=60, total_failures=3, last_t=2, p95_ms=22.5,
-                   threshold_results=results, passed=False)
+    run = make_run(
+        seeded_plan,
+        total_requests=60,
+        total_failures=3,
+        last_t=2,
+        p95_ms=22.5,
+        threshold_results=results,
+        passed=False,
+    )
 
     page = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
 
     assert HOSTILE not in page
     assert "Thresholds failed" in page and 'data-passed="false"' in page
-    table = page[page.index('id="thresholds"'):]
-    rows = re.findall(r'<tr data-verdict="(\w+)">\s*<td class="mono">(.*?)</td>\s*<td class="num">(.*?)</td>'
-                      r'\s*<td class="num">(.*?)</td>', table)
+    table = page[page.index('id="thresholds"') :]
+    rows = re.findall(
+        r'<tr data-verdict="(\w+)">\s*<td class="mono">(.*?)</td>\s*<td class="num">(.*?)</td>'
+        r'\s*<td class="num">(.*?)</td>',
+        table,
+    )
     assert rows == [
         ("passed", "p95 &lt; 500 ms", "22.5 ms", "&lt; 500 ms"),
         ("failed", "p99 &lt; 30 ms", "40 ms", "&lt; 30 ms"),
@@ -102,9 +133,13 @@ def test_the_run_page_shows_each_verdict_with_observed_value_limit_and_a_failed_
 def test_a_passing_run_gets_a_passed_badge_and_a_run_without_thresholds_none(
     alice_client: Client, seeded_plan: TestPlan
 ) -> None:
-    passing = make_run(seeded_plan, passed=True, threshold_results=evaluate(
-        parse_thresholds("rps >= 1"), overall=Observed(requests=60, failures=0, seconds=3), endpoints={}
-    ))
+    passing = make_run(
+        seeded_plan,
+        passed=True,
+        threshold_results=evaluate(
+            parse_thresholds("rps >= 1"), overall=Observed(requests=60, failures=0, seconds=3), endpoints={}
+        ),
+    )
     page = alice_client.get(reverse("runs-detail", args=[passing.pk])).content.decode()
     assert "Thresholds passed" in page and 'data-passed="true"' in page
     plain = make_run(seeded_plan)
@@ -117,9 +152,13 @@ def test_an_aborted_run_says_why(alice_client: Client, seeded_plan: TestPlan) ->
     catalog.plan_update(plan=seeded_plan, data={"thresholds": [t.to_dict() for t in items]})
     message = "Aborted: p95 < 1 ms crossed for 2 s (t = 0–1 s; last second 21 ms)."
     run = make_run(
-        seeded_plan, passed=False, error_message=message,
+        seeded_plan,
+        passed=False,
+        error_message=message,
         threshold_abort={"index": 0, "from_t": 0, "to_t": 1, "observed": 21.0, "message": message},
-        threshold_results=evaluate(items, overall=Observed(60, 0, 3, {"p95": 20.0}), endpoints={}, aborted_index=0),
+        threshold_results=evaluate(
+            items, overall=Observed(60, 0, 3, {"p95": 20.0}), endpoints={}, aborted_index=0
+        ),
     )
     page = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
     assert f'id="threshold-abort">{message.replace("<", "&lt;")}' in page

@@ -13,9 +13,7 @@ def test_tags_are_split_on_commas_and_spaces_lower_cased_and_deduplicated() -> N
     assert tags_parse(["A", "b"]) == ["a", "b"]
 
 
-@pytest.mark.parametrize(
-    "raw", ['"quoted"', "semi;colon", "-leading", "x" * 33, "ünïcode", "<b>", "a/b"]
-)
+@pytest.mark.parametrize("raw", ['"quoted"', "semi;colon", "-leading", "x" * 33, "ünïcode", "<b>", "a/b"])
 def test_a_tag_outside_the_charset_or_too_long_is_refused_with_the_rule(raw: str) -> None:
     with pytest.raises(AnnotationError) as exc:
         tags_parse(raw)

@@ -17,22 +17,46 @@ from runs.ci.driver import CiError, ci_drive, exit_code, format_progress, junit_
 
 def _result(**extra: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "id": 7, "url": "/runs/7/", "plan": "Checkout", "status": "finished", "error_message": "",
-        "duration_seconds": 30.2, "requests": 4500, "failures": 9, "rps": 150.0,
-        "p50_ms": 40.0, "p95_ms": 61.25, "p99_ms": 80.0, "max_ms": 120.0,
-        "passed": True, "threshold_count": 0, "thresholds": [],
+        "id": 7,
+        "url": "/runs/7/",
+        "plan": "Checkout",
+        "status": "finished",
+        "error_message": "",
+        "duration_seconds": 30.2,
+        "requests": 4500,
+        "failures": 9,
+        "rps": 150.0,
+        "p50_ms": 40.0,
+        "p95_ms": 61.25,
+        "p99_ms": 80.0,
+        "max_ms": 120.0,
+        "passed": True,
+        "threshold_count": 0,
+        "thresholds": [],
     }
     return base | extra
 
 
 def _verdict(label: str, verdict: str, observed: float | None = 61.25, note: str = "") -> dict[str, Any]:
-    return {"label": label, "metric": "p95", "op": "<", "value": 500.0, "unit": "ms",
-            "observed": observed, "verdict": verdict, "note": note, "aborted": False}
+    return {
+        "label": label,
+        "metric": "p95",
+        "op": "<",
+        "value": 500.0,
+        "unit": "ms",
+        "observed": observed,
+        "verdict": verdict,
+        "note": note,
+        "aborted": False,
+    }
 
 
 PASSING = [_verdict("p95 < 500 ms", "passed")]
-FAILING = [_verdict("p95 < 500 ms", "passed"), _verdict("p99 < 1 ms", "failed", 80.0),
-           _verdict("GET /x: p95 < 5 ms", "not_evaluable", None, "no request to this endpoint")]
+FAILING = [
+    _verdict("p95 < 500 ms", "passed"),
+    _verdict("p99 < 1 ms", "failed", 80.0),
+    _verdict("GET /x: p95 < 5 ms", "not_evaluable", None, "no request to this endpoint"),
+]
 
 
 @pytest.mark.parametrize(
@@ -54,8 +78,12 @@ def test_exit_codes(result: dict[str, Any] | None, timed_out: bool, code: int) -
 
 def test_an_aborted_run_is_finished_and_failed_so_it_exits_1() -> None:
     aborted = _verdict("p95 < 1 ms abort 2s", "failed", 50.0, "aborted the run: crossed for 2 s in a row")
-    result = _result(threshold_count=1, thresholds=[aborted], passed=False,
-                     error_message="Aborted: p95 < 1 ms crossed for 2 s")
+    result = _result(
+        threshold_count=1,
+        thresholds=[aborted],
+        passed=False,
+        error_message="Aborted: p95 < 1 ms crossed for 2 s",
+    )
     assert run_error(result) == ""
     assert exit_code(result) == 1
 
@@ -69,7 +97,11 @@ def test_junit_has_a_testcase_for_the_run_and_one_per_threshold_with_failures_co
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("5", "3", "0")
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == [
-        "run #7 completes", "p95 < 500 ms", "p99 < 1 ms", "GET /x: p95 < 5 ms", "GET <x>&?: p95 < 5 ms",
+        "run #7 completes",
+        "p95 < 500 ms",
+        "p99 < 1 ms",
+        "GET /x: p95 < 5 ms",
+        "GET <x>&?: p95 < 5 ms",
     ]
     assert cases[0].find("error") is None and cases[1].find("failure") is None
     failure = cases[2].find("failure")
@@ -84,15 +116,27 @@ def test_junit_marks_the_run_testcase_as_an_error_when_the_run_failed() -> None:
     suite = root.find("testsuite")
     assert suite is not None and suite.get("errors") == "1" and suite.get("tests") == "1"
     error = suite.find("testcase/error")
-    assert error is not None and error.get("message") == "the run ended failed: The load generator failed: boom"
+    assert (
+        error is not None and error.get("message") == "the run ended failed: The load generator failed: boom"
+    )
     # No result at all (the run never started): still a valid report.
     empty = ET.fromstring(junit_xml(None, plan="P", error="refused").encode())
     assert empty.find("testsuite/testcase/error").get("message") == "refused"  # type: ignore[union-attr]
 
 
 def test_progress_line_shows_t_users_rps_p95_and_errors() -> None:
-    line = format_progress({"status": "running", "t": 14, "planned_seconds": 30, "users": 10, "rps": 153,
-                            "p95_ms": 61.25, "requests": 2000, "failures": 3})
+    line = format_progress(
+        {
+            "status": "running",
+            "t": 14,
+            "planned_seconds": 30,
+            "users": 10,
+            "rps": 153,
+            "p95_ms": 61.25,
+            "requests": 2000,
+            "failures": 3,
+        }
+    )
     assert line == "[  14/30 s] running   users 10  rps 153.0  p95 61.2 ms  errors 3 (0.15%)"
 
 
@@ -130,18 +174,36 @@ class FakeClock:
 
 
 def _status(t: int, active: bool = True) -> dict[str, Any]:
-    return {"status": "running" if active else "finished", "active": active, "t": t, "planned_seconds": 10,
-            "users": 2, "rps": 10.0, "p95_ms": 5.0, "requests": 10 * t, "failures": 0}
+    return {
+        "status": "running" if active else "finished",
+        "active": active,
+        "t": t,
+        "planned_seconds": 10,
+        "users": 2,
+        "rps": 10.0,
+        "p95_ms": 5.0,
+        "requests": 10 * t,
+        "failures": 0,
+    }
 
 
 def test_the_loop_prints_progress_every_interval_then_the_summary_and_writes_junit(tmp_path: Path) -> None:
     clock = FakeClock()
-    source = ScriptedSource([_status(t) for t in range(10)] + [_status(10, active=False)],
-                            _result(threshold_count=3, thresholds=FAILING, passed=False))
+    source = ScriptedSource(
+        [_status(t) for t in range(10)] + [_status(10, active=False)],
+        _result(threshold_count=3, thresholds=FAILING, passed=False),
+    )
     lines: list[str] = []
     junit = tmp_path / "out.xml"
-    code = ci_drive(source, emit=lines.append, timeout=60, interval=5, junit_path=str(junit),
-                    clock=clock, sleep=clock.sleep)
+    code = ci_drive(
+        source,
+        emit=lines.append,
+        timeout=60,
+        interval=5,
+        junit_path=str(junit),
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert code == 1
     progress = [line for line in lines if line.startswith("[")]
     assert [p.split("]")[0] for p in progress] == ["[   0/10 s", "[   5/10 s", "[  10/10 s"]
@@ -162,8 +224,13 @@ def test_the_loop_cancels_the_run_on_timeout_and_exits_2() -> None:
 def test_a_refused_start_exits_2_with_the_reason(tmp_path: Path) -> None:
     lines: list[str] = []
     junit = tmp_path / "j.xml"
-    code = ci_drive(ScriptedSource([], {}, refuse="The concurrent run cap (4) is reached."), emit=lines.append,
-                    timeout=5, junit_path=str(junit), plan="Checkout")
+    code = ci_drive(
+        ScriptedSource([], {}, refuse="The concurrent run cap (4) is reached."),
+        emit=lines.append,
+        timeout=5,
+        junit_path=str(junit),
+        plan="Checkout",
+    )
     assert code == 2
     assert "Error: The concurrent run cap (4) is reached." in lines
     assert ET.parse(junit).getroot().find("testsuite").get("errors") == "1"  # type: ignore[union-attr]

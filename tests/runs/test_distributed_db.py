@@ -25,8 +25,12 @@ URL = "http://127.0.0.1:9"
 
 def _plan_data(plan: Any, **overrides: Any) -> dict[str, Any]:
     data = {
-        "name": "P", "target": str(plan.target_id), "scenario": str(plan.scenario_id),
-        "profile": str(plan.profile_id), "generators": "2", "notes": "",
+        "name": "P",
+        "target": str(plan.target_id),
+        "scenario": str(plan.scenario_id),
+        "profile": str(plan.profile_id),
+        "generators": "2",
+        "notes": "",
     }
     return {**data, **overrides}
 
@@ -60,7 +64,9 @@ def test_the_maximum_follows_the_setting(make_plan: Any, settings: Any) -> None:
 
 
 def test_arrival_rate_plans_stay_on_one_generator(make_plan: Any) -> None:
-    plan = make_plan(URL, profile_kind="arrival_constant", params={"rate": 5, "duration": 3, "max_in_flight": 10})
+    plan = make_plan(
+        URL, profile_kind="arrival_constant", params={"rate": 5, "duration": 3, "max_in_flight": 10}
+    )
     form = TestPlanForm(_plan_data(plan), instance=plan, team=plan.team)
     assert not form.is_valid()
     assert "Arrival-rate profiles run on one generator" in form.errors["generators"][0]
@@ -99,11 +105,26 @@ def _merged(epoch: int, shares: dict[int, tuple[int, float]]) -> protocol.Second
         hist = Histogram()
         for _ in range(requests):
             hist.record_ms(10.0 + index)
-        parts.append((index, {
-            "epoch": epoch, "users": 1, "cpu_percent": cpu,
-            "endpoints": [{"method": "GET", "name": "/a", "requests": requests, "failures": 0, "bytes": 0,
-                           "histogram": hist.to_dict()}],
-        }))
+        parts.append(
+            (
+                index,
+                {
+                    "epoch": epoch,
+                    "users": 1,
+                    "cpu_percent": cpu,
+                    "endpoints": [
+                        {
+                            "method": "GET",
+                            "name": "/a",
+                            "requests": requests,
+                            "failures": 0,
+                            "bytes": 0,
+                            "histogram": hist.to_dict(),
+                        }
+                    ],
+                },
+            )
+        )
     message = protocol.parse_line(json.dumps(merge_seconds(epoch, parts)))
     assert isinstance(message, protocol.SecondMessage)
     return message
@@ -112,15 +133,20 @@ def _merged(epoch: int, shares: dict[int, tuple[int, float]]) -> protocol.Second
 def _run(make_plan: Any, generators: int = 2) -> Run:
     plan = make_plan(URL, generators=generators)
     return Run.objects.create(
-        team=plan.team, plan=plan, plan_name=plan.name, snapshot=plan_snapshot(plan=plan), status=Run.Status.RUNNING,
+        team=plan.team,
+        plan=plan,
+        plan_name=plan.name,
+        snapshot=plan_snapshot(plan=plan),
+        status=Run.Status.RUNNING,
         generators=generators,
     )
 
 
 def test_ingestion_stores_each_generators_share_and_merges_a_second_sent_again(make_plan: Any) -> None:
     run = _run(make_plan)
-    last = results_ingest(run_id=run.pk, seconds=[_merged(START, {0: (5, 20.0), 1: (3, 95.0)})],
-                          start_epoch=START, last_t=-1)
+    last = results_ingest(
+        run_id=run.pk, seconds=[_merged(START, {0: (5, 20.0), 1: (3, 95.0)})], start_epoch=START, last_t=-1
+    )
     # Generator 1's late data for t=0, released on its own by the master.
     results_ingest(run_id=run.pk, seconds=[_merged(START, {1: (2, 97.0)})], start_epoch=START, last_t=last)
 
@@ -132,11 +158,16 @@ def test_ingestion_stores_each_generators_share_and_merges_a_second_sent_again(m
 
 
 # -- the run page ------------------------------------------------------------------------------
-def test_the_run_page_draws_generator_charts_and_names_a_saturated_generator(make_plan: Any, alice: Any) -> None:
+def test_the_run_page_draws_generator_charts_and_names_a_saturated_generator(
+    make_plan: Any, alice: Any
+) -> None:
     run = _run(make_plan)
-    results_ingest(run_id=run.pk, seconds=[
-        _merged(START + i, {0: (10, 35.0), 1: (4, 99.0)}) for i in range(3)
-    ], start_epoch=START, last_t=-1)
+    results_ingest(
+        run_id=run.pk,
+        seconds=[_merged(START + i, {0: (10, 35.0), 1: (4, 99.0)}) for i in range(3)],
+        start_epoch=START,
+        last_t=-1,
+    )
     client = Client()
     client.force_login(alice)
 

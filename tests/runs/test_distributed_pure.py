@@ -19,17 +19,48 @@ from runs.histogram import Histogram
 START = 1_760_000_000
 
 
-def _second(epoch: int, samples_ms: list[float], *, users: int = 2, cpu: float | None = 40.0,
-            name: str = "/a", failures: int = 0, errors: int = 0) -> dict:
+def _second(
+    epoch: int,
+    samples_ms: list[float],
+    *,
+    users: int = 2,
+    cpu: float | None = 40.0,
+    name: str = "/a",
+    failures: int = 0,
+    errors: int = 0,
+) -> dict:
     hist = Histogram()
     for v in samples_ms:
         hist.record_ms(v)
     return {
-        "type": "second", "epoch": epoch, "users": users, "cpu_percent": cpu, "dropped_iterations": 0,
-        "endpoints": [{"method": "GET", "name": name, "requests": len(samples_ms), "failures": failures,
-                       "bytes": 3 * len(samples_ms), "histogram": hist.to_dict()}] if samples_ms else [],
-        "errors": [{"method": "GET", "name": name, "error_class": "UnexpectedStatus", "message": "HTTP 503",
-                    "count": errors}] if errors else [],
+        "type": "second",
+        "epoch": epoch,
+        "users": users,
+        "cpu_percent": cpu,
+        "dropped_iterations": 0,
+        "endpoints": [
+            {
+                "method": "GET",
+                "name": name,
+                "requests": len(samples_ms),
+                "failures": failures,
+                "bytes": 3 * len(samples_ms),
+                "histogram": hist.to_dict(),
+            }
+        ]
+        if samples_ms
+        else [],
+        "errors": [
+            {
+                "method": "GET",
+                "name": name,
+                "error_class": "UnexpectedStatus",
+                "message": "HTTP 503",
+                "count": errors,
+            }
+        ]
+        if errors
+        else [],
     }
 
 
@@ -54,14 +85,18 @@ def test_a_merged_second_has_exactly_the_percentiles_of_one_process_recording_ev
 
 
 def test_a_merged_second_adds_users_errors_and_keeps_each_generators_share_and_the_busiest_cpu() -> None:
-    merged = merge_seconds(START, [
-        (1, _second(START, [10.0] * 5, users=3, cpu=95.0, failures=2, errors=2)),
-        (0, _second(START, [10.0] * 7, users=4, cpu=30.0, failures=1, errors=1)),
-    ])
+    merged = merge_seconds(
+        START,
+        [
+            (1, _second(START, [10.0] * 5, users=3, cpu=95.0, failures=2, errors=2)),
+            (0, _second(START, [10.0] * 7, users=4, cpu=30.0, failures=1, errors=1)),
+        ],
+    )
     assert merged["users"] == 7
     assert merged["cpu_percent"] == 95.0
-    assert merged["errors"] == [{"method": "GET", "name": "/a", "error_class": "UnexpectedStatus",
-                                 "message": "HTTP 503", "count": 3}]
+    assert merged["errors"] == [
+        {"method": "GET", "name": "/a", "error_class": "UnexpectedStatus", "message": "HTTP 503", "count": 3}
+    ]
     assert merged["generators"] == [
         {"index": 0, "requests": 7, "failures": 1, "cpu_percent": 30.0},
         {"index": 1, "requests": 5, "failures": 2, "cpu_percent": 95.0},
@@ -129,7 +164,9 @@ def test_the_master_message_and_generator_figures_parse() -> None:
     msg = protocol.parse_line(json.dumps(merge_seconds(START, [(0, _second(START, [1.0]))])))
     assert isinstance(msg, protocol.SecondMessage)
     assert msg.generators == (protocol.GeneratorFigures(index=0, requests=1, failures=0, cpu_percent=40.0),)
-    assert protocol.parse_line(protocol.encode(protocol.MasterMessage(port=5))) == protocol.MasterMessage(port=5)
+    assert protocol.parse_line(protocol.encode(protocol.MasterMessage(port=5))) == protocol.MasterMessage(
+        port=5
+    )
 
 
 @pytest.mark.parametrize(

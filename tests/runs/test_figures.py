@@ -95,8 +95,19 @@ def test_endpoints_figure_groups_percentiles_per_endpoint():
 
 
 def test_non_finite_numbers_become_gaps():
-    s = figures.series_from_rows([{"t": 0, "users": 1, "requests": 1, "failures": 0, "p50_ms": float("nan"),
-                                   "p95_ms": float("inf"), "p99_ms": 2}])
+    s = figures.series_from_rows(
+        [
+            {
+                "t": 0,
+                "users": 1,
+                "requests": 1,
+                "failures": 0,
+                "p50_ms": float("nan"),
+                "p95_ms": float("inf"),
+                "p99_ms": 2,
+            }
+        ]
+    )
     assert s["p50"] == [None] and s["p95"] == [None] and s["p99"] == [2]
 
 

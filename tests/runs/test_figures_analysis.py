@@ -26,7 +26,9 @@ def stepped_points(levels: tuple[int, ...] = LEVELS, seconds: int = 20, seed: in
             n = int(x + rng.integers(-2, 3))
             for v in rng.uniform(0.8, 1.2, size=n) * 1000.0 * users / x:
                 h.record_ms(float(v))
-            points.append(IntervalPoint(t=t, users=users, requests=n, failures=0, histogram=h, cpu_percent=20.0))
+            points.append(
+                IntervalPoint(t=t, users=users, requests=n, failures=0, histogram=h, cpu_percent=20.0)
+            )
             t += 1
     return points
 
@@ -82,7 +84,12 @@ def test_subjects_and_endpoint_names_are_escaped(steps):
 def test_capacity_figures_key_every_chart(steps):
     figs = fa.capacity_figures(steps, endpoint_steps={"GET /": steps})
     assert set(figs) == {
-        "cap-throughput", "cap-latency", "cap-curve", "cap-ep-throughput", "cap-ep-latency", "cap-ep-curve",
+        "cap-throughput",
+        "cap-latency",
+        "cap-curve",
+        "cap-ep-throughput",
+        "cap-ep-latency",
+        "cap-ep-curve",
     }
     assert set(fa.capacity_figures(steps)) == {"cap-throughput", "cap-latency", "cap-curve"}
 
@@ -138,10 +145,14 @@ def test_nums_array_equals_num_item_by_item():
     from runs.figures import _num, _nums_array
 
     rng = np.random.default_rng(3)
-    values = np.concatenate([
-        rng.lognormal(3, 2, 2000), rng.integers(0, 5000, 200).astype(float), -rng.random(50),
-        [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.0005, 0.0015, 2.675, 1e300, 5e-324],
-    ])
+    values = np.concatenate(
+        [
+            rng.lognormal(3, 2, 2000),
+            rng.integers(0, 5000, 200).astype(float),
+            -rng.random(50),
+            [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.0005, 0.0015, 2.675, 1e300, 5e-324],
+        ]
+    )
     assert _nums_array(values) == [_num(v) for v in values]
     assert _nums_array([]) == []
 

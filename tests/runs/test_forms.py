@@ -108,8 +108,11 @@ def test_target_form_keeps_saved_secrets_when_left_empty(team):
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"think_time_min": "2", "think_time_max": "1"}, "think_time_max",
-         "Must be at least the minimum (2 s)."),
+        (
+            {"think_time_min": "2", "think_time_max": "1"},
+            "think_time_max",
+            "Must be at least the minimum (2 s).",
+        ),
         ({"think_time_min": "-1", "think_time_max": "1"}, "think_time_min", "Think time cannot be negative."),
     ],
 )
@@ -123,8 +126,11 @@ def test_scenario_form_checks_think_times(data: dict[str, str], field: str, mess
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
-        ({"method": "BREW"}, "method",
-         "Unknown method BREW; use one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS."),
+        (
+            {"method": "BREW"},
+            "method",
+            "Unknown method BREW; use one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS.",
+        ),
         ({"path": "api"}, "path", "The path must start with “/”"),
         ({"path": "/a b"}, "path", "cannot contain spaces"),
         ({"query": "{1: 2}"}, "query", "Not valid JSON"),
@@ -132,8 +138,11 @@ def test_scenario_form_checks_think_times(data: dict[str, str], field: str, mess
         ({"headers": "[]"}, "headers", "Headers must be a JSON object"),
         ({"method": "POST", "body_type": "json", "body": '{"a": }'}, "body", "The body is not valid JSON"),
         ({"method": "POST", "body_type": "none", "body": "x"}, "body_type", "Choose JSON or Text"),
-        ({"method": "GET", "body_type": "text", "body": "x"}, "body_type",
-         "GET requests do not send a body."),
+        (
+            {"method": "GET", "body_type": "text", "body": "x"},
+            "body_type",
+            "GET requests do not send a body.",
+        ),
         ({"weight": "0"}, "weight", "greater than or equal to 1"),
         ({"weight": "5000"}, "weight", "less than or equal to 1000"),
         ({"expected_statuses": "200-299,3o4"}, "expected_statuses", "“3o4” is not a status code"),
@@ -148,8 +157,14 @@ def test_step_form_errors_sit_beside_their_field(overrides: dict[str, str], fiel
 @pytest.mark.django_db
 def test_step_form_accepts_a_json_post():
     form = StepForm(
-        step_form_data(method="POST", body_type="json", body='{"a": [1, 2]}', headers='{"X-N": 3}',
-                       query='{"q": "x", "n": 1}', expected_statuses="200-299, 304")
+        step_form_data(
+            method="POST",
+            body_type="json",
+            body='{"a": [1, 2]}',
+            headers='{"X-N": 3}',
+            query='{"q": "x", "n": 1}',
+            expected_statuses="200-299, 304",
+        )
     )
     assert form.is_valid(), form.errors
     assert form.cleaned_data["headers"] == {"X-N": "3"}
@@ -188,19 +203,43 @@ def profile_errors(data: dict[str, Any]) -> dict[str, list[str]]:
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"kind": "constant", "p_constant_users": "-5", "p_constant_duration": "10"}, "p_constant_users",
-         "Must be at least 1."),
-        ({"kind": "constant", "p_constant_users": "5", "p_constant_duration": "0"}, "p_constant_duration",
-         "Must be greater than zero."),
-        ({"kind": "constant", "p_constant_users": "2.5", "p_constant_duration": "10"}, "p_constant_users",
-         "Users must be a whole number."),
-        ({"kind": "constant", "p_constant_users": "99999", "p_constant_duration": "10"}, "p_constant_users",
-         "Must be at most"),
-        ({"kind": "spike", "p_spike_base_users": "5", "p_spike_peak_users": "3", "p_spike_spike_at": "1",
-          "p_spike_spike_duration": "1", "p_spike_duration": "5"},
-         "p_spike_peak_users", "The peak must be above"),
-        ({"kind": "stages", "stages_json": '[{"duration": 0, "users": 1}]'}, "stages_json",
-         "Stage 1: duration must be greater than zero."),
+        (
+            {"kind": "constant", "p_constant_users": "-5", "p_constant_duration": "10"},
+            "p_constant_users",
+            "Must be at least 1.",
+        ),
+        (
+            {"kind": "constant", "p_constant_users": "5", "p_constant_duration": "0"},
+            "p_constant_duration",
+            "Must be greater than zero.",
+        ),
+        (
+            {"kind": "constant", "p_constant_users": "2.5", "p_constant_duration": "10"},
+            "p_constant_users",
+            "Users must be a whole number.",
+        ),
+        (
+            {"kind": "constant", "p_constant_users": "99999", "p_constant_duration": "10"},
+            "p_constant_users",
+            "Must be at most",
+        ),
+        (
+            {
+                "kind": "spike",
+                "p_spike_base_users": "5",
+                "p_spike_peak_users": "3",
+                "p_spike_spike_at": "1",
+                "p_spike_spike_duration": "1",
+                "p_spike_duration": "5",
+            },
+            "p_spike_peak_users",
+            "The peak must be above",
+        ),
+        (
+            {"kind": "stages", "stages_json": '[{"duration": 0, "users": 1}]'},
+            "stages_json",
+            "Stage 1: duration must be greater than zero.",
+        ),
         ({"kind": "stages", "stages_json": "{"}, "stages_json", "Not valid JSON"),
     ],
 )
@@ -211,15 +250,28 @@ def test_profile_form_maps_profile_errors_to_the_kinds_fields(data: dict[str, st
 
 def test_profile_form_errors_without_a_field_go_to_the_form():
     errors = profile_errors(
-        {"kind": "staircase", "p_staircase_start_users": "1", "p_staircase_step_users": "1",
-         "p_staircase_step_duration": "4000", "p_staircase_steps": "5"}
+        {
+            "kind": "staircase",
+            "p_staircase_start_users": "1",
+            "p_staircase_step_users": "1",
+            "p_staircase_step_duration": "4000",
+            "p_staircase_steps": "5",
+        }
     )
     assert any("the maximum is" in e for e in errors["__all__"])
 
 
 def test_profile_form_normalises_params_with_the_profile_module():
-    form = ProfileForm({"name": "P", "kind": "ramp", "p_ramp_from_users": "0", "p_ramp_to_users": "20",
-                        "p_ramp_duration": "60", "p_ramp_users": "ignored"})
+    form = ProfileForm(
+        {
+            "name": "P",
+            "kind": "ramp",
+            "p_ramp_from_users": "0",
+            "p_ramp_to_users": "20",
+            "p_ramp_duration": "60",
+            "p_ramp_users": "ignored",
+        }
+    )
     assert form.is_valid(), form.errors
     assert form.params == {"from_users": 0, "to_users": 20, "duration": 60, "hold": 0}
 
@@ -228,17 +280,32 @@ def test_profile_form_shows_and_validates_the_arrival_rate_fields():
     form = ProfileForm()
     kinds = {kind: [f.name for f in fields] for kind, _, fields in form.kind_fields()}
     assert kinds["arrival_constant"] == [
-        "p_arrival_constant_rate", "p_arrival_constant_duration", "p_arrival_constant_max_in_flight",
+        "p_arrival_constant_rate",
+        "p_arrival_constant_duration",
+        "p_arrival_constant_max_in_flight",
     ]
     assert kinds["arrival_ramp"][-1] == "p_arrival_ramp_max_in_flight"
     assert form.open_model_kinds == "arrival_constant arrival_ramp"
-    ok = ProfileForm({"name": "Open", "kind": "arrival_ramp", "p_arrival_ramp_to_rate": "12.5",
-                      "p_arrival_ramp_duration": "60", "p_arrival_ramp_max_in_flight": "20"})
+    ok = ProfileForm(
+        {
+            "name": "Open",
+            "kind": "arrival_ramp",
+            "p_arrival_ramp_to_rate": "12.5",
+            "p_arrival_ramp_duration": "60",
+            "p_arrival_ramp_max_in_flight": "20",
+        }
+    )
     assert ok.is_valid(), ok.errors
     assert ok.params == {"from_rate": 0, "to_rate": 12.5, "duration": 60, "hold": 0, "max_in_flight": 20}
     assert ok.is_open_model
-    errors = profile_errors({"kind": "arrival_constant", "p_arrival_constant_rate": "0",
-                             "p_arrival_constant_duration": "10", "p_arrival_constant_max_in_flight": "0"})
+    errors = profile_errors(
+        {
+            "kind": "arrival_constant",
+            "p_arrival_constant_rate": "0",
+            "p_arrival_constant_duration": "10",
+            "p_arrival_constant_max_in_flight": "0",
+        }
+    )
     assert errors["p_arrival_constant_rate"] == ["Must be greater than zero."]
     assert errors["p_arrival_constant_max_in_flight"] == ["At least 1 iteration must be allowed in flight."]
 

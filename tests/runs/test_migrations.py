@@ -21,7 +21,9 @@ def test_rows_made_before_teams_land_in_a_default_team_with_every_user() -> None
     target = old.get_model("runs", "Target").objects.create(name="T", base_url="http://127.0.0.1:9")
     scenario = old.get_model("runs", "Scenario").objects.create(name="S")
     profile = old.get_model("runs", "LoadProfile").objects.create(name="P", kind="constant", params={})
-    plan = old.get_model("runs", "TestPlan").objects.create(name="Plan", target=target, scenario=scenario, profile=profile)
+    plan = old.get_model("runs", "TestPlan").objects.create(
+        name="Plan", target=target, scenario=scenario, profile=profile
+    )
     run = old.get_model("runs", "Run").objects.create(plan=plan, plan_name="Plan", snapshot={})
 
     executor = MigrationExecutor(connection)
@@ -30,8 +32,13 @@ def test_rows_made_before_teams_land_in_a_default_team_with_every_user() -> None
     Team = new.get_model("runs", "Team")
     team = Team.objects.get()
     assert team.name == "Default team"
-    for name, pk in (("Target", target.pk), ("Scenario", scenario.pk), ("LoadProfile", profile.pk),
-                     ("TestPlan", plan.pk), ("Run", run.pk)):
+    for name, pk in (
+        ("Target", target.pk),
+        ("Scenario", scenario.pk),
+        ("LoadProfile", profile.pk),
+        ("TestPlan", plan.pk),
+        ("Run", run.pk),
+    ):
         assert new.get_model("runs", name).objects.get(pk=pk).team_id == team.pk, name
     roles = dict(new.get_model("runs", "Membership").objects.values_list("user_id", "role"))
     assert roles == {admin.pk: "admin", user.pk: "editor"}

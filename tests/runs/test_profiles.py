@@ -52,13 +52,17 @@ def test_staircase_adds_a_step_per_period() -> None:
 
 
 def test_spike_rises_to_the_peak_and_comes_back() -> None:
-    plan = _plan("spike", {"base_users": 5, "peak_users": 50, "spike_at": 10, "spike_duration": 5, "duration": 30})
+    plan = _plan(
+        "spike", {"base_users": 5, "peak_users": 50, "spike_at": 10, "spike_duration": 5, "duration": 30}
+    )
     assert [(s.duration, s.users) for s in plan.stages] == [(10, 5), (5, 50), (15, 5)]
     assert [users_at(plan, t) for t in (0, 9, 10, 14, 15, 29)] == [5, 5, 50, 50, 5, 5]
 
 
 def test_custom_stages_follow_the_list() -> None:
-    plan = _plan("stages", {"stages": [{"duration": 10, "users": 3}, {"duration": 5, "users": 8, "spawn_rate": 1}]})
+    plan = _plan(
+        "stages", {"stages": [{"duration": 10, "users": 3}, {"duration": 5, "users": 8, "spawn_rate": 1}]}
+    )
     assert plan.stages == (Stage(10, 3, None), Stage(5, 8, 1.0))
     assert users_at(plan, 12) == 5
     assert users_at(plan, 15) is None
@@ -73,24 +77,71 @@ def test_custom_stages_follow_the_list() -> None:
         ("constant", {"users": "many", "duration": 5}, "users", "Users must be a number."),
         ("constant", {"users": 2.5, "duration": 5}, "users", "Users must be a whole number."),
         ("constant", {"users": 6000, "duration": 5}, "users", "Must be at most 5000 users."),
-        ("constant", {"users": 5, "duration": 5, "spawn_rate": -1}, "spawn_rate", "Must be greater than zero."),
-        ("ramp", {"from_users": 5, "to_users": 5, "duration": 10}, "to_users",
-         "A ramp must change the user count; use a constant profile."),
-        ("ramp", {"from_users": 0, "to_users": 5, "duration": 10, "hold": -1}, "hold", "Must not be negative."),
-        ("staircase", {"start_users": 0, "step_users": 0, "step_duration": 5, "steps": 2}, "step_users",
-         "Must be at least 1."),
-        ("spike", {"base_users": 10, "peak_users": 5, "spike_at": 0, "spike_duration": 5, "duration": 10},
-         "peak_users", "The peak must be above the base."),
-        ("spike", {"base_users": 1, "peak_users": 5, "spike_at": 8, "spike_duration": 5, "duration": 10},
-         "spike_duration", "The spike must end before the total duration."),
-        ("stages", {"stages": []}, "stages", "Give at least one stage as a list of {duration, users, spawn_rate}."),
-        ("stages", {"stages": [{"duration": 0, "users": 1}]}, "stages",
-         "Stage 1: duration must be greater than zero."),
-        ("stages", {"stages": [{"duration": 5, "users": -2}]}, "stages", "Stage 1: users must be between 0 and 5000."),
-        ("warp", {}, "kind", "Unknown profile kind 'warp'; choose one of constant, ramp, staircase, spike, stages, arrival_constant, arrival_ramp."),
+        (
+            "constant",
+            {"users": 5, "duration": 5, "spawn_rate": -1},
+            "spawn_rate",
+            "Must be greater than zero.",
+        ),
+        (
+            "ramp",
+            {"from_users": 5, "to_users": 5, "duration": 10},
+            "to_users",
+            "A ramp must change the user count; use a constant profile.",
+        ),
+        (
+            "ramp",
+            {"from_users": 0, "to_users": 5, "duration": 10, "hold": -1},
+            "hold",
+            "Must not be negative.",
+        ),
+        (
+            "staircase",
+            {"start_users": 0, "step_users": 0, "step_duration": 5, "steps": 2},
+            "step_users",
+            "Must be at least 1.",
+        ),
+        (
+            "spike",
+            {"base_users": 10, "peak_users": 5, "spike_at": 0, "spike_duration": 5, "duration": 10},
+            "peak_users",
+            "The peak must be above the base.",
+        ),
+        (
+            "spike",
+            {"base_users": 1, "peak_users": 5, "spike_at": 8, "spike_duration": 5, "duration": 10},
+            "spike_duration",
+            "The spike must end before the total duration.",
+        ),
+        (
+            "stages",
+            {"stages": []},
+            "stages",
+            "Give at least one stage as a list of {duration, users, spawn_rate}.",
+        ),
+        (
+            "stages",
+            {"stages": [{"duration": 0, "users": 1}]},
+            "stages",
+            "Stage 1: duration must be greater than zero.",
+        ),
+        (
+            "stages",
+            {"stages": [{"duration": 5, "users": -2}]},
+            "stages",
+            "Stage 1: users must be between 0 and 5000.",
+        ),
+        (
+            "warp",
+            {},
+            "kind",
+            "Unknown profile kind 'warp'; choose one of constant, ramp, staircase, spike, stages, arrival_constant, arrival_ramp.",
+        ),
     ],
 )
-def test_invalid_parameters_get_a_message_per_field(kind: str, params: dict, field: str, message: str) -> None:
+def test_invalid_parameters_get_a_message_per_field(
+    kind: str, params: dict, field: str, message: str
+) -> None:
     with pytest.raises(profiles.ProfileError) as info:
         validate_profile(kind, params)
     assert info.value.errors[field] == message

@@ -17,7 +17,6 @@ from runs.profiles import (
     validate_profile,
 )
 
-
 RAMP = {"from_rate": 10, "to_rate": 50, "duration": 4, "hold": 2, "max_in_flight": 20}
 
 
@@ -113,19 +112,50 @@ def test_the_preview_draws_the_rate_in_iterations_per_second() -> None:
         ("arrival_constant", {"rate": 1e6, "duration": 5, "max_in_flight": 5}, "rate", "at most 10000"),
         ("arrival_constant", {"rate": "x", "duration": 5, "max_in_flight": 5}, "rate", "must be a number"),
         ("arrival_constant", {"rate": 5, "duration": 0, "max_in_flight": 5}, "duration", "greater than zero"),
-        ("arrival_constant", {"rate": 5, "duration": 20_000, "max_in_flight": 5}, "duration", "the maximum is"),
+        (
+            "arrival_constant",
+            {"rate": 5, "duration": 20_000, "max_in_flight": 5},
+            "duration",
+            "the maximum is",
+        ),
         ("arrival_constant", {"rate": 5, "duration": 5, "max_in_flight": 0}, "max_in_flight", "At least 1"),
-        ("arrival_constant", {"rate": 5, "duration": 5, "max_in_flight": 101}, "max_in_flight", "at most 100"),
-        ("arrival_constant", {"rate": 5, "duration": 5, "max_in_flight": 2.5}, "max_in_flight", "whole number"),
+        (
+            "arrival_constant",
+            {"rate": 5, "duration": 5, "max_in_flight": 101},
+            "max_in_flight",
+            "at most 100",
+        ),
+        (
+            "arrival_constant",
+            {"rate": 5, "duration": 5, "max_in_flight": 2.5},
+            "max_in_flight",
+            "whole number",
+        ),
         ("arrival_constant", {"rate": 5, "duration": 5}, "max_in_flight", "is required"),
-        ("arrival_ramp", {"from_rate": -1, "to_rate": 5, "duration": 5, "max_in_flight": 5}, "from_rate",
-         "at least 0"),
-        ("arrival_ramp", {"from_rate": 5, "to_rate": 5, "duration": 5, "max_in_flight": 5}, "to_rate",
-         "must change the rate"),
-        ("arrival_ramp", {"from_rate": 0, "to_rate": 5, "duration": 5, "hold": -1, "max_in_flight": 5},
-         "hold", "not be negative"),
-        ("arrival_ramp", {"to_rate": 5, "duration": 5, "max_in_flight": 5000}, "max_in_flight",
-         "at most 100"),
+        (
+            "arrival_ramp",
+            {"from_rate": -1, "to_rate": 5, "duration": 5, "max_in_flight": 5},
+            "from_rate",
+            "at least 0",
+        ),
+        (
+            "arrival_ramp",
+            {"from_rate": 5, "to_rate": 5, "duration": 5, "max_in_flight": 5},
+            "to_rate",
+            "must change the rate",
+        ),
+        (
+            "arrival_ramp",
+            {"from_rate": 0, "to_rate": 5, "duration": 5, "hold": -1, "max_in_flight": 5},
+            "hold",
+            "not be negative",
+        ),
+        (
+            "arrival_ramp",
+            {"to_rate": 5, "duration": 5, "max_in_flight": 5000},
+            "max_in_flight",
+            "at most 100",
+        ),
     ],
 )
 def test_arrival_validation_explains_each_mistake(kind: str, params: dict, field: str, message: str) -> None:

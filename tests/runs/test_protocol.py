@@ -34,10 +34,23 @@ def _second(**overrides: object) -> dict:
         "users": 5,
         "cpu_percent": 12.5,
         "endpoints": [
-            {"method": "GET", "name": "/delay", "requests": 2, "failures": 1, "bytes": 6, "histogram": _hist(10, 20)}
+            {
+                "method": "GET",
+                "name": "/delay",
+                "requests": 2,
+                "failures": 1,
+                "bytes": 6,
+                "histogram": _hist(10, 20),
+            }
         ],
         "errors": [
-            {"method": "GET", "name": "/delay", "error_class": "UnexpectedStatus", "message": "HTTP 503", "count": 1}
+            {
+                "method": "GET",
+                "name": "/delay",
+                "error_class": "UnexpectedStatus",
+                "message": "HTTP 503",
+                "count": 1,
+            }
         ],
     }
     data.update(overrides)
@@ -77,9 +90,14 @@ def test_done_and_fatal_parse() -> None:
 
 
 @pytest.mark.parametrize(
-    "message", [HelloMessage("2.47.0", 1, 5), DoneMessage("signal"), FatalMessage("x"),
-                SecondMessage(7, 3, 1.5, (EndpointSecond("POST", "/e", 1, 0, 2, _hist(3)),), ()),
-                SecondMessage(8, 5, None, (), (), dropped_iterations=12)],
+    "message",
+    [
+        HelloMessage("2.47.0", 1, 5),
+        DoneMessage("signal"),
+        FatalMessage("x"),
+        SecondMessage(7, 3, 1.5, (EndpointSecond("POST", "/e", 1, 0, 2, _hist(3)),), ()),
+        SecondMessage(8, 5, None, (), (), dropped_iterations=12),
+    ],
 )
 def test_encoding_round_trips(message: protocol.Message) -> None:
     line = protocol.encode(message)
@@ -98,7 +116,10 @@ def test_encoding_round_trips(message: protocol.Message) -> None:
         (b'{"locust_version":"2"}', "unknown message type"),
         (b'{"type":"hello","locust_version":"2.47.0","pid":0,"start_epoch":1}', "pid must be >= 1"),
         (b'{"type":"hello","locust_version":"2.47.0","pid":"7","start_epoch":1}', "pid must be an integer"),
-        (b'{"type":"hello","locust_version":"","pid":7,"start_epoch":1}', "locust_version must be a non-empty"),
+        (
+            b'{"type":"hello","locust_version":"","pid":7,"start_epoch":1}',
+            "locust_version must be a non-empty",
+        ),
         (b'{"type":"done","reason":"bored"}', "unknown done reason"),
         (b'{"type":"fatal"}', "message must be"),
     ],
@@ -120,18 +141,78 @@ def test_malformed_lines_are_refused(line: bytes, reason: str) -> None:
         ({"cpu_percent": "high"}, "cpu_percent"),
         ({"endpoints": {}}, "endpoints must be a list"),
         ({"endpoints": ["GET /"]}, "an endpoint must be an object"),
-        ({"endpoints": [{"method": "GET", "name": "/", "requests": 1, "failures": 2, "bytes": 0,
-                         "histogram": _hist(1)}]}, "failures exceed requests"),
-        ({"endpoints": [{"method": "GET", "name": "/", "requests": 3, "failures": 0, "bytes": 0,
-                         "histogram": _hist(1)}]}, "histogram holds 1 samples for 3 requests"),
-        ({"endpoints": [{"method": "GET", "name": "/", "requests": 1, "failures": 0, "bytes": 0,
-                         "histogram": {"k": [1, 2], "c": [1]}}]}, "bad histogram"),
-        ({"endpoints": [{"method": "GET", "name": "/", "requests": 1, "failures": 0, "bytes": -1,
-                         "histogram": _hist(1)}]}, "bytes must be >= 0"),
-        ({"errors": [{"method": "GET", "name": "/", "error_class": "E", "message": "m", "count": 0}]},
-         "count must be >= 1"),
-        ({"errors": [{"method": "GET", "name": "/", "error_class": "E", "message": "m" * 501, "count": 1}]},
-         "message is longer than 500"),
+        (
+            {
+                "endpoints": [
+                    {
+                        "method": "GET",
+                        "name": "/",
+                        "requests": 1,
+                        "failures": 2,
+                        "bytes": 0,
+                        "histogram": _hist(1),
+                    }
+                ]
+            },
+            "failures exceed requests",
+        ),
+        (
+            {
+                "endpoints": [
+                    {
+                        "method": "GET",
+                        "name": "/",
+                        "requests": 3,
+                        "failures": 0,
+                        "bytes": 0,
+                        "histogram": _hist(1),
+                    }
+                ]
+            },
+            "histogram holds 1 samples for 3 requests",
+        ),
+        (
+            {
+                "endpoints": [
+                    {
+                        "method": "GET",
+                        "name": "/",
+                        "requests": 1,
+                        "failures": 0,
+                        "bytes": 0,
+                        "histogram": {"k": [1, 2], "c": [1]},
+                    }
+                ]
+            },
+            "bad histogram",
+        ),
+        (
+            {
+                "endpoints": [
+                    {
+                        "method": "GET",
+                        "name": "/",
+                        "requests": 1,
+                        "failures": 0,
+                        "bytes": -1,
+                        "histogram": _hist(1),
+                    }
+                ]
+            },
+            "bytes must be >= 0",
+        ),
+        (
+            {"errors": [{"method": "GET", "name": "/", "error_class": "E", "message": "m", "count": 0}]},
+            "count must be >= 1",
+        ),
+        (
+            {
+                "errors": [
+                    {"method": "GET", "name": "/", "error_class": "E", "message": "m" * 501, "count": 1}
+                ]
+            },
+            "message is longer than 500",
+        ),
     ],
 )
 def test_malformed_seconds_are_refused(overrides: dict, reason: str) -> None:

@@ -43,7 +43,10 @@ def test_paired_series_with_cached_reference_medians_is_unchanged():
     for levels in ([20, 40, 60, 80], [40, 80, 100], [100, 120], [], [60]):
         cand = _blocks(rng, levels, 25, scale=1.1)
         want = _paired_series_before(ref, cand)
-        for got in (paired_series(ref, cand), paired_series(ref, cand, reference_medians=level_medians(*ref))):
+        for got in (
+            paired_series(ref, cand),
+            paired_series(ref, cand, reference_medians=level_medians(*ref)),
+        ):
             np.testing.assert_array_equal(got[0], want[0])
             np.testing.assert_array_equal(got[1], want[1])
 
@@ -57,5 +60,7 @@ def test_verdicts_share_the_reference_medians_across_candidates():
     cache: dict = {}
     for k in range(3):
         cand = (users, {n: v * (1 + 0.1 * k) + rng.normal(0, 1, v.size) for n, v in series.items()})
-        assert verdicts(ref, cand, sample_seconds=5, reference_medians=cache) == verdicts(ref, cand, sample_seconds=5)
+        assert verdicts(ref, cand, sample_seconds=5, reference_medians=cache) == verdicts(
+            ref, cand, sample_seconds=5
+        )
     assert set(cache) == {"overall", "a", "b"}

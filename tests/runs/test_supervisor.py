@@ -81,6 +81,7 @@ def test_a_killed_program_is_restarted_and_what_it_left_in_its_group_is_killed(t
     program = Program("sleeper", [sys.executable, "-c", script])
     running = Running([program], FAST)
     try:
+
         def with_helper() -> subprocess.Popen[bytes] | None:
             proc = program.proc
             return proc if proc is not None and (tmp_path / f"helper{proc.pid}").exists() else None
@@ -89,8 +90,11 @@ def test_a_killed_program_is_restarted_and_what_it_left_in_its_group_is_killed(t
         helper = psutil.Process(int((tmp_path / f"helper{first.pid}").read_text()))
         os.kill(first.pid, signal.SIGKILL)
         wait_gone([helper], 10, "the helper left in the dead program's group")
-        second = wait_for(lambda: program.proc is not None and program.proc.pid != first.pid and program.proc,
-                          10, "the restart")
+        second = wait_for(
+            lambda: program.proc is not None and program.proc.pid != first.pid and program.proc,
+            10,
+            "the restart",
+        )
         assert running.lines == [
             "sleeper exited with -9 (SIGKILL); restarting in 0.1 s",
             f"sleeper restarted (pid {second.pid})",

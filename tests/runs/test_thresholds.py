@@ -43,10 +43,14 @@ def test_it_parses_the_documented_examples() -> None:
         ("max < 1.5s", Threshold("max", "<", 1500.0)),
         ("rps > 20/s", Threshold("rps", ">", 20.0)),
         ("error_rate < 0.5", Threshold("error_rate", "<", 0.5)),
-        ("post List: items: p50 < 80 abort after 3 seconds",
-         Threshold("p50", "<", 80.0, method="POST", name="List: items", abort_after_seconds=3)),
-        ("GET Home page: error_rate < 2% abort 5s",
-         Threshold("error_rate", "<", 2.0, method="GET", name="Home page", abort_after_seconds=5)),
+        (
+            "post List: items: p50 < 80 abort after 3 seconds",
+            Threshold("p50", "<", 80.0, method="POST", name="List: items", abort_after_seconds=3),
+        ),
+        (
+            "GET Home page: error_rate < 2% abort 5s",
+            Threshold("error_rate", "<", 2.0, method="GET", name="Home page", abort_after_seconds=5),
+        ),
     ],
 )
 def test_it_parses_units_spacing_and_endpoint_names_with_colons(line: str, expected: Threshold) -> None:
@@ -126,8 +130,12 @@ def test_the_threshold_that_aborted_the_run_fails_whatever_its_whole_run_value()
 
 
 def _s(t: int, p95: float | None, requests: int = 10, failures: int = 0) -> SecondSample:
-    return SecondSample(t=t, requests=requests if p95 is not None else 0, failures=failures,
-                        percentiles={"p95": p95, "p50": p95})
+    return SecondSample(
+        t=t,
+        requests=requests if p95 is not None else 0,
+        failures=failures,
+        percentiles={"p95": p95, "p50": p95},
+    )
 
 
 def test_the_abort_watch_fires_after_t_consecutive_crossed_seconds_only() -> None:

@@ -27,9 +27,26 @@ HYPOTHESIS = settings(
 )
 ANY_TEXT = st.one_of(
     st.text(max_size=60),
-    st.sampled_from(["", " ", "\x00", "null", "[]", "{}", '{"a": "\\u0000"}', '{"a": {"b": 1}}', "1e309",
-                     "-1", "0", "NaN", "9" * 40, "http://[::1", "http://0x7f.1",
-                     "<script>alert(1)</script>"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "null",
+            "[]",
+            "{}",
+            '{"a": "\\u0000"}',
+            '{"a": {"b": 1}}',
+            "1e309",
+            "-1",
+            "0",
+            "NaN",
+            "9" * 40,
+            "http://[::1",
+            "http://0x7f.1",
+            "<script>alert(1)</script>",
+        ]
+    ),
     st.from_regex(r"\A\{(\"[a-z\x00]{0,3}\": (\"[^\"\\\\]{0,5}\"|[0-9]{1,3}|null|true),? ?){0,3}\}\Z"),
 )
 
@@ -97,8 +114,10 @@ def test_profile_forms_never_raise_on_generated_data(db: None) -> None:
     names = list(forms.ProfileForm().fields)
 
     @HYPOTHESIS
-    @given(st.sampled_from([k for k, _ in forms.LoadProfile.KIND_CHOICES] + ["nope", ""]),
-           st.dictionaries(st.sampled_from(names), ANY_TEXT))
+    @given(
+        st.sampled_from([k for k, _ in forms.LoadProfile.KIND_CHOICES] + ["nope", ""]),
+        st.dictionaries(st.sampled_from(names), ANY_TEXT),
+    )
     def check(kind: str, values: dict[str, str]) -> None:
         for form_class in (forms.ProfileForm, forms.ProfileParamsForm):
             form_class(data={**values, "kind": kind}).is_valid()
@@ -123,8 +142,12 @@ def test_the_compare_form_never_raises(db: None) -> None:
 
 VIEWS = {
     "/targets/new/": list(forms.TargetForm.base_fields),
-    "/scenarios/new/": [*forms.ScenarioForm.base_fields, "steps-TOTAL_FORMS", "steps-INITIAL_FORMS",
-                        *(f"steps-0-{k}" for k in [*forms.StepForm.base_fields, "ORDER", "DELETE"])],
+    "/scenarios/new/": [
+        *forms.ScenarioForm.base_fields,
+        "steps-TOTAL_FORMS",
+        "steps-INITIAL_FORMS",
+        *(f"steps-0-{k}" for k in [*forms.StepForm.base_fields, "ORDER", "DELETE"]),
+    ],
     "/profiles/new/": list(forms.ProfileForm().fields),
     "/profiles/preview.json": list(forms.ProfileParamsForm().fields),
     "/plans/new/": list(forms.TestPlanForm.base_fields),
@@ -142,15 +165,17 @@ def test_views_answer_generated_posts_without_server_errors(db: None, client: Cl
     check()
 
 
-def test_views_answer_posts_generated_by_the_forms_without_server_errors(
-    team: Any, client: Client
-) -> None:
+def test_views_answer_posts_generated_by_the_forms_without_server_errors(team: Any, client: Client) -> None:
     @HYPOTHESIS
     @given(st.data())
     def check(data: st.DataObject) -> None:
         for url, form_class in (("/targets/new/", forms.TargetForm), ("/plans/new/", forms.TestPlanForm)):
             form = data.draw(
-                from_form(form_class, form_kwargs=_form_kwargs(form_class, team), **_model_choice_strategies(form_class))
+                from_form(
+                    form_class,
+                    form_kwargs=_form_kwargs(form_class, team),
+                    **_model_choice_strategies(form_class),
+                )
             )
             payload = {k: ("" if v is None else v) for k, v in form.data.items()}
             response = client.post(url, payload)
@@ -160,16 +185,43 @@ def test_views_answer_posts_generated_by_the_forms_without_server_errors(
 
 
 NUL_CASES = [
-    ("/targets/new/", {"name": "T", "base_url": "http://127.0.0.1:9", "auth_type": "none",
-                       "timeout_seconds": "5",
-                       "headers": '{"X-A": "\\u0000"}'}),
-    ("/targets/new/", {"name": "T", "base_url": "http://127.0.0.1:9", "auth_type": "none",
-                       "timeout_seconds": "5",
-                       "headers": '{"\\u0000": "1"}'}),
-    ("/scenarios/new/", {"name": "S", "user_class": "fast", "think_time_min": "0", "think_time_max": "0",
-                         "steps-TOTAL_FORMS": "1", "steps-INITIAL_FORMS": "0", "steps-0-method": "GET",
-                         "steps-0-path": "/", "steps-0-weight": "1", "steps-0-expected_statuses": "200",
-                         "steps-0-body_type": "none", "steps-0-query": '{"q": ["\\u0000"]}'}),
+    (
+        "/targets/new/",
+        {
+            "name": "T",
+            "base_url": "http://127.0.0.1:9",
+            "auth_type": "none",
+            "timeout_seconds": "5",
+            "headers": '{"X-A": "\\u0000"}',
+        },
+    ),
+    (
+        "/targets/new/",
+        {
+            "name": "T",
+            "base_url": "http://127.0.0.1:9",
+            "auth_type": "none",
+            "timeout_seconds": "5",
+            "headers": '{"\\u0000": "1"}',
+        },
+    ),
+    (
+        "/scenarios/new/",
+        {
+            "name": "S",
+            "user_class": "fast",
+            "think_time_min": "0",
+            "think_time_max": "0",
+            "steps-TOTAL_FORMS": "1",
+            "steps-INITIAL_FORMS": "0",
+            "steps-0-method": "GET",
+            "steps-0-path": "/",
+            "steps-0-weight": "1",
+            "steps-0-expected_statuses": "200",
+            "steps-0-body_type": "none",
+            "steps-0-query": '{"q": ["\\u0000"]}',
+        },
+    ),
 ]
 
 

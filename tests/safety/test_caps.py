@@ -134,7 +134,11 @@ def test_a_teams_own_caps_apply_to_its_runs_only_and_never_raise_the_servers(
 
 @pytest.mark.slow
 def test_two_runs_started_at_once_cannot_both_take_the_last_slot(
-    transactional_db: None, settings: Any, make_plan: Any, target_server: str, live_worker: Any,
+    transactional_db: None,
+    settings: Any,
+    make_plan: Any,
+    target_server: str,
+    live_worker: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # PostgreSQL: the advisory lock of caps.scope_lock; SQLite: the write lock its IMMEDIATE

@@ -53,13 +53,18 @@ def stored_ts(run: Run) -> list[int]:
 def queued_run(plan: Any) -> Run:
     snapshot = plan_snapshot(plan=plan)
     return Run.objects.create(
-        team=plan.team, plan=plan, plan_name=plan.name, snapshot=snapshot, planned_seconds=snapshot["profile"]["duration"]
+        team=plan.team,
+        plan=plan,
+        plan_name=plan.name,
+        snapshot=snapshot,
+        planned_seconds=snapshot["profile"]["duration"],
     )
 
 
 def engine_children(pid: int) -> list[psutil.Process]:
     return [
-        p for p in psutil.Process(pid).children(recursive=True)
+        p
+        for p in psutil.Process(pid).children(recursive=True)
         if "runs.engine.child" in " ".join(p.cmdline())
     ]
 
@@ -103,8 +108,11 @@ def test_a_worker_killed_with_sigkill_fails_its_run_within_the_reaper_threshold_
         before = stored_ts(run)
 
         # PR_SET_PDEATHSIG: the kernel kills the Locust child with its parent.
-        wait_for(lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children),
-                 timeout=3, what="the Locust child to die")
+        wait_for(
+            lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children),
+            timeout=3,
+            what="the Locust child to die",
+        )
         served = target_count(target_server, "/delay")
         time.sleep(1.0)
         assert target_count(target_server, "/delay") == served, "the target still receives load"
@@ -143,8 +151,13 @@ def test_a_worker_killed_with_sigkill_fails_its_run_within_the_reaper_threshold_
     ],
 )
 def test_a_slow_or_resetting_target_gives_failures_and_the_run_completes(
-    transactional_db: None, live_worker: Any, target_server: str, make_plan: Any,
-    path: str, query: dict[str, str], error_class: tuple[str, ...],
+    transactional_db: None,
+    live_worker: Any,
+    target_server: str,
+    make_plan: Any,
+    path: str,
+    query: dict[str, str],
+    error_class: tuple[str, ...],
 ) -> None:
     plan = make_plan(
         target_server, path, query=query, params={"users": 2, "duration": 3}, timeout_seconds=0.5
@@ -194,9 +207,21 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", str(self.data_dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.data_dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for(self.up, timeout=10, what="Redis to start")
 

@@ -60,10 +60,15 @@ def test_an_impossible_id_is_answered_like_a_missing_one_everywhere(alice: Any, 
     assert len(with_ids) >= 40  # the walk really reached the pages and the API
     run = finished_run.pk
     queries = [
-        "runs/?plan={}", f"runs/compare/?ids={{}},{run}",
+        "runs/?plan={}",
+        f"runs/compare/?ids={{}},{run}",
         f"runs/compare/window.json?ids={{}},{run}&from=0&to=5",
-        "api/v1/runs?plan={}", "api/v1/runs?team={}", "api/v1/plans?team={}", "api/v1/targets?team={}",
-        "api/v1/scenarios?team={}", "api/v1/profiles?team={}",
+        "api/v1/runs?plan={}",
+        "api/v1/runs?team={}",
+        "api/v1/plans?team={}",
+        "api/v1/targets?team={}",
+        "api/v1/scenarios?team={}",
+        "api/v1/profiles?team={}",
     ]
     differ: list[tuple[Any, ...]] = []
     for method in METHODS:

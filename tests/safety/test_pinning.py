@@ -80,8 +80,12 @@ def test_a_run_end_to_end_uses_the_address_the_worker_checked(
     """The parent resolves (here: a stand-in DNS), checks and pins; the child never looks the name up."""
     port = urlsplit(target_server).port
     fake_dns["only-the-parent-knows.invalid"] = ["127.0.0.1"]
-    plan = make_plan(f"http://only-the-parent-knows.invalid:{port}", "/delay", query={"ms": "20"},
-                     params={"users": 2, "duration": 2})
+    plan = make_plan(
+        f"http://only-the-parent-knows.invalid:{port}",
+        "/delay",
+        query={"ms": "20"},
+        params={"users": 2, "duration": 2},
+    )
     before = target_count(target_server, "/delay")
     run = run_create(plan=plan)
     assert run_claim(run_id=run.pk)

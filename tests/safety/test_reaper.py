@@ -27,7 +27,11 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def _run(plan: Any, *, age: float, enqueued_age: float | None, status: str = Run.Status.QUEUED) -> Run:
     now = timezone.now()
     run = Run.objects.create(
-        team=plan.team, plan=plan, plan_name=plan.name, snapshot=plan_snapshot(plan=plan), status=status,
+        team=plan.team,
+        plan=plan,
+        plan_name=plan.name,
+        snapshot=plan_snapshot(plan=plan),
+        status=status,
         enqueued_at=None if enqueued_age is None else now - dt.timedelta(seconds=enqueued_age),
     )
     Run.objects.filter(pk=run.pk).update(created_at=now - dt.timedelta(seconds=age))

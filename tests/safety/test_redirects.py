@@ -32,8 +32,12 @@ def servers() -> Iterator[tuple[OwnerServer, OwnerServer]]:
     ("user_class", "path"), [("fast", "/go"), ("http", "/go"), ("fast", "/perm"), ("http", "/perm")]
 )
 def test_a_redirect_to_another_host_is_never_followed(
-    transactional_db: None, live_worker: Any, make_plan: Any, servers: tuple[OwnerServer, OwnerServer],
-    user_class: str, path: str,
+    transactional_db: None,
+    live_worker: Any,
+    make_plan: Any,
+    servers: tuple[OwnerServer, OwnerServer],
+    user_class: str,
+    path: str,
 ) -> None:
     first, second = servers
     plan = make_plan(first.url, path, user_class=user_class, params={"users": 2, "duration": 2})

@@ -21,11 +21,24 @@ from runs.services.safety import (
 
 from .conftest import OwnerServer
 
-ODD_LOOPBACK = ["http://127.0.0.1:8089", "http://2130706433:8089", "http://0177.0.0.1:8089",
-                "http://0x7f.0.0.1:8089", "http://127.1:8089", "http://[::ffff:127.0.0.1]:8089",
-                "http://localhost:8089", "http://[::1]:8089"]
-METADATA = ["http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://0.0.0.0:80",
-            "http://100.100.100.200/", "http://[::ffff:169.254.169.254]/", "http://10.0.0.1/"]
+ODD_LOOPBACK = [
+    "http://127.0.0.1:8089",
+    "http://2130706433:8089",
+    "http://0177.0.0.1:8089",
+    "http://0x7f.0.0.1:8089",
+    "http://127.1:8089",
+    "http://[::ffff:127.0.0.1]:8089",
+    "http://localhost:8089",
+    "http://[::1]:8089",
+]
+METADATA = [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[fd00:ec2::254]/",
+    "http://0.0.0.0:80",
+    "http://100.100.100.200/",
+    "http://[::ffff:169.254.169.254]/",
+    "http://10.0.0.1/",
+]
 
 
 @pytest.mark.parametrize("url", ODD_LOOPBACK + METADATA)
@@ -85,7 +98,11 @@ def test_a_refused_run_is_never_queued_and_says_why(
 
 
 def test_a_target_whose_name_now_resolves_to_metadata_fails_at_start_with_zero_requests(
-    db: None, no_allowlist: None, fake_dns: dict, public_loopback: None, make_plan: Any,
+    db: None,
+    no_allowlist: None,
+    fake_dns: dict,
+    public_loopback: None,
+    make_plan: Any,
     owner_server: OwnerServer,
 ) -> None:
     """DNS rebinding between queueing and starting: the worker's fresh check refuses it."""
@@ -197,8 +214,16 @@ def test_allowlisted_targets_need_no_proof(db: None, make_plan: Any, target_serv
 
 
 # -- at save -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("url", ["http://0177.0.0.1:8000", "http://2130706433", "http://169.254.169.254",
-                                 "http://[::ffff:127.0.0.1]:8000", "http://0.0.0.0:8000"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://0177.0.0.1:8000",
+        "http://2130706433",
+        "http://169.254.169.254",
+        "http://[::ffff:127.0.0.1]:8000",
+        "http://0.0.0.0:8000",
+    ],
+)
 def test_saving_a_target_on_a_forbidden_address_is_refused_beside_the_field(
     db: None, no_allowlist: None, alice: Any, url: str
 ) -> None:

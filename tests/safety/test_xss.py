@@ -27,12 +27,12 @@ PAYLOADS = [
     f"<script>{RUN}</script>",
     f"</script><script>{RUN}</script>",
     f'"><svg onload="{RUN}">',
-    f"'-alert(window.__xss=1)-'",
+    "'-alert(window.__xss=1)-'",
     f'<a href="javascript:{RUN}">click</a>',
     f"javascript:{RUN}",
     f"$\\href{{javascript:{RUN}}}{{x}}$",
     f'<b onmouseover="{RUN}">hover</b>',
-    f'<iframe srcdoc="<script>parent.__xss=1</script>">',
+    '<iframe srcdoc="<script>parent.__xss=1</script>">',
     f"<a href='javascript&colon;{RUN}'>x</a><br><i>{{{{7*7}}}}</i>",
     f'<span style="x:expression(alert(1))" onclick="{RUN}">s</span>',
 ]
@@ -48,7 +48,8 @@ def seed(alice: Any) -> tuple[TestPlan, list[Run]]:
     team.save()
     target = catalog.target_create(
         team=alice.memberships.get().team,
-        data={"name": hostile(0, "T"), "base_url": "http://127.0.0.1:9"}, user=alice
+        data={"name": hostile(0, "T"), "base_url": "http://127.0.0.1:9"},
+        user=alice,
     )
     steps = [
         {"name": hostile(i, "step"), "method": "GET", "path": f"/p{i}", "expected_statuses": "200-299"}
@@ -56,47 +57,111 @@ def seed(alice: Any) -> tuple[TestPlan, list[Run]]:
     ]
     scenario = catalog.scenario_save(
         team=alice.memberships.get().team,
-        data={"name": hostile(1, "S"), "description": hostile(2, "d"),
-              "think_time_min": 0.0, "think_time_max": 0.0},
-        steps=steps, user=alice,
+        data={
+            "name": hostile(1, "S"),
+            "description": hostile(2, "d"),
+            "think_time_min": 0.0,
+            "think_time_max": 0.0,
+        },
+        steps=steps,
+        user=alice,
     )
     profile = catalog.profile_save(
-        team=alice.memberships.get().team, name=hostile(3, "P"), kind="constant", params={"users": 3, "duration": 4})
+        team=alice.memberships.get().team,
+        name=hostile(3, "P"),
+        kind="constant",
+        params={"users": 3, "duration": 4},
+    )
     plan = catalog.plan_create(
         team=alice.memberships.get().team,
-        data={"name": hostile(4, "Plan"), "target": target, "scenario": scenario, "profile": profile,
-              "notes": "\n".join(PAYLOADS)},
+        data={
+            "name": hostile(4, "Plan"),
+            "target": target,
+            "scenario": scenario,
+            "profile": profile,
+            "notes": "\n".join(PAYLOADS),
+        },
         user=alice,
     )
     runs = []
     now = timezone.now()
     for n, status in enumerate((Run.Status.FINISHED, Run.Status.FAILED)):
         run = Run.objects.create(
-            team=plan.team, plan=plan, plan_name=hostile(5 + n, "Run of"), snapshot=plan_snapshot(plan=plan), status=status,
-            planned_seconds=4, started_at=now - timedelta(seconds=10), finished_at=now, last_t=3,
-            total_requests=120, total_failures=12, p50_ms=10, p95_ms=20, p99_ms=30, max_ms=40,
+            team=plan.team,
+            plan=plan,
+            plan_name=hostile(5 + n, "Run of"),
+            snapshot=plan_snapshot(plan=plan),
+            status=status,
+            planned_seconds=4,
+            started_at=now - timedelta(seconds=10),
+            finished_at=now,
+            last_t=3,
+            total_requests=120,
+            total_failures=12,
+            p50_ms=10,
+            p95_ms=20,
+            p99_ms=30,
+            max_ms=40,
             error_message="\n".join(PAYLOADS) if status == Run.Status.FAILED else "",
-            locust_version=hostile(7, "v")[:50], generator_host=hostile(8, "h")[:255],
+            locust_version=hostile(7, "v")[:50],
+            generator_host=hostile(8, "h")[:255],
         )
         h = Histogram()
         for ms in (5.0, 10.0, 20.0):
             h.record_ms(ms)
         for t in range(4):
-            RunSecond.objects.create(run=run, t=t, users=3, requests=30, failures=3, p50_ms=10, p95_ms=20,
-                                     p99_ms=30, max_ms=40, mean_ms=12, histogram=h.to_dict())
+            RunSecond.objects.create(
+                run=run,
+                t=t,
+                users=3,
+                requests=30,
+                failures=3,
+                p50_ms=10,
+                p95_ms=20,
+                p99_ms=30,
+                max_ms=40,
+                mean_ms=12,
+                histogram=h.to_dict(),
+            )
             for i, step in enumerate(ScenarioStep.objects.filter(scenario=scenario)):
                 EndpointSecond.objects.create(
-                    run=run, t=t, method="GET", name=step.name, requests=3, failures=1,
-                    p50_ms=10 + i, p95_ms=20, p99_ms=30, max_ms=40, histogram=h.to_dict(),
+                    run=run,
+                    t=t,
+                    method="GET",
+                    name=step.name,
+                    requests=3,
+                    failures=1,
+                    p50_ms=10 + i,
+                    p95_ms=20,
+                    p99_ms=30,
+                    max_ms=40,
+                    histogram=h.to_dict(),
                 )
         for i, step in enumerate(ScenarioStep.objects.filter(scenario=scenario)):
             EndpointSummary.objects.create(
-                run=run, method="GET", name=step.name, requests=12, failures=4, p50_ms=10 + i, p90_ms=18,
-                p95_ms=20, p99_ms=30, max_ms=40, mean_ms=12, rps=3.0, histogram=h.to_dict(),
+                run=run,
+                method="GET",
+                name=step.name,
+                requests=12,
+                failures=4,
+                p50_ms=10 + i,
+                p90_ms=18,
+                p95_ms=20,
+                p99_ms=30,
+                max_ms=40,
+                mean_ms=12,
+                rps=3.0,
+                histogram=h.to_dict(),
             )
             ErrorGroup.objects.create(
-                run=run, method="GET", name=step.name, error_class=hostile(i + 1, "E")[:200],
-                message=PAYLOADS[i][:500], count=4, first_seen=now, last_seen=now,
+                run=run,
+                method="GET",
+                name=step.name,
+                error_class=hostile(i + 1, "E")[:200],
+                message=PAYLOADS[i][:500],
+                count=4,
+                first_seen=now,
+                last_seen=now,
             )
         runs.append(run)
     return plan, runs
@@ -148,14 +213,24 @@ def test_hostile_names_never_run_as_script_on_any_page(
     page.wait_for_url(f"{base}/")
 
     urls = [
-        "/", "/runs/", "/plans/", "/targets/", "/scenarios/", "/profiles/",
-        f"/plans/{plan.pk}/", f"/plans/{plan.pk}/edit/", f"/targets/{plan.target_id}/",
-        f"/targets/{plan.target_id}/verify/", f"/scenarios/{plan.scenario_id}/",
+        "/",
+        "/runs/",
+        "/plans/",
+        "/targets/",
+        "/scenarios/",
+        "/profiles/",
+        f"/plans/{plan.pk}/",
+        f"/plans/{plan.pk}/edit/",
+        f"/targets/{plan.target_id}/",
+        f"/targets/{plan.target_id}/verify/",
+        f"/scenarios/{plan.scenario_id}/",
         f"/profiles/{plan.profile_id}/",
         f"/targets/{plan.target_id}/delete/",
-        *(f"/runs/{run.pk}/" for run in runs), *(f"/runs/{run.pk}/tables/" for run in runs),
+        *(f"/runs/{run.pk}/" for run in runs),
+        *(f"/runs/{run.pk}/tables/" for run in runs),
         f"/runs/compare/?ids={runs[0].pk},{runs[1].pk}",
-        f"/teams/{plan.team_id}/", "/teams/",
+        f"/teams/{plan.team_id}/",
+        "/teams/",
     ]
     charts = 0
     for url in urls:

@@ -30,15 +30,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("plan", help="The test plan's id or exact name.")
         parser.add_argument("--user", help="Username the run is started as (default: the first superuser).")
-        parser.add_argument("--timeout", type=float, help="Seconds to wait before cancelling the run "
-                            "(default: the planned duration + grace + 120 s).")
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            help="Seconds to wait before cancelling the run (default: the planned duration + grace + 120 s).",
+        )
         parser.add_argument("--interval", type=float, default=5.0, help="Seconds between progress lines.")
         parser.add_argument("--junit-xml", dest="junit_xml", help="Write a JUnit XML report to this path.")
-        parser.add_argument("--server", help="Run the plan on this ScaleTest server (https://host) through its "
-                            "REST API instead of this installation's database.")
+        parser.add_argument(
+            "--server",
+            help="Run the plan on this ScaleTest server (https://host) through its "
+            "REST API instead of this installation's database.",
+        )
         add_annotation_arguments(parser)
-        parser.add_argument("--token", help=f"With --server: an API token (default: the {TOKEN_ENV} "
-                            "environment variable, which keeps it out of process lists).")
+        parser.add_argument(
+            "--token",
+            help=f"With --server: an API token (default: the {TOKEN_ENV} "
+            "environment variable, which keeps it out of process lists).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         def emit(line: str) -> None:
@@ -50,19 +59,25 @@ class Command(BaseCommand):
             sys.exit(EXIT_ERROR)
         if options.get("server"):
             if options.get("user"):
-                self.stderr.write("ci_run: --user is for local runs; with --server the token says who starts the run.")
+                self.stderr.write(
+                    "ci_run: --user is for local runs; with --server the token says who starts the run."
+                )
                 sys.exit(EXIT_ERROR)
-            sys.exit(ci_run_remote(
-                server=options["server"],
-                token=options["token"] if options.get("token") is not None else os.environ.get(TOKEN_ENV, ""),
-                plan=str(options["plan"]),
-                timeout=options.get("timeout"),
-                interval=float(options["interval"]),
-                junit_path=options.get("junit_xml"),
-                emit=emit,
-                version=options["version"],
-                tags=options["tags"],
-            ))
+            sys.exit(
+                ci_run_remote(
+                    server=options["server"],
+                    token=options["token"]
+                    if options.get("token") is not None
+                    else os.environ.get(TOKEN_ENV, ""),
+                    plan=str(options["plan"]),
+                    timeout=options.get("timeout"),
+                    interval=float(options["interval"]),
+                    junit_path=options.get("junit_xml"),
+                    emit=emit,
+                    version=options["version"],
+                    tags=options["tags"],
+                )
+            )
 
         try:
             user = self._user(options.get("user"))

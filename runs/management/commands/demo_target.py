@@ -13,9 +13,13 @@ class Command(BaseCommand):
     help = "Serve a local HTTP/1.1 target with known behaviour (/delay, /slots, /status, ...) on loopback."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default="127.0.0.1", help="Loopback address to bind (default 127.0.0.1).")
+        parser.add_argument(
+            "--host", default="127.0.0.1", help="Loopback address to bind (default 127.0.0.1)."
+        )
         parser.add_argument("--port", type=int, default=8089)
-        parser.add_argument("--slots", type=int, default=8, help="Concurrent /slots requests served (default 8).")
+        parser.add_argument(
+            "--slots", type=int, default=8, help="Concurrent /slots requests served (default 8)."
+        )
         parser.add_argument("--slot-ms", type=float, default=50.0, help="Time a /slots request holds a slot.")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -14,7 +14,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--stale-after", type=float, default=None,
+            "--stale-after",
+            type=float,
+            default=None,
             help="Seconds without a heartbeat before a run counts as lost (default SCALETEST_REAP_AFTER_SECONDS).",
         )
 

@@ -33,7 +33,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=os.environ.get("SCALETEST_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("SCALETEST_PORT", "8000")))
-        parser.add_argument("--demo-port", type=int, default=int(os.environ.get("SCALETEST_DEMO_PORT", "8089")))
+        parser.add_argument(
+            "--demo-port", type=int, default=int(os.environ.get("SCALETEST_DEMO_PORT", "8089"))
+        )
         parser.add_argument("--workers", type=int, default=2, help="Concurrent runs the worker takes.")
         parser.add_argument("--no-demo", action="store_true", help="Do not start the demo target.")
 
@@ -46,7 +48,9 @@ class Command(BaseCommand):
         if not opts["no_demo"]:
             demo_seed(base_url=demo_url, team=team)
         call_command("reap_runs", verbosity=0)
-        static_collect(log=self.stdout.write)  # hashed and compressed for the web server; skipped when current
+        static_collect(
+            log=self.stdout.write
+        )  # hashed and compressed for the web server; skipped when current
 
         python = sys.executable
         base = str(settings.BASE_DIR)
@@ -66,19 +70,40 @@ class Command(BaseCommand):
             # the others and it can never run twice (README, "Architecture").
             Program(
                 "worker",
-                [*celery, "worker", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-c", str(opts["workers"]),
-                 "-l", "info"],
+                [
+                    *celery,
+                    "worker",
+                    "-Q",
+                    settings.CELERY_TASK_DEFAULT_QUEUE,
+                    "-c",
+                    str(opts["workers"]),
+                    "-l",
+                    "info",
+                ],
             ),
             Program("beat", [*celery, "beat", "-l", "info", "-s", str(data / "celerybeat-schedule")]),
             Program(
                 "web",
                 [
-                    python, "-m", "gunicorn", "scaletest_site.wsgi",
-                    "--config", "python:scaletest_site.gunicorn_conf",
-                    "-b", f"{opts['host']}:{opts['port']}", "-w", "2", "--threads", "4",
-                    "--access-logfile", "-", "--graceful-timeout", "5",
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "scaletest_site.wsgi",
+                    "--config",
+                    "python:scaletest_site.gunicorn_conf",
+                    "-b",
+                    f"{opts['host']}:{opts['port']}",
+                    "-w",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--access-logfile",
+                    "-",
+                    "--graceful-timeout",
+                    "5",
                     # gunicornc's socket, under the data dir like the rest of the runtime state.
-                    "--control-socket", str(data / "gunicorn.ctl"),
+                    "--control-socket",
+                    str(data / "gunicorn.ctl"),
                 ],
             ),
         ]
@@ -93,7 +118,11 @@ class Command(BaseCommand):
                 "\nScaleTest is up.\n"
                 f"  Open      http://{host}:{opts['port']}/\n"
                 f"  Log in    {username} / {password}\n"
-                + (f"  Demo      plan 'Demo: find the plateau' against {demo_url} (8 slots × 50 ms → plateau at 160 req/s)\n" if not opts["no_demo"] else "")
+                + (
+                    f"  Demo      plan 'Demo: find the plateau' against {demo_url} (8 slots × 50 ms → plateau at 160 req/s)\n"
+                    if not opts["no_demo"]
+                    else ""
+                )
                 + f"  Data      {settings.DATABASES['default']['NAME']}\n"
                 "  Stop      Ctrl-C\n"
             )

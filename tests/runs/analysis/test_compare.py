@@ -168,8 +168,13 @@ def _assert_same(fast, slow) -> None:
         for field in ("verdict", "block_seconds", "baseline_blocks", "candidate_blocks", "confidence"):
             assert getattr(f, field) == getattr(s, field), (name, field)
         for field in (
-            "p_value", "p_value_adjusted", "baseline_median", "candidate_median", "median_shift_relative",
-            "hl_shift", "hl_shift_relative",
+            "p_value",
+            "p_value_adjusted",
+            "baseline_median",
+            "candidate_median",
+            "median_shift_relative",
+            "hl_shift",
+            "hl_shift_relative",
         ):
             a, b = getattr(f, field), getattr(s, field)
             assert (a is None) == (b is None), (name, field)
@@ -231,7 +236,13 @@ def test_vectorised_compare_endpoints_equals_the_per_endpoint_path(seed):
         seconds = int(rng.choice([40, 60, 200, 300, 720]))
         shift = float(rng.choice([1.0, 1.0, 1.08, 1.3, 0.8]))
         b = ar1(rng, seconds, phi=float(rng.uniform(0, 0.9)), mean=MEAN_MS, cv=CV)
-        c = ar1(rng, seconds + int(rng.integers(-30, 30)), phi=float(rng.uniform(0, 0.9)), mean=shift * MEAN_MS, cv=CV)
+        c = ar1(
+            rng,
+            seconds + int(rng.integers(-30, 30)),
+            phi=float(rng.uniform(0, 0.9)),
+            mean=shift * MEAN_MS,
+            cv=CV,
+        )
         kind = rng.integers(0, 6)
         if kind == 1:  # holes: seconds without requests
             c[rng.random(c.size) < 0.2] = np.nan
@@ -252,7 +263,9 @@ def test_vectorised_compare_endpoints_equals_the_per_endpoint_path(seed):
 def test_vectorised_compare_endpoints_equals_the_per_endpoint_path_on_stored_blocks():
     rng = np.random.default_rng(99)
     base = {f"e{i}": ar1(rng, 720, phi=0.5, mean=MEAN_MS, cv=CV) for i in range(20)}
-    cand = {f"e{i}": ar1(rng, 720, phi=0.5, mean=MEAN_MS * (1.1 if i % 3 == 0 else 1.0), cv=CV) for i in range(20)}
+    cand = {
+        f"e{i}": ar1(rng, 720, phi=0.5, mean=MEAN_MS * (1.1 if i % 3 == 0 else 1.0), cv=CV) for i in range(20)
+    }
     kw = {"block_seconds": 25, "sample_seconds": 5}
     fast = compare_endpoints(base, cand, **kw)
     _assert_same(fast, compare_endpoints_each(base, cand, **kw))
@@ -269,7 +282,10 @@ def test_identical_runs_are_no_change_not_an_error(blocks: int) -> None:
     many = compare_endpoints(
         {"a": same, "b": same * 2, "c": np.linspace(40, 44, blocks * 5)},
         {"a": same.copy(), "b": same * 2, "c": np.linspace(40, 44, blocks * 5)},
-        sample_seconds=1, block_seconds=5,
+        sample_seconds=1,
+        block_seconds=5,
     )
     assert {name: c.verdict for name, c in many.items()} == dict.fromkeys("abc", "no significant change")
-    assert all(c.p_value_adjusted is not None and c.p_value_adjusted == c.p_value_adjusted for c in many.values())
+    assert all(
+        c.p_value_adjusted is not None and c.p_value_adjusted == c.p_value_adjusted for c in many.values()
+    )

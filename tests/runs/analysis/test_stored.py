@@ -11,7 +11,13 @@ from runs.analysis import compare_samples
 from runs.analysis.bottleneck import rank_bottlenecks
 from runs.analysis.knee import find_knee_from_steps
 from runs.analysis.steps import IntervalPoint, aggregate_steps
-from runs.analysis.stored import CapacityAnalysis, block_series, block_users, capacity_from_data, capacity_to_data
+from runs.analysis.stored import (
+    CapacityAnalysis,
+    block_series,
+    block_users,
+    capacity_from_data,
+    capacity_to_data,
+)
 from runs.analysis.validity import check_validity
 from runs.histogram import Histogram
 
@@ -30,9 +36,16 @@ def _points() -> list[IntervalPoint]:
 def test_a_capacity_analysis_round_trips_through_json_including_non_finite_floats() -> None:
     steps = aggregate_steps(_points(), bootstrap_resamples=50)
     capacity = CapacityAnalysis(
-        kind="staircase", closed_model=True, show_capacity=True, steps=steps,
-        knee=find_knee_from_steps(steps), usl=None, usl_note="The USL fit failed: x", think_time_s=0.0,
-        endpoint_steps={"GET /": steps}, bottlenecks=rank_bottlenecks({"GET /": steps, "GET /b": steps}),
+        kind="staircase",
+        closed_model=True,
+        show_capacity=True,
+        steps=steps,
+        knee=find_knee_from_steps(steps),
+        usl=None,
+        usl_note="The USL fit failed: x",
+        think_time_s=0.0,
+        endpoint_steps={"GET /": steps},
+        bottlenecks=rank_bottlenecks({"GET /": steps, "GET /b": steps}),
         warnings=check_validity(steps),
     )
     import json
@@ -46,10 +59,18 @@ def test_a_capacity_analysis_round_trips_through_json_including_non_finite_float
     assert back.warnings == capacity.warnings
     growth = [w for w in back.warnings if w.code == "coordinated_omission"][0].detail["p95_growth_over_run"]
     assert math.isfinite(growth)
-    nan_data = capacity_to_data(CapacityAnalysis(
-        kind="", closed_model=True, show_capacity=False, steps=[], knee=None, usl=None, usl_note="",
-        think_time_s=math.inf,
-    ))
+    nan_data = capacity_to_data(
+        CapacityAnalysis(
+            kind="",
+            closed_model=True,
+            show_capacity=False,
+            steps=[],
+            knee=None,
+            usl=None,
+            usl_note="",
+            think_time_s=math.inf,
+        )
+    )
     assert nan_data["think_time_s"] == "Infinity" and capacity_from_data(nan_data).think_time_s == math.inf
 
 
@@ -70,8 +91,9 @@ def test_a_verdict_on_5_s_block_means_equals_the_verdict_on_seconds() -> None:
     base = 100 + rng.standard_normal(600)
     cand = 110 + rng.standard_normal(600)
     per_second = compare_samples(base, cand, block_seconds=20)
-    blocked = compare_samples(base.reshape(-1, 5).mean(axis=1), cand.reshape(-1, 5).mean(axis=1),
-                              block_seconds=20, sample_seconds=5)
+    blocked = compare_samples(
+        base.reshape(-1, 5).mean(axis=1), cand.reshape(-1, 5).mean(axis=1), block_seconds=20, sample_seconds=5
+    )
     assert blocked.block_seconds == 20 and blocked.baseline_blocks == per_second.baseline_blocks == 30
     assert blocked.p_value == per_second.p_value
     assert blocked.hl_shift == pytest.approx(per_second.hl_shift, rel=1e-12)
@@ -85,10 +107,18 @@ def test_stored_verdicts_round_trip_through_json() -> None:
     from runs.analysis.stored import verdicts_from_data, verdicts_to_data
 
     rng = np.random.default_rng(12)
-    base = {"overall": rng.lognormal(4, 0.2, 300), "a": rng.lognormal(4, 0.2, 300), "short": rng.lognormal(4, 0.2, 8),
-            "holes": np.full(300, np.nan)}
-    cand = {"overall": rng.lognormal(4.2, 0.2, 300), "a": rng.lognormal(4, 0.2, 300), "short": rng.lognormal(4, 0.2, 8),
-            "holes": rng.lognormal(4, 0.2, 300)}
+    base = {
+        "overall": rng.lognormal(4, 0.2, 300),
+        "a": rng.lognormal(4, 0.2, 300),
+        "short": rng.lognormal(4, 0.2, 8),
+        "holes": np.full(300, np.nan),
+    }
+    cand = {
+        "overall": rng.lognormal(4.2, 0.2, 300),
+        "a": rng.lognormal(4, 0.2, 300),
+        "short": rng.lognormal(4, 0.2, 8),
+        "holes": rng.lognormal(4, 0.2, 300),
+    }
     verdicts = compare_endpoints(base, cand, block_seconds=10)
     assert {v.verdict for v in verdicts.values()} >= {"slower", "insufficient data"}
     data = json.loads(json.dumps(verdicts_to_data(verdicts), allow_nan=False))
