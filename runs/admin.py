@@ -6,9 +6,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
-from runs.services.api_tokens import api_token_create
+from runs.services import audit
+from runs.services.api_tokens import api_token_create, api_token_revoke
 
 from . import models
 
@@ -39,6 +39,36 @@ class TeamAdmin(admin.ModelAdmin):
     list_filter = ("allow_locustfiles",)
     search_fields = ("name",)
     inlines = [MembershipInline]
+
+    # Caps, the locustfile permission and members changed here go to the audit trail.
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = audit.team_settings(models.Team.objects.get(pk=obj.pk)) if change else {}
+        super().save_model(request, obj, form, change)
+        audit.audit_team_settings(team=obj, before=before)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not models.Membership:
+            super().save_formset(request, form, formset, change)
+            return
+        roles = dict(models.Membership.objects.filter(team=form.instance).values_list("pk", "role"))
+        super().save_formset(request, form, formset, change)
+        for membership in formset.new_objects:
+            audit.audit_record(
+                action=audit.Action.MEMBER_ADD,
+                obj=membership,
+                details={"user": membership.user.get_username(), "role": membership.role},
+            )
+        for membership, _fields in formset.changed_objects:
+            if roles.get(membership.pk) != membership.role:
+                details = {"from": roles.get(membership.pk), "to": membership.role}
+                audit.audit_record(action=audit.Action.MEMBER_ROLE, obj=membership, details=details)
+        for membership in formset.deleted_objects:
+            audit.audit_record(
+                action=audit.Action.MEMBER_REMOVE,
+                obj=membership,
+                team_id=form.instance.pk,
+                details={"role": roles.get(membership.pk)},
+            )
 
 
 class DataSourceInline(admin.TabularInline):
@@ -87,6 +117,21 @@ class AllowedNetworkAdmin(admin.ModelAdmin):
 
     list_display = ("value", "note", "created_at")
     search_fields = ("value", "note")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = models.AllowedNetwork.objects.filter(pk=obj.pk).values_list("value", flat=True).first() or ""
+        super().save_model(request, obj, form, change)
+        action = audit.Action.ALLOWLIST_CHANGE if change else audit.Action.ALLOWLIST_ADD
+        audit.audit_allowlist(entry=obj, action=action, before=before)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        audit.audit_allowlist(entry=obj, action=audit.Action.ALLOWLIST_DELETE)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[models.AllowedNetwork]) -> None:
+        for entry in queryset:
+            audit.audit_allowlist(entry=entry, action=audit.Action.ALLOWLIST_DELETE)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(models.TargetVerification)
@@ -145,4 +190,26 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[models.ApiToken]) -> None:
-        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        for token in queryset.filter(revoked_at__isnull=True).select_related("user"):
+            api_token_revoke(token=token)  # one audit entry each
+
+
+@admin.register(models.AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit trail, read-only: entries are written by the services and purged after
+    SCALETEST_AUDIT_RETENTION_DAYS, never edited."""
+
+    list_display = ("created_at", "action", "actor_name", "address", "via", "object_type", "object_label", "team")
+    list_filter = ("action", "via", "team")
+    search_fields = ("actor_name", "object_label", "address")
+    date_hierarchy = "created_at"
+    list_select_related = ("team",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -618,3 +618,63 @@ class ShareLink(models.Model):
 
     def is_live_at(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class AuditEntry(models.Model):
+    """One security-relevant action: who, when, from where, how, on what (runs.services.audit).
+
+    Written by the services, never edited; old entries are purged after
+    SCALETEST_AUDIT_RETENTION_DAYS. ``actor_name`` keeps the username (for a failed sign-in,
+    the one that was tried) after the account is gone; ``team`` is null for actions outside
+    any team (sign-ins, API tokens, the allowlist).
+    """
+
+    class Action(models.TextChoices):
+        LOGIN_FAILED = "login.failed", "Sign-in failed"
+        LOCKED_OUT = "login.locked_out", "Locked out"
+        SHARE_CREATE = "share.create", "Share link created"
+        SHARE_REVOKE = "share.revoke", "Share link revoked"
+        TOKEN_CREATE = "token.create", "API token created"
+        TOKEN_REVOKE = "token.revoke", "API token revoked"
+        TEAM_CREATE = "team.create", "Team created"
+        MEMBER_ADD = "member.add", "Member added"
+        MEMBER_ROLE = "member.role", "Member role changed"
+        MEMBER_REMOVE = "member.remove", "Member removed"
+        TEAM_CAPS = "team.caps", "Team caps changed"
+        TEAM_LOCUSTFILES = "team.locustfiles", "Locustfile permission changed"
+        ALLOWLIST_ADD = "allowlist.add", "Allowlist entry added"
+        ALLOWLIST_CHANGE = "allowlist.change", "Allowlist entry changed"
+        ALLOWLIST_DELETE = "allowlist.delete", "Allowlist entry deleted"
+        TARGET_VERIFY = "target.verify", "Target ownership checked"
+        RUN_START = "run.start", "Run started"
+        RUN_CANCEL = "run.cancel", "Run cancelled"
+
+    class Via(models.TextChoices):
+        PAGE = "page", "Page"
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        CI = "ci", "CI"
+        SCHEDULE = "schedule", "Schedule"
+        SYSTEM = "system", "System"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    via = models.CharField(max_length=10, choices=Via.choices, default=Via.SYSTEM)
+    action = models.CharField(max_length=30, choices=Action.choices, db_index=True)
+    object_type = models.CharField(max_length=50, blank=True)
+    object_id = models.CharField(max_length=50, blank=True)
+    object_label = models.CharField(max_length=300, blank=True)
+    team = models.ForeignKey(Team, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["team", "-created_at"], name="audit_team_time")]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_name or 'nobody'} at {self.created_at:%Y-%m-%d %H:%M:%S}"

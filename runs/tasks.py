@@ -77,6 +77,14 @@ def start_due_schedules() -> int:
     return sum(1 for outcome in schedules_start_due() if outcome.run_id)
 
 
+@shared_task(name="runs.tasks.purge_audit_entries", ignore_result=True, soft_time_limit=300, time_limit=330)
+def purge_audit_entries() -> int:
+    """Delete audit entries past SCALETEST_AUDIT_RETENTION_DAYS (beat, hourly)."""
+    from runs.services.audit import audit_purge
+
+    return audit_purge()
+
+
 @worker_ready.connect
 def _reap_on_start(**_: Any) -> None:
     # A worker that starts after a crash is the first to know its runs are orphans; runs of

@@ -4,6 +4,7 @@ from django.urls import path
 
 from runs.views import (
     api_tokens,
+    audit,
     compare,
     dashboard,
     exports,
@@ -71,6 +72,7 @@ urlpatterns = [
     path("teams/<int:pk>/", teams.team_detail, name="teams-detail"),
     path("teams/<int:pk>/members/<int:member>/", teams.team_member, name="teams-member"),
     path("teams/<int:pk>/shares/", shares.team_shares, name="teams-shares"),
+    path("teams/<int:pk>/audit/", audit.team_audit, name="teams-audit"),
     path("teams/<int:pk>/shares/<int:share_pk>/revoke/", shares.team_share_revoke, name="teams-share-revoke"),
     # Load profiles
     path("profiles/", profiles.profile_list, name="runs-profile-list"),

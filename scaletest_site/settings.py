@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -80,6 +82,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "runs",
+    # Failed sign-ins locked out per user and per address (settings below).
+    "axes",
     # django-ninja: only for its templates and the Swagger UI files it ships (the docs page).
     "ninja",
 ]
@@ -93,6 +97,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Who and from where, for the audit trail (runs.services.audit), and 429s for guessed tokens.
+    "runs.security.middleware.RequestContextMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "scaletest_site.urls"
@@ -108,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "runs.access.teams_context",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -131,6 +141,12 @@ DATABASES["default"].setdefault("TEST", {})
 DATABASES["default"]["TEST"]["NAME"] = os.environ.get("SCALETEST_TEST_DB_NAME") or None
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# AxesStandaloneBackend first: it refuses a locked-out user before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -179,12 +195,81 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content Security Policy on every response (django.middleware.csp). No inline script anywhere:
+# pages load their JS from /static/ and read data from json_script blocks (not executed). The
+# offline HTML report sets its own, stricter-for-its-purpose policy in a <meta> tag and inline
+# code (runs/exports/report.py); the middleware does not overwrite a header a view has set.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    # Plotly (static/vendor/plotly) injects its own rules at run time: it appends an empty
+    # <style id="plotly.js-style-global"> and fills it through CSSOM insertRule, and sets
+    # element styles through CSSOM (d3 .style()); none of that is "inline style" to CSP, so
+    # 'self' is enough. No 'unsafe-inline': templates carry no style="" attributes either
+    # (the progress bar's width is set by static/js/charts.js). A test in Chromium holds this.
+    "style-src": [CSP.SELF],
+    # data: for Plotly's modebar "download as PNG" (a data: URL it renders) and the blank
+    # favicon (<link rel=icon href="data:,">).
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+
 # Request bodies held in memory (uploads stream to disk and do not count): 11 MB, so a JSON
 # body carrying a CSV data source at the page's 5 MB cap fits even with escaping (API).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 11 * 1024 * 1024
 
-# --- Celery --------------------------------------------------------------------------------
+# --- Sign-in throttling, rate limits, audit -------------------------------------------------
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the client is
+# REMOTE_ADDR). With N, the client is the Nth address from the right of X-Forwarded-For: the
+# one the outermost trusted proxy saw. Used for lockouts, rate limits and the audit trail
+# (runs.security.client); a wrong value lets clients pick their own address.
+SCALETEST_TRUSTED_PROXIES = env_int("SCALETEST_TRUSTED_PROXIES", 0)
+# django-axes: after AXES_FAILURE_LIMIT failed sign-ins for one username (from any address),
+# or from one address (for any username), further attempts are refused with a 429 for the
+# cool-off, even with the right password. Covers the login page and the admin's (both go
+# through django.contrib.auth.authenticate). Unlock early: `manage.py axes_reset_username`.
+AXES_FAILURE_LIMIT = env_int("SCALETEST_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SCALETEST_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "runs.security.client.client_address"
+AXES_LOCKOUT_CALLABLE = "runs.security.lockout.lockout_response"
+AXES_VERBOSE = False
+# Failed API-token and share-token lookups allowed per address per window; more are answered
+# 429 with Retry-After until the window ends (runs.security.throttle, on the cache below).
+SCALETEST_TOKEN_FAILURE_LIMIT = env_int("SCALETEST_TOKEN_FAILURE_LIMIT", 20, minimum=1)
+SCALETEST_TOKEN_FAILURE_WINDOW_SECONDS = env_int("SCALETEST_TOKEN_FAILURE_WINDOW_SECONDS", 300, minimum=1)
+# Audit entries older than this are deleted by the reaper's periodic task; 0 keeps them forever.
+SCALETEST_AUDIT_RETENTION_DAYS = env_int("SCALETEST_AUDIT_RETENTION_DAYS", 365)
+
+# The cache holds the rate limiter's counters, so it must be shared by every web process: Redis
+# when there is one (REDIS_URL), else files in the data directory (embedded mode: web processes
+# on one host). Never the per-process memory cache: each process would count on its own.
 REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env_str("SCALETEST_CACHE_URL", REDIS_URL),
+            "KEY_PREFIX": env_str("SCALETEST_CACHE_PREFIX", "scaletest"),
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+            "KEY_PREFIX": env_str("SCALETEST_CACHE_PREFIX", "scaletest"),
+        }
+    }
+
+# --- Celery --------------------------------------------------------------------------------
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -264,6 +349,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "runs.tasks.start_due_schedules",
         "schedule": 30.0,
         "options": {"expires": 25},
+    },
+    # Audit entries past SCALETEST_AUDIT_RETENTION_DAYS (runs.services.audit.audit_purge).
+    "purge-audit-entries": {
+        "task": "runs.tasks.purge_audit_entries",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
     },
 }
 

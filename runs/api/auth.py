@@ -18,13 +18,17 @@ from ninja.security import HttpBearer
 from ninja.security.apikey import APIKeyCookie
 from ninja.utils import check_csrf
 
+from runs.security import throttle
+from runs.security.client import client_address
 from runs.services.api_tokens import api_token_authenticate
 
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any | None:
         user = api_token_authenticate(token=token)
-        if user is not None:
+        if user is None:  # counted per address; too many: 429 (runs.security.middleware)
+            throttle.throttle_failure(scope=throttle.API_TOKEN, address=client_address(request))
+        else:
             # access.visible / object_for read request.user.
             request.user = user
         return user

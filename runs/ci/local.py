@@ -10,6 +10,7 @@ from typing import Any
 
 from runs.ci.driver import CiError, RunResult, RunStatus
 from runs.models import Run, RunSecond, TestPlan
+from runs.services import audit
 from runs.services.runs import RunError, run_cancel, run_create
 
 
@@ -94,4 +95,5 @@ class LocalRunSource:
         return run_result_payload(run=self._run())
 
     def cancel(self) -> None:
-        run_cancel(run=self._run())
+        with audit.acting(user=self.user, via=audit.Via.CI):
+            run_cancel(run=self._run())

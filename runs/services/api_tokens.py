@@ -10,6 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from runs.models import ApiToken
+from runs.services.audit import Action, audit_record
 
 TOKEN_PREFIX = "st_"
 MAX_EXPIRY_DAYS = 3650
@@ -42,6 +43,7 @@ def api_token_create(*, user: Any, name: str, expires_in_days: int | None = None
         token_hash=token_hash(token),
         expires_at=timezone.now() + dt.timedelta(days=expires_in_days) if expires_in_days else None,
     )
+    audit_record(action=Action.TOKEN_CREATE, obj=row, details={"user": user.get_username(), "prefix": row.prefix})
     return row, token
 
 
@@ -49,6 +51,7 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        audit_record(action=Action.TOKEN_REVOKE, obj=token, details={"user": token.user.get_username()})
     return token
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from runs import profiles
 from runs.models import Run, Scenario, TestPlan
 from runs.safety import caps
-from runs.services import safety
+from runs.services import audit, safety
 from runs.services.annotations import Annotations
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,9 @@ def run_create(
                 tags=annotations.tags if annotations else [],
                 notes=annotations.notes if annotations else "",
             )
+            audit.audit_record(
+                action=audit.Action.RUN_START, obj=run, actor=run.created_by, via=audit.TRIGGER_VIA[trigger]
+            )
             from runs.tasks import execute_run
 
             run_id = run.pk
@@ -189,11 +192,13 @@ def run_claim(*, run_id: int) -> bool:
 
 def run_cancel(*, run: Run) -> Run:
     """Cancel a run. A queued run ends at once; a running one is stopped by its worker."""
-    Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
+    cancelled = Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
         status=Run.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
     )
-    Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(cancel_requested=True)
+    cancelled += Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(cancel_requested=True)
     run.refresh_from_db()
+    if cancelled:
+        audit.audit_record(action=audit.Action.RUN_CANCEL, obj=run, details={"status": run.status})
     return run
 
 

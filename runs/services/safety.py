@@ -24,6 +24,7 @@ from runs.safety import Refused
 from runs.safety.addresses import Endpoint, Resolver, Unresolvable, endpoint_of, forbidden_reason, resolve
 from runs.safety.allowlist import AllowRule, allowlist_rules
 from runs.safety.verification import fetch_proof, new_token, proof_url
+from runs.services.audit import Action, audit_record
 
 __all__ = ["Refused", "TargetCheck", "target_address_check", "target_preflight", "target_save_check"]
 
@@ -126,6 +127,13 @@ def _check_proof(
 
 def target_verify(*, target: Target) -> TargetVerification:
     """Fetch the ownership proof now (the Verify button); the outcome is on the returned row."""
+    verification = _verify_now(target=target)
+    details = {"host": verification.host, "verified": verification.verified_at is not None}
+    audit_record(action=Action.TARGET_VERIFY, obj=target, details={**details, "error": verification.last_error})
+    return verification
+
+
+def _verify_now(*, target: Target) -> TargetVerification:
     verification = target_verification_get(target=target)
     try:
         check = target_address_check(base_url=target.base_url)

@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from runs.models import Run, ShareLink, Team
+from runs.services.audit import Action, audit_record
 
 TOKEN_BYTES = 32
 MAX_EXPIRY_DAYS = 365
@@ -64,6 +65,7 @@ def share_create_run(
         created_by=user,
         expires_at=_expiry(expires_in_days, now),
     )
+    audit_record(action=Action.SHARE_CREATE, obj=share, details={"kind": share.kind, "run": run.pk})
     return share, token
 
 
@@ -96,6 +98,7 @@ def share_create_compare(
         created_by=user,
         expires_at=_expiry(expires_in_days, now),
     )
+    audit_record(action=Action.SHARE_CREATE, obj=share, details={"kind": share.kind, "runs": ids})
     return share, token
 
 
@@ -119,6 +122,7 @@ def share_record_view(*, share: ShareLink) -> None:
 
 def share_revoke(*, share: ShareLink) -> ShareLink:
     """Revoke ``share`` (at once, for every holder of the URL); revoking twice keeps the first time."""
-    ShareLink.objects.filter(pk=share.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if ShareLink.objects.filter(pk=share.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+        audit_record(action=Action.SHARE_REVOKE, obj=share, details={"kind": share.kind})
     share.refresh_from_db()
     return share

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from runs.models import Membership, Team
+from runs.services.audit import Action, audit_record
 
 
 class TeamError(Exception):
@@ -28,6 +29,7 @@ def team_create(*, name: str, user: Any) -> Team:
     """A new team with ``user`` as its first admin."""
     team = Team.objects.create(name=_check_name(name))
     Membership.objects.create(team=team, user=user, role=Membership.Role.ADMIN)
+    audit_record(action=Action.TEAM_CREATE, obj=team, team_id=team.pk, actor=user)
     return team
 
 
@@ -51,7 +53,9 @@ def membership_add(*, team: Team, username: str, role: str) -> Membership:
         raise TeamError(f"There is no user “{username}”. An operator creates accounts in the admin.")
     if Membership.objects.filter(team=team, user=user).exists():
         raise TeamError(f"“{user}” is already in “{team}”.")
-    return Membership.objects.create(team=team, user=user, role=role)
+    membership = Membership.objects.create(team=team, user=user, role=role)
+    audit_record(action=Action.MEMBER_ADD, obj=membership, details={"user": user.get_username(), "role": role})
+    return membership
 
 
 def _other_admins(membership: Membership) -> bool:
@@ -81,6 +85,7 @@ def membership_set_role(*, membership: Membership, role: str) -> Membership:
         and not _other_admins(membership)
     ):
         raise TeamError("A team keeps at least one admin: make someone else admin first.")
+    audit_record(action=Action.MEMBER_ROLE, obj=membership, details={"from": membership.role, "to": role})
     membership.role = role
     membership.save(update_fields=["role"])
     return membership
@@ -90,4 +95,5 @@ def membership_set_role(*, membership: Membership, role: str) -> Membership:
 def membership_remove(*, membership: Membership) -> None:
     if membership.role == Membership.Role.ADMIN and not _other_admins(membership):
         raise TeamError("A team keeps at least one admin: make someone else admin first.")
+    audit_record(action=Action.MEMBER_REMOVE, obj=membership, details={"role": membership.role})
     membership.delete()

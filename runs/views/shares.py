@@ -24,6 +24,8 @@ from django.views.decorators.http import require_GET, require_POST
 from runs import access, figures_analysis, selectors, selectors_analysis
 from runs.forms import CompareWindowForm, RunsCompareForm, ShareCreateForm
 from runs.models import Run, ShareLink
+from runs.security import throttle
+from runs.security.client import client_address
 from runs.services import shares
 from runs.views import exports
 from runs.views.runs import run_page_context
@@ -40,6 +42,8 @@ def _shared(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
     def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
         share = shares.share_resolve(token=token)
+        if share is None:  # counted per address; too many: 429 (runs.security.middleware)
+            throttle.throttle_failure(scope=throttle.SHARE_TOKEN, address=client_address(request))
         try:
             response = _missing(request) if share is None else view(request, share, token, *args, **kwargs)
         except Http404:
