@@ -199,7 +199,16 @@ class AuditEntryAdmin(admin.ModelAdmin):
     """The audit trail, read-only: entries are written by the services and purged after
     SCALETEST_AUDIT_RETENTION_DAYS, never edited."""
 
-    list_display = ("created_at", "action", "actor_name", "address", "via", "object_type", "object_label", "team")
+    list_display = (
+        "created_at",
+        "action",
+        "actor_name",
+        "address",
+        "via",
+        "object_type",
+        "object_label",
+        "team",
+    )
     list_filter = ("action", "via", "team")
     search_fields = ("actor_name", "object_label", "address")
     date_hierarchy = "created_at"

@@ -677,4 +677,5 @@ class AuditEntry(models.Model):
         verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} by {self.actor_name or 'nobody'} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+        when = f"{self.created_at:%Y-%m-%d %H:%M:%S}" if self.created_at else "now"
+        return f"{self.get_action_display()} by {self.actor_name or 'nobody'} at {when}"

@@ -200,15 +200,20 @@ X_FRAME_OPTIONS = "DENY"
 # pages load their JS from /static/ and read data from json_script blocks (not executed). The
 # offline HTML report sets its own, stricter-for-its-purpose policy in a <meta> tag and inline
 # code (runs/exports/report.py); the middleware does not overwrite a header a view has set.
+EMPTY_INLINE_STYLE = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"  # sha256 of ""
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
-    # Plotly (static/vendor/plotly) injects its own rules at run time: it appends an empty
-    # <style id="plotly.js-style-global"> and fills it through CSSOM insertRule, and sets
-    # element styles through CSSOM (d3 .style()); none of that is "inline style" to CSP, so
-    # 'self' is enough. No 'unsafe-inline': templates carry no style="" attributes either
-    # (the progress bar's width is set by static/js/charts.js). A test in Chromium holds this.
-    "style-src": [CSP.SELF],
+    # Plotly (static/vendor/plotly) styles its modebar and hover labels at run time: it appends
+    # an EMPTY <style id="plotly.js-style-…"> to <head> and fills it through CSSOM insertRule,
+    # and sets element styles through CSSOM (d3 .style()). CSSOM is not restricted by CSP, but
+    # the empty element is inline style: its hash (SHA-256 of "", below) allows exactly an empty
+    # <style> and nothing else. No 'unsafe-inline', and style="" attributes stay refused (a hash
+    # covers attributes only with 'unsafe-hashes'); templates carry none (the progress bar's
+    # width is set by static/js/nav.js). Plotly's own opt-out (.no-inline-styles) would need its
+    # CSS shipped separately and still leaves the per-chart modebar rules. tests/pages/test_csp.py
+    # opens every page in Chromium under this policy.
+    "style-src": [CSP.SELF, EMPTY_INLINE_STYLE],
     # data: for Plotly's modebar "download as PNG" (a data: URL it renders) and the blank
     # favicon (<link rel=icon href="data:,">).
     "img-src": [CSP.SELF, "data:"],
@@ -392,5 +397,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["stdout"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: lockouts are warnings; its info lines (every successful sign-in) are noise.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -50,9 +50,7 @@ class RequestContextMiddleware:
         with audit.request_context(request):
             return self.get_response(request)
 
-    def process_view(
-        self, request: HttpRequest, view: Any, args: Any, kwargs: Any
-    ) -> HttpResponse | None:
+    def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> HttpResponse | None:
         scope = throttle_scope(request)
         if scope is None:
             return None

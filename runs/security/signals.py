@@ -23,13 +23,18 @@ def _attempted(credentials: dict[str, Any] | None) -> str:
 
 
 @receiver(user_login_failed, dispatch_uid="runs-audit-login-failed")
-def record_login_failed(sender: Any, credentials: dict[str, Any] | None = None, request: Any = None, **_: Any) -> None:
+def record_login_failed(
+    sender: Any, credentials: dict[str, Any] | None = None, request: Any = None, **_: Any
+) -> None:
     audit_record(
         action=Action.LOGIN_FAILED,
         actor_name=_attempted(credentials),
         request=request,
         via=None if request is not None else Via.SYSTEM,
-        details={"username": _attempted(credentials), "locked_out": bool(getattr(request, "axes_locked_out", False))},
+        details={
+            "username": _attempted(credentials),
+            "locked_out": bool(getattr(request, "axes_locked_out", False)),
+        },
     )
 
 

@@ -43,7 +43,9 @@ def api_token_create(*, user: Any, name: str, expires_in_days: int | None = None
         token_hash=token_hash(token),
         expires_at=timezone.now() + dt.timedelta(days=expires_in_days) if expires_in_days else None,
     )
-    audit_record(action=Action.TOKEN_CREATE, obj=row, details={"user": user.get_username(), "prefix": row.prefix})
+    audit_record(
+        action=Action.TOKEN_CREATE, obj=row, details={"user": user.get_username(), "prefix": row.prefix}
+    )
     return row, token
 
 

@@ -111,7 +111,9 @@ def audit_record(
             actor = getattr(request, "user", None)
     actor = _user_or_none(actor)
     if via is None:
-        via = context.via if context is not None else (_via_of(request) if request is not None else Via.SYSTEM)
+        via = (
+            context.via if context is not None else (_via_of(request) if request is not None else Via.SYSTEM)
+        )
     from runs.security.client import client_address
 
     return AuditEntry.objects.create(
@@ -138,7 +140,9 @@ def audit_team_settings(*, team: Any, before: Mapping[str, Any]) -> list[AuditEn
     """Entries for the caps and locustfile permission of ``team`` that differ from ``before``."""
     after = team_settings(team)
     entries = []
-    caps = {name: [before.get(name), after[name]] for name in TEAM_CAP_FIELDS if before.get(name) != after[name]}
+    caps = {
+        name: [before.get(name), after[name]] for name in TEAM_CAP_FIELDS if before.get(name) != after[name]
+    }
     if caps:
         entries.append(audit_record(action=Action.TEAM_CAPS, obj=team, team_id=team.pk, details=caps))
     if bool(before.get("allow_locustfiles")) != after["allow_locustfiles"]:

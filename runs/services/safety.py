@@ -129,7 +129,9 @@ def target_verify(*, target: Target) -> TargetVerification:
     """Fetch the ownership proof now (the Verify button); the outcome is on the returned row."""
     verification = _verify_now(target=target)
     details = {"host": verification.host, "verified": verification.verified_at is not None}
-    audit_record(action=Action.TARGET_VERIFY, obj=target, details={**details, "error": verification.last_error})
+    audit_record(
+        action=Action.TARGET_VERIFY, obj=target, details={**details, "error": verification.last_error}
+    )
     return verification
 
 

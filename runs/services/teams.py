@@ -54,7 +54,9 @@ def membership_add(*, team: Team, username: str, role: str) -> Membership:
     if Membership.objects.filter(team=team, user=user).exists():
         raise TeamError(f"“{user}” is already in “{team}”.")
     membership = Membership.objects.create(team=team, user=user, role=role)
-    audit_record(action=Action.MEMBER_ADD, obj=membership, details={"user": user.get_username(), "role": role})
+    audit_record(
+        action=Action.MEMBER_ADD, obj=membership, details={"user": user.get_username(), "role": role}
+    )
     return membership
 
 

@@ -190,9 +190,13 @@ def seeded(transactional_db: None, alice: Any) -> tuple[TestPlan, list[Run]]:
     return seed(alice)  # before the browser starts: Playwright's event loop forbids ORM calls
 
 
+@pytest.mark.parametrize("csp", ["csp-on", "csp-off"])
 def test_hostile_names_never_run_as_script_on_any_page(
-    seeded: tuple[TestPlan, list[Run]], live_server: Any, browser_page: Any
+    csp: str, settings: Any, seeded: tuple[TestPlan, list[Run]], live_server: Any, browser_page: Any
 ) -> None:
+    """Escaping alone holds (csp-off: no Content-Security-Policy header), and so does the policy."""
+    if csp == "csp-off":
+        settings.SECURE_CSP = {}
     plan, runs = seeded
     page = browser_page
     base = live_server.url
@@ -206,7 +210,9 @@ def test_hostile_names_never_run_as_script_on_any_page(
     assert control["ran"] == 1 and control["bad"] and dialogs
     dialogs.clear()
 
-    page.goto(f"{base}/accounts/login/")
+    login = page.goto(f"{base}/accounts/login/")
+    assert login is not None
+    assert ("content-security-policy" in login.headers) == (csp == "csp-on")
     page.fill("#id_username", "alice")
     page.fill("#id_password", "alice-password-123")
     page.click("button[type=submit]")
