@@ -32,6 +32,8 @@ else:
 os.environ.setdefault("SCALETEST_STATIC_ROOT", str(Path(__file__).resolve().parent.parent / "var" / "static"))
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("SCALETEST_QUEUE", f"scaletest-test-{os.getpid()}")
+# The cache (rate-limit counters) lives in the shared Redis too: keys of their own per session.
+os.environ.setdefault("SCALETEST_CACHE_PREFIX", f"scaletest-test-{os.getpid()}")
 os.environ.setdefault("SCALETEST_GENERATOR_QUEUE", f"scaletest-test-{os.getpid()}-generators")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("DEBUG", "false")
