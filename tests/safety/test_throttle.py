@@ -207,7 +207,9 @@ def test_wrong_api_tokens_from_one_address_get_429_with_retry_after(shared_cache
 @pytest.mark.django_db
 @override_settings(SCALETEST_TOKEN_FAILURE_LIMIT=LIMIT)
 def test_wrong_share_tokens_from_one_address_get_429_with_retry_after(
-    shared_cache: str, alice: Any, seeded_plan: Any
+    shared_cache: str,
+    alice: Any,
+    seeded_plan: Any,  # noqa: F811
 ) -> None:
     run = make_run(seeded_plan)
     _, token = share_create_run(run=run, user=alice)
