@@ -242,7 +242,9 @@ SCALETEST_TRUSTED_PROXIES = env_int("SCALETEST_TRUSTED_PROXIES", 0)
 AXES_FAILURE_LIMIT = env_int("SCALETEST_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SCALETEST_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# Failures expire with the cool-off, not on a successful sign-in: a guesser holding one account
+# of their own would otherwise reset their address's count between guesses.
+AXES_RESET_ON_SUCCESS = False
 AXES_CLIENT_IP_CALLABLE = "runs.security.client.client_address"
 AXES_LOCKOUT_CALLABLE = "runs.security.lockout.lockout_response"
 AXES_VERBOSE = False

@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_POST
 
 from runs import access, figures_analysis, selectors, selectors_analysis
@@ -131,6 +132,7 @@ def share_export_json(request: HttpRequest, share: ShareLink, token: str) -> Htt
     return exports.json_response(request, _shared_run(share))
 
 
+@csp_override({})  # the report's own policy is in its <meta> tag (runs.views.exports.run_report)
 @_shared
 def share_report(request: HttpRequest, share: ShareLink, token: str) -> HttpResponse:
     return exports.report_response(_shared_run(share), with_baseline=False)

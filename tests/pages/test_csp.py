@@ -217,3 +217,16 @@ def test_every_page_loads_in_chromium_without_a_csp_violation(
     assert not problems, "\n".join(problems)
     assert opened > 80
     assert charts >= 10  # run, compare, plan, profile and share pages drew their Plotly charts
+
+
+@pytest.mark.django_db
+def test_the_offline_report_keeps_its_own_policy(alice_client: Client, finished_run: Any) -> None:
+    """The report inlines Plotly and its chart code, allowed by hash in its <meta> policy; the
+    site's header (script-src 'self') would block them if a browser showed the download."""
+    response = alice_client.get(reverse("runs-report", args=[finished_run.pk]))
+    assert response.status_code == 200
+    assert "Content-Security-Policy" not in response
+    assert b'http-equiv="Content-Security-Policy"' in response.content
+    assert b"script-src 'sha256-" in response.content
+    # Everything else still carries the header.
+    assert "Content-Security-Policy" in alice_client.get(reverse("runs-detail", args=[finished_run.pk]))

@@ -107,6 +107,15 @@ def test_one_address_guessing_many_usernames_is_locked_out_for_every_account(ali
 
 
 @pytest.mark.django_db
+def test_signing_in_to_ones_own_account_does_not_reset_the_count_of_an_address(alice: Any, bob: Any) -> None:
+    guesser = fresh_address()
+    for n in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert sign_in(guesser, f"nobody-{n}", "password").status_code == 200
+    assert signed_in(sign_in(guesser, "bob", "bob-password-123"))  # the guesser's own account
+    assert sign_in(guesser, "nobody-else", "password").status_code == 429
+
+
+@pytest.mark.django_db
 def test_the_admin_login_is_locked_out_too(db: None) -> None:
     from django.contrib.auth import get_user_model
 
