@@ -553,7 +553,7 @@ def test_running_run_page_shows_progress_cancel_and_live_config(
     RunSecond.objects.create(run=run, t=1, users=3, requests=7, failures=0, p50_ms=1, p95_ms=2, p99_ms=3)
     response = alice_client.get(reverse("runs-detail", args=[run.pk]))
     body = response.content.decode()
-    assert "Cancel run" in body and 'id="progress-bar"' in body and "width: 20.0%" in body
+    assert "Cancel run" in body and 'id="progress-bar"' in body and 'data-percent="20.0"' in body
     live = json_script(response, "live-config")
     assert live["active"] is True and live["after"] == 1
     assert live["url"] == reverse("runs-live", args=[run.pk])
