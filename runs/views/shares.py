@@ -132,8 +132,8 @@ def share_export_json(request: HttpRequest, share: ShareLink, token: str) -> Htt
     return exports.json_response(request, _shared_run(share))
 
 
-@csp_override({})  # the report's own policy is in its <meta> tag (runs.views.exports.run_report)
 @_shared
+@csp_override({})  # the report's own policy is in its <meta> tag; the 404 page keeps the site's
 def share_report(request: HttpRequest, share: ShareLink, token: str) -> HttpResponse:
     return exports.report_response(_shared_run(share), with_baseline=False)
 

@@ -20,7 +20,9 @@ from django.test import Client
 from django.urls import reverse
 
 from runs.models import TestPlan
+from runs.services.shares import share_create_compare, share_create_run
 from tests.conftest import CHROMIUM_ARGS
+from tests.pages.conftest import make_run
 from tests.pages.test_analysis_pages import staircase_plan  # noqa: F401  (fixture)
 from tests.pages.test_crawl import concrete_urls, url_patterns, world  # noqa: F401  (fixture)
 
@@ -230,5 +232,14 @@ def test_the_offline_report_keeps_its_own_policy(alice_client: Client, finished_
     html = unescape(response.content.decode())
     assert 'http-equiv="Content-Security-Policy"' in html
     assert "script-src 'sha256-" in html
+    # A share link's report likewise; a comparison link has none: its 404 page keeps the header.
+    share = share_create_run(run=finished_run, user=finished_run.plan.team.memberships.first().user)[1]
+    compare = share_create_compare(
+        team=finished_run.team, runs=[finished_run, make_run(finished_run.plan)], baseline_id=None, user=None
+    )[1]
+    anonymous = Client()
+    assert "Content-Security-Policy" not in anonymous.get(reverse("share-report", args=[share]))
+    missing = anonymous.get(reverse("share-report", args=[compare]))
+    assert missing.status_code == 404 and "Content-Security-Policy" in missing
     # Everything else still carries the header.
     assert "Content-Security-Policy" in alice_client.get(reverse("runs-detail", args=[finished_run.pk]))
