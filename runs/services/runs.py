@@ -13,7 +13,7 @@ from django.utils import timezone
 from runs import profiles
 from runs.models import Run, Scenario, TestPlan
 from runs.safety import caps
-from runs.services import safety
+from runs.services import dispatch, safety
 from runs.services.annotations import Annotations
 
 log = logging.getLogger(__name__)
@@ -150,12 +150,10 @@ def run_create(
                 tags=annotations.tags if annotations else [],
                 notes=annotations.notes if annotations else "",
             )
-            from runs.tasks import execute_run
-
             run_id = run.pk
             # robust: a broker that is down must not turn a committed run into an error page;
             # the run stays queued and the reaper sends it again (runs_requeue_lost).
-            transaction.on_commit(lambda: execute_run.delay(run_id), robust=True)
+            transaction.on_commit(lambda: dispatch.execute_run_send(run_id), robust=True)
     except safety.Refused as exc:
         raise RunError(str(exc)) from exc
     return run
