@@ -758,7 +758,7 @@ class RunsCompareForm(forms.Form):
         super().__init__(data)
 
     def clean_ids(self) -> list[int]:
-        from runs.selectors_analysis import MAX_COMPARE_RUNS
+        from runs.selectors.analysis import MAX_COMPARE_RUNS
 
         raw = [part.strip() for part in self.cleaned_data["ids"].split(",") if part.strip()]
         if not all(part.isascii() and part.isdigit() and len(part) < 12 for part in raw):

@@ -1,7 +1,7 @@
 """The domain: targets, scenarios, load profiles, plans, runs and their results.
 
 Model methods only derive values from the row's own fields; writes go through
-``runs.services`` and reads of several rows through ``runs.selectors``.
+``runs.services`` and reads of several rows through ``runs.selectors.runs``.
 """
 
 from __future__ import annotations

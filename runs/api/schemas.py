@@ -13,9 +13,11 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from runs import profiles, selectors, thresholds
+from runs import profiles, thresholds
 from runs.engine.scenario_vars import MAX_SOURCE_BYTES
 from runs.models import METHODS
+from runs.selectors import catalog as selectors_catalog
+from runs.selectors import runs as selectors
 from runs.services.catalog import STEP_FIELDS
 
 ProfileKind = Literal[profiles.KINDS]  # type: ignore[valid-type]
@@ -301,12 +303,12 @@ class ProfileOut(Schema):
 
     @staticmethod
     def resolve_duration(obj: Any) -> float | None:
-        preview = selectors.profile_preview_of(profile=obj)
+        preview = selectors_catalog.profile_preview_of(profile=obj)
         return preview["duration"] if preview else None
 
     @staticmethod
     def resolve_peak_users(obj: Any) -> int | None:
-        preview = selectors.profile_preview_of(profile=obj)
+        preview = selectors_catalog.profile_preview_of(profile=obj)
         return preview["peak_users"] if preview else None
 
 

@@ -50,7 +50,7 @@ ANALYSIS_DROPPED = ("verdicts",)
 
 @dataclass(frozen=True)
 class RunExport:
-    """What the JSON export of one run reads (``runs.selectors_export.run_export``).
+    """What the JSON export of one run reads (``runs.selectors.export.run_export``).
 
     ``seconds`` and ``endpoint_seconds`` are ``t``-ordered tuples of ``SECOND_COLUMNS`` and
     ``ENDPOINT_SECOND_COLUMNS`` (plus a trailing histogram dict when ``histograms``); they may

@@ -27,9 +27,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from runs import figures, figures_analysis, selectors
+from runs import figures, figures_analysis
 from runs.analysis.stored import capacity_from_data
 from runs.exports.redact import snapshot_redacted
+from runs.selectors import catalog as selectors_catalog
 
 TEMPLATE = "runs/report.html"
 _SCRIPT_END = re.compile(r"</(script)", re.IGNORECASE)
@@ -38,18 +39,18 @@ _STYLE_END = re.compile(r"</(style)", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class RunReport:
-    """What the report of one run shows (``runs.selectors_export.run_report``)."""
+    """What the report of one run shows (``runs.selectors.export.run_report``)."""
 
-    run: Mapping[str, Any]  # ``runs.selectors_export.run_header``
+    run: Mapping[str, Any]  # ``runs.selectors.export.run_header``
     snapshot: Mapping[str, Any]  # as stored: the builder redacts it
     seconds: Sequence[Mapping[str, Any]]  # ``runs.figures.SECOND_COLUMNS`` rows, by t
     planned: tuple[Sequence[float], Sequence[float]] | None
-    endpoints: Sequence[Mapping[str, Any]]  # ``runs.selectors.ENDPOINT_COLUMNS`` rows
+    endpoints: Sequence[Mapping[str, Any]]  # ``runs.selectors.runs.ENDPOINT_COLUMNS`` rows
     errors: Sequence[Mapping[str, Any]]
     analysis: Mapping[str, Any] | None  # ``RunAnalysis.data``
-    baseline: Any = None  # ``runs.selectors_analysis.BaselineVerdict``
+    baseline: Any = None  # ``runs.selectors.analysis.BaselineVerdict``
     thresholds: Sequence[Mapping[str, Any]] = ()  # the snapshot's, drawn on the charts
-    threshold_rows: Sequence[Mapping[str, Any]] = ()  # ``runs.selectors.run_threshold_rows``
+    threshold_rows: Sequence[Mapping[str, Any]] = ()  # ``runs.selectors.runs.run_threshold_rows``
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,8 @@ def report_html(report: RunReport, *, assets: Assets | None = None, generated_at
     context = {
         "run": report.run,
         "snapshot": snapshot,
-        "steps": selectors.snapshot_steps(snapshot=snapshot),
-        "profile_params": selectors.profile_param_rows(
+        "steps": selectors_catalog.snapshot_steps(snapshot=snapshot),
+        "profile_params": selectors_catalog.profile_param_rows(
             kind=profile.get("kind", ""), params=profile.get("params") or {}
         ),
         "endpoints": report.endpoints,

@@ -1,7 +1,7 @@
 """Downloads of a run: CSV of the per-second series, JSON of the whole run, HTML report.
 
 Each view looks the run up in one line (the place a team-scoped lookup goes) and hands plain
-data from ``runs.selectors_export`` to a pure builder in ``runs.exports``. CSV and JSON are
+data from ``runs.selectors.export`` to a pure builder in ``runs.exports``. CSV and JSON are
 streamed: the per-second rows are read from the database while the response is sent.
 """
 
@@ -12,12 +12,13 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from runs import access, selectors_export
+from runs import access
 from runs.exports import export_filename
 from runs.exports.csv import csv_chunks
 from runs.exports.json import json_chunks
 from runs.exports.report import report_html
 from runs.models import Run
+from runs.selectors import export as selectors_export
 
 FLAGS = {"": False, "0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
 

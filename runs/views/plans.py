@@ -6,10 +6,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from runs import access, figures, selectors, selectors_analysis
+from runs import access, figures
 from runs.cron import CronError
 from runs.forms import PlanScheduleForm, RunAnnotationForm, TestPlanForm
 from runs.models import TestPlan
+from runs.selectors import analysis as selectors_analysis
+from runs.selectors import catalog as selectors_catalog
+from runs.selectors import runs as selectors
 from runs.services import catalog
 from runs.services.runs import RunError, run_create
 from runs.services.schedules import plan_set_schedule, schedule_next_times
@@ -18,7 +21,7 @@ from runs.services.schedules import plan_set_schedule, schedule_next_times
 @require_GET
 @access.team_view()
 def plan_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "runs/plan_list.html", {"plans": selectors.plan_list(team=request.team)})
+    return render(request, "runs/plan_list.html", {"plans": selectors_catalog.plan_list(team=request.team)})
 
 
 @require_GET
@@ -27,7 +30,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = access.object_for(
         request, TestPlan.objects.select_related("target", "scenario", "profile", "baseline_run"), pk
     )
-    preview = selectors.profile_preview_of(profile=plan.profile)
+    preview = selectors_catalog.profile_preview_of(profile=plan.profile)
     fig = (
         figures.profile_figure(preview["x"], preview["y"], subject=plan.profile.name, unit=preview["unit"])
         if preview
@@ -45,12 +48,12 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "schedule_form": PlanScheduleForm(initial={"schedule": plan.schedule}),
         "next_times": next_times,
         "time_zone": settings.TIME_ZONE,
-        "steps": selectors.scenario_step_rows(scenario=plan.scenario),
+        "steps": selectors_catalog.scenario_step_rows(scenario=plan.scenario),
         "runs": selectors.runs_of_plan(plan=plan),
         "preview": preview,
         "fig": fig,
         "compare_max": selectors_analysis.MAX_COMPARE_RUNS,
-        "thresholds": selectors.plan_threshold_labels(plan=plan),
+        "thresholds": selectors_catalog.plan_threshold_labels(plan=plan),
     }
     return render(request, "runs/plan_detail.html", context)
 

@@ -8,9 +8,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from runs import access, figures, selectors
+from runs import access, figures
 from runs.forms import ProfileForm, ProfileParamsForm
 from runs.models import LoadProfile
+from runs.selectors import catalog as selectors_catalog
 from runs.services import catalog
 from runs.views._common import confirm_delete
 
@@ -18,7 +19,10 @@ from runs.views._common import confirm_delete
 @require_GET
 @access.team_view()
 def profile_list(request: HttpRequest) -> HttpResponse:
-    rows = [(p, selectors.profile_preview_of(profile=p)) for p in selectors.profile_list(team=request.team)]
+    rows = [
+        (p, selectors_catalog.profile_preview_of(profile=p))
+        for p in selectors_catalog.profile_list(team=request.team)
+    ]
     return render(request, "runs/profile_list.html", {"rows": rows})
 
 
@@ -38,7 +42,7 @@ def _edit(request: HttpRequest, profile: LoadProfile | None) -> HttpResponse:
             return redirect("runs-profile-edit", pk=saved.pk)
     else:
         form = ProfileForm.for_profile(profile) if profile else ProfileForm()
-    preview = selectors.profile_preview_of(profile=profile) if profile else None
+    preview = selectors_catalog.profile_preview_of(profile=profile) if profile else None
     fig = (
         figures.profile_figure(preview["x"], preview["y"], unit=preview["unit"])
         if preview
@@ -82,5 +86,5 @@ def profile_preview(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         errors = {html.escape(k): html.escape(" ".join(v)) for k, v in form.errors.items()}
         return JsonResponse({"ok": False, "errors": errors})
-    preview = selectors.profile_preview(kind=form.cleaned_data["kind"], params=form.params)
+    preview = selectors_catalog.profile_preview(kind=form.cleaned_data["kind"], params=form.params)
     return JsonResponse({"ok": True, **preview})

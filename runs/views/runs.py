@@ -10,9 +10,12 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from runs import access, figures, figures_analysis, selectors, selectors_analysis
+from runs import access, figures, figures_analysis
 from runs.forms import RunAnnotationForm, RunListFilterForm
 from runs.models import Run
+from runs.selectors import analysis as selectors_analysis
+from runs.selectors import catalog as selectors_catalog
+from runs.selectors import runs as selectors
 from runs.services.annotations import run_annotate as run_annotate_service
 from runs.services.runs import run_cancel
 
@@ -71,8 +74,8 @@ def run_page_context(
         "progress": selectors.run_progress(run=run, latest=rows[-1] if rows else None),
         "summary": {"error_pct": 100.0 * run.error_rate},
         "snapshot": run.snapshot,
-        "steps": selectors.snapshot_steps(snapshot=run.snapshot),
-        "profile_params": selectors.profile_param_rows(
+        "steps": selectors_catalog.snapshot_steps(snapshot=run.snapshot),
+        "profile_params": selectors_catalog.profile_param_rows(
             kind=(run.snapshot.get("profile") or {}).get("kind", ""),
             params=(run.snapshot.get("profile") or {}).get("params") or {},
         ),

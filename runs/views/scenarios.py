@@ -6,9 +6,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from runs import access, selectors
+from runs import access
 from runs.forms import ScenarioForm, scenario_variables_check, source_formset, step_formset
 from runs.models import Scenario
+from runs.selectors import catalog as selectors_catalog
 from runs.services import catalog
 from runs.services.scenarios import locustfile_allowed
 from runs.views._common import confirm_delete
@@ -18,7 +19,7 @@ from runs.views._common import confirm_delete
 @access.team_view()
 def scenario_list(request: HttpRequest) -> HttpResponse:
     return render(
-        request, "runs/scenario_list.html", {"scenarios": selectors.scenario_list(team=request.team)}
+        request, "runs/scenario_list.html", {"scenarios": selectors_catalog.scenario_list(team=request.team)}
     )
 
 

@@ -21,9 +21,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from runs import access, figures_analysis, selectors, selectors_analysis
+from runs import access, figures_analysis
 from runs.forms import CompareWindowForm, RunsCompareForm, ShareCreateForm
 from runs.models import Run, ShareLink
+from runs.selectors import analysis as selectors_analysis
+from runs.selectors import runs as selectors
 from runs.services import shares
 from runs.views import exports
 from runs.views.runs import run_page_context

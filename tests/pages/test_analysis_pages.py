@@ -421,8 +421,8 @@ def test_the_compare_page_query_count_does_not_grow_with_runs_or_endpoints(
 def test_the_compare_page_stores_its_verdicts_and_shows_the_same_on_later_views(
     alice_client: Client, staircase_plan: TestPlan
 ) -> None:
-    from runs import selectors_analysis
     from runs.analysis.stored import verdicts_from_data
+    from runs.selectors import analysis as selectors_analysis
     from runs.services.analysis import stored_verdicts
 
     runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(3)]

@@ -16,9 +16,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from runs import selectors_analysis
 from runs.cron import cron_next_times, cron_parse
 from runs.models import Run, TestPlan
+from runs.selectors import analysis as selectors_analysis
 from runs.services.baseline import plan_set_baseline
 from runs.services.runs import run_create
 from runs.services.schedules import _claim, plan_set_schedule, schedules_start_due

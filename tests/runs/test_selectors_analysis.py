@@ -1,10 +1,10 @@
-"""The comparison's pure helpers in runs.selectors_analysis (no database)."""
+"""The comparison's pure helpers in runs.selectors.analysis (no database)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from runs.selectors_analysis import level_medians, paired_series, verdicts
+from runs.selectors.analysis import level_medians, paired_series, verdicts
 
 
 def _blocks(rng: np.random.Generator, levels: list[int], per_level: int, scale: float = 1.0):

@@ -25,7 +25,7 @@ from django.db.models import QuerySet
 from runs.analysis import Comparison, auto_block_seconds, compare_endpoints
 from runs.analysis.stored import CapacityAnalysis, capacity_from_data, verdicts_from_data, verdicts_to_data
 from runs.models import EndpointSummary, Run, RunSecond
-from runs.selectors import seconds_series
+from runs.selectors.runs import seconds_series
 from runs.services.analysis import (
     BLOCK_SECONDS,
     OVERALL,

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from runs import selectors
 from runs.exports.csv import ENDPOINT_SECOND_FIELDS, SECOND_FIELDS
 from runs.exports.json import (
     ENDPOINT_COLUMNS,
@@ -26,7 +25,8 @@ from runs.exports.json import (
 )
 from runs.exports.report import RunReport
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunAnalysis, RunSecond
-from runs.selectors_analysis import run_baseline_verdict
+from runs.selectors import runs as selectors
+from runs.selectors.analysis import run_baseline_verdict
 from runs.services.analysis import ANALYSIS_VERSION, run_analyses_ensure
 
 CHUNK_SIZE = 2000

@@ -7,12 +7,11 @@ merges histograms, since its summaries do not exist until the run ends.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet, TextField
+from django.db.models import ExpressionWrapper, F, FloatField, QuerySet, TextField
 from django.db.models.functions import Cast, NullIf
 
 from runs import profiles
@@ -23,11 +22,8 @@ from runs.models import (
     EndpointSummary,
     ErrorGroup,
     GeneratorSecond,
-    LoadProfile,
     Run,
     RunSecond,
-    Scenario,
-    Target,
     Team,
     TestPlan,
 )
@@ -110,54 +106,6 @@ def runs_recent(*, team: Team, limit: int = 10) -> list[Run]:
 
 def runs_of_plan(*, plan: TestPlan, limit: int = 50) -> list[Run]:
     return list(run_list(team=plan.team).filter(plan=plan)[:limit])
-
-
-def plan_list(*, team: Team) -> QuerySet[TestPlan]:
-    return (
-        TestPlan.objects.filter(team=team)
-        .select_related("target", "scenario", "profile")
-        .annotate(run_count=Count("runs"))
-    )
-
-
-def target_list(*, team: Team) -> QuerySet[Target]:
-    return Target.objects.filter(team=team).annotate(plan_count=Count("plans"))
-
-
-def scenario_list(*, team: Team) -> QuerySet[Scenario]:
-    return Scenario.objects.filter(team=team).annotate(
-        step_count=Count("steps", distinct=True), plan_count=Count("plans", distinct=True)
-    )
-
-
-def profile_list(*, team: Team) -> QuerySet[LoadProfile]:
-    return LoadProfile.objects.filter(team=team).annotate(plan_count=Count("plans"))
-
-
-def plans_using(*, obj: Target | Scenario | LoadProfile) -> list[TestPlan]:
-    """Plans that reference ``obj`` (and so keep it from being deleted)."""
-    return list(obj.plans.order_by("name", "id"))
-
-
-def profile_preview(*, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Planned curve and headline numbers of validated profile parameters."""
-    plan = profiles.build_plan(kind, params)
-    xs, ys = profiles.preview(plan)
-    return {
-        "x": xs,
-        "y": ys,
-        "duration": plan.duration,
-        "peak_users": plan.peak_users,
-        "unit": profiles.preview_unit(kind),
-    }
-
-
-def profile_preview_of(*, profile: LoadProfile) -> dict[str, Any] | None:
-    """Preview of a saved profile; ``None`` when its parameters no longer build a plan."""
-    try:
-        return profile_preview(kind=profile.kind, params=profile.params)
-    except (profiles.ProfileError, KeyError, TypeError, ValueError):
-        return None
 
 
 def snapshot_preview(*, snapshot: dict[str, Any]) -> tuple[list[float], list[float]] | None:
@@ -269,57 +217,6 @@ def run_live_payload(*, run: Run, after: int) -> dict[str, Any]:
     }
 
 
-def _step_row(step: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **step,
-        "query_text": json.dumps(step.get("query")) if step.get("query") else "",
-        "headers_text": json.dumps(step.get("headers")) if step.get("headers") else "",
-        "extract_text": "; ".join(
-            f"{r['var']} = {r['source']}:{r['expr']}" for r in step.get("extract") or []
-        ),
-    }
-
-
-def scenario_step_rows(*, scenario: Scenario) -> list[dict[str, Any]]:
-    """Steps in the shape of a run snapshot's steps, so one table shows both."""
-    return [
-        _step_row(
-            {
-                "name": step.display_name,
-                "method": step.method,
-                "path": step.path,
-                "query": step.query,
-                "headers": step.headers,
-                "body_type": step.body_type,
-                "body": step.body,
-                "weight": step.weight,
-                "expected_statuses": step.expected_statuses,
-                "extract": step.extract,
-            }
-        )
-        for step in scenario.steps.all()
-    ]
-
-
-def snapshot_steps(*, snapshot: dict[str, Any]) -> list[dict[str, Any]]:
-    return [_step_row(step) for step in (snapshot.get("scenario") or {}).get("steps") or []]
-
-
-def profile_param_rows(*, kind: str, params: dict[str, Any]) -> list[tuple[str, Any]]:
-    """(label, value) pairs of a profile's parameters, for reading rather than editing."""
-    if kind == "stages":
-        return [
-            (
-                f"Stage {i}",
-                f"{s.get('duration')} s → {s.get('users')} users"
-                + (f" at {s['spawn_rate']:g}/s" if s.get("spawn_rate") else ""),
-            )
-            for i, s in enumerate(params.get("stages") or [], start=1)
-        ]
-    labels = {name: label for name, label, *_ in profiles.FIELDS.get(kind, [])}
-    return [(labels.get(k, k), v) for k, v in params.items() if v is not None]
-
-
 def seconds_series(rows: Sequence[tuple[int, int, int, float | None]]) -> dict[str, list[Any]]:
     """(t, requests, failures, p95_ms) rows of one run -> the comparison overlays' series."""
     return {
@@ -378,12 +275,3 @@ def run_threshold_rows(*, run: Run) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def plan_threshold_labels(*, plan: TestPlan) -> list[str]:
-    from runs import thresholds
-
-    try:
-        return [item.label() for item in thresholds.parse_thresholds(plan.thresholds)]
-    except ValueError:
-        return ["(invalid thresholds: edit the plan)"]
