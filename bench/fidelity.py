@@ -61,7 +61,7 @@ def start_demo() -> tuple[subprocess.Popen, str]:
     port = common.free_port()
     code = (
         "import sys, time; sys.path.insert(0, '.');"
-        "from runs.demo_target import DemoServer; "
+        "from runs.core.demo_target import DemoServer; "
         f"DemoServer(('127.0.0.1', {port})).serve_forever()"
     )
     proc = subprocess.Popen(

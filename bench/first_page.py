@@ -115,7 +115,7 @@ def seed_demo_run(*, seed: int = 7) -> tuple[int, str]:
     from django.utils import timezone
     from simulated import second_histograms
 
-    from runs.histogram import Histogram
+    from runs.core.histogram import Histogram
     from runs.models import EndpointSecond, EndpointSummary, Membership, Run, RunSecond
     from runs.services.analysis import run_analyse
 

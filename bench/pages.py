@@ -2,7 +2,7 @@
 
 Seeds the ``scaletest_bench`` PostgreSQL database with finished 1-hour runs at 1-second
 resolution (RunSecond, EndpointSecond, EndpointSummary written with bulk_create, histograms
-built from simulated latencies with runs.histogram's bucket layout), then measures:
+built from simulated latencies with runs.core.histogram's bucket layout), then measures:
 
 * server time of the run page (``runs-detail``) and of the comparison page (``runs-compare``):
   Django test client, median of --repeat requests after one warm-up request;

@@ -1,6 +1,6 @@
 """Plotly figure dicts for capacity curves and run comparisons.
 
-Pure module: no ORM, no I/O. Inputs are ``runs.analysis`` results and plain rows; every
+Pure module: no ORM, no I/O. Inputs are ``runs.core.analysis`` results and plain rows; every
 user-supplied string (plan names, endpoint names) goes through ``runs.figures.esc`` because
 plotly.js renders a pseudo-HTML subset in trace names, titles and hover text. Long per-second
 series are cut to ``MAX_POINTS`` per trace with ``downsample_minmax``, which keeps each bucket's
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from runs.analysis import KneeResult, StepAggregate, UslFit, downsample_minmax, usl_curve
+from runs.core.analysis import KneeResult, StepAggregate, UslFit, downsample_minmax, usl_curve
 from runs.figures import COLORS, Figure, _layout, _num, _nums_array, esc
 
 MAX_POINTS = 1500

@@ -11,10 +11,11 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from runs import profiles, thresholds
 from runs.access import MAX_ID
+from runs.core import profiles, thresholds
+from runs.core.locustfiles import locustfile_problems
+from runs.core.safety import Refused
 from runs.engine import scenario_vars as sv
-from runs.locustfiles import locustfile_problems
 from runs.models import (
     METHODS,
     LoadProfile,
@@ -26,7 +27,6 @@ from runs.models import (
     Team,
     TestPlan,
 )
-from runs.safety import Refused
 from runs.services.safety import target_save_check
 
 JSON_ATTRS = {"rows": 3, "spellcheck": "false", "class": "mono"}
@@ -151,7 +151,7 @@ class TargetForm(forms.ModelForm):
     def clean_base_url(self) -> str:
         url = (self.cleaned_data.get("base_url") or "").strip().rstrip("/")
         try:
-            if url:  # loopback, private and metadata addresses only when allowlisted (runs.safety)
+            if url:  # loopback, private and metadata addresses only when allowlisted (runs.core.safety)
                 target_save_check(base_url=url)
         except Refused as exc:
             raise forms.ValidationError(str(exc)) from None
@@ -897,7 +897,7 @@ class PlanScheduleForm(forms.Form):
     )
 
     def clean_schedule(self) -> str:
-        from runs.cron import CronError, cron_parse
+        from runs.core.cron import CronError, cron_parse
 
         value = self.cleaned_data.get("schedule") or ""
         if not value:

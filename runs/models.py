@@ -14,12 +14,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator, URLVali
 from django.db import models
 from django.urls import reverse
 
-from . import profiles
-from . import thresholds as thresholds_mod
+from runs.core import profiles
+from runs.core import thresholds as thresholds_mod
 
 
 def validate_thresholds(value: object) -> None:
-    """The stored JSON list of a plan's thresholds (``runs.thresholds``), e.g. edited in the admin."""
+    """The stored JSON list of a plan's thresholds (``runs.core.thresholds``), e.g. edited in the admin."""
     from django.core.exceptions import ValidationError
 
     try:
@@ -259,7 +259,7 @@ class TestPlan(models.Model):
     )
     # Why the last scheduled start was refused (caps, safety, profile); blank after a success.
     schedule_last_error = models.TextField(blank=True)
-    # Pass/fail criteria: a list of ``runs.thresholds.Threshold.to_dict`` dicts.
+    # Pass/fail criteria: a list of ``runs.core.thresholds.Threshold.to_dict`` dicts.
     thresholds = models.JSONField(default=list, blank=True, validators=[validate_thresholds])
     # Load generator processes (Locust workers) a run uses; 1 runs a single local process.
     # The upper bound is SCALETEST_MAX_GENERATORS, checked by the form and run_create.
@@ -337,11 +337,11 @@ class Run(models.Model):
     p95_ms = models.FloatField(null=True, blank=True)
     p99_ms = models.FloatField(null=True, blank=True)
     max_ms = models.FloatField(null=True, blank=True)
-    # Threshold verdicts (``runs.thresholds.evaluate``), set when the run ends: None without
+    # Threshold verdicts (``runs.core.thresholds.evaluate``), set when the run ends: None without
     # thresholds, True only when every threshold passed.
     passed = models.BooleanField(null=True, blank=True)
     threshold_results = models.JSONField(default=list, blank=True)
-    # Set by the runner when an abort threshold stopped the run (``runs.thresholds.Abort.to_dict``).
+    # Set by the runner when an abort threshold stopped the run (``runs.core.thresholds.Abort.to_dict``).
     threshold_abort = models.JSONField(null=True, blank=True)
 
     class Meta:
@@ -480,7 +480,7 @@ class EndpointSummary(models.Model):
 class RunAnalysis(models.Model):
     """The capacity analysis of an ended run, computed once (``runs.services.analysis``).
 
-    ``data`` is ``runs.analysis.stored``'s format: steps with their CIs, knee, USL fit,
+    ``data`` is ``runs.core.analysis.stored``'s format: steps with their CIs, knee, USL fit,
     validity warnings, per-endpoint steps, bottlenecks, and the block series comparisons use.
     A stored ``version`` other than ``ANALYSIS_VERSION`` is recomputed on its next read.
     """
@@ -518,7 +518,7 @@ class AllowedNetwork(models.Model):
     even on loopback or private addresses (that is how local and staging targets are tested).
 
     ``value`` is a host name, an IP address or a CIDR range, optionally with ``:port``
-    (IPv6 with a port in brackets: ``[::1]:8089``). ``runs.safety.allowlist`` parses it.
+    (IPv6 with a port in brackets: ``[::1]:8089``). ``runs.core.safety.allowlist`` parses it.
     """
 
     value = models.CharField(max_length=300, unique=True)
@@ -534,7 +534,7 @@ class AllowedNetwork(models.Model):
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
 
-        from runs.safety.allowlist import AllowRule
+        from runs.core.safety.allowlist import AllowRule
 
         try:
             self.value = AllowRule.parse(self.value).spelling
@@ -544,7 +544,7 @@ class AllowedNetwork(models.Model):
 
 class TargetVerification(models.Model):
     """Proof that whoever set up a target controls it: a token published on the target itself,
-    fetched again before every run (``runs.safety.verification``)."""
+    fetched again before every run (``runs.core.safety.verification``)."""
 
     target = models.OneToOneField(Target, related_name="verification", on_delete=models.CASCADE)
     token = models.CharField(max_length=64, unique=True)

@@ -275,7 +275,7 @@ SCALETEST_RUN_GRACE_SECONDS = env_int("SCALETEST_RUN_GRACE_SECONDS", 15, minimum
 # Time the child gets to stop gracefully after a cancel before it is killed.
 SCALETEST_STOP_GRACE_SECONDS = env_int("SCALETEST_STOP_GRACE_SECONDS", 3, minimum=1)
 SCALETEST_MAX_USERS = env_int("SCALETEST_MAX_USERS", 5000, minimum=1)
-# Runs queued or running at once (global for now; runs.safety.caps takes a scope for teams).
+# Runs queued or running at once (global for now; runs.services.caps takes a scope for teams).
 SCALETEST_MAX_CONCURRENT_RUNS = env_int("SCALETEST_MAX_CONCURRENT_RUNS", 4, minimum=1)
 # User-seconds one target may receive in 24 h (measured for ended runs, planned for active
 # ones); 0 turns the budget off. The default is 2 000 users for 5 hours.
@@ -285,7 +285,7 @@ SCALETEST_TARGET_DAILY_USER_SECONDS = env_int("SCALETEST_TARGET_DAILY_USER_SECON
 # (runs.services.scenarios.locustfile_allowed).
 SCALETEST_ALLOW_LOCUSTFILES = env_bool("SCALETEST_ALLOW_LOCUSTFILES", True)
 
-# --- Targets a run may load (runs.safety) ------------------------------------------------
+# --- Targets a run may load (runs.core.safety) ------------------------------------------------
 # Port of the demo target `manage.py up` starts; the default allowlist opens it and nothing else.
 SCALETEST_DEMO_PORT = env_int("SCALETEST_DEMO_PORT", 8089, minimum=1)
 # Hosts, addresses and CIDR ranges that may be tested without proof of ownership, loopback

@@ -2,7 +2,7 @@
 
 Fixture names are shared with the whole test suite; keep them stable:
 
-* ``target_server`` (session): base URL of the demo target (runs/demo_target.py) served in
+* ``target_server`` (session): base URL of the demo target (runs/core/demo_target.py) served in
   a thread of the test process; ``demo_target`` gives the server object itself.
 * ``live_worker`` (session): a real Celery worker subprocess (prefork, 2 processes) consuming
   this session's queue, connected to the pytest-django test database. Tests that use it need
@@ -42,7 +42,7 @@ from urllib.parse import quote
 
 import pytest
 
-from runs.demo_target import DemoTarget, start_demo_target
+from runs.core.demo_target import DemoTarget, start_demo_target
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ALICE_PASSWORD = "alice-password-123"

@@ -1,4 +1,4 @@
-"""Load profiles, validated by ``runs.profiles.validate_profile`` with the form's limits."""
+"""Load profiles, validated by ``runs.core.profiles.validate_profile`` with the form's limits."""
 
 # No `from __future__ import annotations`: ninja reads the handlers' annotations at import.
 
@@ -11,9 +11,10 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from runs import access, profiles
+from runs import access
 from runs.api import schemas as s
 from runs.api._common import Pagination, editable_team, invalid, merged, responses, team_filter
+from runs.core import profiles
 from runs.models import LoadProfile
 from runs.services import catalog
 

@@ -13,12 +13,12 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from runs import access
-from runs.analysis.stored import jsonable
 from runs.api import schemas as s
 from runs.api._common import Pagination, check_form, responses, team_filter
+from runs.core.analysis.stored import jsonable
+from runs.core.safety import Refused
 from runs.forms import RunsCompareForm
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond, TestPlan
-from runs.safety import Refused
 from runs.selectors import analysis as selectors_analysis
 from runs.selectors import runs as selectors
 from runs.services.annotations import AnnotationError, annotations_clean

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from runs import profiles, thresholds
+from runs.core import profiles, thresholds
 from runs.engine.scenario_vars import MAX_SOURCE_BYTES
 from runs.models import METHODS
 from runs.selectors import catalog as selectors_catalog
@@ -453,7 +453,7 @@ class ThresholdAbortOut(Schema):
 
 
 class CiStatusOut(Schema):
-    """``runs.ci.driver.RunStatus``."""
+    """``runs.core.ci.driver.RunStatus``."""
 
     id: int
     status: RunStatus
@@ -468,7 +468,7 @@ class CiStatusOut(Schema):
 
 
 class CiResultOut(Schema):
-    """``runs.ci.driver.RunResult``."""
+    """``runs.core.ci.driver.RunResult``."""
 
     id: int
     url: str
@@ -552,7 +552,7 @@ class RunOut(Schema):
 
     @staticmethod
     def resolve_ci(obj: Any) -> dict[str, Any]:
-        from runs.ci.local import run_result_payload, run_status_payload
+        from runs.services.ci import run_result_payload, run_status_payload
 
         return {"status": run_status_payload(run=obj), "result": run_result_payload(run=obj)}
 

@@ -52,10 +52,10 @@ from locust.runners import (
     LocalRunner,
 )
 
-from runs import profiles
+from runs.core import profiles
+from runs.core.histogram import Histogram
 from runs.engine import merge, pinning, protocol
 from runs.engine import scenario_vars as sv
-from runs.histogram import Histogram
 
 log = logging.getLogger("scaletest.child")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from runs.histogram import Histogram
+from runs.core.histogram import Histogram
 
 # Seconds a merged second waits for a silent generator before it is released without it.
 DEFAULT_LAG = 5

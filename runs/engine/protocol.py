@@ -77,7 +77,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from runs.histogram import Histogram
+from runs.core.histogram import Histogram
 
 DONE_REASONS = ("finished", "stopped", "eof", "signal")
 MAX_LINE_BYTES = 64 * 1024 * 1024  # one second of a very busy, very varied run; beyond is a bug

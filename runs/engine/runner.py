@@ -34,11 +34,11 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
-from runs import thresholds
+from runs.core import thresholds
+from runs.core.safety import Refused
 from runs.engine import protocol
 from runs.lifetime import die_with_parent_preexec
 from runs.models import Run
-from runs.safety import Refused
 from runs.services.results import results_ingest
 from runs.services.runs import run_finish, run_heartbeat
 from runs.services.safety import target_preflight

@@ -22,8 +22,13 @@ from typing import Any
 import numpy as np
 from django.db.models import QuerySet
 
-from runs.analysis import Comparison, auto_block_seconds, compare_endpoints
-from runs.analysis.stored import CapacityAnalysis, capacity_from_data, verdicts_from_data, verdicts_to_data
+from runs.core.analysis import Comparison, auto_block_seconds, compare_endpoints
+from runs.core.analysis.stored import (
+    CapacityAnalysis,
+    capacity_from_data,
+    verdicts_from_data,
+    verdicts_to_data,
+)
 from runs.models import EndpointSummary, Run, RunSecond
 from runs.selectors.runs import seconds_series
 from runs.services.analysis import (

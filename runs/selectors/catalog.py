@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
-from runs import profiles
+from runs.core import profiles
 from runs.models import LoadProfile, Scenario, Target, Team, TestPlan
 
 
@@ -114,7 +114,7 @@ def profile_param_rows(*, kind: str, params: dict[str, Any]) -> list[tuple[str, 
 
 
 def plan_threshold_labels(*, plan: TestPlan) -> list[str]:
-    from runs import thresholds
+    from runs.core import thresholds
 
     try:
         return [item.label() for item in thresholds.parse_thresholds(plan.thresholds)]

@@ -1,4 +1,4 @@
-"""Reads for the exports (``runs.exports``): plain rows, per-second rows as lazy iterators.
+"""Reads for the exports (``runs.core.exports``): plain rows, per-second rows as lazy iterators.
 
 Per-second rows are read with ``values_list(...).iterator()`` (a server-side cursor on
 PostgreSQL), so a download streams them without loading a long run into memory; the queries
@@ -12,18 +12,18 @@ errors, analysis, and the baseline verdict's analyses, when the run has a baseli
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from runs.exports.csv import ENDPOINT_SECOND_FIELDS, SECOND_FIELDS
-from runs.exports.json import (
+from runs.core.exports.csv import ENDPOINT_SECOND_FIELDS, SECOND_FIELDS
+from runs.core.exports.json import (
     ENDPOINT_COLUMNS,
     ENDPOINT_SECOND_COLUMNS,
     ERROR_COLUMNS,
     SECOND_COLUMNS,
     RunExport,
 )
-from runs.exports.report import RunReport
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunAnalysis, RunSecond
 from runs.selectors import runs as selectors
 from runs.selectors.analysis import run_baseline_verdict
@@ -33,6 +33,22 @@ CHUNK_SIZE = 2000
 # Rows per fetch with histograms: a busy second's histogram decodes to ~100 KB of lists, so
 # 2,000 of them would hold ~200 MB while a download runs.
 CHUNK_SIZE_HISTOGRAMS = 100
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What the report of one run shows (``runs.selectors.export.run_report``)."""
+
+    run: Mapping[str, Any]  # ``runs.selectors.export.run_header``
+    snapshot: Mapping[str, Any]  # as stored: the builder redacts it
+    seconds: Sequence[Mapping[str, Any]]  # ``runs.figures.SECOND_COLUMNS`` rows, by t
+    planned: tuple[Sequence[float], Sequence[float]] | None
+    endpoints: Sequence[Mapping[str, Any]]  # ``runs.selectors.runs.ENDPOINT_COLUMNS`` rows
+    errors: Sequence[Mapping[str, Any]]
+    analysis: Mapping[str, Any] | None  # ``RunAnalysis.data``
+    baseline: Any = None  # ``runs.selectors.analysis.BaselineVerdict``
+    thresholds: Sequence[Mapping[str, Any]] = ()  # the snapshot's, drawn on the charts
+    threshold_rows: Sequence[Mapping[str, Any]] = ()  # ``runs.selectors.runs.run_threshold_rows``
 
 
 def run_header(*, run: Run) -> dict[str, Any]:
@@ -98,7 +114,7 @@ def run_endpoint_second_rows(
 
 
 def run_csv_streams(*, run: Run) -> dict[str, Any]:
-    """Keyword arguments of ``runs.exports.csv.csv_chunks`` for ``run``."""
+    """Keyword arguments of ``runs.core.exports.csv.csv_chunks`` for ``run``."""
     return {
         "seconds": run_second_rows(run=run, fields=SECOND_FIELDS),
         "endpoint_seconds": run_endpoint_second_rows(run=run, fields=ENDPOINT_SECOND_FIELDS),

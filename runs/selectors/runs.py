@@ -14,9 +14,9 @@ from typing import Any
 from django.db.models import ExpressionWrapper, F, FloatField, QuerySet, TextField
 from django.db.models.functions import Cast, NullIf
 
-from runs import profiles
+from runs.core import profiles
+from runs.core.histogram import Histogram
 from runs.figures import SECOND_COLUMNS, series_from_rows
-from runs.histogram import Histogram
 from runs.models import (
     EndpointSecond,
     EndpointSummary,
@@ -249,7 +249,7 @@ def runs_series_window(
 def run_threshold_rows(*, run: Run) -> list[dict[str, Any]]:
     """The thresholds table of a run: its stored verdicts, or while none exist (an active run,
     or one from before thresholds) the snapshot's thresholds awaiting a verdict."""
-    from runs import thresholds
+    from runs.core import thresholds
 
     results = run.threshold_results or []
     if not results:

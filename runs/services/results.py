@@ -1,6 +1,6 @@
 """Run results: store the engine's per-second messages, and summarise a run when it ends.
 
-Percentiles everywhere come from exact merges of ``runs.histogram`` histograms: a RunSecond
+Percentiles everywhere come from exact merges of ``runs.core.histogram`` histograms: a RunSecond
 is the merge of that second's endpoints, an EndpointSummary the merge of that endpoint's
 seconds, and the run's own figures the merge of its endpoints.
 """
@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
+from runs.core.histogram import Histogram
 from runs.engine import protocol
-from runs.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, GeneratorSecond, Run, RunSecond
 
 SUMMARY_PERCENTILES = (50, 90, 95, 99)

@@ -10,10 +10,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from runs import profiles
+from runs.core import profiles
 from runs.models import Run, Scenario, TestPlan
-from runs.safety import caps
-from runs.services import dispatch, safety
+from runs.services import caps, dispatch, safety
 from runs.services.annotations import Annotations
 
 log = logging.getLogger(__name__)
@@ -88,7 +87,7 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
             "duration": built.duration,
             "peak_users": built.peak_users,
         },
-        # Validated on save; copied as stored (runs.thresholds.parse_thresholds reads it).
+        # Validated on save; copied as stored (runs.core.thresholds.parse_thresholds reads it).
         "thresholds": [dict(item) for item in (plan.thresholds or [])],
     }
 

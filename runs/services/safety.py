@@ -19,11 +19,19 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from runs.core.safety import Refused
+from runs.core.safety.addresses import (
+    Endpoint,
+    Resolver,
+    Unresolvable,
+    endpoint_of,
+    forbidden_reason,
+    resolve,
+)
+from runs.core.safety.allowlist import AllowRule
+from runs.core.safety.verification import fetch_proof, new_token, proof_url
 from runs.models import HTTP_URL, Target, TargetVerification
-from runs.safety import Refused
-from runs.safety.addresses import Endpoint, Resolver, Unresolvable, endpoint_of, forbidden_reason, resolve
-from runs.safety.allowlist import AllowRule, allowlist_rules
-from runs.safety.verification import fetch_proof, new_token, proof_url
+from runs.selectors.allowlist import allowlist_rules
 
 __all__ = ["Refused", "TargetCheck", "target_address_check", "target_preflight", "target_save_check"]
 

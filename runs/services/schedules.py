@@ -18,7 +18,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from runs import cron
+from runs.core import cron
 from runs.models import Run, TestPlan
 from runs.services.runs import RunError, run_create
 

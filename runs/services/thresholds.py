@@ -15,8 +15,8 @@ from typing import Any
 
 from django.db import transaction
 
-from runs import thresholds
-from runs.histogram import Histogram
+from runs.core import thresholds
+from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, Run, RunSecond
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from runs import access
 from runs.forms import MemberAddForm, MemberRoleForm, TeamForm, TeamSwitchForm
 from runs.models import Membership, Team
-from runs.safety import caps
-from runs.services import teams
+from runs.services import caps, teams
 
 
 @require_http_methods(["GET", "POST"])

@@ -13,8 +13,8 @@ import time
 import psutil
 import pytest
 
+from runs.core.histogram import Histogram
 from runs.engine.protocol import DoneMessage, FatalMessage, HelloMessage, SecondMessage
-from runs.histogram import Histogram
 
 from .helpers import BASE_DIR, Child, snapshot, target_count
 

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from runs.core.histogram import Histogram
 from runs.engine.protocol import EndpointSecond as EndpointMsg
 from runs.engine.protocol import ErrorCount, SecondMessage
-from runs.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond
 from runs.services.results import results_ingest, run_summarise
 from runs.services.runs import plan_snapshot

@@ -10,8 +10,9 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from runs.exports.redact import REDACTED
-from runs.exports.report import Assets, RunReport, inline_script, report_assets, report_html
+from runs.core.exports.redact import REDACTED
+from runs.selectors.export import RunReport
+from runs.views.report import Assets, inline_script, report_assets, report_html
 
 START = dt.datetime(2026, 11, 25, 10, 0, 0, tzinfo=dt.UTC)
 PAYLOAD = "</script><script>window.__xss = 1</script><img src=x onerror=alert(1)>"

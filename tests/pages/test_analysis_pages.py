@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from runs.histogram import Histogram
+from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, Run, RunAnalysis, RunSecond, TestPlan
 from runs.services import analysis, catalog
 from runs.services.analysis import ANALYSIS_VERSION, run_analyse
@@ -421,7 +421,7 @@ def test_the_compare_page_query_count_does_not_grow_with_runs_or_endpoints(
 def test_the_compare_page_stores_its_verdicts_and_shows_the_same_on_later_views(
     alice_client: Client, staircase_plan: TestPlan
 ) -> None:
-    from runs.analysis.stored import verdicts_from_data
+    from runs.core.analysis.stored import verdicts_from_data
     from runs.selectors import analysis as selectors_analysis
     from runs.services.analysis import stored_verdicts
 

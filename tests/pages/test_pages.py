@@ -592,7 +592,7 @@ def test_live_tables_fragment_escapes_names(alice_client: Client, finished_run: 
 def test_running_run_endpoint_table_is_merged_from_histograms(
     alice_client: Client, seeded_plan: TestPlan
 ) -> None:
-    from runs.histogram import Histogram
+    from runs.core.histogram import Histogram
     from runs.models import EndpointSecond
 
     run = make_run(seeded_plan, status=Run.Status.RUNNING, last_t=1)

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from runs.cron import cron_next_times, cron_parse
+from runs.core.cron import cron_next_times, cron_parse
 from runs.models import Run, TestPlan
 from runs.selectors import analysis as selectors_analysis
 from runs.services.baseline import plan_set_baseline

@@ -1,4 +1,4 @@
-"""runs.ci.driver without Django: exit codes, JUnit XML, progress lines and the waiting loop.
+"""runs.core.ci.driver without Django: exit codes, JUnit XML, progress lines and the waiting loop.
 
 The loop is driven by a scripted source (the RunSource interface a remote API client will
 implement too) and a fake clock, so no test waits.
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from runs.ci.driver import CiError, ci_drive, exit_code, format_progress, junit_xml, run_error
+from runs.core.ci.driver import CiError, ci_drive, exit_code, format_progress, junit_xml, run_error
 
 
 def _result(**extra: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from runs.cron import CronError, cron_next_times, cron_parse
+from runs.core.cron import CronError, cron_next_times, cron_parse
 
 
 def utc(*args: int) -> datetime:

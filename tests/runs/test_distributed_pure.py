@@ -12,9 +12,9 @@ import random
 import pytest
 
 from runs import figures
+from runs.core.histogram import Histogram
 from runs.engine import protocol
 from runs.engine.merge import SecondMerger, merge_seconds
-from runs.histogram import Histogram
 
 START = 1_760_000_000
 

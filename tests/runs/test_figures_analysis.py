@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from runs import figures_analysis as fa
-from runs.analysis import IntervalPoint, aggregate_steps, find_knee_from_steps, fit_usl
-from runs.histogram import Histogram
+from runs.core.analysis import IntervalPoint, aggregate_steps, find_knee_from_steps, fit_usl
+from runs.core.histogram import Histogram
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 LEVELS = (2, 8, 14, 20, 26)
@@ -160,7 +160,7 @@ def test_nums_array_equals_num_item_by_item():
 def test_downsampled_keeps_int_seconds_and_rounded_values():
     import numpy as np
 
-    from runs.analysis import downsample_minmax
+    from runs.core.analysis import downsample_minmax
     from runs.figures import _num
     from runs.figures_analysis import _downsampled
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from runs.core.histogram import Histogram
 from runs.engine import protocol
 from runs.engine.protocol import (
     DoneMessage,
@@ -17,7 +18,6 @@ from runs.engine.protocol import (
     SecondMessage,
     parse_line,
 )
-from runs.histogram import Histogram
 
 
 def _hist(*values_ms: float) -> dict:

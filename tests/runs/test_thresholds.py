@@ -1,10 +1,10 @@
-"""runs.thresholds: the line syntax, the stored JSON, whole-run verdicts and the abort watch (no DB)."""
+"""runs.core.thresholds: the line syntax, the stored JSON, whole-run verdicts and the abort watch (no DB)."""
 
 from __future__ import annotations
 
 import pytest
 
-from runs.thresholds import (
+from runs.core.thresholds import (
     FAILED,
     NOT_EVALUABLE,
     PASSED,

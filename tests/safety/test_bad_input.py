@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import from_form, register_field_strategy
 
 from runs import forms
-from runs.safety import addresses
+from runs.core.safety import addresses
 
 HYPOTHESIS = settings(
     max_examples=40,

@@ -73,7 +73,7 @@ def engine_children(pid: int) -> list[psutil.Process]:
 def demo_target_process() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """A demo target in a process of its own, so killing it drops every open connection too."""
     code = (
-        "import time; from runs.demo_target import start_demo_target; "
+        "import time; from runs.core.demo_target import start_demo_target; "
         "t = start_demo_target(); print(t.url, flush=True); time.sleep(120)"
     )
     proc = subprocess.Popen(

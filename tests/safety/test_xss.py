@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from runs.histogram import Histogram
+from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond, ScenarioStep, TestPlan
 from runs.services import catalog
 from runs.services.runs import plan_snapshot

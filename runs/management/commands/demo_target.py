@@ -1,4 +1,4 @@
-"""``manage.py demo_target``: serve the demo target (runs/demo_target.py) in the foreground."""
+"""``manage.py demo_target``: serve the demo target (runs/core/demo_target.py) in the foreground."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from runs.demo_target import LOOPBACK, DemoServer
+from runs.core.demo_target import LOOPBACK, DemoServer
 
 
 class Command(BaseCommand):

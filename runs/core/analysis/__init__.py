@@ -6,22 +6,22 @@ reports can render directly.
 
 from __future__ import annotations
 
-from runs.analysis.bottleneck import (
+from runs.core.analysis.bottleneck import (
     BottleneckReport,
     EndpointLatencyRank,
     EndpointThroughputRank,
     rank_bottlenecks,
 )
-from runs.analysis.compare import (
+from runs.core.analysis.compare import (
     Comparison,
     auto_block_seconds,
     compare_endpoints,
     compare_samples,
     hodges_lehmann,
 )
-from runs.analysis.downsample import downsample_minmax
-from runs.analysis.knee import KneeResult, LittlesLawCheck, find_knee, find_knee_from_steps
-from runs.analysis.steps import (
+from runs.core.analysis.downsample import downsample_minmax
+from runs.core.analysis.knee import KneeResult, LittlesLawCheck, find_knee, find_knee_from_steps
+from runs.core.analysis.steps import (
     IntervalPoint,
     Step,
     StepAggregate,
@@ -29,8 +29,8 @@ from runs.analysis.steps import (
     aggregate_steps,
     detect_steps,
 )
-from runs.analysis.usl import UslFit, fit_usl, usl_curve, usl_throughput
-from runs.analysis.validity import ValidityWarning, check_validity
+from runs.core.analysis.usl import UslFit, fit_usl, usl_curve, usl_throughput
+from runs.core.analysis.validity import ValidityWarning, check_validity
 
 __all__ = [
     "BottleneckReport",

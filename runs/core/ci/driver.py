@@ -1,7 +1,7 @@
 """Wait for a run, print its progress, judge it: the CI side of ScaleTest, with no Django.
 
 A :class:`RunSource` starts one run and reports on it as plain JSON-friendly dicts, so the same
-driver works on this installation's database (``runs.ci.local.LocalRunSource``) or on a remote
+driver works on this installation's database (``runs.services.ci.LocalRunSource``) or on a remote
 server's REST API (a source that GETs the same dicts). The dict shapes:
 
 ``start()`` -> ``{"id": int, "url": str, "planned_seconds": float}`` (raises :class:`CiError` with a
@@ -21,7 +21,7 @@ message when refused; ``planned_seconds`` is optional and sets the default timeo
                      "unit": "ms", "observed": 61.2, "verdict": "passed", "note": "",
                      "aborted": false}, ...]}
 
-``thresholds`` holds ``runs.thresholds.evaluate``'s verdicts (``passed``, ``failed`` or
+``thresholds`` holds ``runs.core.thresholds.evaluate``'s verdicts (``passed``, ``failed`` or
 ``not_evaluable``); ``threshold_count`` is how many the run was started with, so a run whose
 verdicts are missing is an error, never a silent pass.
 

@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-
-from runs.safety.addresses import IPAddress
+from runs.core.safety.addresses import IPAddress
 
 LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
 HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$")
@@ -88,26 +84,3 @@ def _port(text: str, whole: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise ValueError(f"{whole!r}: the port must be a number from 1 to 65535.")
     return int(text)
-
-
-def parse_rules(entries: Iterable[str], *, source: str) -> list[AllowRule]:
-    rules = []
-    for entry in entries:
-        try:
-            rules.append(AllowRule.parse(entry))
-        except ValueError as exc:
-            raise ImproperlyConfigured(f"{source}: {exc}") from None
-    return rules
-
-
-def allowlist_rules() -> list[AllowRule]:
-    """The setting's entries and the administrator's ``AllowedNetwork`` rows."""
-    from runs.models import AllowedNetwork
-
-    rules = parse_rules(settings.SCALETEST_ALLOWLIST, source="SCALETEST_ALLOWLIST")
-    for value in AllowedNetwork.objects.values_list("value", flat=True):
-        try:
-            rules.append(AllowRule.parse(value))
-        except ValueError:
-            continue  # saved before validation existed; the admin shows it, it allows nothing
-    return rules

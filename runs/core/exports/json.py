@@ -4,7 +4,7 @@ Pure module. The small parts (run, redacted snapshot, totals, summary, endpoints
 stored analysis) are encoded at once; the per-second series are streamed row by row from the
 ``t``-ordered iterables the selector passes, as ``{"columns": [...], "rows": [[...], ...]}``
 tables (``pandas.DataFrame(rows, columns=columns)`` reads one), so a one-hour, 100-endpoint
-run is never held in memory. Raw histograms (``runs.histogram.Histogram.to_dict``: bucket keys
+run is never held in memory. Raw histograms (``runs.core.histogram.Histogram.to_dict``: bucket keys
 ``k`` and counts ``c``, in microseconds) only with ``histograms=True``.
 
 Format version ``SCHEMA_VERSION``; a change that removes or renames a key bumps it.
@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runs.exports.csv import ENDPOINT_SECOND_FIELDS, SECOND_FIELDS
-from runs.exports.redact import snapshot_redacted
+from runs.core.exports.csv import ENDPOINT_SECOND_FIELDS, SECOND_FIELDS
+from runs.core.exports.redact import snapshot_redacted
 
 SCHEMA_VERSION = 1
 ROWS_PER_CHUNK = 500

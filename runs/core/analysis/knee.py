@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from runs.analysis.steps import StepAggregate
+from runs.core.analysis.steps import StepAggregate
 
 __all__ = ["KneeResult", "LittlesLawCheck", "find_knee", "find_knee_from_steps"]
 

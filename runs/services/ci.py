@@ -1,4 +1,4 @@
-"""The :class:`~runs.ci.driver.RunSource` of this installation: the ORM and the run services.
+"""The :class:`~runs.core.ci.driver.RunSource` of this installation: the ORM and the run services.
 
 ``run_status_payload`` and ``run_result_payload`` build the dicts the driver reads; a REST API
 that returns the same dicts makes a remote source a thin HTTP client.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runs.ci.driver import CiError, RunResult, RunStatus
+from runs.core.ci.driver import CiError, RunResult, RunStatus
 from runs.models import Run, RunSecond, TestPlan
 from runs.services.runs import RunError, run_cancel, run_create
 

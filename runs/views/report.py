@@ -17,7 +17,6 @@ import base64
 import functools
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,29 +27,14 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from runs import figures, figures_analysis
-from runs.analysis.stored import capacity_from_data
-from runs.exports.redact import snapshot_redacted
+from runs.core.analysis.stored import capacity_from_data
+from runs.core.exports.redact import snapshot_redacted
 from runs.selectors import catalog as selectors_catalog
+from runs.selectors.export import RunReport
 
 TEMPLATE = "runs/report.html"
 _SCRIPT_END = re.compile(r"</(script)", re.IGNORECASE)
 _STYLE_END = re.compile(r"</(style)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """What the report of one run shows (``runs.selectors.export.run_report``)."""
-
-    run: Mapping[str, Any]  # ``runs.selectors.export.run_header``
-    snapshot: Mapping[str, Any]  # as stored: the builder redacts it
-    seconds: Sequence[Mapping[str, Any]]  # ``runs.figures.SECOND_COLUMNS`` rows, by t
-    planned: tuple[Sequence[float], Sequence[float]] | None
-    endpoints: Sequence[Mapping[str, Any]]  # ``runs.selectors.runs.ENDPOINT_COLUMNS`` rows
-    errors: Sequence[Mapping[str, Any]]
-    analysis: Mapping[str, Any] | None  # ``RunAnalysis.data``
-    baseline: Any = None  # ``runs.selectors.analysis.BaselineVerdict``
-    thresholds: Sequence[Mapping[str, Any]] = ()  # the snapshot's, drawn on the charts
-    threshold_rows: Sequence[Mapping[str, Any]] = ()  # ``runs.selectors.runs.run_threshold_rows``
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from runs.histogram import Histogram, bucket_value_us
+from runs.core.histogram import Histogram, bucket_value_us
 
 __all__ = [
     "IntervalPoint",

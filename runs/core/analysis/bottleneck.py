@@ -7,7 +7,7 @@ highest load (most first).
 
 Throughput: an endpoint *flattens* at the first load where its marginal gain per added user
 falls below ``gain_fraction`` of its initial per-user rate (the knee criterion of
-``runs.analysis.knee``), ranked likewise, then by the efficiency left at the highest load
+``runs.core.analysis.knee``), ranked likewise, then by the efficiency left at the highest load
 (throughput per user relative to the initial per-user rate, lowest first). In a closed-model
 run with a fixed task mix every endpoint's throughput is tied to the same users, so latency is
 usually the sharper signal; throughput separates endpoints when they have their own limits

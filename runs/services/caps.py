@@ -18,7 +18,7 @@ from django.db import connection
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from runs.safety import Refused
+from runs.core.safety import Refused
 
 BUDGET_WINDOW = dt.timedelta(hours=24)
 

@@ -1,12 +1,12 @@
-"""A :class:`~runs.ci.driver.RunSource` over a ScaleTest server's REST API, with the standard
+"""A :class:`~runs.core.ci.driver.RunSource` over a ScaleTest server's REST API, with the standard
 library only: CI machines run ``python3 -m runs.ci`` from a checkout without installing Django.
 
 The server's run representation carries ``ci.status`` and ``ci.result``, built by the same
-functions as ``runs.ci.local`` (``run_status_payload`` / ``run_result_payload``), so a remote run
+functions as ``runs.services.ci`` (``run_status_payload`` / ``run_result_payload``), so a remote run
 prints and judges exactly as ``manage.py ci_run`` does on the server itself.
 
 Every failure (network, refused token, unknown plan, HTTP 4xx/5xx, a redirect, an answer that is
-not ScaleTest's JSON) becomes a :class:`~runs.ci.driver.CiError` with a message for the CI log;
+not ScaleTest's JSON) becomes a :class:`~runs.core.ci.driver.CiError` with a message for the CI log;
 the driver then exits 2.
 """
 
@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from runs.ci.driver import EXIT_ERROR, CiError, RunResult, RunStatus, ci_drive, junit_xml
+from runs.core.ci.driver import EXIT_ERROR, CiError, RunResult, RunStatus, ci_drive, junit_xml
 
 API_PREFIX = "/api/v1"
 TOKEN_ENV = "SCALETEST_API_TOKEN"

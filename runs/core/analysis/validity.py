@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from runs.analysis.steps import IntervalPoint, StepAggregate
+from runs.core.analysis.steps import IntervalPoint, StepAggregate
 
 __all__ = ["ValidityWarning", "check_validity"]
 

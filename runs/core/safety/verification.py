@@ -13,7 +13,7 @@ import secrets
 import socket
 import ssl
 
-from runs.safety.addresses import Endpoint
+from runs.core.safety.addresses import Endpoint
 
 MAX_BODY = 4096
 

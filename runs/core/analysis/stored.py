@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from runs.analysis.bottleneck import BottleneckReport, EndpointLatencyRank, EndpointThroughputRank
-from runs.analysis.compare import Comparison, comparison_summary
-from runs.analysis.knee import KneeResult, LittlesLawCheck
-from runs.analysis.steps import StepAggregate
-from runs.analysis.usl import UslFit
-from runs.analysis.validity import ValidityWarning
+from runs.core.analysis.bottleneck import BottleneckReport, EndpointLatencyRank, EndpointThroughputRank
+from runs.core.analysis.compare import Comparison, comparison_summary
+from runs.core.analysis.knee import KneeResult, LittlesLawCheck
+from runs.core.analysis.steps import StepAggregate
+from runs.core.analysis.usl import UslFit
+from runs.core.analysis.validity import ValidityWarning
 
 __all__ = [
     "CapacityAnalysis",
@@ -192,7 +192,7 @@ def block_users(windows: Sequence[tuple[int, int, int]], *, seconds: int) -> lis
 
 
 # -- stored comparison verdicts -----------------------------------------------------------------
-# Bump when the verdict computation (runs.analysis.compare, selectors_analysis.verdicts) changes
+# Bump when the verdict computation (runs.core.analysis.compare, selectors_analysis.verdicts) changes
 # its results: verdicts stored under another version are recomputed.
 VERDICTS_VERSION = 2
 _COMPARISON_FIELDS = tuple(f for f in Comparison.__dataclass_fields__ if f != "summary")  # rebuilt on read
