@@ -41,7 +41,7 @@ class RunReport:
 
     run: Mapping[str, Any]  # ``runs.selectors.export.run_header``
     snapshot: Mapping[str, Any]  # as stored: the builder redacts it
-    seconds: Sequence[Mapping[str, Any]]  # ``runs.figures.SECOND_COLUMNS`` rows, by t
+    seconds: Sequence[Mapping[str, Any]]  # ``runs.figures.runs.SECOND_COLUMNS`` rows, by t
     planned: tuple[Sequence[float], Sequence[float]] | None
     endpoints: Sequence[Mapping[str, Any]]  # ``runs.selectors.runs.ENDPOINT_COLUMNS`` rows
     errors: Sequence[Mapping[str, Any]]

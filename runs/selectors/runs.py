@@ -16,7 +16,7 @@ from django.db.models.functions import Cast, NullIf
 
 from runs.core import profiles
 from runs.core.histogram import Histogram
-from runs.figures import SECOND_COLUMNS, series_from_rows
+from runs.figures.runs import SECOND_COLUMNS, series_from_rows
 from runs.models import (
     EndpointSecond,
     EndpointSummary,

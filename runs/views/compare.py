@@ -6,7 +6,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from runs import access, figures_analysis
+from runs import access
+from runs.figures import analysis as figures_analysis
 from runs.forms import CompareWindowForm, RunsCompareForm
 from runs.models import Run
 from runs.selectors import analysis as selectors_analysis

@@ -6,8 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from runs import access, figures
+from runs import access
 from runs.core.cron import CronError
+from runs.figures import runs as figures
 from runs.forms import PlanScheduleForm, RunAnnotationForm, TestPlanForm
 from runs.models import TestPlan
 from runs.selectors import analysis as selectors_analysis

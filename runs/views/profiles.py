@@ -8,7 +8,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from runs import access, figures
+from runs import access
+from runs.figures import runs as figures
 from runs.forms import ProfileForm, ProfileParamsForm
 from runs.models import LoadProfile
 from runs.selectors import catalog as selectors_catalog

@@ -1,7 +1,7 @@
 """A self-contained HTML report of a run: one file that opens from disk with no network.
 
-Figures come from the same pure builders as the run page (``runs.figures``,
-``runs.figures_analysis``) and reach the page the same way: ``json_script`` blocks (<, > and &
+Figures come from the same pure builders as the run page (``runs.figures.runs``,
+``runs.figures.analysis``) and reach the page the same way: ``json_script`` blocks (<, > and &
 escaped, so no name can close the script element) drawn by ``static/js/charts.js``. That
 script, plotly.min.js (the full bundle of the installed plotly package; pages load the basic
 bundle of the same version, ``static/vendor/plotly/``) and ``static/css/app.css`` are inlined. A Content-Security-Policy meta tag allows
@@ -26,9 +26,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from runs import figures, figures_analysis
 from runs.core.analysis.stored import capacity_from_data
 from runs.core.exports.redact import snapshot_redacted
+from runs.figures import analysis as figures_analysis
+from runs.figures import runs as figures
 from runs.selectors import catalog as selectors_catalog
 from runs.selectors.export import RunReport
 

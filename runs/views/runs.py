@@ -10,7 +10,9 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from runs import access, figures, figures_analysis
+from runs import access
+from runs.figures import analysis as figures_analysis
+from runs.figures import runs as figures
 from runs.forms import RunAnnotationForm, RunListFilterForm
 from runs.models import Run
 from runs.selectors import analysis as selectors_analysis

@@ -21,7 +21,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from runs import access, figures_analysis
+from runs import access
+from runs.figures import analysis as figures_analysis
 from runs.forms import CompareWindowForm, RunsCompareForm, ShareCreateForm
 from runs.models import Run, ShareLink
 from runs.selectors import analysis as selectors_analysis

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from runs.figures_analysis import MAX_POINTS
+from runs.figures.analysis import MAX_POINTS
 from runs.models import RunSecond
 from runs.services.teams import team_create
 from tests.conftest import make_user

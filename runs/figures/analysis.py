@@ -1,7 +1,7 @@
 """Plotly figure dicts for capacity curves and run comparisons.
 
 Pure module: no ORM, no I/O. Inputs are ``runs.core.analysis`` results and plain rows; every
-user-supplied string (plan names, endpoint names) goes through ``runs.figures.esc`` because
+user-supplied string (plan names, endpoint names) goes through ``runs.figures.common.esc`` because
 plotly.js renders a pseudo-HTML subset in trace names, titles and hover text. Long per-second
 series are cut to ``MAX_POINTS`` per trace with ``downsample_minmax``, which keeps each bucket's
 minimum and maximum so spikes survive.
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from runs.core.analysis import KneeResult, StepAggregate, UslFit, downsample_minmax, usl_curve
-from runs.figures import COLORS, Figure, _layout, _num, _nums_array, esc
+from runs.figures.common import COLORS, Figure, base_layout, esc, num, nums_array, subject_title
 
 MAX_POINTS = 1500
 
@@ -49,13 +49,13 @@ def color(i: int) -> str:
 
 
 def _nums(values: Sequence[Any]) -> list[Any]:
-    return [_num(v) for v in values]
+    return [num(v) for v in values]
 
 
 def _ci_bars(values: Sequence[float], cis: Sequence[tuple[float, float] | None]) -> dict[str, Any]:
     """Asymmetric error bars from (low, high) intervals; missing intervals draw no bar."""
-    plus = [_num(ci[1] - v) if ci else None for v, ci in zip(values, cis, strict=True)]
-    minus = [_num(v - ci[0]) if ci else None for v, ci in zip(values, cis, strict=True)]
+    plus = [num(ci[1] - v) if ci else None for v, ci in zip(values, cis, strict=True)]
+    minus = [num(v - ci[0]) if ci else None for v, ci in zip(values, cis, strict=True)]
     return {
         "type": "data",
         "symmetric": False,
@@ -78,10 +78,6 @@ def _scatter(name: str, xs: Sequence[Any], ys: Sequence[Any], color_: str, **ext
     }
     trace.update(extra)
     return trace
-
-
-def _title(what: str, subject: str | None) -> str:
-    return f"{what} · {esc(subject)}" if subject else what
 
 
 # -- one run ------------------------------------------------------------------------------------
@@ -155,8 +151,8 @@ def throughput_vs_users_figure(
             )
     return {
         "data": data,
-        "layout": _layout(
-            _title("Throughput vs users", subject), "requests/s", x_title="users", hovermode="closest"
+        "layout": base_layout(
+            subject_title("Throughput vs users", subject), "requests/s", x_title="users", hovermode="closest"
         ),
     }
 
@@ -172,7 +168,9 @@ def latency_vs_users_figure(steps: Sequence[StepAggregate], *, subject: str | No
         data.append(_scatter(key, users, ys, COLORS[key], **extra))
     return {
         "data": data,
-        "layout": _layout(_title("Latency vs users", subject), "ms", x_title="users", hovermode="closest"),
+        "layout": base_layout(
+            subject_title("Latency vs users", subject), "ms", x_title="users", hovermode="closest"
+        ),
     }
 
 
@@ -193,8 +191,8 @@ def capacity_curve_figure(steps: Sequence[StepAggregate], *, subject: str | None
     ]
     return {
         "data": data,
-        "layout": _layout(
-            _title("Capacity curve: latency vs achieved throughput", subject),
+        "layout": base_layout(
+            subject_title("Capacity curve: latency vs achieved throughput", subject),
             "ms",
             x_title="achieved requests/s",
             hovermode="closest",
@@ -229,7 +227,7 @@ def endpoint_capacity_figures(endpoint_steps: Mapping[str, Sequence[StepAggregat
     return {
         "throughput": {
             "data": thr,
-            "layout": _layout(
+            "layout": base_layout(
                 "Throughput vs users, per endpoint",
                 "requests/s",
                 x_title="users",
@@ -241,7 +239,7 @@ def endpoint_capacity_figures(endpoint_steps: Mapping[str, Sequence[StepAggregat
         },
         "latency": {
             "data": lat,
-            "layout": _layout(
+            "layout": base_layout(
                 "p95 vs users, per endpoint",
                 "ms",
                 x_title="users",
@@ -253,7 +251,7 @@ def endpoint_capacity_figures(endpoint_steps: Mapping[str, Sequence[StepAggregat
         },
         "curve": {
             "data": curve,
-            "layout": _layout(
+            "layout": base_layout(
                 "Capacity curve per endpoint: p95 vs achieved throughput",
                 "ms",
                 x_title="achieved requests/s",
@@ -293,7 +291,7 @@ def _downsampled(xs: Sequence[Any], ys: Sequence[Any], max_points: int) -> tuple
         xs_out: list[Any] = x.astype(np.int64).tolist()  # whole seconds, as ints
     else:
         xs_out = [int(v) if v.is_integer() else v for v in x.tolist()]
-    return xs_out, _nums_array(y)
+    return xs_out, nums_array(y)
 
 
 COMPARE_SERIES = {
@@ -328,7 +326,7 @@ def compare_timeseries_figures(
                     "line": {"color": color(i), "width": 1.5},
                 }
             )
-        figs[key] = {"data": data, "layout": _layout(title, unit, hovermode="closest", height=320)}
+        figs[key] = {"data": data, "layout": base_layout(title, unit, hovermode="closest", height=320)}
     return figs
 
 
@@ -348,7 +346,7 @@ def compare_capacity_figure(labels: Sequence[str], capacity: Sequence[Sequence[M
         )
     return {
         "data": data,
-        "layout": _layout(
+        "layout": base_layout(
             "Capacity curves: p95 vs achieved throughput (one point per load step)",
             "ms",
             x_title="achieved requests/s",

@@ -10,14 +10,10 @@ a Python template would add kilobytes to every chart.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-Figure = dict[str, Any]
-Row = Mapping[str, Any]
+from runs.figures.common import COLORS, Figure, Row, base_layout, esc, num, subject_title
 
 # Columns of a RunSecond row the time-series charts read (precomputed at ingestion).
 SECOND_COLUMNS = ("t", "users", "requests", "failures", "dropped_iterations", "p50_ms", "p95_ms", "p99_ms")
@@ -31,47 +27,6 @@ TIMESERIES_CHARTS: dict[str, tuple[str, ...]] = {
     "failures": ("failures", "dropped"),
 }
 
-COLORS = {
-    "rps": "#2563eb",
-    "p50": "#16a34a",
-    "p95": "#d97706",
-    "p99": "#dc2626",
-    "users": "#7c3aed",
-    "planned": "#9ca3af",
-    "failures": "#dc2626",
-}
-
-
-def esc(text: Any) -> str:
-    """Escape text for plotly's pseudo-HTML: <, >, & and both quotes."""
-    return html.escape("" if text is None else str(text), quote=True)
-
-
-def _num(value: Any) -> float | int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    if f != f or f in (float("inf"), float("-inf")):
-        return None
-    return round(f, 3)
-
-
-def _nums_array(values: Any) -> list[float | None]:
-    """``[_num(v) for v in values]`` for a float array (one pass, no per-item type checks):
-    non-finite values become ``None``, the rest are rounded to 3 decimals by ``round``."""
-    arr = np.asarray(values, dtype=float)
-    out: list[float | None] = [round(v, 3) for v in arr.tolist()]
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        for i in np.flatnonzero(bad).tolist():
-            out[i] = None
-    return out
-
 
 def series_from_rows(rows: Iterable[Row]) -> dict[str, list[Any]]:
     """Per-second rows (dicts with :data:`SECOND_COLUMNS`) -> parallel lists for the charts.
@@ -83,32 +38,13 @@ def series_from_rows(rows: Iterable[Row]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {k: [] for k in keys}
     for row in sorted(rows, key=lambda r: r["t"]):
         out["t"].append(int(row["t"]))
-        out["rps"].append(_num(row.get("requests")) or 0)
-        out["failures"].append(_num(row.get("failures")) or 0)
-        out["dropped"].append(_num(row.get("dropped_iterations")) or 0)
-        out["users"].append(_num(row.get("users")) or 0)
+        out["rps"].append(num(row.get("requests")) or 0)
+        out["failures"].append(num(row.get("failures")) or 0)
+        out["dropped"].append(num(row.get("dropped_iterations")) or 0)
+        out["users"].append(num(row.get("users")) or 0)
         for key in ("p50", "p95", "p99"):
-            out[key].append(_num(row.get(f"{key}_ms")))
+            out[key].append(num(row.get(f"{key}_ms")))
     return out
-
-
-def _layout(
-    title: str, y_title: str, *, x_title: str = "Seconds since start", **extra: Any
-) -> dict[str, Any]:
-    layout: dict[str, Any] = {
-        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}},
-        "margin": {"l": 56, "r": 16, "t": 40, "b": 44},
-        "height": 280,
-        "xaxis": {"title": {"text": x_title}, "rangemode": "tozero", "zeroline": False},
-        "yaxis": {"title": {"text": y_title}, "rangemode": "tozero"},
-        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
-        "hovermode": "x unified",
-        "paper_bgcolor": "rgba(0,0,0,0)",
-        "plot_bgcolor": "#ffffff",
-        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
-    }
-    layout.update(extra)
-    return layout
 
 
 def _line(name: str, xs: Sequence[Any], ys: Sequence[Any], color: str, **extra: Any) -> dict[str, Any]:
@@ -122,10 +58,6 @@ def _line(name: str, xs: Sequence[Any], ys: Sequence[Any], color: str, **extra: 
     }
     trace.update(extra)
     return trace
-
-
-def _title(what: str, subject: str | None) -> str:
-    return f"{what} · {esc(subject)}" if subject else what
 
 
 def _planned_line(name: str, planned: tuple[Sequence[float], Sequence[float]]) -> dict[str, Any]:
@@ -145,7 +77,7 @@ def requests_figure(
     data = [_line("requests/s", series["t"], series["rps"], COLORS["rps"], fill="tozeroy")]
     if planned_rate is not None:
         data.append(_planned_line("planned iterations/s", planned_rate))
-    return {"data": data, "layout": _layout(_title("Requests per second", subject), "requests/s")}
+    return {"data": data, "layout": base_layout(subject_title("Requests per second", subject), "requests/s")}
 
 
 def latency_figure(series: Mapping[str, Sequence[Any]], *, subject: str | None = None) -> Figure:
@@ -154,7 +86,7 @@ def latency_figure(series: Mapping[str, Sequence[Any]], *, subject: str | None =
             _line(name, series["t"], series[key], COLORS[key], connectgaps=False)
             for key, name in (("p50", "p50"), ("p95", "p95"), ("p99", "p99"))
         ],
-        "layout": _layout(_title("Response time percentiles", subject), "ms"),
+        "layout": base_layout(subject_title("Response time percentiles", subject), "ms"),
     }
 
 
@@ -170,7 +102,7 @@ def users_figure(
     data = [_line(name, series["t"], series["users"], COLORS["users"], line_shape="hv")]
     if planned is not None:
         data.append(_planned_line("planned", planned))
-    return {"data": data, "layout": _layout(_title(title, subject), name)}
+    return {"data": data, "layout": base_layout(subject_title(title, subject), name)}
 
 
 def failures_figure(
@@ -189,7 +121,7 @@ def failures_figure(
             _line("failures/s", series["t"], series["failures"], COLORS["failures"], fill="tozeroy"),
             dropped,
         ],
-        "layout": _layout(_title("Failures per second", subject), "per second"),
+        "layout": base_layout(subject_title("Failures per second", subject), "per second"),
     }
 
 
@@ -212,7 +144,7 @@ def add_threshold_lines(fig: Figure, limits: Iterable[Row], *, metrics: Sequence
     for item in limits:
         if item.get("metric") not in metrics or item.get("method"):
             continue
-        value = _num(item.get("value"))
+        value = num(item.get("value"))
         if value is None:
             continue
         label = esc(f"{item.get('metric')} {item.get('op')} {value:g}")
@@ -297,7 +229,7 @@ def profile_figure(
     what = "Planned arrival rate" if unit == "iterations/s" else "Planned users"
     return {
         "data": [_line(f"planned {unit}", xs, ys, COLORS["users"], fill="tozeroy")],
-        "layout": _layout(_title(what, subject), unit, hovermode="closest", height=240),
+        "layout": base_layout(subject_title(what, subject), unit, hovermode="closest", height=240),
     }
 
 
@@ -311,12 +243,12 @@ def endpoints_figure(rows: Iterable[Row]) -> Figure:
             "orientation": "h",
             "name": key,
             "y": labels,
-            "x": [_num(r.get(f"{key}_ms")) for r in rows],
+            "x": [num(r.get(f"{key}_ms")) for r in rows],
             "marker": {"color": COLORS[key]},
         }
         for key in ("p50", "p95", "p99")
     ]
-    layout = _layout(
+    layout = base_layout(
         "Response time by endpoint",
         "",
         x_title="ms",
@@ -340,8 +272,8 @@ def generator_series(rows: Iterable[Row]) -> dict[int, dict[str, list[Any]]]:
     for row in sorted(rows, key=lambda r: (int(r["generator"]), int(r["t"]))):
         series = out.setdefault(int(row["generator"]), {"t": [], "rps": [], "cpu": []})
         series["t"].append(int(row["t"]))
-        series["rps"].append(_num(row.get("requests")) or 0)
-        series["cpu"].append(_num(row.get("cpu_percent")))
+        series["rps"].append(num(row.get("requests")) or 0)
+        series["cpu"].append(num(row.get("cpu_percent")))
     return out
 
 
@@ -376,9 +308,12 @@ def generators_figures(rows: Iterable[Row], *, subject: str | None = None) -> di
             )
         )
     return {
-        "rps": {"data": rps, "layout": _layout(_title("Requests per second by generator", subject), "req/s")},
+        "rps": {
+            "data": rps,
+            "layout": base_layout(subject_title("Requests per second by generator", subject), "req/s"),
+        },
         "cpu": {
             "data": cpu,
-            "layout": _layout(_title("CPU by generator", subject), "% of one core"),
+            "layout": base_layout(subject_title("CPU by generator", subject), "% of one core"),
         },
     }
