@@ -13,7 +13,7 @@ from runs import access
 from runs.api import schemas as s
 from runs.api._common import Pagination, check_form, editable_team, invalid, merged, responses, team_filter
 from runs.api.runs import start
-from runs.forms import TestPlanForm
+from runs.forms.plans import TestPlanForm
 from runs.models import Run, TestPlan
 from runs.services import catalog
 from runs.services.catalog import PLAN_FIELDS

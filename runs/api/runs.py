@@ -17,7 +17,7 @@ from runs.api import schemas as s
 from runs.api._common import Pagination, check_form, responses, team_filter
 from runs.core.analysis.stored import jsonable
 from runs.core.safety import Refused
-from runs.forms import RunsCompareForm
+from runs.forms.compare import RunsCompareForm
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond, TestPlan
 from runs.selectors import analysis as selectors_analysis
 from runs.selectors import runs as selectors

@@ -24,7 +24,7 @@ from runs.api._common import (
     responses,
     team_filter,
 )
-from runs.forms import (
+from runs.forms.scenarios import (
     LOCUSTFILE_NOT_ALLOWED,
     ScenarioForm,
     StepForm,

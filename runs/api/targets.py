@@ -13,7 +13,7 @@ from ninja.responses import Status
 from runs import access
 from runs.api import schemas as s
 from runs.api._common import Pagination, check_form, editable_team, merged, responses, team_filter
-from runs.forms import TargetForm
+from runs.forms.targets import TargetForm
 from runs.models import Target
 from runs.services import catalog
 

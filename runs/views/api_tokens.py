@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from runs.forms import ApiTokenForm
+from runs.forms.api_tokens import ApiTokenForm
 from runs.models import ApiToken
 from runs.services.api_tokens import TokenError, api_token_create, api_token_revoke
 

@@ -9,7 +9,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from runs import access
 from runs.core.cron import CronError
 from runs.figures import runs as figures
-from runs.forms import PlanScheduleForm, RunAnnotationForm, TestPlanForm
+from runs.forms.plans import PlanScheduleForm, TestPlanForm
+from runs.forms.runs import RunAnnotationForm
 from runs.models import TestPlan
 from runs.selectors import analysis as selectors_analysis
 from runs.selectors import catalog as selectors_catalog

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from runs import access
 from runs.figures import runs as figures
-from runs.forms import ProfileForm, ProfileParamsForm
+from runs.forms.profiles import ProfileForm, ProfileParamsForm
 from runs.models import LoadProfile
 from runs.selectors import catalog as selectors_catalog
 from runs.services import catalog

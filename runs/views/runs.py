@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from runs import access
 from runs.figures import analysis as figures_analysis
 from runs.figures import runs as figures
-from runs.forms import RunAnnotationForm, RunListFilterForm
+from runs.forms.runs import RunAnnotationForm, RunListFilterForm
 from runs.models import Run
 from runs.selectors import analysis as selectors_analysis
 from runs.selectors import catalog as selectors_catalog

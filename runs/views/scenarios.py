@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from runs import access
-from runs.forms import ScenarioForm, scenario_variables_check, source_formset, step_formset
+from runs.forms.scenarios import ScenarioForm, scenario_variables_check, source_formset, step_formset
 from runs.models import Scenario
 from runs.selectors import catalog as selectors_catalog
 from runs.services import catalog

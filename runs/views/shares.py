@@ -23,7 +23,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from runs import access
 from runs.figures import analysis as figures_analysis
-from runs.forms import CompareWindowForm, RunsCompareForm, ShareCreateForm
+from runs.forms.compare import CompareWindowForm, RunsCompareForm
+from runs.forms.shares import ShareCreateForm
 from runs.models import Run, ShareLink
 from runs.selectors import analysis as selectors_analysis
 from runs.selectors import runs as selectors

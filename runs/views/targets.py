@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from runs import access
-from runs.forms import TargetForm
+from runs.forms.targets import TargetForm
 from runs.models import Target
 from runs.selectors import catalog as selectors_catalog
 from runs.services import catalog

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from runs.engine.scenario_vars import MAX_SOURCE_BYTES
-from runs.forms import LOCUSTFILE_NOT_ALLOWED
+from runs.forms.scenarios import LOCUSTFILE_NOT_ALLOWED
 from runs.models import Scenario, ScenarioDataSource, Team
 
 from .conftest import ApiClient, api_for

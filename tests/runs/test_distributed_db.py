@@ -13,7 +13,7 @@ from django.urls import reverse
 from runs.core.histogram import Histogram
 from runs.engine import protocol
 from runs.engine.merge import merge_seconds
-from runs.forms import TestPlanForm
+from runs.forms.plans import TestPlanForm
 from runs.models import GeneratorSecond, LoadProfile, Run, RunSecond
 from runs.services import catalog
 from runs.services.results import results_ingest

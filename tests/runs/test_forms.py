@@ -7,16 +7,10 @@ from typing import Any
 
 import pytest
 
-from runs.forms import (
-    ProfileForm,
-    ProfileParamsForm,
-    ScenarioForm,
-    StepForm,
-    TargetForm,
-    TestPlanForm,
-    parse_expected_statuses,
-    step_formset,
-)
+from runs.forms.plans import TestPlanForm
+from runs.forms.profiles import ProfileForm, ProfileParamsForm
+from runs.forms.scenarios import ScenarioForm, StepForm, parse_expected_statuses, step_formset
+from runs.forms.targets import TargetForm
 from runs.models import LoadProfile, Scenario, ScenarioStep, Target
 
 
