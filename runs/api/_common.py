@@ -82,6 +82,6 @@ def merged(current: dict[str, Any], patch: Schema) -> dict[str, Any]:
 
 def responses(ok: dict[int, Any]) -> dict[int, Any]:
     """``ok`` plus the error bodies every authenticated endpoint may answer."""
-    from runs.api.schemas import Error
+    from runs.api.schemas.common import Error
 
     return {**ok, 401: Error, 403: Error, 404: Error}
