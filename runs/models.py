@@ -86,14 +86,37 @@ class Membership(models.Model):
         return self.RANK[self.role] >= self.RANK[role]
 
 
-class Target(models.Model):
+class TeamOwned(models.Model):
+    """What every team-owned catalog object has: its team, a name, who made it and when; listed by
+    name. ``url_name`` is the page that edits or shows one."""
+
+    url_name = ""
+
+    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
+    name = models.CharField(max_length=200)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse(self.url_name, args=[self.pk])
+
+
+class Target(TeamOwned):
+    url_name = "runs-target-edit"
+
     class Auth(models.TextChoices):
         NONE = "none", "None"
         BASIC = "basic", "Basic"
         BEARER = "bearer", "Bearer token"
 
-    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
-    name = models.CharField(max_length=200)
     base_url = models.CharField(max_length=500, validators=[HTTP_URL])
     headers = models.JSONField(default=dict, blank=True)
     auth_type = models.CharField(max_length=10, choices=Auth.choices, default=Auth.NONE)
@@ -104,21 +127,11 @@ class Target(models.Model):
     timeout_seconds = models.FloatField(
         default=30.0, validators=[MinValueValidator(0.1), MaxValueValidator(600)]
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name", "id"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("runs-target-edit", args=[self.pk])
 
 
-class Scenario(models.Model):
+class Scenario(TeamOwned):
+    url_name = "runs-scenario-edit"
+
     class UserClass(models.TextChoices):
         FAST = "fast", "FastHttpUser (geventhttpclient, fastest)"
         HTTP = "http", "HttpUser (requests)"
@@ -131,8 +144,6 @@ class Scenario(models.Model):
         WEIGHTED = "weighted", "Weighted: each iteration runs one step picked by weight"
         SEQUENCE = "sequence", "Sequence: each iteration runs every step in order"
 
-    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
-    name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.STEPS)
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.WEIGHTED)
@@ -142,18 +153,6 @@ class Scenario(models.Model):
     think_time_min = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
     think_time_max = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
     user_class = models.CharField(max_length=10, choices=UserClass.choices, default=UserClass.FAST)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name", "id"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("runs-scenario-edit", args=[self.pk])
 
 
 class ScenarioStep(models.Model):
@@ -218,33 +217,21 @@ class ScenarioDataSource(models.Model):
         return self.filename or ", ".join(self.columns)
 
 
-class LoadProfile(models.Model):
+class LoadProfile(TeamOwned):
+    url_name = "runs-profile-edit"
+
     KIND_CHOICES = [(k, profiles.KIND_LABELS[k]) for k in profiles.KINDS]
 
-    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
-    name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=KIND_CHOICES, default="constant")
     params = models.JSONField(default=dict)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name", "id"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("runs-profile-edit", args=[self.pk])
 
     def plan(self) -> profiles.Plan:
         return profiles.build_plan(self.kind, self.params)
 
 
-class TestPlan(models.Model):
-    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
-    name = models.CharField(max_length=200)
+class TestPlan(TeamOwned):
+    url_name = "runs-plan-detail"
+
     target = models.ForeignKey(Target, related_name="plans", on_delete=models.PROTECT)
     scenario = models.ForeignKey(Scenario, related_name="plans", on_delete=models.PROTECT)
     profile = models.ForeignKey(LoadProfile, related_name="plans", on_delete=models.PROTECT)
@@ -268,21 +255,9 @@ class TestPlan(models.Model):
     baseline_run = models.ForeignKey(
         "Run", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     # pytest would otherwise try to collect a class whose name starts with "Test".
     __test__ = False
-
-    class Meta:
-        ordering = ["name", "id"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("runs-plan-detail", args=[self.pk])
 
 
 class Run(models.Model):

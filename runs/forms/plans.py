@@ -9,6 +9,7 @@ from django.conf import settings
 
 from runs.core import profiles, thresholds
 from runs.models import LoadProfile, Scenario, Target, Team, TestPlan
+from runs.services.catalog import PLAN_FIELDS
 
 
 class ThresholdsField(forms.CharField):
@@ -49,7 +50,7 @@ class TestPlanForm(forms.ModelForm):
 
     class Meta:
         model = TestPlan
-        fields = ["name", "target", "scenario", "profile", "generators", "notes", "thresholds"]
+        fields = list(PLAN_FIELDS)
         labels = {"profile": "Load profile"}
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 

@@ -14,6 +14,7 @@ from runs.core.locustfiles import locustfile_problems
 from runs.engine import scenario_vars as sv
 from runs.forms.common import JSON_ATTRS, JSONObjectField, json_error_where, json_object, string_map
 from runs.models import METHODS, Scenario, ScenarioDataSource, ScenarioStep
+from runs.services.catalog import SCENARIO_FIELDS, STEP_FIELDS
 
 LOCUSTFILE_NOT_ALLOWED = (
     "Locustfile scenarios are not allowed for this team; an operator can allow them in the admin."
@@ -47,16 +48,7 @@ def parse_expected_statuses(text: str) -> list[tuple[int, int]]:
 class ScenarioForm(forms.ModelForm):
     class Meta:
         model = Scenario
-        fields = [
-            "name",
-            "description",
-            "kind",
-            "mode",
-            "locustfile",
-            "user_class",
-            "think_time_min",
-            "think_time_max",
-        ]
+        fields = list(SCENARIO_FIELDS)
         labels = {
             "think_time_min": "Think time min (s)",
             "think_time_max": "Think time max (s)",
@@ -142,18 +134,7 @@ class StepForm(forms.ModelForm):
 
     class Meta:
         model = ScenarioStep
-        fields = [
-            "name",
-            "method",
-            "path",
-            "query",
-            "headers",
-            "body_type",
-            "body",
-            "weight",
-            "expected_statuses",
-            "extract",
-        ]
+        fields = list(STEP_FIELDS)
         labels = {"expected_statuses": "Expected status codes"}
         widgets = {
             "body": forms.Textarea(attrs={**JSON_ATTRS, "rows": 3}),

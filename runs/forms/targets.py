@@ -9,6 +9,7 @@ from django import forms
 from runs.core.safety import Refused
 from runs.forms.common import JSON_ATTRS, JSONObjectField, string_map
 from runs.models import Target
+from runs.services.catalog import TARGET_FIELDS
 from runs.services.safety import target_save_check
 
 
@@ -31,17 +32,7 @@ class TargetForm(forms.ModelForm):
 
     class Meta:
         model = Target
-        fields = [
-            "name",
-            "base_url",
-            "headers",
-            "auth_type",
-            "auth_username",
-            "auth_password",
-            "auth_token",
-            "verify_tls",
-            "timeout_seconds",
-        ]
+        fields = list(TARGET_FIELDS)
         labels = {
             "base_url": "Base URL",
             "verify_tls": "Verify TLS certificates",

@@ -12,6 +12,7 @@ from django.db.models import Count, QuerySet
 
 from runs.core import profiles
 from runs.models import LoadProfile, Scenario, Target, Team, TestPlan
+from runs.services.catalog import STEP_FIELDS
 
 
 def plan_list(*, team: Team) -> QuerySet[TestPlan]:
@@ -76,20 +77,7 @@ def _step_row(step: dict[str, Any]) -> dict[str, Any]:
 def scenario_step_rows(*, scenario: Scenario) -> list[dict[str, Any]]:
     """Steps in the shape of a run snapshot's steps, so one table shows both."""
     return [
-        _step_row(
-            {
-                "name": step.display_name,
-                "method": step.method,
-                "path": step.path,
-                "query": step.query,
-                "headers": step.headers,
-                "body_type": step.body_type,
-                "body": step.body,
-                "weight": step.weight,
-                "expected_statuses": step.expected_statuses,
-                "extract": step.extract,
-            }
-        )
+        _step_row({**{f: getattr(step, f) for f in STEP_FIELDS}, "name": step.display_name})
         for step in scenario.steps.all()
     ]
 

@@ -14,6 +14,7 @@ from runs.core import profiles
 from runs.models import Run, Scenario, TestPlan
 from runs.services import caps, dispatch, safety
 from runs.services.annotations import Annotations
+from runs.services.catalog import SOURCE_FIELDS, STEP_FIELDS, TARGET_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,8 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
         "generators": plan.generators,
         "target": {
             "id": target.pk,
-            "name": target.name,
-            "base_url": target.base_url,
+            **{f: getattr(target, f) for f in TARGET_FIELDS},
             "headers": dict(target.headers or {}),
-            "auth_type": target.auth_type,
-            "auth_username": target.auth_username,
-            "auth_password": target.auth_password,
-            "auth_token": target.auth_token,
-            "verify_tls": target.verify_tls,
-            "timeout_seconds": target.timeout_seconds,
         },
         "scenario": {
             "id": scenario.pk,
@@ -54,26 +48,15 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
             "think_time_max": scenario.think_time_max,
             **({"locustfile": scenario.locustfile} if scenario.kind == Scenario.Kind.LOCUSTFILE else {}),
             "sources": [
-                {
-                    "kind": s.kind,
-                    "mode": s.mode,
-                    "filename": s.filename,
-                    "columns": list(s.columns),
-                    "rows": s.rows,
-                }
+                {**{f: getattr(s, f) for f in SOURCE_FIELDS}, "columns": list(s.columns)}
                 for s in scenario.sources.all()
             ],
             "steps": [
                 {
+                    **{f: getattr(step, f) for f in STEP_FIELDS},
                     "name": step.display_name,
-                    "method": step.method,
-                    "path": step.path,
                     "query": dict(step.query or {}),
                     "headers": dict(step.headers or {}),
-                    "body_type": step.body_type,
-                    "body": step.body,
-                    "weight": step.weight,
-                    "expected_statuses": step.expected_statuses,
                     "extract": list(step.extract or []),
                 }
                 for step in scenario.steps.all()
