@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, get_type_hints
 
 from ninja import Field, Schema
+from pydantic import create_model
 
 from runs.api.schemas.common import RunStatus
 from runs.api.schemas.plans import ThresholdOut
+from runs.core.ci import driver as ci_driver
 from runs.selectors import runs as selectors
 
 
@@ -42,45 +44,28 @@ class ThresholdAbortOut(Schema):
     message: str
 
 
-class CiStatusOut(Schema):
-    """``runs.core.ci.driver.RunStatus``."""
-
-    id: int
-    status: RunStatus
-    active: bool
-    t: int = Field(..., description="Seconds stored so far.")
-    planned_seconds: float
-    users: int
-    rps: float
-    p95_ms: float | None
-    requests: int
-    failures: int
+def _ci_schema(name: str, shape: type, **overrides: Any) -> type[Schema]:
+    """A response schema with the fields of one of the CI driver's TypedDicts, in its order (the
+    driver's shape is the one definition); ``overrides`` narrow a field's type or describe it."""
+    fields: dict[str, Any] = {key: (kind, ...) for key, kind in get_type_hints(shape).items()}
+    fields.update(overrides)
+    return create_model(name, __base__=Schema, __doc__=f"``{shape.__module__}.{shape.__name__}``.", **fields)
 
 
-class CiResultOut(Schema):
-    """``runs.core.ci.driver.RunResult``."""
-
-    id: int
-    url: str
-    plan: str
-    status: RunStatus
-    error_message: str
-    duration_seconds: float | None
-    requests: int
-    failures: int
-    rps: float
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    max_ms: float | None
-    passed: bool | None
-    threshold_count: int
-    thresholds: list[ThresholdVerdictOut]
+CiStatusOut = _ci_schema(
+    "CiStatusOut",
+    ci_driver.RunStatus,
+    status=(RunStatus, ...),
+    t=(int, Field(..., description="Seconds stored so far.")),
+)
+CiResultOut = _ci_schema(
+    "CiResultOut", ci_driver.RunResult, status=(RunStatus, ...), thresholds=(list[ThresholdVerdictOut], ...)
+)
 
 
 class CiOut(Schema):
-    status: CiStatusOut
-    result: CiResultOut
+    status: CiStatusOut  # type: ignore[valid-type]
+    result: CiResultOut  # type: ignore[valid-type]
 
 
 class RunOut(Schema):
