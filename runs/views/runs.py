@@ -98,6 +98,7 @@ def run_page_context(
             "after": rows[-1]["t"] if rows else -1,
             "active": run.is_active,
             "charts": figures.TIMESERIES_CHARTS,
+            "statuses": dict(Run.Status.choices),
         },
     }
 

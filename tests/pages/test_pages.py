@@ -558,6 +558,8 @@ def test_running_run_page_shows_progress_cancel_and_live_config(
     assert live["active"] is True and live["after"] == 1
     assert live["url"] == reverse("runs-live", args=[run.pk])
     assert live["charts"]["latency"] == ["p50", "p95", "p99"]
+    # charts.js labels the status badge from these (Run.Status), not from a list of its own.
+    assert live["statuses"] == dict(Run.Status.choices) and live["statuses"]["finished"] == "Finished"
 
 
 def test_live_json_returns_only_the_seconds_after_t(alice_client: Client, finished_run: Run) -> None:
