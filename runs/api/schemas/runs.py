@@ -1,4 +1,5 @@
-"""API schemas of runs: the run, its progress, series, endpoints, errors, analysis, comparison, baseline and CI result."""
+"""API schemas of runs: the run, its progress, series, endpoints, errors, analysis, comparison,
+baseline and CI result."""
 
 from __future__ import annotations
 
