@@ -1,10 +1,10 @@
-"""The real ScaleTest child (runs.engine.child) with a tap: every raw response time Locust
+"""The real ScaleTest child (runs.core.engine.child) with a tap: every raw response time Locust
 hands to the child's recorder is also kept, and written to $BENCH_TAP (ms, one per line)
 just before the child exits. The fidelity benchmark compares the percentiles ScaleTest
 stores (exact histograms, merged by the parent) with exact percentiles of these samples.
 
 Only for bench/fidelity.py, which makes runs.engine.runner spawn this instead of
-``python -m runs.engine.child``. Nothing else in the child changes.
+``python -m runs.core.engine.child``. Nothing else in the child changes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runs.engine import child  # noqa: E402  (imports Locust first, as the real child does)
+from runs.core.engine import child  # noqa: E402  (imports Locust first, as the real child does)
 
 _samples: list[float] = []
 _on_request = child.Recorder.on_request

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from runs import profiles, thresholds
 from runs.access import MAX_ID
-from runs.engine import scenario_vars as sv
+from runs.core.engine import scenario_vars as sv
 from runs.locustfiles import locustfile_problems
 from runs.models import (
     METHODS,

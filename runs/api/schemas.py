@@ -14,7 +14,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 
 from runs import profiles, selectors, thresholds
-from runs.engine.scenario_vars import MAX_SOURCE_BYTES
+from runs.core.engine.scenario_vars import MAX_SOURCE_BYTES
 from runs.models import METHODS
 from runs.services.catalog import STEP_FIELDS
 

@@ -1,7 +1,7 @@
 """One load generator of a distributed run, executed inside a Celery task on the generator queue.
 
 The run's own task (``runs.engine.runner``) starts the Locust child as a master and sends one
-``run_generator`` task per generator. Each runs ``python -m runs.engine.child`` in worker mode,
+``run_generator`` task per generator. Each runs ``python -m runs.core.engine.child`` in worker mode,
 connected to the master over ZeroMQ: the measurements travel to the master, which merges them
 and is the run's only writer. This parent only makes sure its child never outlives the run:
 

@@ -1,12 +1,12 @@
 """The parent side of a run, executed inside the Celery task: supervise the Locust child.
 
-It spawns ``python -m runs.engine.child``, hands it the snapshot, stores what the child
+It spawns ``python -m runs.core.engine.child``, hands it the snapshot, stores what the child
 measures in batches every 2 s, keeps the heartbeat fresh (every second), forwards cancels,
 stops the run when an ``abort`` threshold stays crossed (``runs.thresholds.AbortWatch``),
 enforces the time cap and always ends the run ``finished``, ``failed`` or ``cancelled``.
 Nothing already measured is dropped: the last partial batch is stored before the run ends,
 whatever happened.
-``runs.engine.protocol`` documents the channel.
+``runs.core.engine.protocol`` documents the channel.
 
 This module never imports Locust; the child is a separate process because Locust's gevent
 monkey-patching breaks Django and Celery's prefork pool.
@@ -35,8 +35,8 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from runs import thresholds
-from runs.engine import protocol
-from runs.lifetime import die_with_parent_preexec
+from runs.core.engine import protocol
+from runs.core.lifetime import die_with_parent_preexec
 from runs.models import Run
 from runs.safety import Refused
 from runs.services.results import results_ingest
@@ -66,10 +66,10 @@ _EOF = object()
 def spawn_child() -> subprocess.Popen[bytes]:
     # Its own process group: a Ctrl-C or signal aimed at the worker's group does not hit
     # the child behind our back; the parent decides how it stops. The kernel kills it if this
-    # process dies (runs.lifetime); tasks run on the pool process's main thread, which lives
+    # process dies (runs.core.lifetime); tasks run on the pool process's main thread, which lives
     # as long as the process, so the signal does not fire early.
     return subprocess.Popen(
-        [sys.executable, "-m", "runs.engine.child"],
+        [sys.executable, "-m", "runs.core.engine.child"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

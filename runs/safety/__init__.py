@@ -10,7 +10,7 @@
 
 ``runs.services.safety`` puts them together for ``run_create`` and the runner; the runner
 hands the checked address to the Locust child, which connects to nothing else
-(``runs.engine.pinning``), so a name that resolves differently later (DNS rebinding) changes
+(``runs.core.engine.pinning``), so a name that resolves differently later (DNS rebinding) changes
 nothing.
 """
 

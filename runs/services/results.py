@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
-from runs.engine import protocol
+from runs.core.engine import protocol
 from runs.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, GeneratorSecond, Run, RunSecond
 

@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from runs.engine.protocol import DoneMessage, FatalMessage, HelloMessage, SecondMessage
+from runs.core.engine.protocol import DoneMessage, FatalMessage, HelloMessage, SecondMessage
 from runs.histogram import Histogram
 
 from .helpers import BASE_DIR, Child, snapshot, target_count

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from runs.ci.driver import exit_code
 from runs.ci.local import run_result_payload
-from runs.engine.protocol import EndpointSecond as EndpointMsg
-from runs.engine.protocol import SecondMessage
+from runs.core.engine.protocol import EndpointSecond as EndpointMsg
+from runs.core.engine.protocol import SecondMessage
 from runs.histogram import Histogram
 from runs.models import Run
 from runs.services.results import results_ingest

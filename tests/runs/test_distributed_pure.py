@@ -12,8 +12,8 @@ import random
 import pytest
 
 from runs import figures
-from runs.engine import protocol
-from runs.engine.merge import SecondMerger, merge_seconds
+from runs.core.engine import protocol
+from runs.core.engine.merge import SecondMerger, merge_seconds
 from runs.histogram import Histogram
 
 START = 1_760_000_000

@@ -5,7 +5,7 @@ Every long-lived process ScaleTest starts asks the kernel to kill it when its pa
 no cleanup code, so a clean-shutdown path alone leaves orphans behind. The chain:
 
 * ``manage.py up`` -> demo target, Celery worker, beat, gunicorn master (``die_with_parent_preexec``
-  in ``runs.supervisor``);
+  in ``runs.core.supervisor``);
 * gunicorn master -> its workers (``post_fork`` in ``scaletest_site/gunicorn_conf.py``);
 * Celery worker -> its prefork pool (Celery does this itself: ``process_initializer``) and an
   embedded beat of ``worker -B`` (``runs.tasks``, on ``beat_embedded_init``);

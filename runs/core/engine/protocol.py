@@ -44,7 +44,7 @@ Transport
               "requests": 48, "failures": 0, "cpu_percent": 41.5}, ...]``: each generator's
               share of the second; ``cpu_percent`` is then the busiest generator's, and the
               rest of the message is the exact merge of the generators' own seconds
-              (``runs.engine.merge``).
+              (``runs.core.engine.merge``).
   ``master``  ``{"type": "master", "port": 41234}``
               Master mode only, before ``hello``: the Locust master listens on ``port`` (on the
               ``bind_host`` it was given); the parent now sends the generators there. ``hello``

@@ -1,6 +1,6 @@
 """Scenario variables, pure: templates, data sources (CSV, lists), row picking, extraction.
 
-No Locust, no Django: the child (``runs.engine.child``) and the forms both use it, and it is
+No Locust, no Django: the child (``runs.core.engine.child``) and the forms both use it, and it is
 tested on its own.
 
 Template syntax: ``${name}`` inserts a variable; ``$${`` is a literal ``${``. Names are

@@ -2,7 +2,7 @@
 
 Pure module: no Locust, no Django, no I/O; the child (master mode) feeds it what the Locust
 workers attach to their ``report_to_master`` data and sends what it returns as ordinary
-``second`` messages (``runs.engine.protocol``), so the parent stores a distributed run exactly
+``second`` messages (``runs.core.engine.protocol``), so the parent stores a distributed run exactly
 as a single-process one.
 
 Each generator reports ``{"index": k, "through": E, "seconds": [<second dicts>]}``: its own

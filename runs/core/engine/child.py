@@ -1,16 +1,16 @@
-"""The Locust child process: ``python -m runs.engine.child``.
+"""The Locust child process: ``python -m runs.core.engine.child``.
 
 The only module that imports Locust (and so gevent's monkey-patching). It never imports
 Django. It reads the run snapshot as the first line of stdin, runs the load and streams
-per-second results as JSON lines on stdout; ``runs.engine.protocol`` documents the channel.
+per-second results as JSON lines on stdout; ``runs.core.engine.protocol`` documents the channel.
 
 Closed-model profiles (users) run on Locust's runner with a ``LoadTestShape`` driven by
 ``runs.profiles.shape_tick``. Arrival-rate profiles run on :class:`OpenLoad` instead, which
 Locust lacks: iterations start on a schedule, whatever the response times.
 
 Distributed runs use Locust's own master/worker mode over ZeroMQ (``engine.mode``, see
-``runs.engine.protocol``): the master drives the shape and merges the workers' exact
-per-second measurements (``runs.engine.merge``), which each worker attaches to Locust's
+``runs.core.engine.protocol``): the master drives the shape and merges the workers' exact
+per-second measurements (``runs.core.engine.merge``), which each worker attaches to Locust's
 ``report_to_master`` event data instead of Locust's own stats.
 """
 
@@ -53,8 +53,8 @@ from locust.runners import (
 )
 
 from runs import profiles
-from runs.engine import merge, pinning, protocol
-from runs.engine import scenario_vars as sv
+from runs.core.engine import merge, pinning, protocol
+from runs.core.engine import scenario_vars as sv
 from runs.histogram import Histogram
 
 log = logging.getLogger("scaletest.child")
@@ -298,7 +298,7 @@ def _quote_path_value(value: str) -> str:
 class ExtractingExpect:
     """Per request of a step that extracts: judges the status as :class:`Expect`, then
     extracts into the iteration's values. A value that cannot be extracted fails the request
-    (an :class:`~runs.engine.scenario_vars.ExtractionError` in the errors table)."""
+    (an :class:`~runs.core.engine.scenario_vars.ExtractionError` in the errors table)."""
 
     __slots__ = ("expect", "extractor", "values", "ok")
 
@@ -475,7 +475,7 @@ def load_locustfile(source: str, *, host: str) -> list[type]:
     """The User classes of a locustfile, with their host forced to the target's.
 
     The file runs in a fresh module in this (pinned) child: name resolution only answers the
-    target's checked address (``runs.engine.pinning``), so the ``client`` of HttpUser and
+    target's checked address (``runs.core.engine.pinning``), so the ``client`` of HttpUser and
     FastHttpUser, and any other library that resolves names, reaches the target only. Code in
     the file can still do anything the worker's OS user can (raw sockets to IP literals,
     files): that is why locustfile scenarios need an administrator's permission
