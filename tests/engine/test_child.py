@@ -174,7 +174,7 @@ PARENT_SCRIPT = """
 import sys, time
 import django
 django.setup()
-from runs.engine.runner import spawn_child
+from runs.engine.supervision import spawn_child
 child = spawn_child()
 child.stdin.write(sys.stdin.readline().encode())
 child.stdin.flush()
