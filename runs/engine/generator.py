@@ -17,7 +17,6 @@ Stopping a generator while the run goes on makes the master end the run ``failed
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
+from runs.core.engine import protocol
 from runs.engine.supervision import (
     HEARTBEAT_SECONDS,
     POLL_SECONDS,
@@ -57,19 +57,17 @@ def generator_execute(
     stop_grace = float(settings.SCALETEST_STOP_GRACE_SECONDS)
     cap = run_cap_seconds(run.planned_seconds) + settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS
     sup = ChildState(run_id=run_id, cap_seconds=cap, stop_grace=stop_grace)
-    first_line = dict(run.snapshot)
-    first_line["engine"] = {
-        "mode": "worker",
-        "index": index,
-        "master_host": master_host,
-        "master_port": master_port,
-        "master_timeout": MASTER_TIMEOUT_SECONDS,
-        "stop_timeout": child_stop_timeout(stop_grace),
-        "pin": pin,
-    }
+    engine = protocol.WorkerOptions(
+        index=index,
+        master_host=master_host,
+        master_port=master_port,
+        master_timeout=MASTER_TIMEOUT_SECONDS,
+        stop_timeout=child_stop_timeout(stop_grace),
+        pin=protocol.parse_pin(pin),
+    )
     io = ChildIO(spawn_child())
     try:
-        io.send((json.dumps(first_line) + "\n").encode())
+        io.send(protocol.encode_start(run.snapshot, engine))
         _watch(sup, io)
     finally:
         returncode = reap_child(io, stop_grace)

@@ -13,7 +13,6 @@ this parent shares with a generator's (spawning, reading, stopping the child).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import signal
 import socket
@@ -150,21 +149,12 @@ def run_execute(*, run_id: int) -> str:
     )
     sup.last_t = run.last_t  # -1 for a new run; higher if an earlier attempt stored seconds
     sup.watch = _abort_watch(run)
-    first_line = dict(run.snapshot)
-    # Users get until a little before SIGTERM to finish their current request.
-    first_line["engine"] = {"stop_timeout": child_stop_timeout(stop_grace), "pin": pin}
-    if generators > 1:
-        first_line["engine"].update(
-            mode="master",
-            generators=generators,
-            bind_host=settings.SCALETEST_GENERATOR_BIND,
-            join_timeout=settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS,
-        )
     io: ChildIO | None = None
     try:
+        engine = _engine_options(generators, stop_grace, pin)
         proc = spawn_child()
         io = ChildIO(proc)
-        io.send((json.dumps(first_line) + "\n").encode())
+        io.send(protocol.encode_start(run.snapshot, engine))
         _supervise(sup, io)
     except Exception as exc:
         log.exception("run %s: supervision failed", run_id)
@@ -183,6 +173,20 @@ def run_execute(*, run_id: int) -> str:
         _with_db_retry(run_finish, run_id=run_id, status=status, error_message=message)
         log.info("run %s ended %s %s", run_id, status, message[:200])
     return status
+
+
+def _engine_options(generators: int, stop_grace: float, pin: dict[str, Any] | None) -> protocol.EngineOptions:
+    """The child's options: one process, or the master of ``generators`` Locust workers."""
+    stop_timeout = child_stop_timeout(stop_grace)
+    if generators > 1:
+        return protocol.MasterOptions(
+            stop_timeout=stop_timeout,
+            pin=protocol.parse_pin(pin),
+            generators=generators,
+            bind_host=settings.SCALETEST_GENERATOR_BIND,
+            join_timeout=settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS,
+        )
+    return protocol.LocalOptions(stop_timeout=stop_timeout, pin=protocol.parse_pin(pin))
 
 
 def run_generators(run: Run) -> int:

@@ -165,7 +165,7 @@ def test_a_bad_snapshot_is_reported_as_fatal() -> None:
     child = Child('{"target": {}}')
     messages = child.read_all()
     assert isinstance(messages[-1], FatalMessage)
-    assert "KeyError" in messages[-1].message
+    assert messages[-1].message == "the run's snapshot is invalid: target.base_url must be a non-empty string"
     assert child.proc.returncode == 2
 
 
