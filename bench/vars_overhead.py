@@ -92,7 +92,8 @@ def child_module(code_dir: Path) -> str | None:
     """The child's module in ``code_dir`` (older checkouts have it at ``runs.engine.child``)."""
     for module in ("runs.core.engine.child", "runs.engine.child"):
         parts = module.split(".")
-        if (code_dir.joinpath(*parts) / "__init__.py").exists() or code_dir.joinpath(*parts[:-1], "child.py").exists():
+        package, single = code_dir.joinpath(*parts), code_dir.joinpath(*parts[:-1], "child.py")
+        if (package / "__init__.py").exists() or single.exists():
             return module
     return None
 
@@ -159,7 +160,7 @@ def main() -> None:
     extracted = extract(args.baseline) if args.baseline else None
     baseline_dir = extracted or (Path(args.baseline_dir) if args.baseline_dir else None)
     if baseline_dir is not None and child_module(baseline_dir) is None:
-        raise SystemExit(f"{baseline_dir} holds no Locust child (runs/core/engine/child/): not a ScaleTest checkout")
+        raise SystemExit(f"{baseline_dir} holds no Locust child: not a ScaleTest checkout")
     if baseline_dir is not None:
         print(f"baseline: {args.baseline or ''} {baseline_dir}")
     nginx = common.Nginx()

@@ -21,8 +21,8 @@ from typing import Any
 import psutil
 import pytest
 
-from runs.engine.reaper import runs_reap_stale
 from runs.core.lifetime import beat_lock_holder
+from runs.engine.reaper import runs_reap_stale
 from runs.models import Run, RunSecond
 from runs.services.runs import plan_snapshot
 from runs.tasks import execute_run

@@ -79,7 +79,7 @@ master it left, which ends the run: see ``runs.engine.runner``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, NotRequired, TypedDict
 
@@ -703,7 +703,7 @@ def _parse_error(data: Any) -> ErrorCount:
     )
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[Mapping[str, Any]], Message]] = {
     "hello": parse_hello,
     "second": parse_second,
     "done": parse_done,

@@ -19,7 +19,7 @@ import json
 import random
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -403,7 +403,7 @@ def step_names_used(step: Mapping[str, Any]) -> frozenset[str]:
 
 
 def undefined_variables(
-    *, mode: str, source_names: Iterable[str], steps: list[Mapping[str, Any]]
+    *, mode: str, source_names: Iterable[str], steps: Sequence[Mapping[str, Any]]
 ) -> list[tuple[int, list[str]]]:
     """(step index, names it uses that nothing defines before it). In ``sequence`` mode a step
     may use what earlier steps extract; in ``weighted`` mode only data sources define names."""

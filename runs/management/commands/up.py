@@ -22,8 +22,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from runs.services.demo import demo_seed, demo_team
 from runs.core.supervisor import Program, Supervisor
+from runs.services.demo import demo_seed, demo_team
 from scaletest_site.staticfiles import static_collect
 
 

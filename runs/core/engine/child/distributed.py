@@ -224,8 +224,13 @@ def run_worker(
     env.events.test_start.add_listener(on_test_start)
     env.events.test_stop.add_listener(on_test_stop)
     env.events.report_to_master.add_listener(on_report)
-    # The master's quit (or a silent master) kills the runner's greenlets: the run is over.
-    gevent.spawn(lambda: (runner.greenlet.join(), child.request_stop("finished")))
+
+    def on_master_gone() -> None:
+        # The master's quit (or a silent master) kills the runner's greenlets: the run is over.
+        runner.greenlet.join()
+        child.request_stop("finished")
+
+    gevent.spawn(on_master_gone)
     child.stop_event.wait()
     if len(runner.greenlet):
         # Stopped from our side (the generator task, SIGTERM): tell the master we left.
