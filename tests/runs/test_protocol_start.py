@@ -214,3 +214,27 @@ def test_a_second_payload_encodes_to_a_line_the_parent_parses() -> None:
         cpu_percent=None,
         errors=(protocol.ErrorCount("GET", "/", "E", "m", 2),),
     )
+
+
+def test_a_workers_report_to_its_master_is_checked_for_shape() -> None:
+    seconds = [{"type": "second", "epoch": 5, "users": 1, "cpu_percent": None, "endpoints": [], "errors": []}]
+    data = {"stats": [], protocol.REPORT_KEY: {"index": 1, "through": 6, "seconds": seconds}}
+    assert protocol.parse_worker_report(data) == {"index": 1, "through": 6, "seconds": seconds}
+    before_load = {protocol.REPORT_KEY: {"index": 0, "through": None, "seconds": []}}
+    assert protocol.parse_worker_report(before_load) == {"index": 0, "through": None, "seconds": []}
+    assert protocol.parse_worker_report({"stats": []}) is None  # a worker that is not ours
+
+
+@pytest.mark.parametrize(
+    ("part", "message"),
+    [
+        ({"through": 1, "seconds": []}, "report.index must be an integer"),
+        ({"index": 1001, "through": 1, "seconds": []}, "report.index must be <= 1000"),
+        ({"index": 0, "through": "6", "seconds": []}, "report.through must be an integer"),
+        ({"index": 0, "through": 6, "seconds": [5]}, "report.seconds must be a list of objects"),
+    ],
+)
+def test_a_bad_worker_report_is_refused_by_name(part: dict[str, Any], message: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        protocol.parse_worker_report({protocol.REPORT_KEY: part})
+    assert str(caught.value) == message

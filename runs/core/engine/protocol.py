@@ -220,6 +220,38 @@ class SecondPayload(TypedDict):
     generators: NotRequired[list[GeneratorPayload]]
 
 
+# -- worker → master (distributed runs, inside Locust's report_to_master data) --------------------
+REPORT_KEY = "scaletest"
+
+
+class WorkerReport(TypedDict):
+    """What a worker attaches to each of Locust's reports to its master, under
+    :data:`REPORT_KEY`: its generator ``index``, its watermark ``through`` (every second before
+    it has been sent; null until its load starts) and its ``seconds`` since the last report."""
+
+    index: int
+    through: int | None
+    seconds: list[SecondPayload]
+
+
+def parse_worker_report(data: Mapping[str, Any]) -> WorkerReport | None:
+    """The worker's part of Locust's report data (None without one), checked for shape; the
+    seconds themselves are read by ``runs.core.engine.merge``. Raises :class:`ProtocolError`."""
+    part = data.get(REPORT_KEY)
+    if not isinstance(part, dict):
+        return None
+    index = _int(part, "index", minimum=0, where="report")
+    if index > MAX_GENERATOR_INDEX:
+        raise ProtocolError(f"report.index must be <= {MAX_GENERATOR_INDEX}")
+    through = part.get("through")
+    if through is not None:
+        through = _int(part, "through", minimum=0, where="report")
+    seconds = part.get("seconds") or []
+    if not isinstance(seconds, list) or not all(isinstance(s, dict) for s in seconds):
+        raise ProtocolError("report.seconds must be a list of objects")
+    return {"index": index, "through": through, "seconds": seconds}
+
+
 # -- parent → child: the start line ------------------------------------------------------------
 DEFAULT_STOP_TIMEOUT = 2.0
 DEFAULT_JOIN_TIMEOUT = 30.0

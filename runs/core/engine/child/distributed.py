@@ -70,17 +70,15 @@ def run_master(
     lost = ""  # why the run lost a generator
 
     def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
-        part = data.get("scaletest")
-        if not isinstance(part, dict) or merger is None:
+        if merger is None:
             return
         try:
-            index = int(part["index"])
-            indexes[client_id] = index
-            through = part.get("through")
-            merger.add(
-                index, part.get("seconds") or [], through=int(through) if through is not None else None
-            )
-        except (KeyError, TypeError, ValueError) as exc:
+            report = protocol.parse_worker_report(data)
+            if report is None:
+                return
+            indexes[client_id] = report["index"]
+            merger.add(report["index"], report["seconds"], through=report["through"])
+        except (KeyError, TypeError, ValueError) as exc:  # ProtocolError, or a second merge cannot read
             log.warning("bad report from generator %s: %s", client_id, exc)
 
     def lose(client_id: str, index: int | None, start: int, *, missing: bool) -> None:
@@ -215,11 +213,12 @@ def run_worker(
         if started:
             child.emit_completed(int(time.time()))
         seconds, child.outbox = child.outbox or [], []
-        data["scaletest"] = {
+        report: protocol.WorkerReport = {
             "index": options.index,
             "through": child.next_second if started else None,
             "seconds": seconds,
         }
+        data[protocol.REPORT_KEY] = report
 
     env.events.test_start.add_listener(on_test_start)
     env.events.test_stop.add_listener(on_test_stop)
