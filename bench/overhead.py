@@ -101,7 +101,7 @@ def run_scaletest(nginx: common.Nginx, args: argparse.Namespace) -> dict[str, fl
     me = psutil.Process()
 
     def find() -> dict[str, psutil.Process]:
-        kids = [p for p in me.children() if "runs.engine.child" in " ".join(p.cmdline())]
+        kids = [p for p in me.children() if "runs.core.engine.child" in " ".join(p.cmdline())]
         if len(kids) != 1:
             raise RuntimeError(f"expected one child, found {kids}")
         return {"child": kids[0], "parent": me}

@@ -67,7 +67,7 @@ def run_once(nginx: common.Nginx, args: argparse.Namespace, generators: int) -> 
             threads.append(t)
 
     def find() -> dict[str, psutil.Process]:
-        kids = [p for p in me.children() if "runs.engine.child" in " ".join(p.cmdline())]
+        kids = [p for p in me.children() if "runs.core.engine.child" in " ".join(p.cmdline())]
         if len(kids) != (1 if generators == 1 else generators + 1):
             raise RuntimeError(f"expected {generators} generator(s), found {kids}")
         return {str(p.pid): p for p in kids}

@@ -11,7 +11,8 @@ from django.conf import settings
 
 from runs.engine.generator import generator_execute
 from runs.engine.reaper import runs_reap_stale, runs_requeue_lost
-from runs.engine.runner import SHUTDOWN_MESSAGE, run_execute, stop_on_sigterm
+from runs.engine.runner import SHUTDOWN_MESSAGE, run_execute
+from runs.engine.supervision import stop_on_sigterm
 from runs.models import Run
 from runs.services.runs import run_claim
 

@@ -15,7 +15,7 @@ from celery import Celery
 from celery.beat import PersistentScheduler
 from celery.signals import beat_embedded_init
 
-from runs.lifetime import BeatLockHeld, beat_lock_hold, die_with_parent
+from runs.core.lifetime import BeatLockHeld, beat_lock_hold, die_with_parent
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scaletest_site.settings")
 

@@ -249,7 +249,7 @@ SCALETEST_GENERATOR_BIND = env_str("SCALETEST_GENERATOR_BIND", "127.0.0.1")
 SCALETEST_GENERATOR_ADVERTISE = env_str("SCALETEST_GENERATOR_ADVERTISE", "")
 # Seconds the master waits for all of a run's generators to join before the run fails.
 SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS = env_int("SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS", 30, minimum=1)
-# Beat holds DATA_DIR/beat.lock (runs.lifetime) before it opens its schedule file: a second
+# Beat holds DATA_DIR/beat.lock (runs.core.lifetime) before it opens its schedule file: a second
 # beat on the same data dir refuses to start instead of sending every periodic task twice.
 CELERY_BEAT_SCHEDULER = "scaletest_site.celery:OneBeatScheduler"
 # How often beat sends the reaper (stale runs, lost queued runs).

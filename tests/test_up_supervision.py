@@ -26,7 +26,7 @@ import psutil
 import pytest
 import requests
 
-from runs.lifetime import beat_lock_holder
+from runs.core.lifetime import beat_lock_holder
 from tests.embedded import embedded_env, free_port
 from tests.proctree import alive, describe, kill_all, tree, wait_for, wait_gone, with_env
 
@@ -176,7 +176,7 @@ def test_up_restarts_each_killed_program_and_nothing_it_started_outlives_it(tmp_
         live = wait_for(measured, 90, "the worker to store seconds of the demo run")
         worker = up.program("worker")
         assert worker is not None
-        locust = [p for p in tree(worker) if "runs.engine.child" in " ".join(p.cmdline())]
+        locust = [p for p in tree(worker) if "runs.core.engine.child" in " ".join(p.cmdline())]
         assert locust, f"no Locust child under the worker:\n{describe(tree(worker))}"
         assert len(tree(worker)) >= 4, describe(tree(worker))  # main, two pool processes, Locust
         _, killed = up.kill_and_check_restart("worker")

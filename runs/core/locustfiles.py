@@ -1,6 +1,6 @@
 """Save-time checks of a locustfile's source, pure: it is compiled and read, never run.
 
-The Locust child is where the file really runs (``runs.engine.child.load_locustfile``) and
+The Locust child is where the file really runs (``runs.core.engine.child.load_locustfile``) and
 where a missing User class or a bad import is found for sure; this catches what can be told
 without executing anything, so the form can say it at once.
 """

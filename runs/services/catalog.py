@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from django.db import models, transaction
 from django.db.models import ProtectedError
 
-from runs.engine import scenario_vars
+from runs.core.engine import scenario_vars
 from runs.models import LoadProfile, Scenario, ScenarioDataSource, ScenarioStep, Target, Team, TestPlan
 
 

@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
+from runs.core.engine import protocol
 from runs.core.histogram import Histogram
-from runs.engine import protocol
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, GeneratorSecond, Run, RunSecond
 
 SUMMARY_PERCENTILES = (50, 90, 95, 99)

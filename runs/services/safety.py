@@ -49,7 +49,7 @@ class TargetCheck:
 
     @property
     def pin(self) -> dict[str, Any]:
-        """Engine option for the child (``runs.engine.pinning``)."""
+        """Engine option for the child (``runs.core.engine.pinning``)."""
         return {"host": self.endpoint.host, "port": self.endpoint.port, "address": self.address}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runs.engine.scenario_vars import MAX_SOURCE_BYTES
+from runs.core.engine.scenario_vars import MAX_SOURCE_BYTES
 from runs.forms.scenarios import LOCUSTFILE_NOT_ALLOWED
 from runs.models import Scenario, ScenarioDataSource, Team
 

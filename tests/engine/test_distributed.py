@@ -43,7 +43,7 @@ def _generator_children(worker_pid: int) -> list[psutil.Process]:
     found = []
     for proc in psutil.Process(worker_pid).children(recursive=True):
         try:
-            if "runs.engine.child" in " ".join(proc.cmdline()):
+            if "runs.core.engine.child" in " ".join(proc.cmdline()):
                 found.append(proc)
         except psutil.NoSuchProcess:
             continue

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from runs.core.engine.protocol import EndpointSecond as EndpointMsg
+from runs.core.engine.protocol import ErrorCount, SecondMessage
 from runs.core.histogram import Histogram
-from runs.engine.protocol import EndpointSecond as EndpointMsg
-from runs.engine.protocol import ErrorCount, SecondMessage
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond
 from runs.services.results import results_ingest, run_summarise
 from runs.services.runs import plan_snapshot
@@ -95,7 +95,7 @@ def test_the_runner_path_inserts_new_seconds_and_still_merges_a_replayed_one(run
 
 def test_ingesting_never_changes_the_messages(run: Run) -> None:
     # The runner ingests a batch again after a database error: its messages must be intact.
-    from runs.engine import protocol
+    from runs.core.engine import protocol
 
     line = protocol.encode(SecondMessage(START, 1, None, (_ep("/a", [10, 20]), _ep("/b", [30])), ()))
     msg = protocol.parse_line(line)

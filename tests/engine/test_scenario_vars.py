@@ -1,4 +1,4 @@
-"""runs.engine.scenario_vars on its own: templates, CSV and lists, row picking, extraction."""
+"""runs.core.engine.scenario_vars on its own: templates, CSV and lists, row picking, extraction."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from runs.engine import scenario_vars as sv
+from runs.core.engine import scenario_vars as sv
 
 
 # -- templates ---------------------------------------------------------------------------------

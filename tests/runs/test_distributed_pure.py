@@ -11,10 +11,10 @@ import random
 
 import pytest
 
+from runs import figures
+from runs.core.engine import protocol
+from runs.core.engine.merge import SecondMerger, merge_seconds
 from runs.core.histogram import Histogram
-from runs.engine import protocol
-from runs.engine.merge import SecondMerger, merge_seconds
-from runs.figures import runs as figures
 
 START = 1_760_000_000
 

@@ -65,7 +65,7 @@ def engine_children(pid: int) -> list[psutil.Process]:
     return [
         p
         for p in psutil.Process(pid).children(recursive=True)
-        if "runs.engine.child" in " ".join(p.cmdline())
+        if "runs.core.engine.child" in " ".join(p.cmdline())
     ]
 
 

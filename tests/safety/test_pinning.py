@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from runs.engine import pinning
-from runs.engine.protocol import DoneMessage
+from runs.core.engine import pinning
+from runs.core.engine.protocol import DoneMessage
 from runs.engine.runner import run_execute
 from runs.models import Run
 from runs.services.runs import run_claim, run_create

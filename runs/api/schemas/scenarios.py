@@ -8,7 +8,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 
 from runs.api.schemas.common import Method, Name
-from runs.engine.scenario_vars import MAX_SOURCE_BYTES
+from runs.core.engine.scenario_vars import MAX_SOURCE_BYTES
 from runs.services.catalog import STEP_FIELDS
 
 

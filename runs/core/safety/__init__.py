@@ -11,7 +11,7 @@
 The caps (users, duration, concurrent runs and a per-target daily budget, per scope) read the
 database, so they live in ``runs.services.caps``. ``runs.services.safety`` puts them together
 for ``run_create`` and the runner; the runner hands the checked address to the Locust child,
-which connects to nothing else (``runs.engine.pinning``), so a name that resolves differently
+which connects to nothing else (``runs.core.engine.pinning``), so a name that resolves differently
 later (DNS rebinding) changes nothing.
 """
 

@@ -2,7 +2,7 @@
 
 Each ``Program`` is started in a session of its own (so a Ctrl-C in the terminal reaches only
 the supervisor, which decides how everything stops) and with a parent-death signal (so it dies
-with the supervisor, however the supervisor dies: ``runs.lifetime``). When one exits while
+with the supervisor, however the supervisor dies: ``runs.core.lifetime``). When one exits while
 nothing asked it to, the supervisor
 
 1. kills what is left of its process group (a straggler of the dead process: belt and braces
@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
-from runs.lifetime import die_with_parent_preexec
+from runs.core.lifetime import die_with_parent_preexec
 
 POLL_SECONDS = 0.2
 

@@ -1,6 +1,6 @@
 """Scenario variables, pure: templates, data sources (CSV, lists), row picking, extraction.
 
-No Locust, no Django: the child (``runs.engine.child``) and the forms both use it, and it is
+No Locust, no Django: the child (``runs.core.engine.child``) and the forms both use it, and it is
 tested on its own.
 
 Template syntax: ``${name}`` inserts a variable; ``$${`` is a literal ``${``. Names are
@@ -19,7 +19,7 @@ import json
 import random
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +93,8 @@ def compile_template(text: str) -> Template:
             name = text[j + 2 : end].strip()
             if not NAME.match(name):
                 raise TemplateError(
-                    f"“${{{text[j + 2 : end]}}}” is not a variable name: use letters, digits and _, not starting with a digit."
+                    f"“${{{text[j + 2 : end]}}}” is not a variable name: "
+                    "use letters, digits and _, not starting with a digit."
                 )
             if literal:
                 parts.append("".join(literal))
@@ -123,7 +124,8 @@ def _check_name(name: str, what: str) -> str:
     name = name.strip()
     if not NAME.match(name):
         raise DataSourceError(
-            f"{what} “{name}” is not a valid variable name: use letters, digits and _, not starting with a digit."
+            f"{what} “{name}” is not a valid variable name: "
+            "use letters, digits and _, not starting with a digit."
         )
     return name
 
@@ -160,7 +162,8 @@ def parse_csv(
                 continue  # blank line
             if len(row) != len(columns):
                 raise DataSourceError(
-                    f"Line {reader.line_num} has {len(row)} value(s); the header names {len(columns)} column(s)."
+                    f"Line {reader.line_num} has {len(row)} value(s); "
+                    f"the header names {len(columns)} column(s)."
                 )
             rows.append(row)
             if len(rows) > max_rows:
@@ -253,7 +256,8 @@ def parse_extractions(text: str) -> list[Extraction]:
         match = EXTRACT_LINE.match(raw)
         if not match:
             raise ExtractionSyntaxError(
-                f"Line {number}: write “name = json:path.to.field”, “name = header:Header-Name” or “name = regex:pattern”."
+                f"Line {number}: write “name = json:path.to.field”, “name = header:Header-Name” "
+                "or “name = regex:pattern”."
             )
         var, source, expr = match.group(1), match.group(2), match.group(3).strip()
         if not NAME.match(var):
@@ -399,7 +403,7 @@ def step_names_used(step: Mapping[str, Any]) -> frozenset[str]:
 
 
 def undefined_variables(
-    *, mode: str, source_names: Iterable[str], steps: list[Mapping[str, Any]]
+    *, mode: str, source_names: Iterable[str], steps: Sequence[Mapping[str, Any]]
 ) -> list[tuple[int, list[str]]]:
     """(step index, names it uses that nothing defines before it). In ``sequence`` mode a step
     may use what earlier steps extract; in ``weighted`` mode only data sources define names."""

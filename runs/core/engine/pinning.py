@@ -44,7 +44,7 @@ def install(pin: dict[str, Any] | None) -> bool:
     """Pin name resolution of this process to ``pin``; False (nothing changed) without one."""
     if not pin:
         return False
-    modules = [socket]
+    modules: list[Any] = [socket]
     gevent_socket = sys.modules.get("gevent.socket")
     if gevent_socket is not None:
         modules.append(gevent_socket)

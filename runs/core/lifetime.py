@@ -5,11 +5,11 @@ Every long-lived process ScaleTest starts asks the kernel to kill it when its pa
 no cleanup code, so a clean-shutdown path alone leaves orphans behind. The chain:
 
 * ``manage.py up`` -> demo target, Celery worker, beat, gunicorn master (``die_with_parent_preexec``
-  in ``runs.supervisor``);
+  in ``runs.core.supervisor``);
 * gunicorn master -> its workers (``post_fork`` in ``scaletest_site/gunicorn_conf.py``);
 * Celery worker -> its prefork pool (Celery does this itself: ``process_initializer``) and an
   embedded beat of ``worker -B`` (``runs.tasks``, on ``beat_embedded_init``);
-* pool process -> the Locust child of a run or a generator (``runs.engine.runner.spawn_child``).
+* pool process -> the Locust child of a run or a generator (``runs.engine.supervision.spawn_child``).
 
 The kernel's "parent" is the *thread* that forked the child: the signal fires when that thread
 exits, even while the process lives on. So every spawn above happens on a thread that lives as

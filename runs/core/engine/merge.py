@@ -2,7 +2,7 @@
 
 Pure module: no Locust, no Django, no I/O; the child (master mode) feeds it what the Locust
 workers attach to their ``report_to_master`` data and sends what it returns as ordinary
-``second`` messages (``runs.engine.protocol``), so the parent stores a distributed run exactly
+``second`` messages (``runs.core.engine.protocol``), so the parent stores a distributed run exactly
 as a single-process one.
 
 Each generator reports ``{"index": k, "through": E, "seconds": [<second dicts>]}``: its own
@@ -19,13 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from runs.core.engine.protocol import EndpointPayload, GeneratorPayload, SecondPayload
 from runs.core.histogram import Histogram
 
 # Seconds a merged second waits for a silent generator before it is released without it.
 DEFAULT_LAG = 5
 
 
-def merge_seconds(epoch: int, parts: Iterable[tuple[int, Mapping[str, Any]]]) -> dict[str, Any]:
+def merge_seconds(epoch: int, parts: Iterable[tuple[int, Mapping[str, Any]]]) -> SecondPayload:
     """One ``second`` message for ``epoch`` from (generator index, its second message) pairs.
 
     Endpoints are merged by (method, name) with exact histogram merges, errors by their
@@ -35,7 +36,7 @@ def merge_seconds(epoch: int, parts: Iterable[tuple[int, Mapping[str, Any]]]) ->
     """
     endpoints: dict[tuple[str, str], dict[str, Any]] = {}
     errors: dict[tuple[str, str, str, str], int] = {}
-    per_generator: dict[int, dict[str, Any]] = {}
+    per_generator: dict[int, GeneratorPayload] = {}
     users = dropped = 0
     cpu: float | None = None
     for index, part in parts:
@@ -77,14 +78,14 @@ def merge_seconds(epoch: int, parts: Iterable[tuple[int, Mapping[str, Any]]]) ->
         "cpu_percent": cpu,
         "dropped_iterations": dropped,
         "endpoints": [
-            {
-                "method": m["method"],
-                "name": m["name"],
-                "requests": m["requests"],
-                "failures": m["failures"],
-                "bytes": m["bytes"],
-                "histogram": m["hist"].to_dict(),
-            }
+            EndpointPayload(
+                method=m["method"],
+                name=m["name"],
+                requests=m["requests"],
+                failures=m["failures"],
+                bytes=m["bytes"],
+                histogram=m["hist"].to_dict(),
+            )
             for m in endpoints.values()
         ],
         "errors": [
@@ -128,17 +129,17 @@ class SecondMerger:
             return max([self.next_epoch, *self.through.values()])
         return min(self.through.get(i, self.start) for i in live)
 
-    def ready(self, *, now: int) -> list[dict[str, Any]]:
+    def ready(self, *, now: int) -> list[SecondPayload]:
         """Merged seconds that can be released at wall-clock second ``now``."""
         return self._release(max(self.watermark(), now - self.lag))
 
-    def flush(self, *, until: int) -> list[dict[str, Any]]:
+    def flush(self, *, until: int) -> list[SecondPayload]:
         """Everything held, up to second ``until`` (excluded) at least: the end of the run."""
         last = max(self.pending, default=until - 1)
         return self._release(max(until, last + 1))
 
-    def _release(self, limit: int) -> list[dict[str, Any]]:
-        out = []
+    def _release(self, limit: int) -> list[SecondPayload]:
+        out: list[SecondPayload] = []
         # Late data for seconds already released goes out on its own; the parent merges it.
         for epoch in sorted(e for e in self.pending if e < self.next_epoch):
             out.append(merge_seconds(epoch, self.pending.pop(epoch)))
