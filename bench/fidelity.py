@@ -193,7 +193,8 @@ def main() -> None:
                         err[tool][q].append(abs(rep[q] - truth[q]) / truth[q] * 100)
                     last[tool] = (rep, truth, len(samples))
                     print(
-                        f"{key} run {i + 1} {'ScaleTest' if tool == 'st' else 'Locust   '} n={len(samples)} (reported {rep['n']}): "
+                        f"{key} run {i + 1} {'ScaleTest' if tool == 'st' else 'Locust   '} "
+                        f"n={len(samples)} (reported {rep['n']}): "
                         + "  ".join(
                             f"p{q} {rep[q]:.3f} vs {truth[q]:.3f} ms ({err[tool][q][-1]:.2f}%)" for q in QS
                         ),
@@ -209,7 +210,8 @@ def main() -> None:
         "(exact = nearest rank of that run's raw client-observed samples)"
     )
     print(
-        "| target | pct | truth (ms, last run) | ScaleTest (ms) | ScaleTest error | Locust (ms) | Locust error |"
+        "| target | pct | truth (ms, last run) | ScaleTest (ms) | ScaleTest error |"
+        " Locust (ms) | Locust error |"
     )
     print("|---|---|---|---|---|---|---|")
     for _key, desc, last, err in rows:
@@ -218,7 +220,8 @@ def main() -> None:
             lo_rep, lo_truth, _ = last["lo"]
             print(
                 f"| {desc} | p{q} | {st_truth[q]:.3f} / {lo_truth[q]:.3f} | {st_rep[q]:.3f} | "
-                f"**{common.median(err['st'][q]):.3f}%** | {lo_rep[q]:.0f} | {common.median(err['lo'][q]):.2f}% |"
+                f"**{common.median(err['st'][q]):.3f}%** "
+                f"| {lo_rep[q]:.0f} | {common.median(err['lo'][q]):.2f}% |"
             )
 
 

@@ -427,7 +427,8 @@ def main() -> None:
                             "manage.py",
                             "shell",
                             "-c",
-                            "from scaletest_site.staticfiles import static_collect; static_collect(log=print)",
+                            "from scaletest_site.staticfiles import static_collect; "
+                            "static_collect(log=print)",
                         ],
                         cwd=work / "before",
                         env=env,
@@ -470,8 +471,10 @@ def main() -> None:
                     load = cold_load(pw, side, path, session_key)
                     side.loads.append(load)
                     print(
-                        f"{side.name}: charts {load['ms']:.0f} ms (page received {load['html_ms']:.0f}, plotly "
-                        f"received {load['plotly_ms']:.0f}, DOMContentLoaded {load['dcl_ms']:.0f}; main thread busy "
+                        f"{side.name}: charts {load['ms']:.0f} ms "
+                        f"(page received {load['html_ms']:.0f}, plotly "
+                        f"received {load['plotly_ms']:.0f}, DOMContentLoaded {load['dcl_ms']:.0f}; "
+                        "main thread busy "
                         f"{load['busy_ms']:.0f}, scripts {load['script_ms']:.0f}), "
                         f"{load['bytes']:,} B, plotly {load['plotly_bytes']:,} B ({load['encoding']}), "
                         f"errors {len(load['errors'])}",
@@ -487,7 +490,8 @@ def main() -> None:
         f"medians of {repeat} alternating loads; goal: charts drawn <= 1000 ms"
     )
     print(
-        f"loadavg at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; wall {time.monotonic() - started:.0f} s"
+        f"loadavg at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        f"; wall {time.monotonic() - started:.0f} s"
     )
     print(
         "| side | code | loads | charts drawn (ms, median) | min-max (ms) | page received (ms) | "

@@ -19,9 +19,11 @@ heaviest path), per endpoint a log-normal latency whose median grows with the us
 benchmark team's admin (bench/common.py), the same for both databases: ``--db sqlite`` measures
 the embedded default (a SQLite file, WAL), ``--db postgres`` (default) what teams deploy.
 
-    .venv/bin/python bench/pages.py            # grid: compare 2/10/20 runs at 20 endpoints; endpoints 1/20/100 at 1 run
+    .venv/bin/python bench/pages.py            # grid: compare 2/10/20 runs at 20 endpoints;
+                                               # endpoints 1/20/100 at 1 run
     .venv/bin/python bench/pages.py --quick    # compare 2/10 runs at 20 endpoints; endpoints 1/20; 3 repeats
-    .venv/bin/python bench/pages.py --smoke    # 2-minute runs: compare 2, endpoints 1, 1 repeat (the test suite's size)
+    .venv/bin/python bench/pages.py --smoke    # 2-minute runs: compare 2, endpoints 1, 1 repeat
+                                               # (the test suite's size)
     .venv/bin/python bench/pages.py --db sqlite --quick
     .venv/bin/python bench/pages.py --no-browser
 """
@@ -318,7 +320,8 @@ def main() -> None:
         for t in TABLES:
             rows, size, hist = cols[t]
             print(
-                f"| {e} | {t} | {rows:,} | {fmt_bytes(size)} | {hist:,} | {fmt_bytes(delta[t])} | {per_text} |"
+                f"| {e} | {t} | {rows:,} | {fmt_bytes(size)} | "
+                f"{hist:,} | {fmt_bytes(delta[t])} | {per_text} |"
             )
 
 

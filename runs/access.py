@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -34,8 +34,6 @@ SESSION_KEY = "scaletest_team_id"
 # URLs and forms are checked with ``is_id`` before they reach such a query.
 MAX_ID = 2**63 - 1
 
-M = TypeVar("M", bound=Model)
-
 
 def roles_at_least(role: str) -> list[str]:
     return [r for r, rank in Membership.RANK.items() if rank >= Membership.RANK[role]]
@@ -48,7 +46,7 @@ def team_ids(*, user: Any, role: str = VIEWER) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user, role__in=roles_at_least(role)).values("team_id")
 
 
-def visible(queryset: QuerySet[M], *, user: Any, role: str = VIEWER) -> QuerySet[M]:
+def visible[M: Model](queryset: QuerySet[M], *, user: Any, role: str = VIEWER) -> QuerySet[M]:
     """``queryset`` narrowed to the teams of ``user`` (with ``role`` or more)."""
     return queryset.filter(team_id__in=team_ids(user=user, role=role))
 
@@ -64,7 +62,7 @@ def membership_of(*, user: Any, team_id: int) -> Membership | None:
     return Membership.objects.select_related("team").filter(user=user, team_id=team_id).first()
 
 
-def object_for(request: HttpRequest, queryset: QuerySet[M], pk: Any, *, role: str = VIEWER) -> M:
+def object_for[M: Model](request: HttpRequest, queryset: QuerySet[M], pk: Any, *, role: str = VIEWER) -> M:
     """The object ``pk`` of ``queryset`` if the user's teams hold it (else 404) and the user's
     role in its team is at least ``role`` (else 403)."""
     try:

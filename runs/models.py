@@ -411,6 +411,9 @@ class RunSecond(models.Model):
         ordering = ["run", "t"]
         constraints = [models.UniqueConstraint(fields=["run", "t"], name="runsecond_run_t")]
 
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} at {self.t} s"
+
 
 class GeneratorSecond(models.Model):
     """What one load generator of a distributed run did in one second (t after the start)."""
@@ -427,6 +430,9 @@ class GeneratorSecond(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "generator", "t"], name="generatorsecond_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} generator {self.generator} at {self.t} s"
 
 
 class EndpointSecond(models.Model):
@@ -450,6 +456,9 @@ class EndpointSecond(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "t", "method", "name"], name="endpointsecond_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} {self.method} {self.name} at {self.t} s"
 
 
 class EndpointSummary(models.Model):
@@ -475,6 +484,9 @@ class EndpointSummary(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "method", "name"], name="endpointsummary_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} {self.method} {self.name}"
 
 
 class RunAnalysis(models.Model):
@@ -511,6 +523,9 @@ class ErrorGroup(models.Model):
                 fields=["run", "method", "name", "error_class", "message"], name="errorgroup_unique"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} {self.method} {self.name}: {self.error_class} ×{self.count}"
 
 
 class AllowedNetwork(models.Model):

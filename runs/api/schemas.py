@@ -346,7 +346,10 @@ THRESHOLDS_HELP = (
     "The page's text, one per line (" + thresholds.SYNTAX_HELP + "), or a list of objects shaped as "
     "in the response. Replaces all thresholds; empty: none."
 )
-GENERATORS_HELP = "Load generator processes that share the load (1 to SCALETEST_MAX_GENERATORS); arrival-rate profiles use 1."
+GENERATORS_HELP = (
+    "Load generator processes that share the load (1 to SCALETEST_MAX_GENERATORS); "
+    "arrival-rate profiles use 1."
+)
 
 
 class PlanOut(Schema):
@@ -641,7 +644,8 @@ class GeneratorsOut(Schema):
     generators: int
     points: list[GeneratorSecondOut] = Field(
         ...,
-        description="Per generator, per second (ordered by generator, then t); empty for a one-generator run.",
+        description="Per generator, per second (ordered by generator, then t); "
+        "empty for a one-generator run.",
     )
 
 

@@ -4,9 +4,10 @@ Figures come from the same pure builders as the run page (``runs.figures``,
 ``runs.figures_analysis``) and reach the page the same way: ``json_script`` blocks (<, > and &
 escaped, so no name can close the script element) drawn by ``static/js/charts.js``. That
 script, plotly.min.js (the full bundle of the installed plotly package; pages load the basic
-bundle of the same version, ``static/vendor/plotly/``) and ``static/css/app.css`` are inlined. A Content-Security-Policy meta tag allows
-only those two scripts (by hash), inline styles and data: images, and no connection at all:
-even a script that got in could neither run nor phone home.
+bundle of the same version, ``static/vendor/plotly/``) and ``static/css/app.css`` are inlined.
+A Content-Security-Policy meta tag allows only those two scripts (by hash), inline styles and
+data: images, and no connection at all: even a script that got in could neither run nor phone
+home.
 
 Builders take plain data (``RunReport``) and never a request or a user.
 """

@@ -7,7 +7,7 @@ Callers pass data a form has already validated. Deleting something a plan still 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import models, transaction
 from django.db.models import ProtectedError
@@ -19,8 +19,6 @@ from runs.models import LoadProfile, Scenario, ScenarioDataSource, ScenarioStep,
 class CatalogError(Exception):
     """A change cannot be made; the message is meant for the user."""
 
-
-M = TypeVar("M", bound=models.Model)
 
 TARGET_FIELDS = (
     "name",
@@ -59,7 +57,7 @@ SOURCE_FIELDS = ("kind", "mode", "filename", "columns", "rows")
 PLAN_FIELDS = ("name", "target", "scenario", "profile", "generators", "notes", "thresholds")
 
 
-def _assign(obj: M, data: Mapping[str, Any], fields: Iterable[str]) -> M:
+def _assign[M: models.Model](obj: M, data: Mapping[str, Any], fields: Iterable[str]) -> M:
     for name in fields:
         if name in data:
             setattr(obj, name, data[name])

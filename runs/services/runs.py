@@ -110,7 +110,8 @@ def run_create(
     if plan.scenario.kind == Scenario.Kind.LOCUSTFILE:
         if not locustfile_allowed(team=plan.team):
             raise RunError(
-                "Locustfile scenarios are not allowed for this team; an operator can allow them in the admin. No load was sent."
+                "Locustfile scenarios are not allowed for this team; "
+                "an operator can allow them in the admin. No load was sent."
             )
         if plan.profile.kind in profiles.OPEN_MODEL_KINDS:
             raise RunError("A locustfile scenario runs with a user-based load profile, not an arrival rate.")

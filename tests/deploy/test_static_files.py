@@ -24,8 +24,7 @@ from django.urls import reverse
 
 from runs.exports.report import plotly_js_dir
 from scaletest_site.staticfiles import static_collect, static_is_current
-from tests.pages.conftest import alice_client, finished_run, seeded_plan  # noqa: F401 (fixtures)
-from tests.pages.test_analysis_pages import seed_run, staircase_plan  # noqa: F401 (fixture)
+from tests.pages.test_analysis_pages import seed_run
 
 ROOT = Path(__file__).resolve().parents[2]
 PLOTLY = "vendor/plotly/plotly-basic.min.js"

@@ -92,7 +92,8 @@ def test_the_report_draws_every_chart_offline_and_runs_no_injected_script(
     seen = open_offline(page, path)
     page.wait_for_function(
         "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n && "
-        "Array.from(document.querySelectorAll('[data-figure]')).every(el => el.classList.contains('js-plotly-plot'))",
+        "Array.from(document.querySelectorAll('[data-figure]'))"
+        ".every(el => el.classList.contains('js-plotly-plot'))",
         arg=len(traces),
     )
     drawn = page.evaluate(
