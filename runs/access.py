@@ -13,16 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 
 from runs.models import Membership, Team
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 VIEWER = Membership.Role.VIEWER
 EDITOR = Membership.Role.EDITOR
@@ -39,7 +43,7 @@ def roles_at_least(role: str) -> list[str]:
     return [r for r, rank in Membership.RANK.items() if rank >= Membership.RANK[role]]
 
 
-def team_ids(*, user: Any, role: str = VIEWER) -> QuerySet[Membership]:
+def team_ids(*, user: Any, role: str = VIEWER) -> QuerySet[Membership, Any]:
     """The ids of the teams where ``user`` has ``role`` or more, as a subquery."""
     if not getattr(user, "is_authenticated", False):
         return Membership.objects.none().values("team_id")
@@ -67,13 +71,27 @@ def object_for[M: Model](request: HttpRequest, queryset: QuerySet[M], pk: Any, *
     role in its team is at least ``role`` (else 403)."""
     try:
         obj = visible(queryset, user=request.user).get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404(f"No {queryset.model._meta.verbose_name} #{pk}.") from None
     if role != VIEWER:
         membership = membership_of(user=request.user, team_id=obj.team_id)  # type: ignore[attr-defined]
         if membership is None or not membership.can(role):
             raise PermissionDenied(f"Your role in this team does not allow that (needs {role}).")
     return obj
+
+
+class TeamRequest(HttpRequest):
+    """The request a ``team_view`` gets: its current team and the user's membership in it."""
+
+    team: Team
+    membership: Membership
+
+
+def signed_in(request: HttpRequest) -> User:
+    """``request.user`` where signing in is required (``login_required``, the API's AUTH)."""
+    if not request.user.is_authenticated:
+        raise PermissionDenied("Sign in first.")
+    return request.user
 
 
 def _my_memberships(request: HttpRequest) -> list[Membership]:
@@ -85,7 +103,7 @@ def _my_memberships(request: HttpRequest) -> list[Membership]:
                 .select_related("team")
                 .order_by("team__name", "team_id")
             )
-            if getattr(request.user, "is_authenticated", False)
+            if request.user.is_authenticated
             else []
         )
     return request._scaletest_memberships  # type: ignore[attr-defined,no-any-return]
@@ -108,13 +126,15 @@ def switch_team(request: HttpRequest, *, team_id: int) -> Team:
     return membership.team
 
 
-def team_view(role: str = VIEWER) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def team_view(
+    role: str = VIEWER,
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """Login required, a current team required (else: the page that creates one), and
     ``role`` or more in it. Sets ``request.team`` and ``request.membership``."""
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             membership = current_membership(request)
             if membership is None:
                 messages.info(

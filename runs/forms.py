@@ -6,7 +6,8 @@ Forms never save; views hand ``cleaned_data`` to ``runs.services.catalog``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -161,7 +162,8 @@ class TargetForm(forms.ModelForm):
         return _string_map(self.cleaned_data.get("headers"), "Headers")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         # Secrets are never echoed back into the page; an empty box keeps the saved value.
         for name in ("auth_password", "auth_token"):
             if not data.get(name) and self.instance.pk:
@@ -210,12 +212,14 @@ class ScenarioForm(forms.ModelForm):
         # Pages (and clients) that predate these fields post neither: the defaults apply.
         self.fields["kind"].required = False
         self.fields["mode"].required = False
-        self.fields["locustfile"].strip = False  # Python: indentation and trailing lines are kept
+        cast(
+            forms.CharField, self.fields["locustfile"]
+        ).strip = False  # Python: indentation and trailing lines are kept
         if (
             not locustfiles_allowed
             and (self.instance.kind or Scenario.Kind.STEPS) != Scenario.Kind.LOCUSTFILE
         ):
-            self.fields["kind"].choices = [
+            cast(forms.ChoiceField, self.fields["kind"]).choices = [
                 c for c in Scenario.Kind.choices if c[0] != Scenario.Kind.LOCUSTFILE
             ]
 
@@ -233,7 +237,8 @@ class ScenarioForm(forms.ModelForm):
         return self.cleaned_data.get("mode") or Scenario.Mode.WEIGHTED
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("kind") == Scenario.Kind.LOCUSTFILE:
             for problem in locustfile_problems(data.get("locustfile") or ""):
                 self.add_error("locustfile", problem)
@@ -329,7 +334,8 @@ class StepForm(forms.ModelForm):
         return text
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         body_type, body = data.get("body_type"), data.get("body") or ""
         for where, text in sv.step_template_texts({**data, "body_type": "text"}):
             if sv.has_template(text):
@@ -356,7 +362,12 @@ class BaseStepFormSet(forms.BaseFormSet):
     """Rows already on the page count as steps; rows added and left untouched are ignored."""
 
     def _kept(self) -> list[forms.Form]:
-        return [f for f in self.ordered_forms if f.cleaned_data and not self._should_delete_form(f)]
+        return [
+            f
+            for f in self.ordered_forms
+            # Django's own helper; django-stubs leave out this private method.
+            if f.cleaned_data and not self._should_delete_form(f)  # type: ignore[attr-defined]
+        ]
 
     def clean(self) -> None:
         if any(self.errors):
@@ -371,14 +382,18 @@ class BaseStepFormSet(forms.BaseFormSet):
         ]
 
 
-StepFormSet = forms.formset_factory(
-    StepForm,
-    formset=BaseStepFormSet,
-    extra=0,
-    can_delete=True,
-    can_order=True,
-    max_num=100,
-    validate_max=True,
+# formset_factory returns a subclass of ``formset``; the stubs type it as the plain base class.
+StepFormSet = cast(
+    "type[BaseStepFormSet]",
+    forms.formset_factory(
+        StepForm,
+        formset=BaseStepFormSet,
+        extra=0,
+        can_delete=True,
+        can_order=True,
+        max_num=100,
+        validate_max=True,
+    ),
 )
 
 
@@ -387,7 +402,7 @@ def step_formset(*, data: Any = None, scenario: Scenario | None = None) -> BaseS
         return StepFormSet(data=data, prefix="steps")
     initial = []
     if scenario is not None:
-        initial = list(scenario.steps.values(*StepForm._meta.fields))
+        initial = list(scenario.steps.values(*StepForm.Meta.fields))
         for row in initial:
             row["extract"] = sv.extractions_to_text(row["extract"] or [])
     # A new scenario starts with one blank step to fill in.
@@ -432,7 +447,8 @@ class SourceForm(forms.Form):
         return source if source is not None and source.kind == ScenarioDataSource.Kind.CSV else None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind, mode = data.get("kind"), data.get("mode")
         if not kind or not mode:
             return data
@@ -475,7 +491,8 @@ class BaseSourceFormSet(forms.BaseFormSet):
         return [
             f
             for f in self.forms  # type: ignore[misc]
-            if (f.has_changed() or f["source_id"].value()) and not self._should_delete_form(f)
+            # Django's own helper; django-stubs leave out this private method.
+            if (f.has_changed() or f["source_id"].value()) and not self._should_delete_form(f)  # type: ignore[attr-defined]
         ]
 
     def clean(self) -> None:
@@ -498,8 +515,11 @@ class BaseSourceFormSet(forms.BaseFormSet):
         return {name for source in self.sources() for name in source["columns"]}
 
 
-SourceFormSet = forms.formset_factory(
-    SourceForm, formset=BaseSourceFormSet, extra=0, can_delete=True, max_num=10, validate_max=True
+SourceFormSet = cast(
+    "type[BaseSourceFormSet]",
+    forms.formset_factory(
+        SourceForm, formset=BaseSourceFormSet, extra=0, can_delete=True, max_num=10, validate_max=True
+    ),
 )
 
 
@@ -538,7 +558,7 @@ def scenario_variables_check(form: ScenarioForm, steps: BaseStepFormSet, sources
             if f.cleaned_data.get("extract"):
                 f.add_error("extract", "Extracting values needs the step order “Sequence”: choose it above.")
                 ok = False
-    cleaned = [f.cleaned_data for f in kept]
+    cleaned: list[Mapping[str, Any]] = [f.cleaned_data for f in kept]
     for index, missing in sv.undefined_variables(mode=mode, source_names=sources.names(), steps=cleaned):
         shown = ", ".join("${" + name + "}" for name in missing)
         if mode == Scenario.Mode.SEQUENCE:
@@ -606,7 +626,8 @@ class ProfileParamsForm(forms.Form):
         return out
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("kind")
         if not kind:
             return data
@@ -697,9 +718,9 @@ class TestPlanForm(forms.ModelForm):
     def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Only the team's own parts can be chosen; another team's id is "not one of the choices".
-        self.fields["target"].queryset = Target.objects.filter(team=team)
-        self.fields["scenario"].queryset = Scenario.objects.filter(team=team)
-        self.fields["profile"].queryset = LoadProfile.objects.filter(team=team)
+        cast(forms.ModelChoiceField, self.fields["target"]).queryset = Target.objects.filter(team=team)
+        cast(forms.ModelChoiceField, self.fields["scenario"]).queryset = Scenario.objects.filter(team=team)
+        cast(forms.ModelChoiceField, self.fields["profile"]).queryset = LoadProfile.objects.filter(team=team)
         stored = self.instance.thresholds if self.instance.pk else []
         try:
             self.initial["thresholds"] = thresholds.thresholds_text(thresholds.parse_thresholds(stored))
@@ -723,7 +744,8 @@ class TestPlanForm(forms.ModelForm):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         profile = data.get("profile")
         if profile is not None and (data.get("generators") or 1) > 1 and profiles.is_open_model(profile.kind):
             self.add_error(
@@ -774,7 +796,8 @@ class RunsCompareForm(forms.Form):
         return ids
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         ids, baseline = data.get("ids"), data.get("baseline")
         if ids and baseline is not None and baseline not in ids:
             self.add_error("baseline", "The baseline must be one of the compared runs.")
@@ -845,7 +868,8 @@ class RunAnnotationForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         from runs.services.annotations import AnnotationError, annotations_clean
 
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors:
             return data
         try:
@@ -870,7 +894,7 @@ class RunListFilterForm(forms.Form):
         from runs.models import Run
 
         super().__init__(*args, **kwargs)
-        self.fields["trigger"].choices = [("", "any trigger"), *Run.Trigger.choices]
+        cast(forms.ChoiceField, self.fields["trigger"]).choices = [("", "any trigger"), *Run.Trigger.choices]
 
     def clean_tag(self) -> str:
         from runs.services.annotations import TAG_RE

@@ -7,7 +7,7 @@ Model methods only derive values from the row's own fields; writes go through
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
@@ -68,7 +68,7 @@ class Membership(models.Model):
         ADMIN = "admin", "Admin (members, settings, share links)"
 
     # Each role can do everything the roles before it can.
-    RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
+    RANK: ClassVar[dict[str, int]] = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
 
     team = models.ForeignKey(Team, related_name="memberships", on_delete=models.CASCADE)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="memberships", on_delete=models.CASCADE)

@@ -8,7 +8,7 @@ merges histograms, since its summaries do not exist until the run ends.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,7 +235,7 @@ def run_errors(*, run: Run, limit: int = 200) -> list[ErrorGroup]:
     return list(ErrorGroup.objects.filter(run=run).order_by("-count", "name")[:limit])
 
 
-def run_progress(*, run: Run, latest: dict[str, Any] | None) -> dict[str, Any]:
+def run_progress(*, run: Run, latest: Mapping[str, Any] | None) -> dict[str, Any]:
     """Numbers of the progress bar of an active run."""
     elapsed = max(run.last_t + 1, 0)
     planned = run.planned_seconds or 0

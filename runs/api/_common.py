@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest
 from ninja import Field, Schema
 from ninja.errors import HttpError, ValidationError
@@ -33,7 +34,7 @@ def editable_team(request: HttpRequest, team_id: int | None) -> Team:
     if team_id is None:
         membership = (
             Membership.objects.select_related("team")
-            .filter(user=request.user)
+            .filter(user=access.signed_in(request))
             .order_by("team__name", "team_id")
             .first()
         )
@@ -56,9 +57,9 @@ def team_filter(request: HttpRequest, team_id: int | None) -> int | None:
 
 
 def form_error_items(form: forms.BaseForm, loc: list[str | int]) -> list[dict[str, Any]]:
-    items = []
+    items: list[dict[str, Any]] = []
     for field, errors in form.errors.items():
-        where = [*loc] if field == forms.forms.NON_FIELD_ERRORS else [*loc, field]
+        where = [*loc] if field == NON_FIELD_ERRORS else [*loc, field]
         items.extend({"loc": where, "msg": str(message), "type": "value_error"} for message in errors)
     return items
 

@@ -54,13 +54,13 @@ def _save(
 @paginate(Pagination)
 def profile_list(request: HttpRequest, team: int | None = Query(None)) -> Any:  # type: ignore[assignment]
     qs = access.visible(LoadProfile.objects.all(), user=request.user).order_by("name", "id")
-    if team_filter(request, team) is not None:
-        qs = qs.filter(team_id=team)
+    if (team_id := team_filter(request, team)) is not None:
+        qs = qs.filter(team_id=team_id)
     return qs
 
 
 @router.post("", response=responses({201: s.ProfileOut}), url_name="profiles-create")
-def profile_create(request: HttpRequest, payload: s.ProfileCreate) -> tuple[int, LoadProfile]:
+def profile_create(request: HttpRequest, payload: s.ProfileCreate) -> Status[LoadProfile]:
     team = editable_team(request, payload.team)
     return Status(201, _save(payload.dict(), team=team, user=request.user))
 
@@ -88,7 +88,7 @@ def profile_patch(request: HttpRequest, profile_id: int, payload: s.ProfilePatch
 
 
 @router.delete("/{int:profile_id}", response=responses({204: None, 409: s.Error}), url_name="profiles-delete")
-def profile_delete(request: HttpRequest, profile_id: int) -> tuple[int, None]:
+def profile_delete(request: HttpRequest, profile_id: int) -> Status[None]:
     profile = access.object_for(request, LoadProfile.objects.all(), profile_id, role=access.EDITOR)
     try:
         catalog.profile_delete(profile=profile)

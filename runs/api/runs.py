@@ -68,8 +68,8 @@ def run_list(
     team: int | None = Query(None),  # type: ignore[assignment]
 ) -> Any:
     qs = access.visible(Run.objects.all(), user=request.user).only(*selectors.RUN_LIST_FIELDS, "team_id")
-    if team_filter(request, team) is not None:
-        qs = qs.filter(team_id=team)
+    if (team_id := team_filter(request, team)) is not None:
+        qs = qs.filter(team_id=team_id)
     if plan is not None:
         qs = qs.filter(plan_id=plan) if access.is_id(plan) else qs.none()
     if status is not None:
@@ -78,7 +78,7 @@ def run_list(
 
 
 @router.post("", response=responses({201: s.RunOut, 400: s.Error, 409: s.Error}), url_name="runs-start")
-def run_start(request: HttpRequest, payload: s.RunStart) -> tuple[int, Run]:
+def run_start(request: HttpRequest, payload: s.RunStart) -> Status[Run]:
     """Start a plan given by ``plan`` (id) or ``plan_name`` (exact; ``team`` narrows it). A name
     that several of your plans share is a 409: give ``team`` or the id."""
     plans = TestPlan.objects.select_related("target", "scenario", "profile")
@@ -86,8 +86,8 @@ def run_start(request: HttpRequest, payload: s.RunStart) -> tuple[int, Run]:
         plan = access.object_for(request, plans, payload.plan, role=access.EDITOR)
     elif payload.plan_name:
         found = access.visible(plans, user=request.user).filter(name=payload.plan_name)
-        if payload.team is not None:
-            found = found.filter(team_id=team_filter(request, payload.team))
+        if (team_id := team_filter(request, payload.team)) is not None:
+            found = found.filter(team_id=team_id)
         matches = list(found[:2])
         if not matches:
             raise HttpError(404, f"No test plan named “{payload.plan_name}”.")

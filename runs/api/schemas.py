@@ -9,6 +9,7 @@ checked by the same forms and functions the pages use, in the resource modules.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from ninja import Field, Schema
@@ -569,7 +570,7 @@ class RunOut(Schema):
     def resolve_progress(obj: Any) -> dict[str, Any]:
         from runs.models import RunSecond
 
-        latest = (
+        latest: Mapping[str, Any] | None = (
             RunSecond.objects.filter(run=obj, t=obj.last_t).values("requests", "failures", "p95_ms").first()
         )
         progress = selectors.run_progress(run=obj, latest=latest)
@@ -604,17 +605,23 @@ class RunListItem(Schema):
 
 
 class RunStart(Schema):
-    plan: int | None = Field(None, description="The plan's id; or give plan_name.")
-    plan_name: str | None = Field(None, min_length=1, max_length=200, description="The plan's exact name.")
-    team: int | None = Field(None, description="With plan_name: the team to look in (default: all yours).")
-    trigger: Literal["api", "ci"] = Field(
-        "api", description="What started the run, shown on its page and filterable."
+    plan: int | None = Field(default=None, description="The plan's id; or give plan_name.")
+    plan_name: str | None = Field(
+        default=None, min_length=1, max_length=200, description="The plan's exact name."
     )
-    version: str = Field("", max_length=200, description="Version or commit under test, e.g. a git SHA.")
+    team: int | None = Field(
+        default=None, description="With plan_name: the team to look in (default: all yours)."
+    )
+    trigger: Literal["api", "ci"] = Field(
+        default="api", description="What started the run, shown on its page and filterable."
+    )
+    version: str = Field(
+        default="", max_length=200, description="Version or commit under test, e.g. a git SHA."
+    )
     tags: list[str] = Field(
         default_factory=list, description="Short labels (lower-case letters, digits, . _ -)."
     )
-    notes: str = Field("", max_length=20000)
+    notes: str = Field(default="", max_length=20000)
 
 
 class SecondOut(Schema):

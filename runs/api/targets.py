@@ -36,13 +36,13 @@ def _validated(data: dict[str, Any], instance: Target | None = None) -> dict[str
 @paginate(Pagination)
 def target_list(request: HttpRequest, team: int | None = Query(None)) -> Any:  # type: ignore[assignment]
     qs = access.visible(Target.objects.all(), user=request.user).order_by("name", "id")
-    if team_filter(request, team) is not None:
-        qs = qs.filter(team_id=team)
+    if (team_id := team_filter(request, team)) is not None:
+        qs = qs.filter(team_id=team_id)
     return qs
 
 
 @router.post("", response=responses({201: s.TargetOut}), url_name="targets-create")
-def target_create(request: HttpRequest, payload: s.TargetCreate) -> tuple[int, Target]:
+def target_create(request: HttpRequest, payload: s.TargetCreate) -> Status[Target]:
     team = editable_team(request, payload.team)
     data = _validated(payload.dict(exclude={"team"}))
     return Status(201, catalog.target_create(team=team, data=data, user=request.user))
@@ -68,7 +68,7 @@ def target_patch(request: HttpRequest, target_id: int, payload: s.TargetPatch) -
 
 
 @router.delete("/{int:target_id}", response=responses({204: None, 409: s.Error}), url_name="targets-delete")
-def target_delete(request: HttpRequest, target_id: int) -> tuple[int, None]:
+def target_delete(request: HttpRequest, target_id: int) -> Status[None]:
     target = access.object_for(request, Target.objects.all(), target_id, role=access.EDITOR)
     try:
         catalog.target_delete(target=target)

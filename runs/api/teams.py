@@ -31,7 +31,9 @@ def _member(m: Membership) -> dict[str, object]:
 @router.get("", response=list[s.TeamOut], url_name="teams-list", summary="Your teams and your role in each")
 def team_list(request: HttpRequest) -> list[dict[str, object]]:
     rows = (
-        Membership.objects.filter(user=request.user).select_related("team").order_by("team__name", "team_id")
+        Membership.objects.filter(user=access.signed_in(request))
+        .select_related("team")
+        .order_by("team__name", "team_id")
     )
     return [{"id": m.team_id, "name": m.team.name, "role": m.role} for m in rows]
 
@@ -42,7 +44,7 @@ def team_list(request: HttpRequest) -> list[dict[str, object]]:
     url_name="teams-create",
     summary="Create a team (you are its admin)",
 )
-def team_create(request: HttpRequest, payload: s.TeamIn) -> tuple[int, dict[str, object]]:
+def team_create(request: HttpRequest, payload: s.TeamIn) -> Status[dict[str, object]]:
     try:
         team = svc.team_create(name=payload.name, user=request.user)
     except svc.TeamError as exc:
@@ -62,7 +64,7 @@ def member_list(request: HttpRequest, team_id: int) -> list[dict[str, object]]:
     url_name="teams-member-add",
     summary="Add an existing user to the team (admins)",
 )
-def member_add(request: HttpRequest, team_id: int, payload: s.MemberIn) -> tuple[int, dict[str, object]]:
+def member_add(request: HttpRequest, team_id: int, payload: s.MemberIn) -> Status[dict[str, object]]:
     team = _team(request, team_id, role=access.ADMIN)
     try:
         membership = svc.membership_add(team=team, username=payload.username, role=payload.role)
@@ -102,7 +104,7 @@ def member_role(
     url_name="teams-member-remove",
     summary="Remove a member (admins)",
 )
-def member_remove(request: HttpRequest, team_id: int, member_id: int) -> tuple[int, None]:
+def member_remove(request: HttpRequest, team_id: int, member_id: int) -> Status[None]:
     membership = _membership(request, team_id, member_id)
     try:
         svc.membership_remove(membership=membership)

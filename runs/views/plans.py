@@ -17,7 +17,7 @@ from runs.services.schedules import plan_set_schedule, schedule_next_times
 
 @require_GET
 @access.team_view()
-def plan_list(request: HttpRequest) -> HttpResponse:
+def plan_list(request: access.TeamRequest) -> HttpResponse:
     return render(request, "runs/plan_list.html", {"plans": selectors.plan_list(team=request.team)})
 
 
@@ -57,7 +57,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @access.team_view(access.EDITOR)
-def plan_create(request: HttpRequest) -> HttpResponse:
+def plan_create(request: access.TeamRequest) -> HttpResponse:
     form = TestPlanForm(request.POST or None, team=request.team)
     if request.method == "POST" and form.is_valid():
         try:
@@ -107,7 +107,7 @@ def plan_start(request: HttpRequest, pk: int) -> HttpResponse:
     form = RunAnnotationForm(request.POST)
     if not form.is_valid():
         messages.error(
-            request, "Not started: " + " ".join(e for errors in form.errors.values() for e in errors)
+            request, "Not started: " + " ".join(str(e) for errors in form.errors.values() for e in errors)
         )
         return redirect(plan)
     try:
@@ -127,7 +127,9 @@ def plan_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     form = PlanScheduleForm(request.POST)
     if not form.is_valid():
         messages.error(
-            request, "Schedule not saved: " + " ".join(form.errors.get("schedule", ["invalid input."]))
+            request,
+            "Schedule not saved: "
+            + " ".join(str(e) for e in form.errors.get("schedule", ["invalid input."])),
         )
         return redirect(plan)
     plan = plan_set_schedule(plan=plan, expression=form.cleaned_data["schedule"])

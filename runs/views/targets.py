@@ -15,13 +15,13 @@ from runs.views._common import confirm_delete
 
 @require_GET
 @access.team_view()
-def target_list(request: HttpRequest) -> HttpResponse:
+def target_list(request: access.TeamRequest) -> HttpResponse:
     return render(request, "runs/target_list.html", {"targets": selectors.target_list(team=request.team)})
 
 
 @require_http_methods(["GET", "POST"])
 @access.team_view(access.EDITOR)
-def target_create(request: HttpRequest) -> HttpResponse:
+def target_create(request: access.TeamRequest) -> HttpResponse:
     form = TargetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         target = catalog.target_create(team=request.team, data=form.cleaned_data, user=request.user)
