@@ -19,6 +19,8 @@ def _bootstrap() -> None:
     spec = importlib.util.spec_from_file_location(
         "_st_bootstrap", BASE_DIR / "scaletest_site" / "bootstrap.py"
     )
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"Cannot load {BASE_DIR / 'scaletest_site' / 'bootstrap.py'}.")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.ensure_venv_and_reexec(BASE_DIR, sys.argv)

@@ -375,7 +375,7 @@ class BaseStepFormSet(forms.BaseFormSet):
         if not self._kept():
             raise forms.ValidationError("Add at least one request step.")
 
-    def steps(self) -> list[dict[str, Any]]:
+    def steps(self) -> list[Mapping[str, Any]]:
         """Cleaned steps in the order the user gave, without deleted or untouched blank rows."""
         return [
             {k: v for k, v in f.cleaned_data.items() if k not in ("ORDER", "DELETE")} for f in self._kept()
@@ -508,7 +508,7 @@ class BaseSourceFormSet(forms.BaseFormSet):
                     )
                 seen[name] = number
 
-    def sources(self) -> list[dict[str, Any]]:
+    def sources(self) -> list[Mapping[str, Any]]:
         return [f.parsed for f in self._kept() if f.parsed]
 
     def names(self) -> set[str]:

@@ -6,6 +6,7 @@ that returns the same dicts makes a remote source a thin HTTP client.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from runs.ci.driver import CiError, RunResult, RunStatus
@@ -15,7 +16,7 @@ from runs.services.runs import RunError, run_cancel, run_create
 
 def run_status_payload(*, run: Run) -> RunStatus:
     """Progress of a run: totals, and the users, requests/s and p95 of its last stored second."""
-    latest = (
+    latest: Mapping[str, Any] = (
         RunSecond.objects.filter(run=run, t=run.last_t).values("users", "requests", "p95_ms").first()
         if run.last_t >= 0
         else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +63,7 @@ def caps_for(*, scope: Scope) -> Caps:
         return server
     from runs.models import Team
 
-    team = (
+    team: Mapping[str, Any] = (
         Team.objects.filter(pk=scope.team_id)
         .values("max_users", "max_run_seconds", "max_concurrent_runs", "target_daily_user_seconds")
         .first()

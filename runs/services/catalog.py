@@ -6,7 +6,7 @@ Callers pass data a form has already validated. Deleting something a plan still 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import models, transaction
@@ -104,8 +104,8 @@ def target_delete(*, target: Target) -> None:
 def scenario_save(
     *,
     data: Mapping[str, Any],
-    steps: Sequence[Mapping[str, Any]],
-    sources: Sequence[Mapping[str, Any]] | None = None,
+    steps: list[Mapping[str, Any]],
+    sources: list[Mapping[str, Any]] | None = None,
     scenario: Scenario | None = None,
     team: Team | None = None,
     user: Any = None,

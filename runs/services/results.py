@@ -8,7 +8,7 @@ seconds, and the run's own figures the merge of its endpoints.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -137,7 +137,7 @@ def batch_aggregate(seconds: Iterable[protocol.SecondMessage], *, start_epoch: i
     )
 
 
-def _figures(hist: Histogram, qs: Sequence[float]) -> dict[str, float | None]:
+def _figures(hist: Histogram, qs: Sequence[float]) -> Mapping[str, float | None]:
     if not hist.total:
         return {f"p{q:g}_ms": None for q in qs} | {"max_ms": None, "mean_ms": None}
     ps = hist.percentiles_ms(qs)
@@ -197,7 +197,8 @@ def _store_seconds(run_id: int, batch: Batch, *, all_new: bool = False) -> None:
             for row in RunSecond.objects.select_for_update().filter(run_id=run_id, t__in=list(batch.seconds))
         }
     )
-    new_rows, changed = [], []
+    new_rows: list[RunSecond] = []
+    changed: list[RunSecond] = []
     for t, agg in batch.seconds.items():
         row = existing.get(t)
         if row is not None:
@@ -248,7 +249,8 @@ def _store_endpoints(run_id: int, batch: Batch, *, all_new: bool = False) -> Non
             for row in EndpointSecond.objects.select_for_update().filter(run_id=run_id, t__in=ts)
         }
     )
-    new_rows, changed = [], []
+    new_rows: list[EndpointSecond] = []
+    changed: list[EndpointSecond] = []
     for (t, method, name), agg in batch.endpoints.items():
         row = existing.get((t, method, name))
         if row is not None:
@@ -320,7 +322,8 @@ def _store_generators(run_id: int, batch: Batch, *, all_new: bool = False) -> No
             )
         }
     )
-    new_rows, changed = [], []
+    new_rows: list[GeneratorSecond] = []
+    changed: list[GeneratorSecond] = []
     for (t, index), agg in batch.generators.items():
         row = existing.get((t, index))
         if row is None:
