@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -74,7 +75,7 @@ def start_demo() -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def run_scaletest(url: str, steps, users: int, duration: int, tap: str) -> dict[float, float]:
+def run_scaletest(url: str, steps, users: int, duration: int, tap: str) -> dict[float | str, Any]:
     from runs.engine import runner
     from runs.models import EndpointSummary, Run
 
@@ -107,7 +108,7 @@ def run_scaletest(url: str, steps, users: int, duration: int, tap: str) -> dict[
     return {50: s.p50_ms, 95: s.p95_ms, 99: s.p99_ms, "n": s.requests}
 
 
-def run_locust(url: str, steps, users: int, duration: int, tap: str, prefix: str) -> dict[float, float]:
+def run_locust(url: str, steps, users: int, duration: int, tap: str, prefix: str) -> dict[float | str, Any]:
     env = dict(os.environ, BENCH_TAP=tap, BENCH_NAME=NAME, BENCH_PATH=",".join(f"{p}*{w}" for p, w in steps))
     proc = subprocess.run(
         [

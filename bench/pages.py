@@ -254,7 +254,10 @@ def main() -> None:
             before = table_sizes()
             pk = seed_run(endpoints=endpoints, seed=endpoints * 1000 + len(have), seconds=seconds)
             after = table_sizes()
-            storage[endpoints] = (pk, {t: None if after[t] is None else after[t] - before[t] for t in TABLES})
+            storage[endpoints] = (
+                pk,
+                {t: None if (a := after[t]) is None or (b := before[t]) is None else a - b for t in TABLES},
+            )
             print(
                 f"seeded run {pk} ({endpoints} endpoints, {seconds} s) in {time.monotonic() - t0:.1f} s",
                 flush=True,
@@ -296,8 +299,8 @@ def main() -> None:
         "| page | data | server time (ms) | HTML bytes | charts drawn (ms) | charts | first load, all bytes |"
     )
     print("|---|---|---|---|---|---|---|")
-    for page, data, ms, size, (drawn, n, first) in results:
-        print(f"| {page} | {data} | {ms:.0f} | {size:,} | {drawn:.0f} | {n} | {first:,} |")
+    for page, data, ms, size, (drawn_ms, n, first) in results:
+        print(f"| {page} | {data} | {ms:.0f} | {size:,} | {drawn_ms:.0f} | {n} | {first:,} |")
 
     if not storage:
         return
@@ -318,9 +321,9 @@ def main() -> None:
         per = sum(known) * SECONDS / seconds / e if len(known) == len(TABLES) else None
         per_text = "n/a" if per is None else f"{per:,.0f} B ({per / 1e6:.2f} MB)"
         for t in TABLES:
-            rows, size, hist = cols[t]
+            rows, row_bytes, hist = cols[t]
             print(
-                f"| {e} | {t} | {rows:,} | {fmt_bytes(size)} | "
+                f"| {e} | {t} | {rows:,} | {fmt_bytes(row_bytes)} | "
                 f"{hist:,} | {fmt_bytes(delta[t])} | {per_text} |"
             )
 

@@ -77,7 +77,7 @@ def run_once(nginx: common.Nginx, args: argparse.Namespace, generators: int) -> 
     try:
         window = Window(nginx, find, warmup=args.warmup, length=args.duration - args.warmup - 4)
         status = runner.run_execute(run_id=run_id)
-        result = window.join()
+        result: dict[str, Any] = window.join()
     finally:
         runner._send_generators = original
     for t in threads:

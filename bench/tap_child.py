@@ -25,7 +25,7 @@ def _tapped(self, request_type, name, response_time, response_length, exception=
     return _on_request(self, request_type, name, response_time, response_length, exception, **kw)
 
 
-child.Recorder.on_request = _tapped  # type: ignore[method-assign]
+child.Recorder.on_request = _tapped  # type: ignore[method-assign,assignment]  # the tap, patched in
 _real_exit = child._exit
 
 
