@@ -85,7 +85,7 @@ class DemoServer(ThreadingHTTPServer):
         with self._lock:
             self._in_flight -= 1
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> dict[str, Any]:
         with self._lock:
             paths = dict(self._counts)
             peak = self._in_flight_peak
@@ -243,7 +243,7 @@ class DemoTarget:
         host = f"[{host}]" if ":" in str(host) else host
         return f"http://{host}:{port}"
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> dict[str, Any]:
         return self.server.stats()
 
     def stop(self) -> None:

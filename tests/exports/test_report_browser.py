@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from playwright.sync_api import Dialog
 
 from runs.models import EndpointSummary, ErrorGroup, Run, TestPlan
 from runs.services.analysis import run_analyse
@@ -35,7 +36,12 @@ def open_offline(page: Any, path: Path) -> dict[str, list[str]]:
     page.route("**/*", route)
     page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+
+    def on_dialog(d: Dialog) -> None:
+        seen["dialogs"].append(d.message)
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
     page.on(
         "request",
         lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else seen["network"].append(r.url),
@@ -52,6 +58,7 @@ def expected_traces(html: str) -> dict[str, int]:
 @pytest.fixture
 def hostile_staircase_run(staircase_plan: TestPlan) -> Run:
     run = seed_run(staircase_plan)
+    assert run.started_at is not None
     EndpointSummary.objects.filter(run=run, method="POST").update(name=SCRIPT_PAYLOAD)
     EndpointSummary.objects.filter(run=run, method="GET").update(name=IMG_PAYLOAD)
     ErrorGroup.objects.create(
