@@ -14,12 +14,14 @@ from django.conf import settings
 
 from runs import profiles, thresholds
 from runs.access import MAX_ID
+from runs.cron import CronError, cron_parse
 from runs.engine import scenario_vars as sv
 from runs.locustfiles import locustfile_problems
 from runs.models import (
     METHODS,
     LoadProfile,
     Membership,
+    Run,
     Scenario,
     ScenarioDataSource,
     ScenarioStep,
@@ -28,6 +30,8 @@ from runs.models import (
     TestPlan,
 )
 from runs.safety import Refused
+from runs.selectors_analysis import MAX_COMPARE_RUNS
+from runs.services.annotations import TAG_RE, AnnotationError, annotations_clean
 from runs.services.safety import target_save_check
 
 JSON_ATTRS = {"rows": 3, "spellcheck": "false", "class": "mono"}
@@ -781,8 +785,6 @@ class RunsCompareForm(forms.Form):
         super().__init__(data)
 
     def clean_ids(self) -> list[int]:
-        from runs.selectors_analysis import MAX_COMPARE_RUNS
-
         raw = [part.strip() for part in self.cleaned_data["ids"].split(",") if part.strip()]
         if not all(part.isascii() and part.isdigit() and len(part) < 12 for part in raw):
             raise forms.ValidationError("Run ids must be whole numbers separated by commas, e.g. ?ids=3,5,9.")
@@ -866,8 +868,6 @@ class RunAnnotationForm(forms.Form):
     notes = forms.CharField(required=False, max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
 
     def clean(self) -> dict[str, Any]:
-        from runs.services.annotations import AnnotationError, annotations_clean
-
         super().clean()
         data = self.cleaned_data
         if self.errors:
@@ -891,14 +891,10 @@ class RunListFilterForm(forms.Form):
     trigger = forms.ChoiceField(required=False, choices=[("", "any trigger")])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from runs.models import Run
-
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["trigger"]).choices = [("", "any trigger"), *Run.Trigger.choices]
 
     def clean_tag(self) -> str:
-        from runs.services.annotations import TAG_RE
-
         tag = (self.cleaned_data.get("tag") or "").lower()
         if tag and not TAG_RE.match(tag):
             raise forms.ValidationError("Tags use lower-case letters, digits, “.”, “_” and “-”.")
@@ -922,8 +918,6 @@ class PlanScheduleForm(forms.Form):
     )
 
     def clean_schedule(self) -> str:
-        from runs.cron import CronError, cron_parse
-
         value = self.cleaned_data.get("schedule") or ""
         if not value:
             return ""

@@ -10,9 +10,12 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.urls import reverse
+
+from runs.safety.allowlist import AllowRule
 
 from . import profiles
 from . import thresholds as thresholds_mod
@@ -20,8 +23,6 @@ from . import thresholds as thresholds_mod
 
 def validate_thresholds(value: object) -> None:
     """The stored JSON list of a plan's thresholds (``runs.thresholds``), e.g. edited in the admin."""
-    from django.core.exceptions import ValidationError
-
     try:
         thresholds_mod.parse_thresholds(value)  # type: ignore[arg-type]
     except ValueError as exc:
@@ -547,10 +548,6 @@ class AllowedNetwork(models.Model):
         return self.value
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from runs.safety.allowlist import AllowRule
-
         try:
             self.value = AllowRule.parse(self.value).spelling
         except ValueError as exc:

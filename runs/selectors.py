@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet, TextField
 from django.db.models.functions import Cast, NullIf
 
-from runs import profiles
+from runs import profiles, thresholds
 from runs.figures import SECOND_COLUMNS, series_from_rows
 from runs.histogram import Histogram
 from runs.models import (
@@ -352,8 +352,6 @@ def runs_series_window(
 def run_threshold_rows(*, run: Run) -> list[dict[str, Any]]:
     """The thresholds table of a run: its stored verdicts, or while none exist (an active run,
     or one from before thresholds) the snapshot's thresholds awaiting a verdict."""
-    from runs import thresholds
-
     results = run.threshold_results or []
     if not results:
         try:
@@ -381,8 +379,6 @@ def run_threshold_rows(*, run: Run) -> list[dict[str, Any]]:
 
 
 def plan_threshold_labels(*, plan: TestPlan) -> list[str]:
-    from runs import thresholds
-
     try:
         return [item.label() for item in thresholds.parse_thresholds(plan.thresholds)]
     except ValueError:

@@ -12,6 +12,7 @@ from ninja.errors import HttpError, ValidationError
 from ninja.pagination import LimitOffsetPagination
 
 from runs import access
+from runs.api.schemas import Error
 from runs.models import Membership, Team
 
 MAX_PAGE = 200
@@ -83,6 +84,4 @@ def merged(current: dict[str, Any], patch: Schema) -> dict[str, Any]:
 
 def responses(ok: dict[int, Any]) -> dict[int, Any]:
     """``ok`` plus the error bodies every authenticated endpoint may answer."""
-    from runs.api.schemas import Error
-
     return {**ok, 401: Error, 403: Error, 404: Error}

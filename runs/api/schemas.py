@@ -15,8 +15,9 @@ from typing import Any, Literal
 from ninja import Field, Schema
 
 from runs import profiles, selectors, thresholds
+from runs.ci.local import run_result_payload, run_status_payload
 from runs.engine.scenario_vars import MAX_SOURCE_BYTES
-from runs.models import METHODS
+from runs.models import METHODS, RunSecond
 from runs.services.catalog import STEP_FIELDS
 
 ProfileKind = Literal[profiles.KINDS]  # type: ignore[valid-type]
@@ -554,8 +555,6 @@ class RunOut(Schema):
 
     @staticmethod
     def resolve_ci(obj: Any) -> dict[str, Any]:
-        from runs.ci.local import run_result_payload, run_status_payload
-
         return {"status": run_status_payload(run=obj), "result": run_result_payload(run=obj)}
 
     @staticmethod
@@ -568,8 +567,6 @@ class RunOut(Schema):
 
     @staticmethod
     def resolve_progress(obj: Any) -> dict[str, Any]:
-        from runs.models import RunSecond
-
         latest: Mapping[str, Any] | None = (
             RunSecond.objects.filter(run=obj, t=obj.last_t).values("requests", "failures", "p95_ms").first()
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 from runs.ci.driver import CiError, RunResult, RunStatus
 from runs.models import Run, RunSecond, TestPlan
+from runs.services.annotations import AnnotationError, annotations_clean
 from runs.services.runs import RunError, run_cancel, run_create
 
 
@@ -77,8 +78,6 @@ class LocalRunSource:
         return self.run
 
     def start(self) -> dict[str, Any]:
-        from runs.services.annotations import AnnotationError, annotations_clean
-
         try:
             annotations = annotations_clean(version=self.version, tags=self.tags)
             self.run = run_create(

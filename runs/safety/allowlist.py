@@ -102,7 +102,7 @@ def parse_rules(entries: Iterable[str], *, source: str) -> list[AllowRule]:
 
 def allowlist_rules() -> list[AllowRule]:
     """The setting's entries and the administrator's ``AllowedNetwork`` rows."""
-    from runs.models import AllowedNetwork
+    from runs.models import AllowedNetwork  # here: runs.models imports AllowRule from this module
 
     rules = parse_rules(settings.SCALETEST_ALLOWLIST, source="SCALETEST_ALLOWLIST")
     for value in AllowedNetwork.objects.values_list("value", flat=True):

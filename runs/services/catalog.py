@@ -14,6 +14,7 @@ from django.db.models import ProtectedError
 
 from runs.engine import scenario_vars
 from runs.models import LoadProfile, Scenario, ScenarioDataSource, ScenarioStep, Target, Team, TestPlan
+from runs.services.scenarios import locustfile_allowed
 
 
 class CatalogError(Exception):
@@ -117,8 +118,6 @@ def scenario_save(
     Runs keep a snapshot of their steps, so replacing the rows rewrites no history. A new
     scenario belongs to ``team``.
     """
-    from runs.services.scenarios import locustfile_allowed
-
     if scenario is None:
         assert team is not None, "a new scenario needs its team"
         scenario = Scenario(team=team, created_by=_user_or_none(user))

@@ -18,6 +18,8 @@ from django.db.models.functions import Greatest
 from runs.engine import protocol
 from runs.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, GeneratorSecond, Run, RunSecond
+from runs.services.analysis import run_analyse_safely, step_histograms
+from runs.services.thresholds import run_thresholds_evaluate_safely
 
 SUMMARY_PERCENTILES = (50, 90, 95, 99)
 SECOND_PERCENTILES = (50, 95, 99)
@@ -358,8 +360,6 @@ def run_summarise(*, run_id: int) -> None:
     (``run_analyse``) and the threshold verdicts (``run_thresholds_evaluate``) follow; their
     failure is logged and never stops a run from ending.
     """
-    from runs.services.analysis import run_analyse_safely, step_histograms
-
     merged = step_histograms(model=EndpointSecond, windows={run_id: [(0, 0, 2**31 - 1)]})
     last_t = Run.objects.values_list("last_t", flat=True).get(pk=run_id)
     seconds = max(last_t + 1, 1)
@@ -391,7 +391,5 @@ def run_summarise(*, run_id: int) -> None:
             max_ms=run_figures["max_ms"],
         )
     # Verdicts first: cheap, and what a CI job waits for; neither step can stop a run ending.
-    from runs.services.thresholds import run_thresholds_evaluate_safely
-
     run_thresholds_evaluate_safely(run_id=run_id)
     run_analyse_safely(run_id=run_id)

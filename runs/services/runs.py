@@ -15,6 +15,8 @@ from runs.models import Run, Scenario, TestPlan
 from runs.safety import caps
 from runs.services import safety
 from runs.services.annotations import Annotations
+from runs.services.results import run_summarise
+from runs.services.scenarios import locustfile_allowed
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +107,6 @@ def run_create(
     ``annotations`` (version, tags, notes) are validated by ``annotations_clean`` beforehand."""
     if trigger not in Run.Trigger.values:
         raise RunError(f"Unknown trigger “{trigger}”.")
-    from runs.services.scenarios import locustfile_allowed
-
     if plan.scenario.kind == Scenario.Kind.LOCUSTFILE:
         if not locustfile_allowed(team=plan.team):
             raise RunError(
@@ -151,7 +151,7 @@ def run_create(
                 tags=annotations.tags if annotations else [],
                 notes=annotations.notes if annotations else "",
             )
-            from runs.tasks import execute_run
+            from runs.tasks import execute_run  # here: runs.tasks imports this module
 
             run_id = run.pk
             # robust: a broker that is down must not turn a committed run into an error page;
@@ -207,8 +207,6 @@ def run_heartbeat(*, run_id: int) -> bool:
 def run_finish(*, run_id: int, status: str, error_message: str = "") -> None:
     """End a running run with ``status``; a run that already ended is left as it is."""
     assert status in (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.CANCELLED)
-    from runs.services.results import run_summarise
-
     try:
         run_summarise(run_id=run_id)
     except Exception:

@@ -18,6 +18,7 @@ from django.db import transaction
 from runs import thresholds
 from runs.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, Run, RunSecond
+from runs.services.analysis import histogram_from_row
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,6 @@ def _percentiles(hist: Histogram) -> Mapping[str, float | None]:
 
 def run_thresholds_evaluate(*, run_id: int) -> list[dict[str, Any]]:
     """Judge the run's snapshot thresholds on its stored results; store and return the verdicts."""
-    from runs.services.analysis import histogram_from_row
-
     run = Run.objects.only("id", "snapshot", "last_t", "threshold_abort").get(pk=run_id)
     items = thresholds.parse_thresholds(run.thresholds)
     if not items:
@@ -101,8 +100,6 @@ def _sample(stored: Sequence[Any], hist: Any, with_p90: bool) -> thresholds.Seco
     t, requests, failures, p50, p95, p99, pmax = stored
     percentiles = {"p50": p50, "p95": p95, "p99": p99, "max": pmax}
     if with_p90:
-        from runs.services.analysis import histogram_from_row
-
         h = histogram_from_row(hist)
         percentiles["p90"] = h.percentile_ms(90) if h.total else None
     return thresholds.SecondSample(t=t, requests=requests, failures=failures, percentiles=percentiles)
