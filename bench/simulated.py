@@ -195,11 +195,11 @@ def _store_run(
                 failures=0,
                 bytes=(h["n"] if h else 0) * 800,
                 cpu_percent=35.0 + users[t] / 4,
-                p50_ms=h and h["p50"],
-                p95_ms=h and h["p95"],
-                p99_ms=h and h["p99"],
-                max_ms=h and h["max"],
-                mean_ms=h and h["mean"],
+                p50_ms=h["p50"] if h else None,
+                p95_ms=h["p95"] if h else None,
+                p99_ms=h["p99"] if h else None,
+                max_ms=h["max"] if h else None,
+                mean_ms=h["mean"] if h else None,
                 histogram=h["hist"] if h else {},
             )
         )

@@ -193,7 +193,8 @@ def main() -> None:
     base_rps = [x["rps"] for x in results[reference]]
     base_cpu = [x["cpu_per_1k"] for x in results[reference]]
     print(
-        f"\nmedians over {args.rounds} rounds ({args.users} users, {args.duration} s runs); ratios to {reference!r}"
+        f"\nmedians over {args.rounds} rounds ({args.users} users, {args.duration} s runs)"
+        f"; ratios to {reference!r}"
     )
     print(
         "| variant | requests/s | ratio to reference (per round) | child CPU-s per 1,000 requests | ratio |"

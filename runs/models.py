@@ -7,9 +7,10 @@ Model methods only derive values from the row's own fields; writes go through
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.urls import reverse
@@ -20,8 +21,6 @@ from runs.core import thresholds as thresholds_mod
 
 def validate_thresholds(value: object) -> None:
     """The stored JSON list of a plan's thresholds (``runs.core.thresholds``), e.g. edited in the admin."""
-    from django.core.exceptions import ValidationError
-
     try:
         thresholds_mod.parse_thresholds(value)  # type: ignore[arg-type]
     except ValueError as exc:
@@ -68,7 +67,7 @@ class Membership(models.Model):
         ADMIN = "admin", "Admin (members, settings, share links)"
 
     # Each role can do everything the roles before it can.
-    RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
+    RANK: ClassVar[dict[str, int]] = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
 
     team = models.ForeignKey(Team, related_name="memberships", on_delete=models.CASCADE)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="memberships", on_delete=models.CASCADE)
@@ -386,6 +385,9 @@ class RunSecond(models.Model):
         ordering = ["run", "t"]
         constraints = [models.UniqueConstraint(fields=["run", "t"], name="runsecond_run_t")]
 
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} at {self.t} s"
+
 
 class GeneratorSecond(models.Model):
     """What one load generator of a distributed run did in one second (t after the start)."""
@@ -402,6 +404,9 @@ class GeneratorSecond(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "generator", "t"], name="generatorsecond_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} generator {self.generator} at {self.t} s"
 
 
 class EndpointSecond(models.Model):
@@ -425,6 +430,9 @@ class EndpointSecond(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "t", "method", "name"], name="endpointsecond_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} {self.method} {self.name} at {self.t} s"
 
 
 class EndpointSummary(models.Model):
@@ -450,6 +458,9 @@ class EndpointSummary(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "method", "name"], name="endpointsummary_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} {self.method} {self.name}"
 
 
 class RunAnalysis(models.Model):
@@ -487,6 +498,9 @@ class ErrorGroup(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} {self.method} {self.name}: {self.error_class} ×{self.count}"
+
 
 class AllowedNetwork(models.Model):
     """An administrator's allowlist entry: targets here may be tested without proving ownership,
@@ -507,8 +521,6 @@ class AllowedNetwork(models.Model):
         return self.value
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         from runs.core.safety.allowlist import AllowRule
 
         try:

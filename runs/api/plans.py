@@ -44,8 +44,8 @@ def plan_list(
     name: str | None = Query(None, description="Exact name", max_length=200),  # type: ignore[assignment]
 ) -> Any:
     qs = access.visible(TestPlan.objects.all(), user=request.user).order_by("name", "id")
-    if team_filter(request, team) is not None:
-        qs = qs.filter(team_id=team)
+    if (team_id := team_filter(request, team)) is not None:
+        qs = qs.filter(team_id=team_id)
     if name is not None:
         qs = qs.filter(name=name)
     return qs
@@ -87,7 +87,7 @@ def plan_patch(request: HttpRequest, plan_id: int, payload: PlanPatch) -> TestPl
 
 
 @router.delete("/{int:plan_id}", response=responses({204: None}), url_name="plans-delete")
-def plan_delete(request: HttpRequest, plan_id: int) -> tuple[int, None]:
+def plan_delete(request: HttpRequest, plan_id: int) -> Status[None]:
     """Deletes the plan; its runs are kept (with their snapshot and the plan's name)."""
     plan = access.object_for(request, TestPlan.objects.all(), plan_id, role=access.EDITOR)
     catalog.plan_delete(plan=plan)
@@ -100,7 +100,7 @@ def plan_delete(request: HttpRequest, plan_id: int) -> tuple[int, None]:
     url_name="plans-start",
     summary="Start a run of the plan",
 )
-def plan_start(request: HttpRequest, plan_id: int) -> tuple[int, Run]:
+def plan_start(request: HttpRequest, plan_id: int) -> Status[Run]:
     """Queues a run (editor role). 400 when the plan cannot run as it is (no steps, invalid
     profile); 409 when the safety checks refuse it now (caps, unverified or unsafe target)."""
     plan = access.object_for(

@@ -82,8 +82,8 @@ def run_list(
     team: int | None = Query(None),  # type: ignore[assignment]
 ) -> Any:
     qs = access.visible(Run.objects.all(), user=request.user).only(*selectors.RUN_LIST_FIELDS, "team_id")
-    if team_filter(request, team) is not None:
-        qs = qs.filter(team_id=team)
+    if (team_id := team_filter(request, team)) is not None:
+        qs = qs.filter(team_id=team_id)
     if plan is not None:
         qs = qs.filter(plan_id=plan) if access.is_id(plan) else qs.none()
     if status is not None:
@@ -100,8 +100,8 @@ def run_start(request: HttpRequest, payload: RunStart) -> tuple[int, Run]:
         plan = access.object_for(request, plans, payload.plan, role=access.EDITOR)
     elif payload.plan_name:
         found = access.visible(plans, user=request.user).filter(name=payload.plan_name)
-        if payload.team is not None:
-            found = found.filter(team_id=team_filter(request, payload.team))
+        if (team_id := team_filter(request, payload.team)) is not None:
+            found = found.filter(team_id=team_id)
         matches = list(found[:2])
         if not matches:
             raise HttpError(404, f"No test plan named “{payload.plan_name}”.")

@@ -5,8 +5,8 @@ forms and formsets (the JSON body becomes the page's POST), so every message is 
 
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.forms.forms import NON_FIELD_ERRORS
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.errors import HttpError
@@ -65,7 +65,7 @@ def _post_data(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], li
     steps, sources = data.get("steps") or [], data.get("sources") or []
     post.update({"steps-TOTAL_FORMS": len(steps), "steps-INITIAL_FORMS": len(steps)})
     for i, step in enumerate(steps):
-        for field in StepForm._meta.fields:  # type: ignore[union-attr]
+        for field in StepForm.Meta.fields:
             post[f"steps-{i}-{field}"] = step.get(field)
         try:
             post[f"steps-{i}-extract"] = _extract_text(step.get("extract") or "")
@@ -170,8 +170,8 @@ def scenario_list(request: HttpRequest, team: int | None = Query(None)) -> Any: 
     qs = access.visible(Scenario.objects.prefetch_related("steps", "sources"), user=request.user).order_by(
         "name", "id"
     )
-    if team_filter(request, team) is not None:
-        qs = qs.filter(team_id=team)
+    if (team_id := team_filter(request, team)) is not None:
+        qs = qs.filter(team_id=team_id)
     return qs
 
 

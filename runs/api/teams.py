@@ -32,7 +32,9 @@ def _member(m: Membership) -> dict[str, object]:
 @router.get("", response=list[TeamOut], url_name="teams-list", summary="Your teams and your role in each")
 def team_list(request: HttpRequest) -> list[dict[str, object]]:
     rows = (
-        Membership.objects.filter(user=request.user).select_related("team").order_by("team__name", "team_id")
+        Membership.objects.filter(user=access.signed_in(request))
+        .select_related("team")
+        .order_by("team__name", "team_id")
     )
     return [{"id": m.team_id, "name": m.team.name, "role": m.role} for m in rows]
 
@@ -103,7 +105,7 @@ def member_role(
     url_name="teams-member-remove",
     summary="Remove a member (admins)",
 )
-def member_remove(request: HttpRequest, team_id: int, member_id: int) -> tuple[int, None]:
+def member_remove(request: HttpRequest, team_id: int, member_id: int) -> Status[None]:
     membership = _membership(request, team_id, member_id)
     try:
         svc.membership_remove(membership=membership)

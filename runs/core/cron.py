@@ -79,7 +79,8 @@ def cron_parse(expression: str) -> Cron:
     parts = text.split(" ")
     if len(parts) != 5:
         raise CronError(
-            f"A cron expression has 5 fields (minute hour day-of-month month day-of-week); “{text}” has {len(parts)}."
+            "A cron expression has 5 fields (minute hour day-of-month month day-of-week); "
+            f"“{text}” has {len(parts)}."
         )
     sets: list[frozenset[int]] = []
     for (name, max_, min_), spec in zip(FIELDS, parts, strict=True):

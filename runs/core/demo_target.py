@@ -36,6 +36,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -68,7 +69,7 @@ class DemoServer(ThreadingHTTPServer):
         self._tokens: dict[str, str] = {}
         self._values: Counter[str] = Counter()
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
         # A load generator that stops drops its keep-alive connections mid-read: routine here.
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
@@ -84,7 +85,7 @@ class DemoServer(ThreadingHTTPServer):
         with self._lock:
             self._in_flight -= 1
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> dict[str, Any]:
         with self._lock:
             paths = dict(self._counts)
             peak = self._in_flight_peak
@@ -114,6 +115,7 @@ class DemoHandler(BaseHTTPRequestHandler):
     # Without TCP_NODELAY a small answer waits for the client's delayed ACK (~40 ms on Linux).
     disable_nagle_algorithm = True
     server: DemoServer
+    _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's own (not in the stdlib's stubs)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         pass  # thousands of requests per second; an access log would be the bottleneck
@@ -173,11 +175,11 @@ class DemoHandler(BaseHTTPRequestHandler):
             self._send(200, answer, "application/json", extra_headers={"X-Session": token})
         elif path == "/me":
             scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
-            user = self.server.token_user(token.strip()) if scheme.lower() == "bearer" else None
-            if user is None:
+            holder = self.server.token_user(token.strip()) if scheme.lower() == "bearer" else None
+            if holder is None:
                 self._send(401, b"missing or unknown bearer token\n")
                 return
-            self._send(200, json.dumps({"user": user}).encode(), "application/json")
+            self._send(200, json.dumps({"user": holder}).encode(), "application/json")
         elif path == "/value":
             value = query.get("v", [""])[0]
             self.server.count_value(value)
@@ -237,11 +239,11 @@ class DemoTarget:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
+        host, port = str(self.server.server_address[0]), self.server.server_address[1]
         host = f"[{host}]" if ":" in str(host) else host
         return f"http://{host}:{port}"
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> dict[str, Any]:
         return self.server.stats()
 
     def stop(self) -> None:

@@ -180,7 +180,7 @@ class Histogram:
         counts = data.get("c") or []
         if len(keys) != len(counts):
             raise ValueError("histogram keys and counts differ in length")
-        for key, c in zip(keys, counts):
+        for key, c in zip(keys, counts, strict=True):
             key = int(key)
             c = int(c)
             if key < 0 or c < 0:

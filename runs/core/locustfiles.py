@@ -36,7 +36,8 @@ def locustfile_problems(source: str) -> list[str]:
     shapes = [c.name for c in classes if "LoadTestShape" in base_names(c)]
     if shapes:
         problems.append(
-            f"Remove the LoadTestShape class ({', '.join(shapes)}): the load comes from the test plan's profile."
+            f"Remove the LoadTestShape class ({', '.join(shapes)}): "
+            "the load comes from the test plan's profile."
         )
     if not any(any(name.endswith("User") for name in base_names(c)) for c in classes):
         problems.append("Define at least one User class, e.g. class Shopper(HttpUser): with a @task method.")

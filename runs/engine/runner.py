@@ -25,6 +25,7 @@ from django.db import DatabaseError, close_old_connections
 
 from runs.core import thresholds
 from runs.core.engine import protocol
+from runs.core.safety import Refused
 from runs.engine.supervision import (
     HEARTBEAT_SECONDS,
     POLL_SECONDS,
@@ -41,7 +42,6 @@ from runs.engine.supervision import (
     spawn_child,
 )
 from runs.models import Run
-from runs.core.safety import Refused
 from runs.services import dispatch
 from runs.services.results import results_ingest
 from runs.services.runs import run_finish, run_heartbeat

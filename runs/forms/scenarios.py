@@ -10,8 +10,8 @@ from typing import Any
 
 from django import forms
 
-from runs.core.locustfiles import locustfile_problems
 from runs.core.engine import scenario_vars as sv
+from runs.core.locustfiles import locustfile_problems
 from runs.forms.common import JSON_ATTRS, JSONObjectField, json_error_where, json_object, string_map
 from runs.models import METHODS, Scenario, ScenarioDataSource, ScenarioStep
 from runs.services.catalog import SCENARIO_FIELDS, STEP_FIELDS

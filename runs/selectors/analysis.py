@@ -248,7 +248,7 @@ def runs_compare(
     warm-up trimming, stored in its analysis), normalised per load level by ``paired_series``,
     with ``compare_endpoints``; the overall series is RunSecond's p95.
     """
-    ref = reference_id if reference_id in ids else ids[0]
+    ref = reference_id if reference_id is not None and reference_id in ids else ids[0]
     by_id = {r.pk: r for r in runs.filter(pk__in=ids)}
     missing = [i for i in ids if i not in by_id]
     if missing:
@@ -265,7 +265,7 @@ def runs_compare(
 
     analyses = run_analyses_ensure(ids=ids, runs=by_id)
 
-    summaries: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+    summaries: dict[int, dict[str, Mapping[str, Any]]] = defaultdict(dict)
     for row in EndpointSummary.objects.filter(run_id__in=ids).values(
         "run_id", "method", "name", "requests", "failures", "p95_ms", "p99_ms", "rps"
     ):
@@ -343,10 +343,12 @@ def runs_compare(
                     p95_ms=s["p95_ms"] if s else None,
                     p99_ms=s["p99_ms"] if s else None,
                     error_pct=100.0 * s["failures"] / s["requests"] if s and s["requests"] else None,
-                    p95_delta=_relative(s and s["p95_ms"], ref_row and ref_row["p95_ms"])
+                    p95_delta=_relative(s["p95_ms"] if s else None, ref_row["p95_ms"] if ref_row else None)
                     if i != ref
                     else None,
-                    rps_delta=_relative(s and s["rps"], ref_row and ref_row["rps"]) if i != ref else None,
+                    rps_delta=_relative(s["rps"] if s else None, ref_row["rps"] if ref_row else None)
+                    if i != ref
+                    else None,
                     comparison=by_endpoint.get(i, {}).get(name),
                 )
             )

@@ -123,13 +123,13 @@ def run_csv_streams(*, run: Run) -> dict[str, Any]:
     }
 
 
-def _analysis(*, run: Run) -> dict[str, Any] | None:
+def _analysis(*, run: Run) -> Mapping[str, Any] | None:
     """The stored analysis of an ended run with its version and time (computed and stored
     first when missing or stale, as the run page does); ``None`` while the run is active."""
     if run.is_active or run.last_t < 0:
         return None
     stored = RunAnalysis.objects.filter(run=run).values("version", "computed_at", "data")
-    row = stored.first()
+    row: Mapping[str, Any] | None = stored.first()
     if row is None or row["version"] != ANALYSIS_VERSION:
         data = run_analyses_ensure(ids=[run.pk], runs={run.pk: run})[run.pk]  # computes and stores it
         # Not stored when it failed: the data then carries the ``error`` the pages show.

@@ -7,7 +7,7 @@ merges histograms, since its summaries do not exist until the run ends.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,7 +121,7 @@ def run_seconds(*, run: Run, after: int = -1) -> list[dict[str, Any]]:
     return list(RunSecond.objects.filter(run=run, t__gt=after).order_by("t").values(*SECOND_COLUMNS))
 
 
-def run_generator_rows(*, run: Run) -> list[dict[str, Any]]:
+def run_generator_rows(*, run: Run) -> list[Mapping[str, Any]]:
     """Per generator, per second: requests, failures and CPU (distributed runs; else empty)."""
     if run.generators <= 1:
         return []
@@ -160,8 +160,8 @@ def endpoint_rows_live(*, run: Run) -> list[dict[str, Any]]:
     seconds = max(run.last_t + 1, 1)
     out = []
     for (method, name), acc in sorted(merged.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        hist: Histogram = acc["hist"]
-        ps = hist.percentiles_ms((50, 90, 95, 99)) if hist.total else {}
+        merged_hist: Histogram = acc["hist"]
+        ps = merged_hist.percentiles_ms((50, 90, 95, 99)) if merged_hist.total else {}
         out.append(
             {
                 "method": method,
@@ -172,7 +172,7 @@ def endpoint_rows_live(*, run: Run) -> list[dict[str, Any]]:
                 "p90_ms": ps.get(90),
                 "p95_ms": ps.get(95),
                 "p99_ms": ps.get(99),
-                "max_ms": hist.max_ms if hist.total else None,
+                "max_ms": merged_hist.max_ms if merged_hist.total else None,
                 "rps": acc["requests"] / seconds,
             }
         )
@@ -183,7 +183,7 @@ def run_errors(*, run: Run, limit: int = 200) -> list[ErrorGroup]:
     return list(ErrorGroup.objects.filter(run=run).order_by("-count", "name")[:limit])
 
 
-def run_progress(*, run: Run, latest: dict[str, Any] | None) -> dict[str, Any]:
+def run_progress(*, run: Run, latest: Mapping[str, Any] | None) -> dict[str, Any]:
     """Numbers of the progress bar of an active run."""
     elapsed = max(run.last_t + 1, 0)
     planned = run.planned_seconds or 0
@@ -203,7 +203,7 @@ def run_live_payload(*, run: Run, after: int) -> dict[str, Any]:
     Only numbers and fixed status codes: nothing a user typed reaches this payload.
     """
     rows = run_seconds(run=run, after=after)
-    latest = rows[-1] if rows else None
+    latest: Mapping[str, Any] | None = rows[-1] if rows else None
     if latest is None and run.last_t >= 0:
         latest = RunSecond.objects.filter(run=run, t=run.last_t).values("requests").first()
     return {

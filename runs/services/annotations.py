@@ -41,7 +41,8 @@ def tags_parse(raw: str | list[str] | None) -> list[str]:
         raise AnnotationError(
             {
                 "tags": (
-                    f"Invalid tag “{bad[0]}”: tags have 1 to {MAX_TAG_LENGTH} characters, lower-case letters, digits, "
+                    f"Invalid tag “{bad[0]}”: tags have 1 to {MAX_TAG_LENGTH} characters, "
+                    "lower-case letters, digits, "
                     "“.”, “_” or “-”, starting with a letter or digit (separate tags with commas or spaces)."
                 )
             }

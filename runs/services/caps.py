@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from runs.core.safety import Refused
+from runs.models import Run, RunSecond, Team
 
 BUDGET_WINDOW = dt.timedelta(hours=24)
 
@@ -31,8 +33,6 @@ class Scope:
     team_id: int | None = None
 
     def runs(self) -> QuerySet[Any]:
-        from runs.models import Run
-
         return Run.objects.all() if self.team_id is None else Run.objects.filter(team_id=self.team_id)
 
 
@@ -60,9 +60,7 @@ def caps_for(*, scope: Scope) -> Caps:
     )
     if scope.team_id is None:
         return server
-    from runs.models import Team
-
-    team = (
+    team: Mapping[str, Any] = (
         Team.objects.filter(pk=scope.team_id)
         .values("max_users", "max_run_seconds", "max_concurrent_runs", "target_daily_user_seconds")
         .first()
@@ -107,8 +105,6 @@ def planned_user_seconds(snapshot: dict[str, Any]) -> float:
 def target_user_seconds_used(*, scope: Scope, target_id: int, now: dt.datetime | None = None) -> float:
     """User-seconds spent on a target in the last 24 h: measured for ended runs, planned for
     active ones (they may still use all of it)."""
-    from runs.models import Run, RunSecond
-
     since = (now or timezone.now()) - BUDGET_WINDOW
     runs = scope.runs().filter(snapshot__target__id=target_id, created_at__gte=since)
     active = runs.filter(status__in=Run.ACTIVE)
@@ -127,8 +123,6 @@ def caps_check(*, scope: Scope, snapshot: dict[str, Any]) -> None:
         raise Refused(f"The profile asks for {users} users; the cap is {caps.max_users}.")
     if seconds > caps.max_seconds:
         raise Refused(f"The profile lasts {seconds:.0f} s; the cap is {caps.max_seconds} s.")
-    from runs.models import Run
-
     active = scope.runs().filter(status__in=Run.ACTIVE).count()
     if active >= caps.max_concurrent_runs:
         raise Refused(

@@ -6,16 +6,18 @@ that returns the same dicts makes a remote source a thin HTTP client.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from runs.core.ci.driver import CiError, RunResult, RunStatus
 from runs.models import Run, RunSecond, TestPlan
+from runs.services.annotations import AnnotationError, annotations_clean
 from runs.services.runs import RunError, run_cancel, run_create
 
 
 def run_status_payload(*, run: Run) -> RunStatus:
     """Progress of a run: totals, and the users, requests/s and p95 of its last stored second."""
-    latest = (
+    latest: Mapping[str, Any] = (
         RunSecond.objects.filter(run=run, t=run.last_t).values("users", "requests", "p95_ms").first()
         if run.last_t >= 0
         else None
@@ -76,8 +78,6 @@ class LocalRunSource:
         return self.run
 
     def start(self) -> dict[str, Any]:
-        from runs.services.annotations import AnnotationError, annotations_clean
-
         try:
             annotations = annotations_clean(version=self.version, tags=self.tags)
             self.run = run_create(

@@ -8,7 +8,7 @@ seconds, and the run's own figures the merge of its endpoints.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -18,6 +18,8 @@ from django.db.models.functions import Greatest
 from runs.core.engine import protocol
 from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, GeneratorSecond, Run, RunSecond
+from runs.services.analysis import run_analyse_safely, step_histograms
+from runs.services.thresholds import run_thresholds_evaluate_safely
 
 SUMMARY_PERCENTILES = (50, 90, 95, 99)
 SECOND_PERCENTILES = (50, 95, 99)
@@ -137,7 +139,7 @@ def batch_aggregate(seconds: Iterable[protocol.SecondMessage], *, start_epoch: i
     )
 
 
-def _figures(hist: Histogram, qs: Sequence[float]) -> dict[str, float | None]:
+def _figures(hist: Histogram, qs: Sequence[float]) -> Mapping[str, float | None]:
     if not hist.total:
         return {f"p{q:g}_ms": None for q in qs} | {"max_ms": None, "mean_ms": None}
     ps = hist.percentiles_ms(qs)
@@ -197,7 +199,8 @@ def _store_seconds(run_id: int, batch: Batch, *, all_new: bool = False) -> None:
             for row in RunSecond.objects.select_for_update().filter(run_id=run_id, t__in=list(batch.seconds))
         }
     )
-    new_rows, changed = [], []
+    new_rows: list[RunSecond] = []
+    changed: list[RunSecond] = []
     for t, agg in batch.seconds.items():
         row = existing.get(t)
         if row is not None:
@@ -248,7 +251,8 @@ def _store_endpoints(run_id: int, batch: Batch, *, all_new: bool = False) -> Non
             for row in EndpointSecond.objects.select_for_update().filter(run_id=run_id, t__in=ts)
         }
     )
-    new_rows, changed = [], []
+    new_rows: list[EndpointSecond] = []
+    changed: list[EndpointSecond] = []
     for (t, method, name), agg in batch.endpoints.items():
         row = existing.get((t, method, name))
         if row is not None:
@@ -320,7 +324,8 @@ def _store_generators(run_id: int, batch: Batch, *, all_new: bool = False) -> No
             )
         }
     )
-    new_rows, changed = [], []
+    new_rows: list[GeneratorSecond] = []
+    changed: list[GeneratorSecond] = []
     for (t, index), agg in batch.generators.items():
         row = existing.get((t, index))
         if row is None:
@@ -355,8 +360,6 @@ def run_summarise(*, run_id: int) -> None:
     (``run_analyse``) and the threshold verdicts (``run_thresholds_evaluate``) follow; their
     failure is logged and never stops a run from ending.
     """
-    from runs.services.analysis import run_analyse_safely, step_histograms
-
     merged = step_histograms(model=EndpointSecond, windows={run_id: [(0, 0, 2**31 - 1)]})
     last_t = Run.objects.values_list("last_t", flat=True).get(pk=run_id)
     seconds = max(last_t + 1, 1)
@@ -388,7 +391,5 @@ def run_summarise(*, run_id: int) -> None:
             max_ms=run_figures["max_ms"],
         )
     # Verdicts first: cheap, and what a CI job waits for; neither step can stop a run ending.
-    from runs.services.thresholds import run_thresholds_evaluate_safely
-
     run_thresholds_evaluate_safely(run_id=run_id)
     run_analyse_safely(run_id=run_id)

@@ -15,6 +15,8 @@ from runs.models import Run, Scenario, TestPlan
 from runs.services import caps, dispatch, safety
 from runs.services.annotations import Annotations
 from runs.services.catalog import SOURCE_FIELDS, STEP_FIELDS, TARGET_FIELDS
+from runs.services.results import run_summarise
+from runs.services.scenarios import locustfile_allowed
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +89,11 @@ def run_create(
     ``annotations`` (version, tags, notes) are validated by ``annotations_clean`` beforehand."""
     if trigger not in Run.Trigger.values:
         raise RunError(f"Unknown trigger “{trigger}”.")
-    from runs.services.scenarios import locustfile_allowed
-
     if plan.scenario.kind == Scenario.Kind.LOCUSTFILE:
         if not locustfile_allowed(team=plan.team):
             raise RunError(
-                "Locustfile scenarios are not allowed for this team; an operator can allow them in the admin. No load was sent."
+                "Locustfile scenarios are not allowed for this team; "
+                "an operator can allow them in the admin. No load was sent."
             )
         if plan.profile.kind in profiles.OPEN_MODEL_KINDS:
             raise RunError("A locustfile scenario runs with a user-based load profile, not an arrival rate.")
@@ -186,8 +187,6 @@ def run_heartbeat(*, run_id: int) -> bool:
 def run_finish(*, run_id: int, status: str, error_message: str = "") -> None:
     """End a running run with ``status``; a run that already ended is left as it is."""
     assert status in (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.CANCELLED)
-    from runs.services.results import run_summarise
-
     try:
         run_summarise(run_id=run_id)
     except Exception:

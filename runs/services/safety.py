@@ -153,7 +153,8 @@ def target_preflight(*, target: dict[str, Any]) -> TargetCheck:
     if check.allowlisted:
         return check
     verification = TargetVerification.objects.filter(
-        target_id=target.get("id"), host=check.endpoint.netloc
+        target_id=target.get("id", 0),
+        host=check.endpoint.netloc,  # 0: no such target
     ).first()
     if verification is None or verification.verified_at is None:
         raise Refused(

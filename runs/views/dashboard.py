@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -11,7 +11,7 @@ from runs.selectors import runs as selectors
 
 @require_GET
 @access.team_view()
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: access.TeamRequest) -> HttpResponse:
     context = {
         "runs": selectors.runs_recent(team=request.team, limit=10),
         "plans": selectors_catalog.plan_list(team=request.team).order_by("-updated_at", "-id")[:20],

@@ -62,7 +62,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @access.team_view(access.EDITOR)
-def plan_create(request: HttpRequest) -> HttpResponse:
+def plan_create(request: access.TeamRequest) -> HttpResponse:
     form = TestPlanForm(request.POST or None, team=request.team)
     if request.method == "POST" and form.is_valid():
         try:
@@ -112,7 +112,7 @@ def plan_start(request: HttpRequest, pk: int) -> HttpResponse:
     form = RunAnnotationForm(request.POST)
     if not form.is_valid():
         messages.error(
-            request, "Not started: " + " ".join(e for errors in form.errors.values() for e in errors)
+            request, "Not started: " + " ".join(str(e) for errors in form.errors.values() for e in errors)
         )
         return redirect(plan)
     try:
@@ -132,7 +132,9 @@ def plan_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     form = PlanScheduleForm(request.POST)
     if not form.is_valid():
         messages.error(
-            request, "Schedule not saved: " + " ".join(form.errors.get("schedule", ["invalid input."]))
+            request,
+            "Schedule not saved: "
+            + " ".join(str(e) for e in form.errors.get("schedule", ["invalid input."])),
         )
         return redirect(plan)
     plan = plan_set_schedule(plan=plan, expression=form.cleaned_data["schedule"])

@@ -27,7 +27,7 @@ def profile_list(request: HttpRequest) -> HttpResponse:
     return render(request, "runs/profile_list.html", {"rows": rows})
 
 
-def _edit(request: HttpRequest, profile: LoadProfile | None) -> HttpResponse:
+def _edit(request: access.TeamRequest, profile: LoadProfile | None) -> HttpResponse:
     if request.method == "POST":
         form = ProfileForm(request.POST)
         if form.is_valid():
@@ -55,13 +55,13 @@ def _edit(request: HttpRequest, profile: LoadProfile | None) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @access.team_view(access.EDITOR)
-def profile_create(request: HttpRequest) -> HttpResponse:
+def profile_create(request: access.TeamRequest) -> HttpResponse:
     return _edit(request, None)
 
 
 @require_http_methods(["GET", "POST"])
 @access.team_view()
-def profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def profile_edit(request: access.TeamRequest, pk: int) -> HttpResponse:
     return _edit(request, access.object_for(request, LoadProfile.objects.all(), pk, role=access.EDITOR))
 
 
@@ -85,7 +85,7 @@ def profile_preview(request: HttpRequest) -> JsonResponse:
     """The planned curve of the parameters in the query string, as the profile form draws it."""
     form = ProfileParamsForm(request.GET)
     if not form.is_valid():
-        errors = {html.escape(k): html.escape(" ".join(v)) for k, v in form.errors.items()}
+        errors = {html.escape(k): html.escape(" ".join(str(e) for e in v)) for k, v in form.errors.items()}
         return JsonResponse({"ok": False, "errors": errors})
     preview = selectors_catalog.profile_preview(kind=form.cleaned_data["kind"], params=form.params)
     return JsonResponse({"ok": True, **preview})

@@ -4,9 +4,10 @@ Figures come from the same pure builders as the run page (``runs.figures.runs``,
 ``runs.figures.analysis``) and reach the page the same way: ``json_script`` blocks (<, > and &
 escaped, so no name can close the script element) drawn by ``static/js/charts.js``. That
 script, plotly.min.js (the full bundle of the installed plotly package; pages load the basic
-bundle of the same version, ``static/vendor/plotly/``) and ``static/css/app.css`` are inlined. A Content-Security-Policy meta tag allows
-only those two scripts (by hash), inline styles and data: images, and no connection at all:
-even a script that got in could neither run nor phone home.
+bundle of the same version, ``static/vendor/plotly/``) and ``static/css/app.css`` are inlined.
+A Content-Security-Policy meta tag allows only those two scripts (by hash), inline styles and
+data: images, and no connection at all: even a script that got in could neither run nor phone
+home.
 
 Builders take plain data (``RunReport``) and never a request or a user.
 """
@@ -53,7 +54,7 @@ def _read(path: str | Path | None, what: str) -> str:
 
 def plotly_js_dir() -> Path:
     """The folder of the installed plotly package's plotly.min.js."""
-    import plotly
+    import plotly  # on first use: 0.1 s at start-up that only the report needs
 
     return Path(plotly.__file__).resolve().parent / "package_data"
 

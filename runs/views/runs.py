@@ -26,7 +26,7 @@ RUNS_PER_PAGE = 25
 
 @require_GET
 @access.team_view()
-def run_list(request: HttpRequest) -> HttpResponse:
+def run_list(request: access.TeamRequest) -> HttpResponse:
     """The team's runs, filtered by ``?tag=&version=&plan=&trigger=`` (invalid filters: 400)."""
     form = RunListFilterForm(request.GET)
     valid = form.is_valid()

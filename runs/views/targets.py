@@ -24,7 +24,7 @@ def target_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @access.team_view(access.EDITOR)
-def target_create(request: HttpRequest) -> HttpResponse:
+def target_create(request: access.TeamRequest) -> HttpResponse:
     form = TargetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         target = catalog.target_create(team=request.team, data=form.cleaned_data, user=request.user)

@@ -99,6 +99,7 @@ def test_ingesting_never_changes_the_messages(run: Run) -> None:
 
     line = protocol.encode(SecondMessage(START, 1, None, (_ep("/a", [10, 20]), _ep("/b", [30])), ()))
     msg = protocol.parse_line(line)
+    assert isinstance(msg, SecondMessage)
     before = [(e.decoded().total, dict(e.decoded().counts)) for e in msg.endpoints]
     results_ingest(run_id=run.pk, seconds=[msg], start_epoch=START, last_t=-1)
     results_ingest(run_id=run.pk, seconds=[msg], start_epoch=START)  # merged with the stored one

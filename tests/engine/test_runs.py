@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from runs.core.engine.protocol import EndpointSecond as EndpointMsg
 from runs.core.engine.protocol import SecondMessage
+from runs.core.histogram import Histogram
 from runs.engine.reaper import runs_reap_stale
 from runs.engine.runner import SHUTDOWN_MESSAGE, run_execute
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond

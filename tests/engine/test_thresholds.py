@@ -10,10 +10,10 @@ import pytest
 from django.utils import timezone
 
 from runs.core.ci.driver import exit_code
-from runs.ci.local import run_result_payload
 from runs.core.engine.protocol import EndpointSecond as EndpointMsg
 from runs.core.engine.protocol import SecondMessage
 from runs.core.histogram import Histogram
+from runs.core.thresholds import parse_thresholds
 from runs.models import Run
 from runs.services.ci import run_result_payload
 from runs.services.results import results_ingest

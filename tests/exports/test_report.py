@@ -174,6 +174,7 @@ def test_plotly_charts_js_and_css_are_inlined_and_allowed_by_hash_only() -> None
     csp = next(
         a["content"] for t, a in tags.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
     )
+    assert csp is not None
     for source in code:
         digest = base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in csp

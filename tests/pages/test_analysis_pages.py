@@ -364,7 +364,9 @@ def test_the_compare_url_round_trips_ids(alice_client: Client, staircase_plan: T
     assert f"?ids={ids}&amp;baseline={runs[1].pk}" in body
     assert f"/runs/compare/?ids={ids}" in repeated.content.decode()
     # Choosing another reference keeps the ids and moves the reference.
-    other = alice_client.get(reverse("runs-compare"), {"ids": ids, "baseline": runs[1].pk}).content.decode()
+    other = alice_client.get(
+        reverse("runs-compare"), {"ids": ids, "baseline": str(runs[1].pk)}
+    ).content.decode()
     table = other.split('id="compare-runs"')[1].split("</table>")[0]
     assert (
         table.split(f'data-run="{runs[1].pk}"')[1].split("</tr>")[0].count("<strong>reference</strong>") == 1
@@ -586,6 +588,7 @@ def test_the_run_page_computes_and_stores_a_missing_analysis(
 
 def test_an_analysis_of_another_version_is_recomputed(alice_client: Client, staircase_plan: TestPlan) -> None:
     run = seed_run(staircase_plan)
+    assert run.finished_at is not None
     RunAnalysis.objects.create(
         run=run, version=ANALYSIS_VERSION - 1, computed_at=run.finished_at, data={"old": 1}
     )

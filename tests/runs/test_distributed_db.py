@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from runs.core.engine import protocol
 from runs.core.engine.merge import merge_seconds
-from runs.forms.plans import TestPlanForm
 from runs.core.histogram import Histogram
+from runs.forms.plans import TestPlanForm
 from runs.models import GeneratorSecond, LoadProfile, Run, RunSecond
 from runs.services import catalog
 from runs.services.results import results_ingest

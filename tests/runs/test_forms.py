@@ -188,7 +188,7 @@ def test_step_formset_orders_steps_and_skips_deleted_and_untouched_rows():
 
 
 # --- load profiles ---------------------------------------------------------------------------
-def profile_errors(data: dict[str, Any]) -> dict[str, list[str]]:
+def profile_errors(data: dict[str, Any]) -> dict[str, Any]:
     form = ProfileForm({"name": "P", **data})
     assert not form.is_valid()
     return form.errors

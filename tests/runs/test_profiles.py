@@ -135,7 +135,8 @@ def test_custom_stages_follow_the_list() -> None:
             "warp",
             {},
             "kind",
-            "Unknown profile kind 'warp'; choose one of constant, ramp, staircase, spike, stages, arrival_constant, arrival_ramp.",
+            "Unknown profile kind 'warp'; "
+            "choose one of constant, ramp, staircase, spike, stages, arrival_constant, arrival_ramp.",
         ),
     ],
 )

@@ -17,6 +17,7 @@ from runs.core.engine.protocol import (
     SecondMessage,
     parse_line,
 )
+from runs.core.histogram import Histogram
 
 
 def _hist(*values_ms: float) -> dict:

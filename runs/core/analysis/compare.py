@@ -27,7 +27,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -136,7 +136,7 @@ def compare_endpoints(
     overhead of scipy is paid once per group instead of once per endpoint.
     """
     names = [name for name in baseline if name in candidate]
-    settings = {
+    settings: dict[str, Any] = {
         "alpha": alpha,
         "min_effect": min_effect,
         "confidence": confidence,

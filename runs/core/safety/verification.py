@@ -40,6 +40,8 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    _context: ssl.SSLContext  # HTTPSConnection's own (not in the stdlib's stubs)
+
     def __init__(self, host: str, port: int, *, address: str, timeout: float, verify: bool) -> None:
         context = ssl.create_default_context()
         if not verify:

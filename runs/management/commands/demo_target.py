@@ -31,10 +31,11 @@ class Command(BaseCommand):
             )
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
-        host, port = server.server_address[:2]
+        host, port = str(server.server_address[0]), server.server_address[1]
         capacity = options["slots"] / (options["slot_ms"] / 1000.0) if options["slot_ms"] else float("inf")
         self.stdout.write(
-            f"Demo target on http://{host}:{port}/ — /slots plateaus at {capacity:.0f} req/s. Ctrl-C stops it."
+            f"Demo target on http://{host}:{port}/ — /slots plateaus at {capacity:.0f} req/s. "
+            "Ctrl-C stops it."
         )
         try:
             server.serve_forever()

@@ -119,7 +119,8 @@ class Command(BaseCommand):
                 f"  Open      http://{host}:{opts['port']}/\n"
                 f"  Log in    {username} / {password}\n"
                 + (
-                    f"  Demo      plan 'Demo: find the plateau' against {demo_url} (8 slots × 50 ms → plateau at 160 req/s)\n"
+                    f"  Demo      plan 'Demo: find the plateau' against {demo_url} "
+                    "(8 slots × 50 ms → plateau at 160 req/s)\n"
                     if not opts["no_demo"]
                     else ""
                 )

@@ -75,7 +75,7 @@ def test_a_capacity_analysis_round_trips_through_json_including_non_finite_float
 
 
 def test_block_series_stays_inside_each_window_and_drops_the_leading_remainder() -> None:
-    values = {t: float(t) for t in range(100)}
+    values: dict[int, float | None] = {t: float(t) for t in range(100)}
     values[97] = None  # a second without requests
     windows = [(2, 3, 14), (4, 20, 39), (6, 95, 99)]  # 12 s, 20 s, 5 s
     blocks = block_series(windows, values, seconds=5)
