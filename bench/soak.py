@@ -119,8 +119,9 @@ def soak(args: argparse.Namespace) -> list[Sample]:
         started = time.monotonic()
         next_at = started + args.interval
         print(
-            "| t (s) | parent RSS MB | parent CPU % | child RSS MB | child CPU % | lag s | live ms | tables ms |"
+            "| t (s) | parent RSS MB | parent CPU % | child RSS MB | child CPU % | lag s | live ms |", end=""
         )
+        print(" tables ms |")
         print("|---|---|---|---|---|---|---|---|")
         while parent_proc.poll() is None:
             time.sleep(max(0.0, next_at - time.monotonic()))
@@ -179,6 +180,10 @@ def summary(samples: list[Sample]) -> list[tuple[str, str, str]]:
     third = max(1, len(samples) // 3)
     m = common.median
 
+    def thirds(key: str) -> str:
+        first, later = [getattr(s, key) for s in samples[:third]], [getattr(s, key) for s in samples[-third:]]
+        return f"{m(first):.1f} -> {m(later):.1f}"
+
     def growth(a: float, b: float) -> str:
         return f"{(b - a) / a * 100:+.1f}% ({a:.1f} -> {b:.1f} MB)"
 
@@ -198,12 +203,12 @@ def summary(samples: list[Sample]) -> list[tuple[str, str, str]]:
         ),
         (
             "live poll ms (median, first third -> last third)",
-            f"{m([s.live_ms for s in samples[:third]]):.1f} -> {m([s.live_ms for s in samples[-third:]]):.1f}",
+            thirds("live_ms"),
             "flat",
         ),
         (
             "tables ms (median, first third -> last third)",
-            f"{m([s.tables_ms for s in samples[:third]]):.1f} -> {m([s.tables_ms for s in samples[-third:]]):.1f}",
+            thirds("tables_ms"),
             "flat",
         ),
         ("requests stored", f"{last.requests:,} in {last.stored_seconds} s", ""),
