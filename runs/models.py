@@ -306,6 +306,11 @@ class Run(models.Model):
     total_failures = models.BigIntegerField(default=0)
     total_bytes = models.BigIntegerField(default=0)
     last_t = models.IntegerField(default=-1, help_text="Last second stored, relative to the start.")
+    ingested_messages = models.BigIntegerField(
+        default=0,
+        help_text="Load-generator messages stored, counted in the order the runner received them: "
+        "a batch retried after a lost commit skips those already stored (results_ingest).",
+    )
     current_users = models.IntegerField(default=0)
     p50_ms = models.FloatField(null=True, blank=True)
     p95_ms = models.FloatField(null=True, blank=True)

@@ -11,8 +11,9 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from scaletest_site.databases import database_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -117,17 +118,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "scaletest_site.wsgi.application"
 
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'scaletest.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and run ingestion write concurrently: WAL lets readers go on while one
-    # writer holds the lock, IMMEDIATE takes the write lock up front instead of failing on
-    # upgrade, and the timeout waits for it.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
-        "timeout": 30,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
+DATABASES = {"default": database_from_url(DATABASE_URL)}
 DATABASES["default"].setdefault("TEST", {})
 DATABASES["default"]["TEST"]["NAME"] = os.environ.get("SCALETEST_TEST_DB_NAME") or None
 

@@ -70,6 +70,9 @@ class Supervision(ChildState):
     # inserted without looking for stored rows. After a failed store the next one looks.
     last_t: int = -1
     ingest_failed: bool = False
+    # Messages stored so far, in the order received: the number of pending[0] (results_ingest's
+    # ``seq``), so a batch retried after a commit whose outcome was lost is not stored twice.
+    stored_messages: int = 0
     # Distributed runs: what each generator task needs besides the master's port.
     generators: int = 1
     generator_pin: dict[str, Any] | None = None
@@ -338,11 +341,18 @@ def _ingest(sup: Supervision, batch: list[protocol.SecondMessage]) -> None:
     # After a failed attempt, whether it committed is not certain: look for stored rows.
     known = None if sup.ingest_failed else sup.last_t
     try:
-        stored = results_ingest(run_id=sup.run_id, seconds=batch, start_epoch=sup.start_epoch, last_t=known)
+        stored = results_ingest(
+            run_id=sup.run_id,
+            seconds=batch,
+            start_epoch=sup.start_epoch,
+            last_t=known,
+            seq=sup.stored_messages,
+        )
     except DatabaseError:
         sup.ingest_failed = True
         raise
     sup.ingest_failed = False
+    sup.stored_messages += len(batch)
     sup.last_t = max(sup.last_t, stored)
 
 

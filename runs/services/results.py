@@ -8,6 +8,7 @@ seconds, and the run's own figures the merge of its endpoints.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -20,6 +21,8 @@ from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, GeneratorSecond, Run, RunSecond
 from runs.services.analysis import run_analyse_safely, step_histograms
 from runs.services.thresholds import run_thresholds_evaluate_safely
+
+log = logging.getLogger(__name__)
 
 SUMMARY_PERCENTILES = (50, 90, 95, 99)
 SECOND_PERCENTILES = (50, 95, 99)
@@ -157,8 +160,9 @@ def results_ingest(
     seconds: Sequence[protocol.SecondMessage],
     start_epoch: int | None = None,
     last_t: int | None = None,
+    seq: int | None = None,
 ) -> int:
-    """Store a batch of per-second messages in one transaction.
+    """Store a batch of per-second messages in one transaction, exactly once.
 
     Returns the highest ``t`` now known to be stored: the batch's, or ``last_t`` if higher.
 
@@ -171,6 +175,13 @@ def results_ingest(
     the batch is above it, which is the rule, the rows are inserted without looking for
     stored ones. Without it (or when a second is not above it: a clock step replayed one),
     the stored rows of the batch's seconds are locked and merged.
+
+    ``seq`` makes a retry safe: it is the number of the batch's first message in the order its
+    single writer (the runner) received them, counting from 0. The run's ``ingested_messages``
+    (updated in the same transaction) says how many are stored, so messages below it are
+    skipped. When a connection is lost while the commit is in flight, the runner cannot know
+    whether the batch was stored; it sends it again (perhaps with newer messages after it) and
+    nothing is counted twice. Without ``seq`` (tests, tools) every message is stored.
     """
     if not seconds:
         return -1 if last_t is None else last_t
@@ -179,9 +190,25 @@ def results_ingest(
         if started_at is None:
             raise ValueError(f"run {run_id} has not started")
         start_epoch = int(started_at.timestamp())
-    batch = batch_aggregate(seconds, start_epoch=start_epoch)
-    all_new = last_t is not None and min(batch.seconds) > last_t
     with transaction.atomic():
+        if seq is not None:
+            stored, stored_t = (
+                Run.objects.select_for_update().values_list("ingested_messages", "last_t").get(pk=run_id)
+            )
+            skip = max(0, stored - seq)
+            if skip:
+                log.warning(
+                    "run %s: %d of %d messages were already stored (a retried batch); skipped",
+                    run_id,
+                    min(skip, len(seconds)),
+                    len(seconds),
+                )
+            seconds = seconds[skip:]
+            if not seconds:
+                return max(-1 if last_t is None else last_t, stored_t)
+            Run.objects.filter(pk=run_id).update(ingested_messages=seq + skip + len(seconds))
+        batch = batch_aggregate(seconds, start_epoch=start_epoch)
+        all_new = last_t is not None and min(batch.seconds) > last_t
         _store_seconds(run_id, batch, all_new=all_new)
         _store_endpoints(run_id, batch, all_new=all_new)
         _store_errors(run_id, batch)
