@@ -32,7 +32,10 @@ PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DATABASES = ("postgres", "sqlite")
 # Why the load benchmarks offer only PostgreSQL: their figures are the generators' (req/s, CPU),
 # measured while the parent ingests as it does on a team's server.
-LOAD_DB_WHY = "the runs ingest into PostgreSQL as on a team's server; the figures are the generators', not the database's"
+LOAD_DB_WHY = (
+    "the runs ingest into PostgreSQL as on a team's server; "
+    "the figures are the generators', not the database's"
+)
 BENCH_USERNAME = "bench"
 LOAD_CORE = int(os.environ.get("BENCH_LOAD_CORE", "0"))
 TARGET_CORE = int(os.environ.get("BENCH_TARGET_CORE", "1"))

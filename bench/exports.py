@@ -11,7 +11,8 @@ Python memory of one download (tracemalloc, separate pass: it slows the code dow
     BENCH_DB=scaletest_bench_exports .venv/bin/python bench/exports.py
     .venv/bin/python bench/exports.py --endpoints 100 --repeat 3
     .venv/bin/python bench/exports.py --drop        # drop the database afterwards
-    .venv/bin/python bench/exports.py --smoke       # a 2-minute 2-endpoint run, 1 repeat (the test suite's size)
+    .venv/bin/python bench/exports.py --smoke       # a 2-minute 2-endpoint run, 1 repeat
+                                                    # (the test suite's size)
     .venv/bin/python bench/exports.py --db sqlite
 """
 
@@ -99,7 +100,8 @@ def main() -> None:
 
     length = "1-hour" if seconds == SECONDS else f"{seconds}-s"
     print(
-        f"\n{args.db}, {length} run, {args.endpoints} endpoints; median of {args.repeat} downloads after a warm-up"
+        f"\n{args.db}, {length} run, {args.endpoints} endpoints"
+        f"; median of {args.repeat} downloads after a warm-up"
     )
     print("| export | time (s) | bytes | gzip -6 bytes | peak Python memory of one download |")
     print("|---|---|---|---|---|")

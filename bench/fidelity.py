@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -61,7 +62,7 @@ def start_demo() -> tuple[subprocess.Popen, str]:
     port = common.free_port()
     code = (
         "import sys, time; sys.path.insert(0, '.');"
-        "from runs.demo_target import DemoServer; "
+        "from runs.core.demo_target import DemoServer; "
         f"DemoServer(('127.0.0.1', {port})).serve_forever()"
     )
     proc = subprocess.Popen(
@@ -74,7 +75,7 @@ def start_demo() -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def run_scaletest(url: str, steps, users: int, duration: int, tap: str) -> dict[float, float]:
+def run_scaletest(url: str, steps, users: int, duration: int, tap: str) -> dict[float | str, Any]:
     from runs.engine import runner
     from runs.models import EndpointSummary, Run
 
@@ -107,7 +108,7 @@ def run_scaletest(url: str, steps, users: int, duration: int, tap: str) -> dict[
     return {50: s.p50_ms, 95: s.p95_ms, 99: s.p99_ms, "n": s.requests}
 
 
-def run_locust(url: str, steps, users: int, duration: int, tap: str, prefix: str) -> dict[float, float]:
+def run_locust(url: str, steps, users: int, duration: int, tap: str, prefix: str) -> dict[float | str, Any]:
     env = dict(os.environ, BENCH_TAP=tap, BENCH_NAME=NAME, BENCH_PATH=",".join(f"{p}*{w}" for p, w in steps))
     proc = subprocess.run(
         [
@@ -193,7 +194,8 @@ def main() -> None:
                         err[tool][q].append(abs(rep[q] - truth[q]) / truth[q] * 100)
                     last[tool] = (rep, truth, len(samples))
                     print(
-                        f"{key} run {i + 1} {'ScaleTest' if tool == 'st' else 'Locust   '} n={len(samples)} (reported {rep['n']}): "
+                        f"{key} run {i + 1} {'ScaleTest' if tool == 'st' else 'Locust   '} "
+                        f"n={len(samples)} (reported {rep['n']}): "
                         + "  ".join(
                             f"p{q} {rep[q]:.3f} vs {truth[q]:.3f} ms ({err[tool][q][-1]:.2f}%)" for q in QS
                         ),
@@ -209,7 +211,8 @@ def main() -> None:
         "(exact = nearest rank of that run's raw client-observed samples)"
     )
     print(
-        "| target | pct | truth (ms, last run) | ScaleTest (ms) | ScaleTest error | Locust (ms) | Locust error |"
+        "| target | pct | truth (ms, last run) | ScaleTest (ms) | ScaleTest error |"
+        " Locust (ms) | Locust error |"
     )
     print("|---|---|---|---|---|---|---|")
     for _key, desc, last, err in rows:
@@ -218,7 +221,8 @@ def main() -> None:
             lo_rep, lo_truth, _ = last["lo"]
             print(
                 f"| {desc} | p{q} | {st_truth[q]:.3f} / {lo_truth[q]:.3f} | {st_rep[q]:.3f} | "
-                f"**{common.median(err['st'][q]):.3f}%** | {lo_rep[q]:.0f} | {common.median(err['lo'][q]):.2f}% |"
+                f"**{common.median(err['st'][q]):.3f}%** "
+                f"| {lo_rep[q]:.0f} | {common.median(err['lo'][q]):.2f}% |"
             )
 
 

@@ -35,6 +35,7 @@ Both read the same database, migrated by this checkout.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import secrets
 import shutil
@@ -115,7 +116,7 @@ def seed_demo_run(*, seed: int = 7) -> tuple[int, str]:
     from django.utils import timezone
     from simulated import second_histograms
 
-    from runs.histogram import Histogram
+    from runs.core.histogram import Histogram
     from runs.models import EndpointSecond, EndpointSummary, Membership, Run, RunSecond
     from runs.services.analysis import run_analyse
 
@@ -146,7 +147,7 @@ def seed_demo_run(*, seed: int = 7) -> tuple[int, str]:
         peak_users=22,
     )
     end = timezone.now()
-    start = end - timezone.timedelta(seconds=SECONDS)
+    start = end - dt.timedelta(seconds=SECONDS)
     run = Run.objects.create(
         team=team,
         plan=None,
@@ -165,7 +166,7 @@ def seed_demo_run(*, seed: int = 7) -> tuple[int, str]:
     rows, endpoint_rows = [], []
     for second, h in enumerate(per_second):
         n = h["n"] if h else 0
-        figures = {k: h and h[k] for k in ("p50", "p95", "p99", "max")}
+        figures = {k: h[k] if h else None for k in ("p50", "p95", "p99", "max")}
         rows.append(
             RunSecond(
                 run=run,
@@ -178,7 +179,7 @@ def seed_demo_run(*, seed: int = 7) -> tuple[int, str]:
                 p95_ms=figures["p95"],
                 p99_ms=figures["p99"],
                 max_ms=figures["max"],
-                mean_ms=h and h["mean"],
+                mean_ms=h["mean"] if h else None,
                 histogram=h["hist"] if h else {},
             )
         )
@@ -330,13 +331,12 @@ def cold_load(pw: Any, side: Side, path: str, session_key: str) -> dict[str, Any
             urls: dict[str, str] = {}
             headers: dict[str, dict[str, str]] = {}
             wire: dict[str, int] = {}
-            cdp.on(
-                "Network.responseReceived",
-                lambda e: (
-                    urls.__setitem__(e["requestId"], e["response"]["url"]),
-                    headers.__setitem__(e["requestId"], e["response"]["headers"]),
-                ),
-            )
+
+            def on_response(e: dict[str, Any]) -> None:
+                urls[e["requestId"]] = e["response"]["url"]
+                headers[e["requestId"]] = e["response"]["headers"]
+
+            cdp.on("Network.responseReceived", on_response)
             cdp.on(
                 "Network.loadingFinished",
                 lambda e: wire.__setitem__(e["requestId"], int(e["encodedDataLength"])),
@@ -427,7 +427,8 @@ def main() -> None:
                             "manage.py",
                             "shell",
                             "-c",
-                            "from scaletest_site.staticfiles import static_collect; static_collect(log=print)",
+                            "from scaletest_site.staticfiles import static_collect; "
+                            "static_collect(log=print)",
                         ],
                         cwd=work / "before",
                         env=env,
@@ -470,8 +471,10 @@ def main() -> None:
                     load = cold_load(pw, side, path, session_key)
                     side.loads.append(load)
                     print(
-                        f"{side.name}: charts {load['ms']:.0f} ms (page received {load['html_ms']:.0f}, plotly "
-                        f"received {load['plotly_ms']:.0f}, DOMContentLoaded {load['dcl_ms']:.0f}; main thread busy "
+                        f"{side.name}: charts {load['ms']:.0f} ms "
+                        f"(page received {load['html_ms']:.0f}, plotly "
+                        f"received {load['plotly_ms']:.0f}, DOMContentLoaded {load['dcl_ms']:.0f}; "
+                        "main thread busy "
                         f"{load['busy_ms']:.0f}, scripts {load['script_ms']:.0f}), "
                         f"{load['bytes']:,} B, plotly {load['plotly_bytes']:,} B ({load['encoding']}), "
                         f"errors {len(load['errors'])}",
@@ -487,7 +490,8 @@ def main() -> None:
         f"medians of {repeat} alternating loads; goal: charts drawn <= 1000 ms"
     )
     print(
-        f"loadavg at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; wall {time.monotonic() - started:.0f} s"
+        f"loadavg at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        f"; wall {time.monotonic() - started:.0f} s"
     )
     print(
         "| side | code | loads | charts drawn (ms, median) | min-max (ms) | page received (ms) | "

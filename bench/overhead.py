@@ -17,7 +17,8 @@ For A the generator is child + parent; the child alone and the parent's share ar
 
     .venv/bin/python bench/overhead.py              # 5 pairs x 20 s, 1 endpoint
     .venv/bin/python bench/overhead.py --quick      # 3 pairs x 12 s
-    .venv/bin/python bench/overhead.py --smoke      # 1 pair x 5 s (the test suite's size; numbers meaningless)
+    .venv/bin/python bench/overhead.py --smoke      # 1 pair x 5 s (the test suite's size;
+                                                    # numbers meaningless)
     .venv/bin/python bench/overhead.py --endpoints 20 --pairs 3   # ingestion share at 20 endpoints
 """
 
@@ -101,7 +102,7 @@ def run_scaletest(nginx: common.Nginx, args: argparse.Namespace) -> dict[str, fl
     me = psutil.Process()
 
     def find() -> dict[str, psutil.Process]:
-        kids = [p for p in me.children() if "runs.engine.child" in " ".join(p.cmdline())]
+        kids = [p for p in me.children() if "runs.core.engine.child" in " ".join(p.cmdline())]
         if len(kids) != 1:
             raise RuntimeError(f"expected one child, found {kids}")
         return {"child": kids[0], "parent": me}
@@ -183,7 +184,8 @@ def main() -> None:
     nginx = common.Nginx()
     print(
         f"nginx on core {common.TARGET_CORE} at {nginx.url}; generators on core {common.LOAD_CORE}; "
-        f"{args.users} users, {args.endpoints} endpoint(s), {args.duration} s runs, locust style {args.locust_style}"
+        f"{args.users} users, {args.endpoints} endpoint(s), {args.duration} s runs, "
+        f"locust style {args.locust_style}"
     )
     a_runs, b_runs = [], []
     try:
@@ -193,8 +195,10 @@ def main() -> None:
             a_runs.append(a)
             b_runs.append(b)
             print(
-                f"pair {i + 1}: ScaleTest {a['rps']:.0f} req/s, {1000 * a['cpu'] / a['requests']:.3f} CPU-s/1k "
-                f"(child {1000 * a['cpu_child'] / a['requests']:.3f}, parent {100 * a['cpu_parent'] / a['cpu_child']:.2f}% of child) | "
+                f"pair {i + 1}: ScaleTest {a['rps']:.0f} req/s, "
+                f"{1000 * a['cpu'] / a['requests']:.3f} CPU-s/1k "
+                f"(child {1000 * a['cpu_child'] / a['requests']:.3f}, "
+                f"parent {100 * a['cpu_parent'] / a['cpu_child']:.2f}% of child) | "
                 f"Locust {b['rps']:.0f} req/s, {1000 * b['cpu'] / b['requests']:.3f} CPU-s/1k | "
                 f"rps ratio {a['rps'] / b['rps']:.3f}",
                 flush=True,
@@ -212,7 +216,8 @@ def main() -> None:
     print("| figure | ScaleTest (A) | plain Locust (B) | A/B |")
     print("|---|---|---|---|")
     print(
-        f"| requests/s (nginx counter) | {m([a['rps'] for a in a_runs]):.0f} | {m([b['rps'] for b in b_runs]):.0f} "
+        f"| requests/s (nginx counter) | {m([a['rps'] for a in a_runs]):.0f} | "
+        f"{m([b['rps'] for b in b_runs]):.0f} "
         f"| **{m(rps_ratios):.3f}** (pairs: {', '.join(f'{r:.3f}' for r in rps_ratios)}) |"
     )
     print(
@@ -224,7 +229,8 @@ def main() -> None:
         f"{m([x / y for x, y in zip(cpu_a_child, cpu_b, strict=True)]):.3f} |"
     )
     print(
-        f"| parent CPU as % of child CPU | {m(parent_share):.2f}% (runs: {', '.join(f'{s:.2f}' for s in parent_share)}) | | |"
+        f"| parent CPU as % of child CPU | {m(parent_share):.2f}% "
+        f"(runs: {', '.join(f'{s:.2f}' for s in parent_share)}) | | |"
     )
     print(
         f"| load-core utilisation (CPU-s / wall-s) | {m([a['cpu'] / a['seconds'] for a in a_runs]):.2f} "

@@ -2,7 +2,7 @@
 
 Seeds the ``scaletest_bench`` PostgreSQL database with finished 1-hour runs at 1-second
 resolution (RunSecond, EndpointSecond, EndpointSummary written with bulk_create, histograms
-built from simulated latencies with runs.histogram's bucket layout), then measures:
+built from simulated latencies with runs.core.histogram's bucket layout), then measures:
 
 * server time of the run page (``runs-detail``) and of the comparison page (``runs-compare``):
   Django test client, median of --repeat requests after one warm-up request;
@@ -19,9 +19,11 @@ heaviest path), per endpoint a log-normal latency whose median grows with the us
 benchmark team's admin (bench/common.py), the same for both databases: ``--db sqlite`` measures
 the embedded default (a SQLite file, WAL), ``--db postgres`` (default) what teams deploy.
 
-    .venv/bin/python bench/pages.py            # grid: compare 2/10/20 runs at 20 endpoints; endpoints 1/20/100 at 1 run
+    .venv/bin/python bench/pages.py            # grid: compare 2/10/20 runs at 20 endpoints;
+                                               # endpoints 1/20/100 at 1 run
     .venv/bin/python bench/pages.py --quick    # compare 2/10 runs at 20 endpoints; endpoints 1/20; 3 repeats
-    .venv/bin/python bench/pages.py --smoke    # 2-minute runs: compare 2, endpoints 1, 1 repeat (the test suite's size)
+    .venv/bin/python bench/pages.py --smoke    # 2-minute runs: compare 2, endpoints 1, 1 repeat
+                                               # (the test suite's size)
     .venv/bin/python bench/pages.py --db sqlite --quick
     .venv/bin/python bench/pages.py --no-browser
 """
@@ -252,7 +254,10 @@ def main() -> None:
             before = table_sizes()
             pk = seed_run(endpoints=endpoints, seed=endpoints * 1000 + len(have), seconds=seconds)
             after = table_sizes()
-            storage[endpoints] = (pk, {t: None if after[t] is None else after[t] - before[t] for t in TABLES})
+            storage[endpoints] = (
+                pk,
+                {t: None if (a := after[t]) is None or (b := before[t]) is None else a - b for t in TABLES},
+            )
             print(
                 f"seeded run {pk} ({endpoints} endpoints, {seconds} s) in {time.monotonic() - t0:.1f} s",
                 flush=True,
@@ -294,8 +299,8 @@ def main() -> None:
         "| page | data | server time (ms) | HTML bytes | charts drawn (ms) | charts | first load, all bytes |"
     )
     print("|---|---|---|---|---|---|---|")
-    for page, data, ms, size, (drawn, n, first) in results:
-        print(f"| {page} | {data} | {ms:.0f} | {size:,} | {drawn:.0f} | {n} | {first:,} |")
+    for page, data, ms, size, (drawn_ms, n, first) in results:
+        print(f"| {page} | {data} | {ms:.0f} | {size:,} | {drawn_ms:.0f} | {n} | {first:,} |")
 
     if not storage:
         return
@@ -316,9 +321,10 @@ def main() -> None:
         per = sum(known) * SECONDS / seconds / e if len(known) == len(TABLES) else None
         per_text = "n/a" if per is None else f"{per:,.0f} B ({per / 1e6:.2f} MB)"
         for t in TABLES:
-            rows, size, hist = cols[t]
+            rows, row_bytes, hist = cols[t]
             print(
-                f"| {e} | {t} | {rows:,} | {fmt_bytes(size)} | {hist:,} | {fmt_bytes(delta[t])} | {per_text} |"
+                f"| {e} | {t} | {rows:,} | {fmt_bytes(row_bytes)} | "
+                f"{hist:,} | {fmt_bytes(delta[t])} | {per_text} |"
             )
 
 

@@ -47,7 +47,8 @@ def main() -> None:
     os.sched_setaffinity(0, {common.LOAD_CORE})
     common.django_setup(db=args.db)
     common.print_machine()
-    from runs.engine import protocol, runner
+    from runs.core.engine import protocol
+    from runs.engine import runner
     from runs.services import results
 
     runner.protocol.parse_line = timed(

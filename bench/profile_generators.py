@@ -82,7 +82,7 @@ def main() -> None:
     )
     try:
         root = psutil.Process(run.pid)
-        for who, needle in (("child", "runs.engine.child"), ("locust", "locust -f")):
+        for who, needle in (("child", "runs.core.engine.child"), ("locust", "locust -f")):
             proc = find(root, needle)
             time.sleep(settle)
             spy = subprocess.run(

@@ -67,7 +67,7 @@ def run_once(nginx: common.Nginx, args: argparse.Namespace, generators: int) -> 
             threads.append(t)
 
     def find() -> dict[str, psutil.Process]:
-        kids = [p for p in me.children() if "runs.engine.child" in " ".join(p.cmdline())]
+        kids = [p for p in me.children() if "runs.core.engine.child" in " ".join(p.cmdline())]
         if len(kids) != (1 if generators == 1 else generators + 1):
             raise RuntimeError(f"expected {generators} generator(s), found {kids}")
         return {str(p.pid): p for p in kids}
@@ -77,7 +77,7 @@ def run_once(nginx: common.Nginx, args: argparse.Namespace, generators: int) -> 
     try:
         window = Window(nginx, find, warmup=args.warmup, length=args.duration - args.warmup - 4)
         status = runner.run_execute(run_id=run_id)
-        result = window.join()
+        result: dict[str, Any] = window.join()
     finally:
         runner._send_generators = original
     for t in threads:
@@ -131,7 +131,8 @@ def main() -> None:
             one.append(a)
             two.append(b)
             print(
-                f"pair {i + 1}: 1 generator {a['rps']:.0f} req/s (CPU {', '.join(f'{c:.0f}%' for c in a['cpu_each'])}, "
+                f"pair {i + 1}: 1 generator {a['rps']:.0f} req/s "
+                f"(CPU {', '.join(f'{c:.0f}%' for c in a['cpu_each'])}, "
                 f"p50 {a['p50']:.2f} ms) | 2 generators {b['rps']:.0f} req/s (CPU "
                 f"{', '.join(f'{c:.0f}%' for c in b['cpu_each'])}, p50 {b['p50']:.2f} ms, per generator "
                 f"{b['per_generator']}) | ratio {b['rps'] / a['rps']:.2f}",
@@ -149,7 +150,8 @@ def main() -> None:
         f"| **{m(ratios):.2f}** (pairs: {', '.join(f'{r:.2f}' for r in ratios)}) |"
     )
     print(
-        f"| CPU-s per 1,000 requests (all engine processes) | {m([1000 * a['cpu'] / a['requests'] for a in one]):.3f} "
+        "| CPU-s per 1,000 requests (all engine processes) | "
+        f"{m([1000 * a['cpu'] / a['requests'] for a in one]):.3f} "
         f"| {m([1000 * b['cpu'] / b['requests'] for b in two]):.3f} | |"
     )
     print(

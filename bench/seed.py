@@ -8,7 +8,7 @@ one run.
 
 The runs are a staircase of 6 x 10 min (20 -> 120 users); per endpoint a log-normal latency
 whose median grows with the users, 10-60 req/s per endpoint at the top step (~700 req/s in all
-at 20 endpoints). Histograms use runs.histogram's bucket layout, built with numpy.
+at 20 endpoints). Histograms use runs.core.histogram's bucket layout, built with numpy.
 
     .venv/bin/python bench/seed.py --runs 10 --endpoints 20          # seed (idempotent)
     .venv/bin/python bench/seed.py --runs 10 --endpoints 20 --measure

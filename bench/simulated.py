@@ -2,7 +2,7 @@
 
 Shared by bench/pages.py (benchmarks 3 and 4a), bench/exports.py, bench/profile_page.py,
 bench/storage.py's smoke size and bench/seed.py (analysis benchmarks): the histograms use
-runs.histogram's bucket layout, built with numpy from simulated latencies, and the rows are
+runs.core.histogram's bucket layout, built with numpy from simulated latencies, and the rows are
 written with bulk_create as ingestion would have left them.
 
 A run is a staircase of 6 equal steps, 20 -> 120 users. The published figures use one hour
@@ -25,7 +25,7 @@ STEPS = 6
 
 
 def bucket_keys(us: np.ndarray) -> np.ndarray:
-    """runs.histogram.bucket_key, vectorised (exact: bit lengths from integer shifts)."""
+    """runs.core.histogram.bucket_key, vectorised (exact: bit lengths from integer shifts)."""
     us = np.maximum(us, 0).astype(np.int64)
     bits = np.zeros_like(us)
     v = us.copy()
@@ -149,7 +149,7 @@ def _store_run(
 ) -> int:
     from django.utils import timezone
 
-    from runs.histogram import Histogram
+    from runs.core.histogram import Histogram
     from runs.models import EndpointSecond, EndpointSummary, Run, RunSecond
 
     endpoints = len(per_ep)
@@ -195,11 +195,11 @@ def _store_run(
                 failures=0,
                 bytes=(h["n"] if h else 0) * 800,
                 cpu_percent=35.0 + users[t] / 4,
-                p50_ms=h and h["p50"],
-                p95_ms=h and h["p95"],
-                p99_ms=h and h["p99"],
-                max_ms=h and h["max"],
-                mean_ms=h and h["mean"],
+                p50_ms=h["p50"] if h else None,
+                p95_ms=h["p95"] if h else None,
+                p99_ms=h["p99"] if h else None,
+                max_ms=h["max"] if h else None,
+                mean_ms=h["mean"] if h else None,
                 histogram=h["hist"] if h else {},
             )
         )

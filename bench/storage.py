@@ -61,7 +61,8 @@ def main() -> None:
             total = hist = per_run = 0
             for table in ("runs_runsecond", "runs_endpointsecond", "runs_endpointsummary"):
                 c.execute(
-                    f"SELECT coalesce(sum(pg_column_size(x.*)), 0), coalesce(sum(pg_column_size(x.histogram)), 0) "
+                    "SELECT coalesce(sum(pg_column_size(x.*)), 0), "
+                    "coalesce(sum(pg_column_size(x.histogram)), 0) "
                     f"FROM {table} x WHERE run_id = %s",
                     [run.pk],
                 )
@@ -77,7 +78,8 @@ def main() -> None:
             # Per-second rows scale with the length; the summary rows are written once per run.
             per = ((total - per_run) * 3600 / seconds + per_run) / endpoints
             print(
-                f"| {run.pk} | {run.plan_name} | {endpoints} | {seconds} | {run.total_requests / seconds:.0f} | "
+                f"| {run.pk} | {run.plan_name} | {endpoints} | {seconds} | "
+                f"{run.total_requests / seconds:.0f} | "
                 f"{per:,.0f} B ({per / 1e6:.2f} MB) | {100 * hist / total:.0f}% |"
             )
 

@@ -1,10 +1,10 @@
-"""The real ScaleTest child (runs.engine.child) with a tap: every raw response time Locust
+"""The real ScaleTest child (runs.core.engine.child) with a tap: every raw response time Locust
 hands to the child's recorder is also kept, and written to $BENCH_TAP (ms, one per line)
 just before the child exits. The fidelity benchmark compares the percentiles ScaleTest
 stores (exact histograms, merged by the parent) with exact percentiles of these samples.
 
 Only for bench/fidelity.py, which makes runs.engine.runner spawn this instead of
-``python -m runs.engine.child``. Nothing else in the child changes.
+``python -m runs.core.engine.child``. Nothing else in the child changes.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runs.engine import child  # noqa: E402  (imports Locust first, as the real child does)
+# The package imports Locust first, as the real child does.
+from runs.core.engine.child import main as entry  # noqa: E402
+from runs.core.engine.child import recorder  # noqa: E402
 
 _samples: list[float] = []
-_on_request = child.Recorder.on_request
+_on_request = recorder.Recorder.on_request
 
 
 def _tapped(self, request_type, name, response_time, response_length, exception=None, **kw):  # type: ignore[no-untyped-def]
@@ -25,8 +27,8 @@ def _tapped(self, request_type, name, response_time, response_length, exception=
     return _on_request(self, request_type, name, response_time, response_length, exception, **kw)
 
 
-child.Recorder.on_request = _tapped  # type: ignore[method-assign]
-_real_exit = child._exit
+recorder.Recorder.on_request = _tapped  # type: ignore[method-assign]
+_real_exit = entry._exit
 
 
 def _exit(code: int) -> None:
@@ -37,7 +39,7 @@ def _exit(code: int) -> None:
     _real_exit(code)
 
 
-child._exit = _exit
+entry._exit = _exit
 
 if __name__ == "__main__":
-    child.main()
+    entry.main()

@@ -88,9 +88,19 @@ def extract(ref: str) -> Path:
     return folder
 
 
+def child_module(code_dir: Path) -> str | None:
+    """The child's module in ``code_dir`` (older checkouts have it at ``runs.core.engine.child``)."""
+    for module in ("runs.core.engine.child", "runs.core.engine.child"):
+        parts = module.split(".")
+        package, single = code_dir.joinpath(*parts), code_dir.joinpath(*parts[:-1], "child.py")
+        if (package / "__init__.py").exists() or single.exists():
+            return module
+    return None
+
+
 def run_child(nginx: common.Nginx, code_dir: Path, snap: dict, *, warmup: float, length: float) -> dict:
     proc = subprocess.Popen(
-        [common.PY, "-m", "runs.engine.child"],
+        [common.PY, "-m", child_module(code_dir) or "runs.core.engine.child"],
         cwd=str(code_dir),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -149,8 +159,8 @@ def main() -> None:
     common.print_machine()
     extracted = extract(args.baseline) if args.baseline else None
     baseline_dir = extracted or (Path(args.baseline_dir) if args.baseline_dir else None)
-    if baseline_dir is not None and not (baseline_dir / "runs" / "engine" / "child.py").exists():
-        raise SystemExit(f"{baseline_dir} holds no runs/engine/child.py: not a ScaleTest checkout")
+    if baseline_dir is not None and child_module(baseline_dir) is None:
+        raise SystemExit(f"{baseline_dir} holds no Locust child: not a ScaleTest checkout")
     if baseline_dir is not None:
         print(f"baseline: {args.baseline or ''} {baseline_dir}")
     nginx = common.Nginx()
@@ -183,7 +193,8 @@ def main() -> None:
     base_rps = [x["rps"] for x in results[reference]]
     base_cpu = [x["cpu_per_1k"] for x in results[reference]]
     print(
-        f"\nmedians over {args.rounds} rounds ({args.users} users, {args.duration} s runs); ratios to {reference!r}"
+        f"\nmedians over {args.rounds} rounds ({args.users} users, {args.duration} s runs)"
+        f"; ratios to {reference!r}"
     )
     print(
         "| variant | requests/s | ratio to reference (per round) | child CPU-s per 1,000 requests | ratio |"

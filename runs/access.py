@@ -13,16 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 
 from runs.models import Membership, Team
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 VIEWER = Membership.Role.VIEWER
 EDITOR = Membership.Role.EDITOR
@@ -34,21 +38,19 @@ SESSION_KEY = "scaletest_team_id"
 # URLs and forms are checked with ``is_id`` before they reach such a query.
 MAX_ID = 2**63 - 1
 
-M = TypeVar("M", bound=Model)
-
 
 def roles_at_least(role: str) -> list[str]:
     return [r for r, rank in Membership.RANK.items() if rank >= Membership.RANK[role]]
 
 
-def team_ids(*, user: Any, role: str = VIEWER) -> QuerySet[Membership]:
+def team_ids(*, user: Any, role: str = VIEWER) -> QuerySet[Membership, Any]:
     """The ids of the teams where ``user`` has ``role`` or more, as a subquery."""
     if not getattr(user, "is_authenticated", False):
         return Membership.objects.none().values("team_id")
     return Membership.objects.filter(user=user, role__in=roles_at_least(role)).values("team_id")
 
 
-def visible(queryset: QuerySet[M], *, user: Any, role: str = VIEWER) -> QuerySet[M]:
+def visible[M: Model](queryset: QuerySet[M], *, user: Any, role: str = VIEWER) -> QuerySet[M]:
     """``queryset`` narrowed to the teams of ``user`` (with ``role`` or more)."""
     return queryset.filter(team_id__in=team_ids(user=user, role=role))
 
@@ -64,18 +66,32 @@ def membership_of(*, user: Any, team_id: int) -> Membership | None:
     return Membership.objects.select_related("team").filter(user=user, team_id=team_id).first()
 
 
-def object_for(request: HttpRequest, queryset: QuerySet[M], pk: Any, *, role: str = VIEWER) -> M:
+def object_for[M: Model](request: HttpRequest, queryset: QuerySet[M], pk: Any, *, role: str = VIEWER) -> M:
     """The object ``pk`` of ``queryset`` if the user's teams hold it (else 404) and the user's
     role in its team is at least ``role`` (else 403)."""
     try:
         obj = visible(queryset, user=request.user).get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404(f"No {queryset.model._meta.verbose_name} #{pk}.") from None
     if role != VIEWER:
         membership = membership_of(user=request.user, team_id=obj.team_id)  # type: ignore[attr-defined]
         if membership is None or not membership.can(role):
             raise PermissionDenied(f"Your role in this team does not allow that (needs {role}).")
     return obj
+
+
+class TeamRequest(HttpRequest):
+    """The request a ``team_view`` gets: its current team and the user's membership in it."""
+
+    team: Team
+    membership: Membership
+
+
+def signed_in(request: HttpRequest) -> User:
+    """``request.user`` where signing in is required (``login_required``, the API's AUTH)."""
+    if not request.user.is_authenticated:
+        raise PermissionDenied("Sign in first.")
+    return request.user
 
 
 def _my_memberships(request: HttpRequest) -> list[Membership]:
@@ -87,7 +103,7 @@ def _my_memberships(request: HttpRequest) -> list[Membership]:
                 .select_related("team")
                 .order_by("team__name", "team_id")
             )
-            if getattr(request.user, "is_authenticated", False)
+            if request.user.is_authenticated
             else []
         )
     return request._scaletest_memberships  # type: ignore[attr-defined,no-any-return]
@@ -110,13 +126,15 @@ def switch_team(request: HttpRequest, *, team_id: int) -> Team:
     return membership.team
 
 
-def team_view(role: str = VIEWER) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def team_view(
+    role: str = VIEWER,
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """Login required, a current team required (else: the page that creates one), and
     ``role`` or more in it. Sets ``request.team`` and ``request.membership``."""
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             membership = current_membership(request)
             if membership is None:
                 messages.info(

@@ -113,7 +113,7 @@ class RunAdmin(admin.ModelAdmin):
 
 @admin.register(models.AllowedNetwork)
 class AllowedNetworkAdmin(admin.ModelAdmin):
-    """The allowlist: hosts and ranges runs may load without proof of ownership (runs.safety)."""
+    """The allowlist: hosts and ranges runs may load without proof of ownership (runs.core.safety)."""
 
     list_display = ("value", "note", "created_at")
     search_fields = ("value", "note")

@@ -1,27 +1,26 @@
 """The domain: targets, scenarios, load profiles, plans, runs and their results.
 
 Model methods only derive values from the row's own fields; writes go through
-``runs.services`` and reads of several rows through ``runs.selectors``.
+``runs.services`` and reads of several rows through ``runs.selectors.runs``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.urls import reverse
 
-from . import profiles
-from . import thresholds as thresholds_mod
+from runs.core import profiles
+from runs.core import thresholds as thresholds_mod
 
 
 def validate_thresholds(value: object) -> None:
-    """The stored JSON list of a plan's thresholds (``runs.thresholds``), e.g. edited in the admin."""
-    from django.core.exceptions import ValidationError
-
+    """The stored JSON list of a plan's thresholds (``runs.core.thresholds``), e.g. edited in the admin."""
     try:
         thresholds_mod.parse_thresholds(value)  # type: ignore[arg-type]
     except ValueError as exc:
@@ -68,7 +67,7 @@ class Membership(models.Model):
         ADMIN = "admin", "Admin (members, settings, share links)"
 
     # Each role can do everything the roles before it can.
-    RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
+    RANK: ClassVar[dict[str, int]] = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
 
     team = models.ForeignKey(Team, related_name="memberships", on_delete=models.CASCADE)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="memberships", on_delete=models.CASCADE)
@@ -86,14 +85,37 @@ class Membership(models.Model):
         return self.RANK[self.role] >= self.RANK[role]
 
 
-class Target(models.Model):
+class TeamOwned(models.Model):
+    """What every team-owned catalog object has: its team, a name, who made it and when; listed by
+    name. ``url_name`` is the page that edits or shows one."""
+
+    url_name = ""
+
+    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
+    name = models.CharField(max_length=200)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse(self.url_name, args=[self.pk])
+
+
+class Target(TeamOwned):
+    url_name = "runs-target-edit"
+
     class Auth(models.TextChoices):
         NONE = "none", "None"
         BASIC = "basic", "Basic"
         BEARER = "bearer", "Bearer token"
 
-    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
-    name = models.CharField(max_length=200)
     base_url = models.CharField(max_length=500, validators=[HTTP_URL])
     headers = models.JSONField(default=dict, blank=True)
     auth_type = models.CharField(max_length=10, choices=Auth.choices, default=Auth.NONE)
@@ -104,21 +126,11 @@ class Target(models.Model):
     timeout_seconds = models.FloatField(
         default=30.0, validators=[MinValueValidator(0.1), MaxValueValidator(600)]
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name", "id"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("runs-target-edit", args=[self.pk])
 
 
-class Scenario(models.Model):
+class Scenario(TeamOwned):
+    url_name = "runs-scenario-edit"
+
     class UserClass(models.TextChoices):
         FAST = "fast", "FastHttpUser (geventhttpclient, fastest)"
         HTTP = "http", "HttpUser (requests)"
@@ -131,8 +143,6 @@ class Scenario(models.Model):
         WEIGHTED = "weighted", "Weighted: each iteration runs one step picked by weight"
         SEQUENCE = "sequence", "Sequence: each iteration runs every step in order"
 
-    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
-    name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.STEPS)
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.WEIGHTED)
@@ -142,18 +152,6 @@ class Scenario(models.Model):
     think_time_min = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
     think_time_max = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
     user_class = models.CharField(max_length=10, choices=UserClass.choices, default=UserClass.FAST)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name", "id"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("runs-scenario-edit", args=[self.pk])
 
 
 class ScenarioStep(models.Model):
@@ -218,33 +216,21 @@ class ScenarioDataSource(models.Model):
         return self.filename or ", ".join(self.columns)
 
 
-class LoadProfile(models.Model):
+class LoadProfile(TeamOwned):
+    url_name = "runs-profile-edit"
+
     KIND_CHOICES = [(k, profiles.KIND_LABELS[k]) for k in profiles.KINDS]
 
-    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
-    name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=KIND_CHOICES, default="constant")
     params = models.JSONField(default=dict)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name", "id"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("runs-profile-edit", args=[self.pk])
 
     def plan(self) -> profiles.Plan:
         return profiles.build_plan(self.kind, self.params)
 
 
-class TestPlan(models.Model):
-    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
-    name = models.CharField(max_length=200)
+class TestPlan(TeamOwned):
+    url_name = "runs-plan-detail"
+
     target = models.ForeignKey(Target, related_name="plans", on_delete=models.PROTECT)
     scenario = models.ForeignKey(Scenario, related_name="plans", on_delete=models.PROTECT)
     profile = models.ForeignKey(LoadProfile, related_name="plans", on_delete=models.PROTECT)
@@ -259,7 +245,7 @@ class TestPlan(models.Model):
     )
     # Why the last scheduled start was refused (caps, safety, profile); blank after a success.
     schedule_last_error = models.TextField(blank=True)
-    # Pass/fail criteria: a list of ``runs.thresholds.Threshold.to_dict`` dicts.
+    # Pass/fail criteria: a list of ``runs.core.thresholds.Threshold.to_dict`` dicts.
     thresholds = models.JSONField(default=list, blank=True, validators=[validate_thresholds])
     # Load generator processes (Locust workers) a run uses; 1 runs a single local process.
     # The upper bound is SCALETEST_MAX_GENERATORS, checked by the form and run_create.
@@ -268,21 +254,9 @@ class TestPlan(models.Model):
     baseline_run = models.ForeignKey(
         "Run", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     # pytest would otherwise try to collect a class whose name starts with "Test".
     __test__ = False
-
-    class Meta:
-        ordering = ["name", "id"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("runs-plan-detail", args=[self.pk])
 
 
 class Run(models.Model):
@@ -332,16 +306,21 @@ class Run(models.Model):
     total_failures = models.BigIntegerField(default=0)
     total_bytes = models.BigIntegerField(default=0)
     last_t = models.IntegerField(default=-1, help_text="Last second stored, relative to the start.")
+    ingested_messages = models.BigIntegerField(
+        default=0,
+        help_text="Load-generator messages stored, counted in the order the runner received them: "
+        "a batch retried after a lost commit skips those already stored (results_ingest).",
+    )
     current_users = models.IntegerField(default=0)
     p50_ms = models.FloatField(null=True, blank=True)
     p95_ms = models.FloatField(null=True, blank=True)
     p99_ms = models.FloatField(null=True, blank=True)
     max_ms = models.FloatField(null=True, blank=True)
-    # Threshold verdicts (``runs.thresholds.evaluate``), set when the run ends: None without
+    # Threshold verdicts (``runs.core.thresholds.evaluate``), set when the run ends: None without
     # thresholds, True only when every threshold passed.
     passed = models.BooleanField(null=True, blank=True)
     threshold_results = models.JSONField(default=list, blank=True)
-    # Set by the runner when an abort threshold stopped the run (``runs.thresholds.Abort.to_dict``).
+    # Set by the runner when an abort threshold stopped the run (``runs.core.thresholds.Abort.to_dict``).
     threshold_abort = models.JSONField(null=True, blank=True)
 
     class Meta:
@@ -411,6 +390,9 @@ class RunSecond(models.Model):
         ordering = ["run", "t"]
         constraints = [models.UniqueConstraint(fields=["run", "t"], name="runsecond_run_t")]
 
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} at {self.t} s"
+
 
 class GeneratorSecond(models.Model):
     """What one load generator of a distributed run did in one second (t after the start)."""
@@ -427,6 +409,9 @@ class GeneratorSecond(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "generator", "t"], name="generatorsecond_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} generator {self.generator} at {self.t} s"
 
 
 class EndpointSecond(models.Model):
@@ -450,6 +435,9 @@ class EndpointSecond(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "t", "method", "name"], name="endpointsecond_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} {self.method} {self.name} at {self.t} s"
 
 
 class EndpointSummary(models.Model):
@@ -476,11 +464,14 @@ class EndpointSummary(models.Model):
             models.UniqueConstraint(fields=["run", "method", "name"], name="endpointsummary_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} {self.method} {self.name}"
+
 
 class RunAnalysis(models.Model):
     """The capacity analysis of an ended run, computed once (``runs.services.analysis``).
 
-    ``data`` is ``runs.analysis.stored``'s format: steps with their CIs, knee, USL fit,
+    ``data`` is ``runs.core.analysis.stored``'s format: steps with their CIs, knee, USL fit,
     validity warnings, per-endpoint steps, bottlenecks, and the block series comparisons use.
     A stored ``version`` other than ``ANALYSIS_VERSION`` is recomputed on its next read.
     """
@@ -512,13 +503,16 @@ class ErrorGroup(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} {self.method} {self.name}: {self.error_class} ×{self.count}"
+
 
 class AllowedNetwork(models.Model):
     """An administrator's allowlist entry: targets here may be tested without proving ownership,
     even on loopback or private addresses (that is how local and staging targets are tested).
 
     ``value`` is a host name, an IP address or a CIDR range, optionally with ``:port``
-    (IPv6 with a port in brackets: ``[::1]:8089``). ``runs.safety.allowlist`` parses it.
+    (IPv6 with a port in brackets: ``[::1]:8089``). ``runs.core.safety.allowlist`` parses it.
     """
 
     value = models.CharField(max_length=300, unique=True)
@@ -532,9 +526,7 @@ class AllowedNetwork(models.Model):
         return self.value
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from runs.safety.allowlist import AllowRule
+        from runs.core.safety.allowlist import AllowRule
 
         try:
             self.value = AllowRule.parse(self.value).spelling
@@ -544,7 +536,7 @@ class AllowedNetwork(models.Model):
 
 class TargetVerification(models.Model):
     """Proof that whoever set up a target controls it: a token published on the target itself,
-    fetched again before every run (``runs.safety.verification``)."""
+    fetched again before every run (``runs.core.safety.verification``)."""
 
     target = models.OneToOneField(Target, related_name="verification", on_delete=models.CASCADE)
     token = models.CharField(max_length=64, unique=True)

@@ -11,9 +11,11 @@ from django.conf import settings
 
 from runs.engine.generator import generator_execute
 from runs.engine.reaper import runs_reap_stale, runs_requeue_lost
-from runs.engine.runner import SHUTDOWN_MESSAGE, run_execute, stop_on_sigterm
+from runs.engine.runner import SHUTDOWN_MESSAGE, run_execute
+from runs.engine.supervision import stop_on_sigterm
 from runs.models import Run
 from runs.services.runs import run_claim
+from runs.services.schedules import schedules_start_due
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +74,6 @@ def reap_stale_runs() -> int:
 @shared_task(name="runs.tasks.start_due_schedules", ignore_result=True, soft_time_limit=120, time_limit=150)
 def start_due_schedules() -> int:
     # Each plan is claimed in the database (runs.services.schedules): a duplicate is a no-op.
-    from runs.services.schedules import schedules_start_due
-
     return sum(1 for outcome in schedules_start_due() if outcome.run_id)
 
 
@@ -102,7 +102,7 @@ def _reap_on_start(**_: Any) -> None:
 def _stop_runs_on_shutdown(**_: Any) -> None:
     """Warm shutdown waits for running tasks; ask this worker's runs to stop so it waits seconds,
     not hours. Runs in the main process, which knows what its pool children execute."""
-    from celery.worker import state
+    from celery.worker import state  # worker machinery (0.1 s): only a worker gets here
 
     run_ids = [
         request.args[0]

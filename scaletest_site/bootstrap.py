@@ -1,5 +1,8 @@
 """Create and refresh the project's virtual environment, then re-run the command inside it.
 
+It installs requirements-dev.txt (requirements.txt plus the linters the test command runs) and
+installs again whenever requirements.txt or requirements-dev.txt changes.
+
 Standard library only: this runs under whatever ``python3`` a newcomer has, before Django is
 installed. It looks for a Python >= 3.12 on PATH, in pyenv and in common locations.
 """
@@ -64,11 +67,25 @@ def find_python() -> str:
     )
 
 
+# requirements-dev.txt includes requirements.txt (-r) and adds the linters `manage.py test` runs:
+# one install of it gives a fresh clone everything, for `up` and `test` alike.
+REQUIREMENTS = ("requirements.txt", "requirements-dev.txt")
+INSTALLED = "requirements-dev.txt"
+
+
+def requirements_digest(base_dir: Path) -> str:
+    """One hash over every requirements file: a change to either refreshes the venv."""
+    digest = hashlib.sha256()
+    for name in REQUIREMENTS:
+        digest.update(name.encode() + b"\0" + (base_dir / name).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def ensure_venv_and_reexec(base_dir: Path, argv: list[str]) -> None:
     venv = Path(os.environ.get("SCALETEST_VENV", base_dir / ".venv"))
     python = _venv_python(venv)
-    requirements = base_dir / "requirements.txt"
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    requirements = base_dir / INSTALLED
+    digest = requirements_digest(base_dir)
     stamp = venv / ".requirements.sha256"
     in_venv = Path(sys.prefix).resolve() == venv.resolve()
     up_to_date = python.exists() and stamp.exists() and stamp.read_text().strip() == digest
@@ -79,7 +96,7 @@ def ensure_venv_and_reexec(base_dir: Path, argv: list[str]) -> None:
             interpreter = find_python()
             print(f"[scaletest] creating {venv} with {interpreter}", flush=True)
             subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
-        print("[scaletest] installing requirements.txt (first run only) ...", flush=True)
+        print(f"[scaletest] installing {INSTALLED} (first run only) ...", flush=True)
         subprocess.run(
             [
                 str(python),

@@ -11,11 +11,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from billiard.process import current_process
 from celery import Celery
 from celery.beat import PersistentScheduler
 from celery.signals import beat_embedded_init
+from django.conf import settings
 
-from runs.lifetime import BeatLockHeld, beat_lock_hold, die_with_parent
+from runs.core.lifetime import BeatLockHeld, beat_lock_hold, die_with_parent
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scaletest_site.settings")
 
@@ -36,8 +38,6 @@ class OneBeatScheduler(PersistentScheduler):
     """
 
     def setup_schedule(self) -> None:
-        from django.conf import settings
-
         try:
             beat_lock_hold(Path(settings.DATA_DIR) / "beat.lock")
         except BeatLockHeld as exc:
@@ -50,7 +50,5 @@ class OneBeatScheduler(PersistentScheduler):
 def _embedded_beat_dies_with_its_worker(**_: Any) -> None:
     # `worker -B` forks beat as a child process that nothing else watches: without this a
     # SIGKILLed worker leaves it running as an orphan, and the restarted worker adds a second.
-    from billiard.process import current_process
-
     parent = getattr(current_process(), "_parent_pid", None) or os.getppid()
     die_with_parent(parent_pid=parent)

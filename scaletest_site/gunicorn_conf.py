@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runs.lifetime import die_with_parent
+from runs.core.lifetime import die_with_parent
 
 
 def post_fork(server: Any, worker: Any) -> None:

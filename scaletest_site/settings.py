@@ -10,10 +10,12 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+
+from scaletest_site.databases import database_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -126,17 +128,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "scaletest_site.wsgi.application"
 
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'scaletest.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and run ingestion write concurrently: WAL lets readers go on while one
-    # writer holds the lock, IMMEDIATE takes the write lock up front instead of failing on
-    # upgrade, and the timeout waits for it.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
-        "timeout": 30,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
+DATABASES = {"default": database_from_url(DATABASE_URL)}
 DATABASES["default"].setdefault("TEST", {})
 DATABASES["default"]["TEST"]["NAME"] = os.environ.get("SCALETEST_TEST_DB_NAME") or None
 
@@ -285,7 +277,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # broadcast such as a worker ping) is ./control, inside whatever directory a process runs in.
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
@@ -341,7 +333,7 @@ SCALETEST_GENERATOR_BIND = env_str("SCALETEST_GENERATOR_BIND", "127.0.0.1")
 SCALETEST_GENERATOR_ADVERTISE = env_str("SCALETEST_GENERATOR_ADVERTISE", "")
 # Seconds the master waits for all of a run's generators to join before the run fails.
 SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS = env_int("SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS", 30, minimum=1)
-# Beat holds DATA_DIR/beat.lock (runs.lifetime) before it opens its schedule file: a second
+# Beat holds DATA_DIR/beat.lock (runs.core.lifetime) before it opens its schedule file: a second
 # beat on the same data dir refuses to start instead of sending every periodic task twice.
 CELERY_BEAT_SCHEDULER = "scaletest_site.celery:OneBeatScheduler"
 # How often beat sends the reaper (stale runs, lost queued runs).
@@ -373,7 +365,7 @@ SCALETEST_RUN_GRACE_SECONDS = env_int("SCALETEST_RUN_GRACE_SECONDS", 15, minimum
 # Time the child gets to stop gracefully after a cancel before it is killed.
 SCALETEST_STOP_GRACE_SECONDS = env_int("SCALETEST_STOP_GRACE_SECONDS", 3, minimum=1)
 SCALETEST_MAX_USERS = env_int("SCALETEST_MAX_USERS", 5000, minimum=1)
-# Runs queued or running at once (global for now; runs.safety.caps takes a scope for teams).
+# Runs queued or running at once (global for now; runs.services.caps takes a scope for teams).
 SCALETEST_MAX_CONCURRENT_RUNS = env_int("SCALETEST_MAX_CONCURRENT_RUNS", 4, minimum=1)
 # User-seconds one target may receive in 24 h (measured for ended runs, planned for active
 # ones); 0 turns the budget off. The default is 2 000 users for 5 hours.
@@ -383,7 +375,7 @@ SCALETEST_TARGET_DAILY_USER_SECONDS = env_int("SCALETEST_TARGET_DAILY_USER_SECON
 # (runs.services.scenarios.locustfile_allowed).
 SCALETEST_ALLOW_LOCUSTFILES = env_bool("SCALETEST_ALLOW_LOCUSTFILES", True)
 
-# --- Targets a run may load (runs.safety) ------------------------------------------------
+# --- Targets a run may load (runs.core.safety) ------------------------------------------------
 # Port of the demo target `manage.py up` starts; the default allowlist opens it and nothing else.
 SCALETEST_DEMO_PORT = env_int("SCALETEST_DEMO_PORT", 8089, minimum=1)
 # Hosts, addresses and CIDR ranges that may be tested without proof of ownership, loopback

@@ -33,11 +33,12 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.apps import StaticFilesConfig
 from django.core.management import call_command
 from whitenoise.compress import Compressor, brotli_installed
 from whitenoise.storage import CompressedManifestStaticFilesStorage
@@ -96,7 +97,7 @@ def static_fingerprint() -> str:
         Path(__file__).read_text(),
     ):
         digest.update(str(part).encode() + b"\0")
-    ignore = apps.get_app_config("staticfiles").ignore_patterns
+    ignore = cast(StaticFilesConfig, apps.get_app_config("staticfiles")).ignore_patterns
     listed: list[tuple[str, Any, str]] = []
     for finder in finders.get_finders():
         for path, storage in finder.list(ignore):

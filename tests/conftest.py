@@ -2,7 +2,7 @@
 
 Fixture names are shared with the whole test suite; keep them stable:
 
-* ``target_server`` (session): base URL of the demo target (runs/demo_target.py) served in
+* ``target_server`` (session): base URL of the demo target (runs/core/demo_target.py) served in
   a thread of the test process; ``demo_target`` gives the server object itself.
 * ``live_worker`` (session): a real Celery worker subprocess (prefork, 2 processes) consuming
   this session's queue, connected to the pytest-django test database. Tests that use it need
@@ -37,12 +37,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import pytest
 
-from runs.demo_target import DemoTarget, start_demo_target
+from runs.core.demo_target import DemoTarget, start_demo_target
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ALICE_PASSWORD = "alice-password-123"
@@ -53,13 +53,15 @@ WORKER_START_TIMEOUT = 60.0
 @pytest.fixture(scope="session", autouse=True)
 def collected_static() -> Path:
     from django.conf import settings
-    from django.contrib.staticfiles.storage import staticfiles_storage
+    from django.contrib.staticfiles.storage import ManifestStaticFilesStorage, staticfiles_storage
 
     from scaletest_site.staticfiles import static_collect
 
     static_collect()
     # A storage set up before the collection would hold an empty manifest.
-    staticfiles_storage.hashed_files, staticfiles_storage.manifest_hash = staticfiles_storage.load_manifest()
+    storage = cast(ManifestStaticFilesStorage, staticfiles_storage)
+    # load_manifest returns (paths, hash) since Django 4.2; django-stubs still say a dict.
+    storage.hashed_files, storage.manifest_hash = storage.load_manifest()  # type: ignore[assignment]
     return Path(settings.STATIC_ROOT)
 
 
@@ -80,7 +82,8 @@ def live_server(request: pytest.FixtureRequest, collected_static: Path) -> Itera
         request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
     )
     server = LiveServer(addr, start=False)
-    server.thread.static_handler = _wsgi_app_only
+    # Django calls static_handler(handler): any such callable works; the stubs name its class.
+    server.thread.static_handler = _wsgi_app_only  # type: ignore[assignment]
     server.start()
     yield server
     server.stop()

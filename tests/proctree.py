@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 import psutil
 
@@ -55,7 +56,10 @@ def kill_all(procs: Iterable[psutil.Process]) -> None:
             proc.kill()
 
 
-def wait_for[T](predicate: Callable[[], T], seconds: float, what: str | Callable[[], str]) -> T:
+def wait_for[T](
+    predicate: Callable[[], T | None | Literal[False]], seconds: float, what: str | Callable[[], str]
+) -> T:
+    """The predicate's first truthy value (None and False mean "not yet")."""
     deadline = time.monotonic() + seconds
     while True:
         value = predicate()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.management.base import CommandError
 
-from runs.management.commands.test import split_db_option
+from runs.management.commands.test import split_db_option, split_lint_option
 
 
 @pytest.mark.parametrize(
@@ -29,6 +35,76 @@ def test_db_picks_the_databases_and_the_rest_goes_to_pytest(
 def test_a_bad_db_is_a_clear_error(args: list[str]) -> None:
     with pytest.raises(CommandError, match="--db"):
         split_db_option(args)
+
+
+@pytest.mark.parametrize(
+    ("args", "lint", "tests", "rest"),
+    [
+        ([], True, True, []),
+        (["--no-lint", "-x"], False, True, ["-x"]),
+        (["--db", "sqlite", "--lint-only"], True, False, ["--db", "sqlite"]),
+    ],
+)
+def test_lint_options_pick_the_linters_and_the_tests(
+    args: list[str], lint: bool, tests: bool, rest: list[str]
+) -> None:
+    assert split_lint_option(args) == (lint, tests, rest)
+
+
+def test_no_lint_and_lint_only_together_are_a_clear_error() -> None:
+    with pytest.raises(CommandError, match="--no-lint and --lint-only"):
+        split_lint_option(["--no-lint", "--lint-only"])
+
+
+ROOT = Path(__file__).resolve().parent.parent
+# A module with one finding for each linter: an unused import (ruff check), a line ruff would
+# reformat (ruff format) and a str returned as an int (mypy).
+PROBE = 'import os\n\n\ndef probe() -> int:\n    return   "not an int"\n'
+# A contract the code breaks (views do import models), so lint-imports has a finding too.
+BROKEN_CONTRACT = """[importlinter]
+root_package = runs
+
+[importlinter:contract:probe]
+name = views never import models (broken on purpose)
+type = forbidden
+source_modules = runs.views
+forbidden_modules = runs.models
+"""
+
+
+def test_the_command_runs_every_linter_and_fails_on_their_findings(tmp_path: Path) -> None:
+    # A copy of the project with one finding per linter; mypy's cache comes along (mtimes kept),
+    # so only the probe is checked afresh.
+    copy = tmp_path / "project"
+    shutil.copytree(
+        ROOT,
+        copy,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "var", "__pycache__", ".ruff_cache", ".import_linter_cache", "test-results"
+        ),
+    )
+    (copy / "runs" / "_lint_probe.py").write_text(PROBE)
+    (copy / ".importlinter").write_text(BROKEN_CONTRACT)
+    env = {**os.environ, "SCALETEST_NO_BOOTSTRAP": "1"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "test", "--lint-only"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "F401 [*] `os` imported but unused\n --> runs/_lint_probe.py:1:8" in out, out
+    assert "unformatted: File would be reformatted\n --> runs/_lint_probe.py:5:12" in out, out
+    mypy_finding = 'runs/_lint_probe.py:5: error: Incompatible return value type (got "str", expected "int")'
+    assert mypy_finding in out, out
+    assert "views never import models (broken on purpose) BROKEN" in out, out
+    for linter in ("ruff check .", "ruff format --check .", "mypy", "lint-imports"):
+        assert f"[scaletest test] lint: {linter}: FAILED (exit 1)" in out, out
+    assert "the test passes did not run" in out, out
 
 
 POSTGRES_ONLY_AT_MOST = 3  # each is a path SQLite users run untested; keep it that way

@@ -106,6 +106,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
                 return False
 
         wait_for(healthy, 60, "the web server")
+        assert banner is not None
         yield Up(proc=proc, log_path=log_path, base=base, user=banner.group(1), password=banner.group(2))
     finally:
         if proc.poll() is None:
@@ -183,7 +184,9 @@ class Tab:
 def start_demo(s: requests.Session, base: str) -> int:
     plans = s.get(f"{base}/plans/", timeout=10).text
     assert DEMO_PLAN in plans
-    plan_id = re.search(r"/plans/(\d+)/", plans).group(1)
+    found = re.search(r"/plans/(\d+)/", plans)
+    assert found is not None, plans
+    plan_id = found.group(1)
     r = s.post(
         f"{base}/plans/{plan_id}/start/",
         data={"csrfmiddlewaretoken": s.cookies["csrftoken"]},
@@ -191,7 +194,9 @@ def start_demo(s: requests.Session, base: str) -> int:
         timeout=10,
     )
     assert r.status_code == 200, r.status_code
-    return int(re.search(r"/runs/(\d+)/", r.url).group(1))
+    started = re.search(r"/runs/(\d+)/", r.url)
+    assert started is not None, r.url
+    return int(started.group(1))
 
 
 def live(s: requests.Session, base: str, run_id: int) -> dict[str, Any]:
@@ -276,7 +281,9 @@ def test_the_printed_login_and_a_cancel_work(up: Up) -> None:
         headers={"Referer": up.base},
         timeout=10,
     )
-    final = wait_for(lambda: (j := live(s, up.base, run_id))["active"] is False and j, 30, "the cancel")
+    final = wait_for(
+        lambda: j if (j := live(s, up.base, run_id))["active"] is False else None, 30, "the cancel"
+    )
     assert final["status"] == "cancelled" and final["total_requests"] >= measured["total_requests"]
     page = s.get(f"{up.base}/runs/{run_id}/", timeout=30)
     assert page.status_code == 200 and re.search(r"<dt>p95</dt><dd>\d+\.\d ms</dd>", page.text)

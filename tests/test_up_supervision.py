@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import psutil
 import pytest
 import requests
 
-from runs.lifetime import beat_lock_holder
+from runs.core.lifetime import beat_lock_holder
 from tests.embedded import embedded_env, free_port
 from tests.proctree import alive, describe, kill_all, tree, wait_for, wait_gone, with_env
 
@@ -106,7 +107,7 @@ class Up:
             return False
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        csrf = {"X-CSRFToken": self.session.cookies.get("csrftoken", ""), "Referer": self.base}
+        csrf = {"X-CSRFToken": self.session.cookies.get("csrftoken") or "", "Referer": self.base}
         r = self.session.request(method, f"{self.base}/api/v1{path}", timeout=30, headers=csrf, **kwargs)
         assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text[:2000]}"
         return r.json() if r.content else None
@@ -152,7 +153,7 @@ def test_up_restarts_each_killed_program_and_nothing_it_started_outlives_it(tmp_
         )
         assert r.status_code == 200 and "Log out" in r.text
         for name in ("web", "worker", "beat", "demo target"):
-            wait_for(lambda name=name: up.program(name), 30, f"the {name} to start")
+            wait_for(partial(up.program, name), 30, f"the {name} to start")
         assert not up.strays()
 
         # -- the web master: gunicorn's workers go with it; a new master serves ---------------
@@ -176,7 +177,7 @@ def test_up_restarts_each_killed_program_and_nothing_it_started_outlives_it(tmp_
         live = wait_for(measured, 90, "the worker to store seconds of the demo run")
         worker = up.program("worker")
         assert worker is not None
-        locust = [p for p in tree(worker) if "runs.engine.child" in " ".join(p.cmdline())]
+        locust = [p for p in tree(worker) if "runs.core.engine.child" in " ".join(p.cmdline())]
         assert locust, f"no Locust child under the worker:\n{describe(tree(worker))}"
         assert len(tree(worker)) >= 4, describe(tree(worker))  # main, two pool processes, Locust
         _, killed = up.kill_and_check_restart("worker")

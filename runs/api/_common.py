@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest
 from ninja import Field, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.pagination import LimitOffsetPagination
 
 from runs import access
+from runs.api.schemas.common import Error
 from runs.models import Membership, Team
 
 MAX_PAGE = 200
@@ -33,7 +35,7 @@ def editable_team(request: HttpRequest, team_id: int | None) -> Team:
     if team_id is None:
         membership = (
             Membership.objects.select_related("team")
-            .filter(user=request.user)
+            .filter(user=access.signed_in(request))
             .order_by("team__name", "team_id")
             .first()
         )
@@ -56,9 +58,9 @@ def team_filter(request: HttpRequest, team_id: int | None) -> int | None:
 
 
 def form_error_items(form: forms.BaseForm, loc: list[str | int]) -> list[dict[str, Any]]:
-    items = []
+    items: list[dict[str, Any]] = []
     for field, errors in form.errors.items():
-        where = [*loc] if field == forms.forms.NON_FIELD_ERRORS else [*loc, field]
+        where = [*loc] if field == NON_FIELD_ERRORS else [*loc, field]
         items.extend({"loc": where, "msg": str(message), "type": "value_error"} for message in errors)
     return items
 
@@ -82,6 +84,4 @@ def merged(current: dict[str, Any], patch: Schema) -> dict[str, Any]:
 
 def responses(ok: dict[int, Any]) -> dict[int, Any]:
     """``ok`` plus the error bodies every authenticated endpoint may answer."""
-    from runs.api.schemas import Error
-
     return {**ok, 401: Error, 403: Error, 404: Error}

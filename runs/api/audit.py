@@ -2,44 +2,20 @@
 
 # No `from __future__ import annotations`: ninja reads the handlers' annotations at import.
 
-import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Query, Router
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
 from runs import access
 from runs.api._common import Pagination, check_form, responses
-from runs.services import audit
-from runs.views.audit import AuditFilterForm
+from runs.api.schemas.audit import AuditEntryOut, AuditFilter
+from runs.forms.audit import AuditFilterForm
+from runs.selectors import audit
 
 router = Router(tags=["audit"])
-
-
-class AuditEntryOut(Schema):
-    id: int
-    created_at: dt.datetime
-    action: str = Field(description="e.g. member.role, share.create, run.start")
-    actor: str = Field(description="Username of who did it (for a failed sign-in: the one tried)")
-    address: str | None
-    via: str = Field(description="page, api, admin, ci, schedule or system")
-    object_type: str
-    object_id: str
-    object_label: str
-    details: dict[str, Any]
-
-    @staticmethod
-    def resolve_actor(obj: Any) -> str:
-        return obj.actor_name
-
-
-class AuditFilter(Schema):
-    team: int = Field(description="The team (you must be one of its admins)")
-    action: str = ""
-    actor: str = ""
-    days: int | None = None
 
 
 @router.get("", response=responses({200: list[AuditEntryOut], 422: Any}), url_name="audit-list")

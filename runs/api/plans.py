@@ -10,10 +10,12 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from runs import access
-from runs.api import schemas as s
 from runs.api._common import Pagination, check_form, editable_team, invalid, merged, responses, team_filter
 from runs.api.runs import start
-from runs.forms import TestPlanForm
+from runs.api.schemas.common import Error
+from runs.api.schemas.plans import PlanCreate, PlanIn, PlanOut, PlanPatch
+from runs.api.schemas.runs import RunOut
+from runs.forms.plans import TestPlanForm
 from runs.models import Run, TestPlan
 from runs.services import catalog
 from runs.services.catalog import PLAN_FIELDS
@@ -34,7 +36,7 @@ def _saved(save: Any) -> TestPlan:
         raise invalid([{"loc": ["body"], "msg": str(exc), "type": "value_error"}]) from None
 
 
-@router.get("", response=responses({200: list[s.PlanOut]}), url_name="plans-list")
+@router.get("", response=responses({200: list[PlanOut]}), url_name="plans-list")
 @paginate(Pagination)
 def plan_list(
     request: HttpRequest,
@@ -42,34 +44,34 @@ def plan_list(
     name: str | None = Query(None, description="Exact name", max_length=200),  # type: ignore[assignment]
 ) -> Any:
     qs = access.visible(TestPlan.objects.all(), user=request.user).order_by("name", "id")
-    if team_filter(request, team) is not None:
-        qs = qs.filter(team_id=team)
+    if (team_id := team_filter(request, team)) is not None:
+        qs = qs.filter(team_id=team_id)
     if name is not None:
         qs = qs.filter(name=name)
     return qs
 
 
-@router.post("", response=responses({201: s.PlanOut}), url_name="plans-create")
-def plan_create(request: HttpRequest, payload: s.PlanCreate) -> tuple[int, TestPlan]:
+@router.post("", response=responses({201: PlanOut}), url_name="plans-create")
+def plan_create(request: HttpRequest, payload: PlanCreate) -> tuple[int, TestPlan]:
     team = editable_team(request, payload.team)
     data = _validated(payload.dict(), team=team)
     return Status(201, _saved(lambda: catalog.plan_create(team=team, data=data, user=request.user)))
 
 
-@router.get("/{int:plan_id}", response=responses({200: s.PlanOut}), url_name="plans-detail")
+@router.get("/{int:plan_id}", response=responses({200: PlanOut}), url_name="plans-detail")
 def plan_get(request: HttpRequest, plan_id: int) -> TestPlan:
     return access.object_for(request, TestPlan.objects.all(), plan_id)
 
 
-@router.put("/{int:plan_id}", response=responses({200: s.PlanOut}), url_name="plans-update")
-def plan_put(request: HttpRequest, plan_id: int, payload: s.PlanIn) -> TestPlan:
+@router.put("/{int:plan_id}", response=responses({200: PlanOut}), url_name="plans-update")
+def plan_put(request: HttpRequest, plan_id: int, payload: PlanIn) -> TestPlan:
     plan = access.object_for(request, TestPlan.objects.all(), plan_id, role=access.EDITOR)
     data = _validated(payload.dict(), team=plan.team, instance=plan)
     return _saved(lambda: catalog.plan_update(plan=plan, data=data))
 
 
-@router.patch("/{int:plan_id}", response=responses({200: s.PlanOut}), url_name="plans-patch")
-def plan_patch(request: HttpRequest, plan_id: int, payload: s.PlanPatch) -> TestPlan:
+@router.patch("/{int:plan_id}", response=responses({200: PlanOut}), url_name="plans-patch")
+def plan_patch(request: HttpRequest, plan_id: int, payload: PlanPatch) -> TestPlan:
     plan = access.object_for(request, TestPlan.objects.all(), plan_id, role=access.EDITOR)
     current = {
         "name": plan.name,
@@ -85,7 +87,7 @@ def plan_patch(request: HttpRequest, plan_id: int, payload: s.PlanPatch) -> Test
 
 
 @router.delete("/{int:plan_id}", response=responses({204: None}), url_name="plans-delete")
-def plan_delete(request: HttpRequest, plan_id: int) -> tuple[int, None]:
+def plan_delete(request: HttpRequest, plan_id: int) -> Status[None]:
     """Deletes the plan; its runs are kept (with their snapshot and the plan's name)."""
     plan = access.object_for(request, TestPlan.objects.all(), plan_id, role=access.EDITOR)
     catalog.plan_delete(plan=plan)
@@ -94,11 +96,11 @@ def plan_delete(request: HttpRequest, plan_id: int) -> tuple[int, None]:
 
 @router.post(
     "/{int:plan_id}/runs",
-    response=responses({201: s.RunOut, 400: s.Error, 409: s.Error}),
+    response=responses({201: RunOut, 400: Error, 409: Error}),
     url_name="plans-start",
     summary="Start a run of the plan",
 )
-def plan_start(request: HttpRequest, plan_id: int) -> tuple[int, Run]:
+def plan_start(request: HttpRequest, plan_id: int) -> Status[Run]:
     """Queues a run (editor role). 400 when the plan cannot run as it is (no steps, invalid
     profile); 409 when the safety checks refuse it now (caps, unverified or unsafe target)."""
     plan = access.object_for(

@@ -1,4 +1,4 @@
-"""Load profiles, validated by ``runs.profiles.validate_profile`` with the form's limits."""
+"""Load profiles, validated by ``runs.core.profiles.validate_profile`` with the form's limits."""
 
 # No `from __future__ import annotations`: ninja reads the handlers' annotations at import.
 
@@ -11,9 +11,11 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from runs import access, profiles
-from runs.api import schemas as s
+from runs import access
 from runs.api._common import Pagination, editable_team, invalid, merged, responses, team_filter
+from runs.api.schemas.common import Error
+from runs.api.schemas.profiles import ProfileCreate, ProfileIn, ProfileOut, ProfilePatch
+from runs.core import profiles
 from runs.models import LoadProfile
 from runs.services import catalog
 
@@ -50,34 +52,34 @@ def _save(
     )
 
 
-@router.get("", response=responses({200: list[s.ProfileOut]}), url_name="profiles-list")
+@router.get("", response=responses({200: list[ProfileOut]}), url_name="profiles-list")
 @paginate(Pagination)
 def profile_list(request: HttpRequest, team: int | None = Query(None)) -> Any:  # type: ignore[assignment]
     qs = access.visible(LoadProfile.objects.all(), user=request.user).order_by("name", "id")
-    if team_filter(request, team) is not None:
-        qs = qs.filter(team_id=team)
+    if (team_id := team_filter(request, team)) is not None:
+        qs = qs.filter(team_id=team_id)
     return qs
 
 
-@router.post("", response=responses({201: s.ProfileOut}), url_name="profiles-create")
-def profile_create(request: HttpRequest, payload: s.ProfileCreate) -> tuple[int, LoadProfile]:
+@router.post("", response=responses({201: ProfileOut}), url_name="profiles-create")
+def profile_create(request: HttpRequest, payload: ProfileCreate) -> tuple[int, LoadProfile]:
     team = editable_team(request, payload.team)
     return Status(201, _save(payload.dict(), team=team, user=request.user))
 
 
-@router.get("/{int:profile_id}", response=responses({200: s.ProfileOut}), url_name="profiles-detail")
+@router.get("/{int:profile_id}", response=responses({200: ProfileOut}), url_name="profiles-detail")
 def profile_get(request: HttpRequest, profile_id: int) -> LoadProfile:
     return access.object_for(request, LoadProfile.objects.all(), profile_id)
 
 
-@router.put("/{int:profile_id}", response=responses({200: s.ProfileOut}), url_name="profiles-update")
-def profile_put(request: HttpRequest, profile_id: int, payload: s.ProfileIn) -> LoadProfile:
+@router.put("/{int:profile_id}", response=responses({200: ProfileOut}), url_name="profiles-update")
+def profile_put(request: HttpRequest, profile_id: int, payload: ProfileIn) -> LoadProfile:
     profile = access.object_for(request, LoadProfile.objects.all(), profile_id, role=access.EDITOR)
     return _save(payload.dict(), profile=profile)
 
 
-@router.patch("/{int:profile_id}", response=responses({200: s.ProfileOut}), url_name="profiles-patch")
-def profile_patch(request: HttpRequest, profile_id: int, payload: s.ProfilePatch) -> LoadProfile:
+@router.patch("/{int:profile_id}", response=responses({200: ProfileOut}), url_name="profiles-patch")
+def profile_patch(request: HttpRequest, profile_id: int, payload: ProfilePatch) -> LoadProfile:
     profile = access.object_for(request, LoadProfile.objects.all(), profile_id, role=access.EDITOR)
     current = {"name": profile.name, "kind": profile.kind, "params": profile.params}
     data = merged(current, payload)
@@ -87,7 +89,7 @@ def profile_patch(request: HttpRequest, profile_id: int, payload: s.ProfilePatch
     return _save(data, profile=profile)
 
 
-@router.delete("/{int:profile_id}", response=responses({204: None, 409: s.Error}), url_name="profiles-delete")
+@router.delete("/{int:profile_id}", response=responses({204: None, 409: Error}), url_name="profiles-delete")
 def profile_delete(request: HttpRequest, profile_id: int) -> tuple[int, None]:
     profile = access.object_for(request, LoadProfile.objects.all(), profile_id, role=access.EDITOR)
     try:

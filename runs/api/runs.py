@@ -12,13 +12,27 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from runs import access, selectors, selectors_analysis
-from runs.analysis.stored import jsonable
-from runs.api import schemas as s
+from runs import access
 from runs.api._common import Pagination, check_form, responses, team_filter
-from runs.forms import RunsCompareForm
+from runs.api.schemas.common import Error, RunStatus
+from runs.api.schemas.runs import (
+    AnalysisOut,
+    BaselineOut,
+    CompareOut,
+    EndpointOut,
+    ErrorOut,
+    GeneratorsOut,
+    RunListItem,
+    RunOut,
+    RunStart,
+    SeriesOut,
+)
+from runs.core.analysis.stored import jsonable
+from runs.core.safety import Refused
+from runs.forms.compare import RunsCompareForm
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond, TestPlan
-from runs.safety import Refused
+from runs.selectors import analysis as selectors_analysis
+from runs.selectors import runs as selectors
 from runs.services.annotations import AnnotationError, annotations_clean
 from runs.services.baseline import BaselineError, plan_set_baseline
 from runs.services.runs import RunError, run_cancel, run_create
@@ -28,10 +42,10 @@ router = Router(tags=["runs"])
 MAX_T = 10**7  # seconds; far beyond any run (SCALETEST_MAX_RUN_SECONDS)
 
 
-def start(request: HttpRequest, plan: TestPlan, payload: s.RunStart | None = None) -> Run:
+def start(request: HttpRequest, plan: TestPlan, payload: RunStart | None = None) -> Run:
     """``run_create``; its refusals become 400 (fix the plan) or 409 (refused now by safety);
     invalid annotations a 422 with the page's messages."""
-    payload = payload or s.RunStart()
+    payload = payload or RunStart()
     try:
         annotations = annotations_clean(version=payload.version, tags=payload.tags, notes=payload.notes)
     except AnnotationError as exc:
@@ -59,17 +73,17 @@ def plain(value: Any) -> Any:
     return jsonable(value)
 
 
-@router.get("", response=responses({200: list[s.RunListItem]}), url_name="runs-list")
+@router.get("", response=responses({200: list[RunListItem]}), url_name="runs-list")
 @paginate(Pagination)
 def run_list(
     request: HttpRequest,
     plan: int | None = Query(None, description="Runs of this plan"),  # type: ignore[assignment]
-    status: s.RunStatus | None = Query(None),  # type: ignore[assignment]
+    status: RunStatus | None = Query(None),  # type: ignore[assignment]
     team: int | None = Query(None),  # type: ignore[assignment]
 ) -> Any:
     qs = access.visible(Run.objects.all(), user=request.user).only(*selectors.RUN_LIST_FIELDS, "team_id")
-    if team_filter(request, team) is not None:
-        qs = qs.filter(team_id=team)
+    if (team_id := team_filter(request, team)) is not None:
+        qs = qs.filter(team_id=team_id)
     if plan is not None:
         qs = qs.filter(plan_id=plan) if access.is_id(plan) else qs.none()
     if status is not None:
@@ -77,8 +91,8 @@ def run_list(
     return qs.order_by("-created_at", "-id")
 
 
-@router.post("", response=responses({201: s.RunOut, 400: s.Error, 409: s.Error}), url_name="runs-start")
-def run_start(request: HttpRequest, payload: s.RunStart) -> tuple[int, Run]:
+@router.post("", response=responses({201: RunOut, 400: Error, 409: Error}), url_name="runs-start")
+def run_start(request: HttpRequest, payload: RunStart) -> tuple[int, Run]:
     """Start a plan given by ``plan`` (id) or ``plan_name`` (exact; ``team`` narrows it). A name
     that several of your plans share is a 409: give ``team`` or the id."""
     plans = TestPlan.objects.select_related("target", "scenario", "profile")
@@ -86,8 +100,8 @@ def run_start(request: HttpRequest, payload: s.RunStart) -> tuple[int, Run]:
         plan = access.object_for(request, plans, payload.plan, role=access.EDITOR)
     elif payload.plan_name:
         found = access.visible(plans, user=request.user).filter(name=payload.plan_name)
-        if payload.team is not None:
-            found = found.filter(team_id=team_filter(request, payload.team))
+        if (team_id := team_filter(request, payload.team)) is not None:
+            found = found.filter(team_id=team_id)
         matches = list(found[:2])
         if not matches:
             raise HttpError(404, f"No test plan named “{payload.plan_name}”.")
@@ -101,7 +115,7 @@ def run_start(request: HttpRequest, payload: s.RunStart) -> tuple[int, Run]:
     return Status(201, start(request, plan, payload))
 
 
-@router.get("/compare", response=responses({200: s.CompareOut, 400: s.Error}), url_name="runs-compare")
+@router.get("/compare", response=responses({200: CompareOut, 400: Error}), url_name="runs-compare")
 def runs_compare(
     request: HttpRequest,
     ids: str = Query(..., description="2–20 run ids, comma-separated: 3,5,9", max_length=300),  # type: ignore[assignment]
@@ -139,16 +153,14 @@ def runs_compare(
     }
 
 
-@router.get("/{int:run_id}", response=responses({200: s.RunOut}), url_name="runs-detail")
+@router.get("/{int:run_id}", response=responses({200: RunOut}), url_name="runs-detail")
 def run_get(request: HttpRequest, run_id: int) -> Run:
     """Status, progress, totals, percentiles and threshold verdicts: what a CI client polls
     (``ci`` holds exactly what ``python3 -m runs.ci`` reads)."""
     return _run(request, run_id)
 
 
-@router.post(
-    "/{int:run_id}/cancel", response=responses({200: s.RunOut, 409: s.Error}), url_name="runs-cancel"
-)
+@router.post("/{int:run_id}/cancel", response=responses({200: RunOut, 409: Error}), url_name="runs-cancel")
 def run_cancel_op(request: HttpRequest, run_id: int) -> Run:
     run = _run(request, run_id, role=access.EDITOR)
     if not run.is_active:
@@ -157,7 +169,7 @@ def run_cancel_op(request: HttpRequest, run_id: int) -> Run:
 
 
 @router.post(
-    "/{int:run_id}/baseline", response=responses({200: s.BaselineOut, 409: s.Error}), url_name="runs-baseline"
+    "/{int:run_id}/baseline", response=responses({200: BaselineOut, 409: Error}), url_name="runs-baseline"
 )
 def run_baseline(request: HttpRequest, run_id: int) -> dict[str, int]:
     """Make this finished run the baseline of its plan."""
@@ -185,7 +197,7 @@ SECOND_FIELDS = (
 ENDPOINT_SECOND_FIELDS = ("t", "requests", "failures", "bytes", "p50_ms", "p95_ms", "p99_ms", "max_ms")
 
 
-@router.get("/{int:run_id}/series", response=responses({200: s.SeriesOut}), url_name="runs-series")
+@router.get("/{int:run_id}/series", response=responses({200: SeriesOut}), url_name="runs-series")
 def run_series(
     request: HttpRequest,
     run_id: int,
@@ -212,9 +224,7 @@ def run_series(
     return {"run": run.pk, "endpoint": endpoint, "points": list(rows.order_by("t"))}
 
 
-@router.get(
-    "/{int:run_id}/generators", response=responses({200: s.GeneratorsOut}), url_name="runs-generators"
-)
+@router.get("/{int:run_id}/generators", response=responses({200: GeneratorsOut}), url_name="runs-generators")
 def run_generators(request: HttpRequest, run_id: int) -> dict[str, Any]:
     """What each load generator of a distributed run did, second by second (requests, failures,
     CPU): the per-generator charts' data. Empty for a one-generator run."""
@@ -223,7 +233,7 @@ def run_generators(request: HttpRequest, run_id: int) -> dict[str, Any]:
 
 
 @router.get(
-    "/{int:run_id}/endpoints", response=responses({200: list[s.EndpointOut]}), url_name="runs-endpoints"
+    "/{int:run_id}/endpoints", response=responses({200: list[EndpointOut]}), url_name="runs-endpoints"
 )
 def run_endpoints(request: HttpRequest, run_id: int) -> list[dict[str, Any]]:
     """Whole-run figures per endpoint (merged live while the run is active)."""
@@ -231,12 +241,12 @@ def run_endpoints(request: HttpRequest, run_id: int) -> list[dict[str, Any]]:
     return [{**row, "endpoint": f"{row['method']} {row['name']}"} for row in rows]
 
 
-@router.get("/{int:run_id}/errors", response=responses({200: list[s.ErrorOut]}), url_name="runs-errors")
+@router.get("/{int:run_id}/errors", response=responses({200: list[ErrorOut]}), url_name="runs-errors")
 def run_errors(request: HttpRequest, run_id: int) -> list[ErrorGroup]:
     return selectors.run_errors(run=_run(request, run_id))
 
 
-@router.get("/{int:run_id}/analysis", response=responses({200: s.AnalysisOut}), url_name="runs-analysis")
+@router.get("/{int:run_id}/analysis", response=responses({200: AnalysisOut}), url_name="runs-analysis")
 def run_analysis(request: HttpRequest, run_id: int) -> dict[str, Any]:
     """The stored capacity analysis and the verdict against the plan's baseline."""
     run = _run(request, run_id)

@@ -5,8 +5,8 @@ forms and formsets (the JSON body becomes the page's POST), so every message is 
 
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.forms.forms import NON_FIELD_ERRORS
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.errors import HttpError
@@ -14,7 +14,6 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from runs import access
-from runs.api import schemas as s
 from runs.api._common import (
     Pagination,
     editable_team,
@@ -24,7 +23,9 @@ from runs.api._common import (
     responses,
     team_filter,
 )
-from runs.forms import (
+from runs.api.schemas.common import Error
+from runs.api.schemas.scenarios import ScenarioCreate, ScenarioIn, ScenarioOut, ScenarioPatch
+from runs.forms.scenarios import (
     LOCUSTFILE_NOT_ALLOWED,
     ScenarioForm,
     StepForm,
@@ -64,7 +65,7 @@ def _post_data(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], li
     steps, sources = data.get("steps") or [], data.get("sources") or []
     post.update({"steps-TOTAL_FORMS": len(steps), "steps-INITIAL_FORMS": len(steps)})
     for i, step in enumerate(steps):
-        for field in StepForm._meta.fields:  # type: ignore[union-attr]
+        for field in StepForm.Meta.fields:
             post[f"steps-{i}-{field}"] = step.get(field)
         try:
             post[f"steps-{i}-extract"] = _extract_text(step.get("extract") or "")
@@ -148,7 +149,7 @@ def _save(
 
 def _current(scenario: Scenario) -> dict[str, Any]:
     out = {f: getattr(scenario, f) for f in SCENARIO_FIELDS}
-    out["steps"] = s.ScenarioOut.resolve_steps(scenario)
+    out["steps"] = ScenarioOut.resolve_steps(scenario)
     out["sources"] = [
         {
             "id": source.pk,
@@ -163,43 +164,41 @@ def _current(scenario: Scenario) -> dict[str, Any]:
     return out
 
 
-@router.get("", response=responses({200: list[s.ScenarioOut]}), url_name="scenarios-list")
+@router.get("", response=responses({200: list[ScenarioOut]}), url_name="scenarios-list")
 @paginate(Pagination)
 def scenario_list(request: HttpRequest, team: int | None = Query(None)) -> Any:  # type: ignore[assignment]
     qs = access.visible(Scenario.objects.prefetch_related("steps", "sources"), user=request.user).order_by(
         "name", "id"
     )
-    if team_filter(request, team) is not None:
-        qs = qs.filter(team_id=team)
+    if (team_id := team_filter(request, team)) is not None:
+        qs = qs.filter(team_id=team_id)
     return qs
 
 
-@router.post("", response=responses({201: s.ScenarioOut}), url_name="scenarios-create")
-def scenario_create(request: HttpRequest, payload: s.ScenarioCreate) -> tuple[int, Scenario]:
+@router.post("", response=responses({201: ScenarioOut}), url_name="scenarios-create")
+def scenario_create(request: HttpRequest, payload: ScenarioCreate) -> tuple[int, Scenario]:
     team = editable_team(request, payload.team)
     return Status(201, _save(payload.dict(exclude={"team"}), team=team, user=request.user))
 
 
-@router.get("/{int:scenario_id}", response=responses({200: s.ScenarioOut}), url_name="scenarios-detail")
+@router.get("/{int:scenario_id}", response=responses({200: ScenarioOut}), url_name="scenarios-detail")
 def scenario_get(request: HttpRequest, scenario_id: int) -> Scenario:
     return access.object_for(request, Scenario.objects.all(), scenario_id)
 
 
-@router.put("/{int:scenario_id}", response=responses({200: s.ScenarioOut}), url_name="scenarios-update")
-def scenario_put(request: HttpRequest, scenario_id: int, payload: s.ScenarioIn) -> Scenario:
+@router.put("/{int:scenario_id}", response=responses({200: ScenarioOut}), url_name="scenarios-update")
+def scenario_put(request: HttpRequest, scenario_id: int, payload: ScenarioIn) -> Scenario:
     scenario = access.object_for(request, Scenario.objects.all(), scenario_id, role=access.EDITOR)
     return _save(payload.dict(), team=scenario.team, scenario=scenario)
 
 
-@router.patch("/{int:scenario_id}", response=responses({200: s.ScenarioOut}), url_name="scenarios-patch")
-def scenario_patch(request: HttpRequest, scenario_id: int, payload: s.ScenarioPatch) -> Scenario:
+@router.patch("/{int:scenario_id}", response=responses({200: ScenarioOut}), url_name="scenarios-patch")
+def scenario_patch(request: HttpRequest, scenario_id: int, payload: ScenarioPatch) -> Scenario:
     scenario = access.object_for(request, Scenario.objects.all(), scenario_id, role=access.EDITOR)
     return _save(merged(_current(scenario), payload), team=scenario.team, scenario=scenario)
 
 
-@router.delete(
-    "/{int:scenario_id}", response=responses({204: None, 409: s.Error}), url_name="scenarios-delete"
-)
+@router.delete("/{int:scenario_id}", response=responses({204: None, 409: Error}), url_name="scenarios-delete")
 def scenario_delete(request: HttpRequest, scenario_id: int) -> tuple[int, None]:
     scenario = access.object_for(request, Scenario.objects.all(), scenario_id, role=access.EDITOR)
     try:

@@ -11,9 +11,10 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from runs import access
-from runs.api import schemas as s
 from runs.api._common import Pagination, check_form, editable_team, merged, responses, team_filter
-from runs.forms import TargetForm
+from runs.api.schemas.common import Error
+from runs.api.schemas.targets import TargetCreate, TargetIn, TargetOut, TargetPatch
+from runs.forms.targets import TargetForm
 from runs.models import Target
 from runs.services import catalog
 
@@ -32,42 +33,42 @@ def _validated(data: dict[str, Any], instance: Target | None = None) -> dict[str
     return check_form(TargetForm(data, instance=instance))
 
 
-@router.get("", response=responses({200: list[s.TargetOut]}), url_name="targets-list")
+@router.get("", response=responses({200: list[TargetOut]}), url_name="targets-list")
 @paginate(Pagination)
 def target_list(request: HttpRequest, team: int | None = Query(None)) -> Any:  # type: ignore[assignment]
     qs = access.visible(Target.objects.all(), user=request.user).order_by("name", "id")
-    if team_filter(request, team) is not None:
-        qs = qs.filter(team_id=team)
+    if (team_id := team_filter(request, team)) is not None:
+        qs = qs.filter(team_id=team_id)
     return qs
 
 
-@router.post("", response=responses({201: s.TargetOut}), url_name="targets-create")
-def target_create(request: HttpRequest, payload: s.TargetCreate) -> tuple[int, Target]:
+@router.post("", response=responses({201: TargetOut}), url_name="targets-create")
+def target_create(request: HttpRequest, payload: TargetCreate) -> tuple[int, Target]:
     team = editable_team(request, payload.team)
     data = _validated(payload.dict(exclude={"team"}))
     return Status(201, catalog.target_create(team=team, data=data, user=request.user))
 
 
-@router.get("/{int:target_id}", response=responses({200: s.TargetOut}), url_name="targets-detail")
+@router.get("/{int:target_id}", response=responses({200: TargetOut}), url_name="targets-detail")
 def target_get(request: HttpRequest, target_id: int) -> Target:
     return access.object_for(request, Target.objects.all(), target_id)
 
 
-@router.put("/{int:target_id}", response=responses({200: s.TargetOut}), url_name="targets-update")
-def target_put(request: HttpRequest, target_id: int, payload: s.TargetIn) -> Target:
+@router.put("/{int:target_id}", response=responses({200: TargetOut}), url_name="targets-update")
+def target_put(request: HttpRequest, target_id: int, payload: TargetIn) -> Target:
     target = access.object_for(request, Target.objects.all(), target_id, role=access.EDITOR)
     data = _validated(payload.dict(), instance=target)
     return catalog.target_update(target=target, data=data)
 
 
-@router.patch("/{int:target_id}", response=responses({200: s.TargetOut}), url_name="targets-patch")
-def target_patch(request: HttpRequest, target_id: int, payload: s.TargetPatch) -> Target:
+@router.patch("/{int:target_id}", response=responses({200: TargetOut}), url_name="targets-patch")
+def target_patch(request: HttpRequest, target_id: int, payload: TargetPatch) -> Target:
     target = access.object_for(request, Target.objects.all(), target_id, role=access.EDITOR)
     data = _validated(merged(_current(target), payload), instance=target)
     return catalog.target_update(target=target, data=data)
 
 
-@router.delete("/{int:target_id}", response=responses({204: None, 409: s.Error}), url_name="targets-delete")
+@router.delete("/{int:target_id}", response=responses({204: None, 409: Error}), url_name="targets-delete")
 def target_delete(request: HttpRequest, target_id: int) -> tuple[int, None]:
     target = access.object_for(request, Target.objects.all(), target_id, role=access.EDITOR)
     try:

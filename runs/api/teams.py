@@ -8,7 +8,8 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from runs import access
-from runs.api import schemas as s
+from runs.api.schemas.common import Error
+from runs.api.schemas.teams import MemberIn, MemberOut, MemberRoleIn, TeamIn, TeamOut
 from runs.models import Membership, Team
 from runs.services import teams as svc
 
@@ -28,21 +29,23 @@ def _member(m: Membership) -> dict[str, object]:
     return {"id": m.pk, "user_id": m.user_id, "username": m.user.get_username(), "role": m.role}
 
 
-@router.get("", response=list[s.TeamOut], url_name="teams-list", summary="Your teams and your role in each")
+@router.get("", response=list[TeamOut], url_name="teams-list", summary="Your teams and your role in each")
 def team_list(request: HttpRequest) -> list[dict[str, object]]:
     rows = (
-        Membership.objects.filter(user=request.user).select_related("team").order_by("team__name", "team_id")
+        Membership.objects.filter(user=access.signed_in(request))
+        .select_related("team")
+        .order_by("team__name", "team_id")
     )
     return [{"id": m.team_id, "name": m.team.name, "role": m.role} for m in rows]
 
 
 @router.post(
     "",
-    response={201: s.TeamOut, 400: s.Error},
+    response={201: TeamOut, 400: Error},
     url_name="teams-create",
     summary="Create a team (you are its admin)",
 )
-def team_create(request: HttpRequest, payload: s.TeamIn) -> tuple[int, dict[str, object]]:
+def team_create(request: HttpRequest, payload: TeamIn) -> tuple[int, dict[str, object]]:
     try:
         team = svc.team_create(name=payload.name, user=request.user)
     except svc.TeamError as exc:
@@ -50,7 +53,7 @@ def team_create(request: HttpRequest, payload: s.TeamIn) -> tuple[int, dict[str,
     return Status(201, {"id": team.pk, "name": team.name, "role": Membership.Role.ADMIN})
 
 
-@router.get("/{int:team_id}/members", response=list[s.MemberOut], url_name="teams-members")
+@router.get("/{int:team_id}/members", response=list[MemberOut], url_name="teams-members")
 def member_list(request: HttpRequest, team_id: int) -> list[dict[str, object]]:
     team = _team(request, team_id, role=access.VIEWER)
     return [_member(m) for m in team.memberships.select_related("user").order_by("user__username")]
@@ -58,11 +61,11 @@ def member_list(request: HttpRequest, team_id: int) -> list[dict[str, object]]:
 
 @router.post(
     "/{int:team_id}/members",
-    response={201: s.MemberOut, 400: s.Error},
+    response={201: MemberOut, 400: Error},
     url_name="teams-member-add",
     summary="Add an existing user to the team (admins)",
 )
-def member_add(request: HttpRequest, team_id: int, payload: s.MemberIn) -> tuple[int, dict[str, object]]:
+def member_add(request: HttpRequest, team_id: int, payload: MemberIn) -> tuple[int, dict[str, object]]:
     team = _team(request, team_id, role=access.ADMIN)
     try:
         membership = svc.membership_add(team=team, username=payload.username, role=payload.role)
@@ -81,12 +84,12 @@ def _membership(request: HttpRequest, team_id: int, member_id: int) -> Membershi
 
 @router.patch(
     "/{int:team_id}/members/{int:member_id}",
-    response={200: s.MemberOut, 409: s.Error},
+    response={200: MemberOut, 409: Error},
     url_name="teams-member",
     summary="Change a member's role (admins)",
 )
 def member_role(
-    request: HttpRequest, team_id: int, member_id: int, payload: s.MemberRoleIn
+    request: HttpRequest, team_id: int, member_id: int, payload: MemberRoleIn
 ) -> dict[str, object]:
     membership = _membership(request, team_id, member_id)
     try:
@@ -98,11 +101,11 @@ def member_role(
 
 @router.delete(
     "/{int:team_id}/members/{int:member_id}",
-    response={204: None, 409: s.Error},
+    response={204: None, 409: Error},
     url_name="teams-member-remove",
     summary="Remove a member (admins)",
 )
-def member_remove(request: HttpRequest, team_id: int, member_id: int) -> tuple[int, None]:
+def member_remove(request: HttpRequest, team_id: int, member_id: int) -> Status[None]:
     membership = _membership(request, team_id, member_id)
     try:
         svc.membership_remove(membership=membership)

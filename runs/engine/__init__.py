@@ -1,6 +1,7 @@
-"""The load engine: a Locust child process (``child``), its parent (``runner``) and the channel
-between them (``protocol``).
+"""The load engine's parent side, run inside Celery tasks: the run's parent (``runner``), a
+generator of a distributed run (``generator``), the supervision both share (``supervision``)
+and the sweep for lost runs (``reaper``). The Locust child and the channel to it live in the
+Django-free ``runs.core.engine``.
 
-Importing this package must stay free of Django and Locust: the child imports it before it
-monkey-patches with gevent, and Django/Celery processes import it without Locust.
+Importing this package must stay free of Locust.
 """

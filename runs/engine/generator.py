@@ -1,7 +1,7 @@
 """One load generator of a distributed run, executed inside a Celery task on the generator queue.
 
 The run's own task (``runs.engine.runner``) starts the Locust child as a master and sends one
-``run_generator`` task per generator. Each runs ``python -m runs.engine.child`` in worker mode,
+``run_generator`` task per generator. Each runs the Locust child in worker mode,
 connected to the master over ZeroMQ: the measurements travel to the master, which merges them
 and is the run's only writer. This parent only makes sure its child never outlives the run:
 
@@ -17,7 +17,6 @@ Stopping a generator while the run goes on makes the master end the run ``failed
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -25,16 +24,18 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
-from runs.engine.runner import (
+from runs.core.engine import protocol
+from runs.engine.supervision import (
     HEARTBEAT_SECONDS,
     POLL_SECONDS,
     SHUTDOWN,
     ChildIO,
-    Supervision,
-    _begin_stop,
-    _drain,
-    _escalate,
-    _reap_child,
+    ChildState,
+    begin_stop,
+    child_stop_timeout,
+    drain,
+    escalate,
+    reap_child,
     run_cap_seconds,
     spawn_child,
 )
@@ -55,23 +56,21 @@ def generator_execute(
         return "skipped"
     stop_grace = float(settings.SCALETEST_STOP_GRACE_SECONDS)
     cap = run_cap_seconds(run.planned_seconds) + settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS
-    sup = Supervision(run_id=run_id, cap_seconds=cap, stop_grace=stop_grace)
-    first_line = dict(run.snapshot)
-    first_line["engine"] = {
-        "mode": "worker",
-        "index": index,
-        "master_host": master_host,
-        "master_port": master_port,
-        "master_timeout": MASTER_TIMEOUT_SECONDS,
-        "stop_timeout": max(0.5, stop_grace - 1.5),
-        "pin": pin,
-    }
+    sup = ChildState(run_id=run_id, cap_seconds=cap, stop_grace=stop_grace)
+    engine = protocol.WorkerOptions(
+        index=index,
+        master_host=master_host,
+        master_port=master_port,
+        master_timeout=MASTER_TIMEOUT_SECONDS,
+        stop_timeout=child_stop_timeout(stop_grace),
+        pin=protocol.parse_pin(pin),
+    )
     io = ChildIO(spawn_child())
     try:
-        io.send((json.dumps(first_line) + "\n").encode())
+        io.send(protocol.encode_start(run.snapshot, engine))
         _watch(sup, io)
     finally:
-        returncode = _reap_child(io, stop_grace)
+        returncode = reap_child(io, stop_grace)
     if sup.fatal is not None:
         log.warning("run %s: generator %d failed: %s\n%s", run_id, index, sup.fatal.message, io.stderr_text())
         return "failed"
@@ -81,22 +80,22 @@ def generator_execute(
     return sup.stop_cause or "finished"
 
 
-def _watch(sup: Supervision, io: ChildIO) -> None:
+def _watch(sup: ChildState, io: ChildIO) -> None:
     last_look = time.monotonic()
     while not sup.eof:
-        _drain(sup, io, timeout=POLL_SECONDS)
+        drain(io, sup.note, timeout=POLL_SECONDS)
         now = time.monotonic()
         if sup.stop_cause is None:
             if now - last_look >= HEARTBEAT_SECONDS:
                 last_look = now
                 if not _run_is_running(sup.run_id):
-                    _begin_stop(sup, io, "run ended")
+                    begin_stop(sup, io, "run ended")
             if sup.stop_cause is None and SHUTDOWN.is_set():
-                _begin_stop(sup, io, "shutdown")
+                begin_stop(sup, io, "shutdown")
             if sup.stop_cause is None and now - sup.started > sup.cap_seconds:
-                _begin_stop(sup, io, "cap")
+                begin_stop(sup, io, "cap")
         if sup.stop_at is not None:
-            _escalate(sup, io, now)
+            escalate(sup, io, now)
 
 
 def _run_is_running(run_id: int) -> bool:

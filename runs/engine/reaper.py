@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from runs.models import Run
+from runs.services import dispatch
 from runs.services.results import run_summarise
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,6 @@ def runs_requeue_lost(
     does not start hours after someone asked for it, nor hold a concurrent-run slot forever.
     Returns (ids sent again, ids failed).
     """
-    from runs.tasks import execute_run
-
     if requeue_after_seconds is None:
         requeue_after_seconds = float(settings.SCALETEST_REQUEUE_AFTER_SECONDS)
     if give_up_after_seconds is None:
@@ -93,7 +92,7 @@ def runs_requeue_lost(
     for run_id in Run.objects.filter(waiting).order_by("created_at", "pk").values_list("pk", flat=True):
         if Run.objects.filter(waiting, pk=run_id).update(enqueued_at=now):
             try:
-                execute_run.delay(run_id)
+                dispatch.execute_run_send(run_id)
             except Exception:  # noqa: BLE001 - broker still down: the next sweep tries again
                 log.exception("run %s: sending its task again failed", run_id)
                 continue

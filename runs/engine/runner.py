@@ -1,44 +1,48 @@
 """The parent side of a run, executed inside the Celery task: supervise the Locust child.
 
-It spawns ``python -m runs.engine.child``, hands it the snapshot, stores what the child
+It spawns the Locust child (``runs.engine.supervision``), hands it the snapshot, stores what the child
 measures in batches every 2 s, keeps the heartbeat fresh (every second), forwards cancels,
-stops the run when an ``abort`` threshold stays crossed (``runs.thresholds.AbortWatch``),
+stops the run when an ``abort`` threshold stays crossed (``runs.core.thresholds.AbortWatch``),
 enforces the time cap and always ends the run ``finished``, ``failed`` or ``cancelled``.
 Nothing already measured is dropped: the last partial batch is stored before the run ends,
 whatever happened.
-``runs.engine.protocol`` documents the channel.
-
-This module never imports Locust; the child is a separate process because Locust's gevent
-monkey-patching breaks Django and Celery's prefork pool.
+``runs.core.engine.protocol`` documents the channel; ``runs.engine.supervision`` holds what
+this parent shares with a generator's (spawning, reading, stopping the child).
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import datetime as dt
-import json
 import logging
-import os
-import queue
 import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
-from runs import thresholds
-from runs.engine import protocol
-from runs.lifetime import die_with_parent_preexec
+from runs.core import thresholds
+from runs.core.engine import protocol
+from runs.core.safety import Refused
+from runs.engine.supervision import (
+    HEARTBEAT_SECONDS,
+    POLL_SECONDS,
+    SHUTDOWN,
+    ChildIO,
+    ChildState,
+    begin_stop,
+    child_stop_timeout,
+    drain,
+    drain_rest,
+    escalate,
+    reap_child,
+    run_cap_seconds,
+    spawn_child,
+)
 from runs.models import Run
-from runs.safety import Refused
+from runs.services import dispatch
 from runs.services.results import results_ingest
 from runs.services.runs import run_finish, run_heartbeat
 from runs.services.safety import target_preflight
@@ -51,122 +55,28 @@ log = logging.getLogger(__name__)
 # every second) still gets new data at least every 2 s. The heartbeat, which is also how a
 # cancel is noticed, stays at 1 s, so a cancel still stops the load within the stop grace.
 FLUSH_SECONDS = 2.0
-HEARTBEAT_SECONDS = 1.0
-POLL_SECONDS = 0.1
-STDERR_TAIL_LINES = 30
 
-# Set by a SIGTERM delivered to the process running a run (see ``stop_on_sigterm``).
-SHUTDOWN = threading.Event()
 SHUTDOWN_MESSAGE = "The worker shut down during the run; the results measured until then are kept."
-
-_EOF = object()
-
-
-# -- spawning ----------------------------------------------------------------------------------
-def spawn_child() -> subprocess.Popen[bytes]:
-    # Its own process group: a Ctrl-C or signal aimed at the worker's group does not hit
-    # the child behind our back; the parent decides how it stops. The kernel kills it if this
-    # process dies (runs.lifetime); tasks run on the pool process's main thread, which lives
-    # as long as the process, so the signal does not fire early.
-    return subprocess.Popen(
-        [sys.executable, "-m", "runs.engine.child"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=str(settings.BASE_DIR),
-        preexec_fn=die_with_parent_preexec(),
-        process_group=0,
-        close_fds=True,
-    )
-
-
-class ChildIO:
-    """Reader threads for the child's stdout (parsed messages) and stderr (a tail for errors)."""
-
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.proc = proc
-        self.messages: queue.Queue[Any] = queue.Queue()
-        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-        self.bad_lines = 0
-        assert proc.stdout is not None and proc.stderr is not None
-        self._threads = [
-            threading.Thread(
-                target=self._read_stdout, args=(proc.stdout,), name="run-child-stdout", daemon=True
-            ),
-            threading.Thread(
-                target=self._read_stderr, args=(proc.stderr,), name="run-child-stderr", daemon=True
-            ),
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def _read_stdout(self, stream: IO[bytes]) -> None:
-        for line in stream:
-            try:
-                self.messages.put(protocol.parse_line(line))
-            except protocol.ProtocolError as exc:
-                self.bad_lines += 1
-                log.warning("bad line from the load generator: %s: %.200r", exc, line)
-        self.messages.put(_EOF)
-
-    def _read_stderr(self, stream: IO[bytes]) -> None:
-        for raw in stream:
-            line = raw.decode(errors="replace").rstrip()
-            self.stderr_tail.append(line)
-            log.debug("child: %s", line)
-
-    def send(self, data: bytes) -> bool:
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
-            return True
-        except (BrokenPipeError, OSError, ValueError):
-            return False
-
-    def close_stdin(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-
-    def signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, sig)
-
-    def join(self, timeout: float) -> None:
-        for thread in self._threads:
-            thread.join(timeout)
-
-    def stderr_text(self) -> str:
-        return "\n".join(self.stderr_tail)
 
 
 # -- supervision -------------------------------------------------------------------------------
 @dataclass
-class Supervision:
+class Supervision(ChildState):
     """What happened during one run; decides how it ends (``outcome``)."""
 
-    run_id: int
-    cap_seconds: float
-    stop_grace: float
-    started: float = field(default_factory=time.monotonic)
     start_epoch: int | None = None
     pending: list[protocol.SecondMessage] = field(default_factory=list)
     # Highest t stored for the run (this parent is its only writer): seconds above it are
     # inserted without looking for stored rows. After a failed store the next one looks.
     last_t: int = -1
     ingest_failed: bool = False
-    stop_cause: str | None = None  # "cancel", "cap", "shutdown", "threshold"
-    stop_at: float | None = None
-    sigterm_sent: bool = False
-    sigkill_sent: bool = False
+    # Messages stored so far, in the order received: the number of pending[0] (results_ingest's
+    # ``seq``), so a batch retried after a commit whose outcome was lost is not stored twice.
+    stored_messages: int = 0
     # Distributed runs: what each generator task needs besides the master's port.
     generators: int = 1
     generator_pin: dict[str, Any] | None = None
     generators_sent: bool = False
-    done: protocol.DoneMessage | None = None
-    fatal: protocol.FatalMessage | None = None
-    eof: bool = False
     store_error: str = ""
     cancel_message: str = ""
     # Thresholds with ``abort``: checked on each stored second (see ``_watch``).
@@ -186,7 +96,8 @@ class Supervision:
             return Run.Status.FAILED, _with_tail(f"The load generator failed: {self.fatal.message}", stderr)
         if self.stop_cause == "cap":
             return Run.Status.FAILED, (
-                f"Stopped by the time cap of {self.cap_seconds:.0f} s; the results measured until then are kept."
+                f"Stopped by the time cap of {self.cap_seconds:.0f} s; "
+                "the results measured until then are kept."
             )
         if self.stop_cause == "shutdown":
             return Run.Status.CANCELLED, SHUTDOWN_MESSAGE
@@ -219,13 +130,6 @@ def _with_tail(message: str, stderr: str) -> str:
     return f"{message}\n--- stderr (last lines) ---\n{stderr}" if stderr.strip() else message
 
 
-def run_cap_seconds(planned_seconds: float) -> float:
-    """Wall time a run may take from spawn to exit: planned + grace, never above the maximum."""
-    return float(
-        min(planned_seconds + settings.SCALETEST_RUN_GRACE_SECONDS, settings.SCALETEST_MAX_RUN_SECONDS)
-    )
-
-
 def run_execute(*, run_id: int) -> str:
     """Run a claimed (``running``) run to its end; returns the final status."""
     run = Run.objects.get(pk=run_id)
@@ -248,21 +152,12 @@ def run_execute(*, run_id: int) -> str:
     )
     sup.last_t = run.last_t  # -1 for a new run; higher if an earlier attempt stored seconds
     sup.watch = _abort_watch(run)
-    first_line = dict(run.snapshot)
-    # Users get until a little before SIGTERM to finish their current request.
-    first_line["engine"] = {"stop_timeout": max(0.5, stop_grace - 1.5), "pin": pin}
-    if generators > 1:
-        first_line["engine"].update(
-            mode="master",
-            generators=generators,
-            bind_host=settings.SCALETEST_GENERATOR_BIND,
-            join_timeout=settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS,
-        )
     io: ChildIO | None = None
     try:
+        engine = _engine_options(generators, stop_grace, pin)
         proc = spawn_child()
         io = ChildIO(proc)
-        io.send((json.dumps(first_line) + "\n").encode())
+        io.send(protocol.encode_start(run.snapshot, engine))
         _supervise(sup, io)
     except Exception as exc:
         log.exception("run %s: supervision failed", run_id)
@@ -273,13 +168,28 @@ def run_execute(*, run_id: int) -> str:
     finally:
         returncode = None
         if io is not None:
-            returncode = _reap_child(io, stop_grace)
-            _drain_rest(sup, io)  # anything queued after the loop stopped looking (an error path)
+            returncode = reap_child(io, stop_grace)
+            # Anything queued after the loop stopped looking (an error path).
+            drain_rest(io, lambda item: _handle(sup, item))
         _flush(sup, final=True)
         status, message = sup.outcome(returncode, io.stderr_text() if io else "")
         _with_db_retry(run_finish, run_id=run_id, status=status, error_message=message)
         log.info("run %s ended %s %s", run_id, status, message[:200])
     return status
+
+
+def _engine_options(generators: int, stop_grace: float, pin: dict[str, Any] | None) -> protocol.EngineOptions:
+    """The child's options: one process, or the master of ``generators`` Locust workers."""
+    stop_timeout = child_stop_timeout(stop_grace)
+    if generators > 1:
+        return protocol.MasterOptions(
+            stop_timeout=stop_timeout,
+            pin=protocol.parse_pin(pin),
+            generators=generators,
+            bind_host=settings.SCALETEST_GENERATOR_BIND,
+            join_timeout=settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS,
+        )
+    return protocol.LocalOptions(stop_timeout=stop_timeout, pin=protocol.parse_pin(pin))
 
 
 def run_generators(run: Run) -> int:
@@ -302,8 +212,6 @@ def generator_advertised_host() -> str:
 
 def _send_generators(sup: Supervision, port: int) -> None:
     """The master listens: one generator task per generator, on the generator queue."""
-    from runs.tasks import run_generator
-
     if sup.generators_sent:
         return
     sup.generators_sent = True
@@ -311,9 +219,8 @@ def _send_generators(sup: Supervision, port: int) -> None:
     log.info("run %s: master on %s:%s, sending %d generators", sup.run_id, host, port, sup.generators)
     for index in range(sup.generators):
         try:
-            run_generator.apply_async(
-                args=[sup.run_id, index, host, port, sup.generator_pin],
-                queue=settings.SCALETEST_GENERATOR_QUEUE,
+            dispatch.run_generator_send(
+                sup.run_id, index, host, port, sup.generator_pin, queue=settings.SCALETEST_GENERATOR_QUEUE
             )
         except Exception:  # noqa: BLE001 - broker down: the master's join timeout fails the run
             log.exception("run %s: sending generator %d failed", sup.run_id, index)
@@ -322,7 +229,7 @@ def _send_generators(sup: Supervision, port: int) -> None:
 def _supervise(sup: Supervision, io: ChildIO) -> None:
     last_flush = last_beat = time.monotonic()
     while True:
-        _drain(sup, io, timeout=POLL_SECONDS)
+        drain(io, lambda item: _handle(sup, item), timeout=POLL_SECONDS)
         now = time.monotonic()
         if now - last_flush >= FLUSH_SECONDS:
             last_flush = now
@@ -333,14 +240,14 @@ def _supervise(sup: Supervision, io: ChildIO) -> None:
             last_beat = now
             if _heartbeat(sup.run_id) and sup.stop_cause is None:
                 sup.cancel_message = Run.objects.values_list("error_message", flat=True).get(pk=sup.run_id)
-                _begin_stop(sup, io, "cancel")
+                begin_stop(sup, io, "cancel")
         if SHUTDOWN.is_set() and sup.stop_cause is None:
-            _begin_stop(sup, io, "shutdown")
+            begin_stop(sup, io, "shutdown")
         if now - sup.started > sup.cap_seconds and sup.stop_cause is None:
             log.warning("run %s: time cap of %.0f s reached", sup.run_id, sup.cap_seconds)
-            _begin_stop(sup, io, "cap")
+            begin_stop(sup, io, "cap")
         if sup.stop_at is not None:
-            _escalate(sup, io, now)
+            escalate(sup, io, now)
         if sup.eof:
             return
 
@@ -387,35 +294,13 @@ def _watch(sup: Supervision, io: ChildIO) -> None:
         _with_db_retry(Run.objects.filter(pk=sup.run_id).update, threshold_abort=abort.to_dict())
     except DatabaseError:
         log.exception("run %s: could not record the abort", sup.run_id)
-    _begin_stop(sup, io, "threshold")
-
-
-def _drain(sup: Supervision, io: ChildIO, *, timeout: float) -> None:
-    """Handle every message available, waiting up to ``timeout`` for the first."""
-    try:
-        item = io.messages.get(timeout=timeout)
-    except queue.Empty:
-        return
-    while True:
-        _handle(sup, item)
-        try:
-            item = io.messages.get_nowait()
-        except queue.Empty:
-            return
-
-
-def _drain_rest(sup: Supervision, io: ChildIO) -> None:
-    while True:
-        try:
-            _handle(sup, io.messages.get_nowait())
-        except queue.Empty:
-            return
+    begin_stop(sup, io, "threshold")
 
 
 def _handle(sup: Supervision, item: Any) -> None:
-    if item is _EOF:
-        sup.eof = True
-    elif isinstance(item, protocol.SecondMessage):
+    if sup.note(item):  # the end of the channel, done or fatal
+        return
+    if isinstance(item, protocol.SecondMessage):
         sup.pending.append(item)
     elif isinstance(item, protocol.HelloMessage):
         sup.start_epoch = item.start_epoch
@@ -427,49 +312,6 @@ def _handle(sup: Supervision, item: Any) -> None:
         )
     elif isinstance(item, protocol.MasterMessage):
         _send_generators(sup, item.port)
-    elif isinstance(item, protocol.DoneMessage):
-        sup.done = item
-    elif isinstance(item, protocol.FatalMessage):
-        sup.fatal = item
-
-
-def _begin_stop(sup: Supervision, io: ChildIO, cause: str) -> None:
-    log.info("run %s: stopping the load generator (%s)", sup.run_id, cause)
-    sup.stop_cause = cause
-    sup.stop_at = time.monotonic()
-    io.send(protocol.encode_stop())
-    io.close_stdin()
-
-
-def _escalate(sup: Supervision, io: ChildIO, now: float) -> None:
-    """stop command at 0, SIGTERM at grace - 1 s, SIGKILL at grace: load ends within the grace."""
-    assert sup.stop_at is not None
-    waited = now - sup.stop_at
-    if not sup.sigterm_sent and waited >= max(0.0, sup.stop_grace - 1.0):
-        sup.sigterm_sent = True
-        io.signal(signal.SIGTERM)
-    if not sup.sigkill_sent and waited >= sup.stop_grace:
-        sup.sigkill_sent = True
-        log.warning(
-            "run %s: the load generator did not stop in %.0f s; killing it", sup.run_id, sup.stop_grace
-        )
-        io.signal(signal.SIGKILL)
-
-
-def _reap_child(io: ChildIO, stop_grace: float) -> int | None:
-    """Make sure the child is gone (it normally is) and its output fully read."""
-    proc = io.proc
-    io.close_stdin()  # EOF: a child still running stops
-    try:
-        proc.wait(timeout=stop_grace)
-    except subprocess.TimeoutExpired:
-        io.signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    io.join(timeout=5)
-    for stream in (proc.stdout, proc.stderr):
-        with contextlib.suppress(OSError):
-            stream and stream.close()
-    return proc.returncode
 
 
 def _flush(sup: Supervision, *, final: bool = False) -> None:
@@ -499,11 +341,18 @@ def _ingest(sup: Supervision, batch: list[protocol.SecondMessage]) -> None:
     # After a failed attempt, whether it committed is not certain: look for stored rows.
     known = None if sup.ingest_failed else sup.last_t
     try:
-        stored = results_ingest(run_id=sup.run_id, seconds=batch, start_epoch=sup.start_epoch, last_t=known)
+        stored = results_ingest(
+            run_id=sup.run_id,
+            seconds=batch,
+            start_epoch=sup.start_epoch,
+            last_t=known,
+            seq=sup.stored_messages,
+        )
     except DatabaseError:
         sup.ingest_failed = True
         raise
     sup.ingest_failed = False
+    sup.stored_messages += len(batch)
     sup.last_t = max(sup.last_t, stored)
 
 
@@ -533,22 +382,3 @@ def _heartbeat(run_id: int) -> bool:
         log.warning("run %s: heartbeat failed; reconnecting", run_id, exc_info=True)
         close_old_connections()
         return False
-
-
-@contextlib.contextmanager
-def stop_on_sigterm() -> Iterator[None]:
-    """While a run executes, SIGTERM to this process stops the run cleanly instead of killing it.
-
-    Celery's prefork children reset SIGTERM to its default (die at once), which would leave
-    the run ``running`` for the reaper. Outside the main thread signals cannot be handled;
-    the worker's ``worker_shutting_down`` hook (runs.tasks) covers that case.
-    """
-    SHUTDOWN.clear()
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: SHUTDOWN.set())
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -19,7 +19,12 @@ def lockout_response(request: HttpRequest, response: Any = None, credentials: An
         "username": get_client_username(request, credentials) or "",
         "cooloff_minutes": max(1, round(seconds / 60)),
     }
-    answer = render(request, "registration/locked_out.html", context, status=settings.AXES_HTTP_RESPONSE_CODE)
+    answer = render(
+        request,
+        "registration/locked_out.html",
+        context,
+        status=getattr(settings, "AXES_HTTP_RESPONSE_CODE", 429),
+    )
     if seconds:
         answer["Retry-After"] = str(seconds)
     return answer

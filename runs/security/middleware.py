@@ -34,7 +34,7 @@ def throttle_scope(request: HttpRequest) -> str | None:
 
 def too_many(request: HttpRequest, retry_after: int) -> HttpResponse:
     message = f"Too many wrong tokens from your address: try again in {retry_after} s."
-    response = JsonResponse({"detail": message}, status=429)
+    response: HttpResponse = JsonResponse({"detail": message}, status=429)
     if throttle_scope(request) == throttle.SHARE_TOKEN and not request.path.endswith(".json"):
         response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = str(retry_after)

@@ -24,8 +24,8 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from runs import profiles
-from runs.analysis import (
+from runs.core import profiles
+from runs.core.analysis import (
     IntervalPoint,
     StepAggregate,
     UslFit,
@@ -35,15 +35,15 @@ from runs.analysis import (
     fit_usl,
     rank_bottlenecks,
 )
-from runs.analysis.compare import MIN_BLOCK_SECONDS
-from runs.analysis.stored import (
+from runs.core.analysis.compare import MIN_BLOCK_SECONDS
+from runs.core.analysis.stored import (
     VERDICTS_VERSION,
     CapacityAnalysis,
     block_series,
     block_users,
     capacity_to_data,
 )
-from runs.histogram import Histogram
+from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, Run, RunAnalysis, RunSecond
 
 log = logging.getLogger(__name__)
@@ -388,7 +388,7 @@ STORED_VERDICTS_MAX = 50  # candidate runs whose verdicts a reference run's anal
 
 def stored_verdicts(data: Mapping[str, Any]) -> dict[str, Any]:
     """The verdicts stored in a reference run's analysis: candidate run id (str) -> their
-    ``runs.analysis.stored.verdicts_to_data``; empty when none, or stored by another
+    ``runs.core.analysis.stored.verdicts_to_data``; empty when none, or stored by another
     analysis or verdict version."""
     cache = data.get("verdicts") or {}
     if cache.get("key") != [ANALYSIS_VERSION, VERDICTS_VERSION]:

@@ -13,7 +13,7 @@ MAX_TAG_LENGTH = 32
 MAX_VERSION_LENGTH = 100
 MAX_NOTES_LENGTH = 5000
 # Lower-case letters, digits, "." "_" "-"; starts with a letter or digit. No quotes or commas:
-# the run list filters tags by the JSON text '"tag"' (runs.selectors.run_list), on SQLite too.
+# the run list filters tags by the JSON text '"tag"' (runs.selectors.runs.run_list), on SQLite too.
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -41,7 +41,8 @@ def tags_parse(raw: str | list[str] | None) -> list[str]:
         raise AnnotationError(
             {
                 "tags": (
-                    f"Invalid tag “{bad[0]}”: tags have 1 to {MAX_TAG_LENGTH} characters, lower-case letters, digits, "
+                    f"Invalid tag “{bad[0]}”: tags have 1 to {MAX_TAG_LENGTH} characters, "
+                    "lower-case letters, digits, "
                     "“.”, “_” or “-”, starting with a letter or digit (separate tags with commas or spaces)."
                 )
             }

@@ -23,7 +23,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -34,7 +33,7 @@ Via = AuditEntry.Via
 
 # Team fields that are caps, and the permission to run locustfiles (operators set them).
 TEAM_CAP_FIELDS = ("max_users", "max_run_seconds", "max_concurrent_runs", "target_daily_user_seconds")
-TRIGGER_VIA = {
+TRIGGER_VIA: dict[str, str] = {
     Run.Trigger.MANUAL: Via.PAGE,
     Run.Trigger.API: Via.API,
     Run.Trigger.CI: Via.CI,
@@ -122,7 +121,7 @@ def audit_record(
         actor_name=(actor.get_username() if actor is not None else actor_name)[:150],
         address=client_address(request) if request is not None else None,
         via=via,
-        object_type=obj._meta.model_name if obj is not None else "",
+        object_type=(obj._meta.model_name or "") if obj is not None else "",
         object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
         object_label=(label if label is not None else (str(obj) if obj is not None else ""))[:300],
         team_id=team_id if team_id is not None else getattr(obj, "team_id", None),
@@ -164,25 +163,7 @@ def audit_allowlist(*, entry: Any, action: str, before: str = "") -> AuditEntry:
     return audit_record(action=action, obj=entry, details=details)
 
 
-# -- reading and purging --------------------------------------------------------------------------
-def audit_entries(
-    *, team_id: int, action: str = "", actor: str = "", since: dt.datetime | None = None
-) -> QuerySet[AuditEntry]:
-    """A team's entries, newest first, optionally of one action, by one username, since a time."""
-    entries = AuditEntry.objects.filter(team_id=team_id)
-    if action:
-        entries = entries.filter(action=action)
-    if actor:
-        entries = entries.filter(actor_name=actor)
-    if since is not None:
-        entries = entries.filter(created_at__gte=since)
-    return entries.order_by("-created_at", "-id")
-
-
-def since_days(days: int | None) -> dt.datetime | None:
-    return timezone.now() - dt.timedelta(days=days) if days else None
-
-
+# -- purging -------------------------------------------------------------------------------------
 def audit_purge(*, now: dt.datetime | None = None, retention_days: int | None = None) -> int:
     """Delete entries older than the retention (SCALETEST_AUDIT_RETENTION_DAYS; 0 keeps all)."""
     days = settings.SCALETEST_AUDIT_RETENTION_DAYS if retention_days is None else retention_days

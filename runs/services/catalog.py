@@ -7,20 +7,19 @@ Callers pass data a form has already validated. Deleting something a plan still 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import models, transaction
 from django.db.models import ProtectedError
 
-from runs.engine import scenario_vars
+from runs.core.engine import scenario_vars
 from runs.models import LoadProfile, Scenario, ScenarioDataSource, ScenarioStep, Target, Team, TestPlan
+from runs.services.scenarios import locustfile_allowed
 
 
 class CatalogError(Exception):
     """A change cannot be made; the message is meant for the user."""
 
-
-M = TypeVar("M", bound=models.Model)
 
 TARGET_FIELDS = (
     "name",
@@ -59,7 +58,7 @@ SOURCE_FIELDS = ("kind", "mode", "filename", "columns", "rows")
 PLAN_FIELDS = ("name", "target", "scenario", "profile", "generators", "notes", "thresholds")
 
 
-def _assign(obj: M, data: Mapping[str, Any], fields: Iterable[str]) -> M:
+def _assign[M: models.Model](obj: M, data: Mapping[str, Any], fields: Iterable[str]) -> M:
     for name in fields:
         if name in data:
             setattr(obj, name, data[name])
@@ -119,8 +118,6 @@ def scenario_save(
     Runs keep a snapshot of their steps, so replacing the rows rewrites no history. A new
     scenario belongs to ``team``.
     """
-    from runs.services.scenarios import locustfile_allowed
-
     if scenario is None:
         assert team is not None, "a new scenario needs its team"
         scenario = Scenario(team=team, created_by=_user_or_none(user))

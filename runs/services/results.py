@@ -1,6 +1,6 @@
 """Run results: store the engine's per-second messages, and summarise a run when it ends.
 
-Percentiles everywhere come from exact merges of ``runs.histogram`` histograms: a RunSecond
+Percentiles everywhere come from exact merges of ``runs.core.histogram`` histograms: a RunSecond
 is the merge of that second's endpoints, an EndpointSummary the merge of that endpoint's
 seconds, and the run's own figures the merge of its endpoints.
 """
@@ -8,16 +8,21 @@ seconds, and the run's own figures the merge of its endpoints.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
-from runs.engine import protocol
-from runs.histogram import Histogram
+from runs.core.engine import protocol
+from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, GeneratorSecond, Run, RunSecond
+from runs.services.analysis import run_analyse_safely, step_histograms
+from runs.services.thresholds import run_thresholds_evaluate_safely
+
+log = logging.getLogger(__name__)
 
 SUMMARY_PERCENTILES = (50, 90, 95, 99)
 SECOND_PERCENTILES = (50, 95, 99)
@@ -137,7 +142,7 @@ def batch_aggregate(seconds: Iterable[protocol.SecondMessage], *, start_epoch: i
     )
 
 
-def _figures(hist: Histogram, qs: Sequence[float]) -> dict[str, float | None]:
+def _figures(hist: Histogram, qs: Sequence[float]) -> Mapping[str, float | None]:
     if not hist.total:
         return {f"p{q:g}_ms": None for q in qs} | {"max_ms": None, "mean_ms": None}
     ps = hist.percentiles_ms(qs)
@@ -155,8 +160,9 @@ def results_ingest(
     seconds: Sequence[protocol.SecondMessage],
     start_epoch: int | None = None,
     last_t: int | None = None,
+    seq: int | None = None,
 ) -> int:
-    """Store a batch of per-second messages in one transaction.
+    """Store a batch of per-second messages in one transaction, exactly once.
 
     Returns the highest ``t`` now known to be stored: the batch's, or ``last_t`` if higher.
 
@@ -169,6 +175,13 @@ def results_ingest(
     the batch is above it, which is the rule, the rows are inserted without looking for
     stored ones. Without it (or when a second is not above it: a clock step replayed one),
     the stored rows of the batch's seconds are locked and merged.
+
+    ``seq`` makes a retry safe: it is the number of the batch's first message in the order its
+    single writer (the runner) received them, counting from 0. The run's ``ingested_messages``
+    (updated in the same transaction) says how many are stored, so messages below it are
+    skipped. When a connection is lost while the commit is in flight, the runner cannot know
+    whether the batch was stored; it sends it again (perhaps with newer messages after it) and
+    nothing is counted twice. Without ``seq`` (tests, tools) every message is stored.
     """
     if not seconds:
         return -1 if last_t is None else last_t
@@ -177,9 +190,25 @@ def results_ingest(
         if started_at is None:
             raise ValueError(f"run {run_id} has not started")
         start_epoch = int(started_at.timestamp())
-    batch = batch_aggregate(seconds, start_epoch=start_epoch)
-    all_new = last_t is not None and min(batch.seconds) > last_t
     with transaction.atomic():
+        if seq is not None:
+            stored, stored_t = (
+                Run.objects.select_for_update().values_list("ingested_messages", "last_t").get(pk=run_id)
+            )
+            skip = max(0, stored - seq)
+            if skip:
+                log.warning(
+                    "run %s: %d of %d messages were already stored (a retried batch); skipped",
+                    run_id,
+                    min(skip, len(seconds)),
+                    len(seconds),
+                )
+            seconds = seconds[skip:]
+            if not seconds:
+                return max(-1 if last_t is None else last_t, stored_t)
+            Run.objects.filter(pk=run_id).update(ingested_messages=seq + skip + len(seconds))
+        batch = batch_aggregate(seconds, start_epoch=start_epoch)
+        all_new = last_t is not None and min(batch.seconds) > last_t
         _store_seconds(run_id, batch, all_new=all_new)
         _store_endpoints(run_id, batch, all_new=all_new)
         _store_errors(run_id, batch)
@@ -197,7 +226,8 @@ def _store_seconds(run_id: int, batch: Batch, *, all_new: bool = False) -> None:
             for row in RunSecond.objects.select_for_update().filter(run_id=run_id, t__in=list(batch.seconds))
         }
     )
-    new_rows, changed = [], []
+    new_rows: list[RunSecond] = []
+    changed: list[RunSecond] = []
     for t, agg in batch.seconds.items():
         row = existing.get(t)
         if row is not None:
@@ -248,7 +278,8 @@ def _store_endpoints(run_id: int, batch: Batch, *, all_new: bool = False) -> Non
             for row in EndpointSecond.objects.select_for_update().filter(run_id=run_id, t__in=ts)
         }
     )
-    new_rows, changed = [], []
+    new_rows: list[EndpointSecond] = []
+    changed: list[EndpointSecond] = []
     for (t, method, name), agg in batch.endpoints.items():
         row = existing.get((t, method, name))
         if row is not None:
@@ -320,7 +351,8 @@ def _store_generators(run_id: int, batch: Batch, *, all_new: bool = False) -> No
             )
         }
     )
-    new_rows, changed = [], []
+    new_rows: list[GeneratorSecond] = []
+    changed: list[GeneratorSecond] = []
     for (t, index), agg in batch.generators.items():
         row = existing.get((t, index))
         if row is None:
@@ -355,8 +387,6 @@ def run_summarise(*, run_id: int) -> None:
     (``run_analyse``) and the threshold verdicts (``run_thresholds_evaluate``) follow; their
     failure is logged and never stops a run from ending.
     """
-    from runs.services.analysis import run_analyse_safely, step_histograms
-
     merged = step_histograms(model=EndpointSecond, windows={run_id: [(0, 0, 2**31 - 1)]})
     last_t = Run.objects.values_list("last_t", flat=True).get(pk=run_id)
     seconds = max(last_t + 1, 1)
@@ -388,7 +418,5 @@ def run_summarise(*, run_id: int) -> None:
             max_ms=run_figures["max_ms"],
         )
     # Verdicts first: cheap, and what a CI job waits for; neither step can stop a run ending.
-    from runs.services.thresholds import run_thresholds_evaluate_safely
-
     run_thresholds_evaluate_safely(run_id=run_id)
     run_analyse_safely(run_id=run_id)

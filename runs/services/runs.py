@@ -10,11 +10,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from runs import profiles
+from runs.core import profiles
 from runs.models import Run, Scenario, TestPlan
-from runs.safety import caps
-from runs.services import audit, safety
+from runs.services import audit, caps, dispatch, safety
 from runs.services.annotations import Annotations
+from runs.services.catalog import SOURCE_FIELDS, STEP_FIELDS, TARGET_FIELDS
+from runs.services.results import run_summarise
+from runs.services.scenarios import locustfile_allowed
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +37,8 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
         "generators": plan.generators,
         "target": {
             "id": target.pk,
-            "name": target.name,
-            "base_url": target.base_url,
+            **{f: getattr(target, f) for f in TARGET_FIELDS},
             "headers": dict(target.headers or {}),
-            "auth_type": target.auth_type,
-            "auth_username": target.auth_username,
-            "auth_password": target.auth_password,
-            "auth_token": target.auth_token,
-            "verify_tls": target.verify_tls,
-            "timeout_seconds": target.timeout_seconds,
         },
         "scenario": {
             "id": scenario.pk,
@@ -55,26 +50,15 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
             "think_time_max": scenario.think_time_max,
             **({"locustfile": scenario.locustfile} if scenario.kind == Scenario.Kind.LOCUSTFILE else {}),
             "sources": [
-                {
-                    "kind": s.kind,
-                    "mode": s.mode,
-                    "filename": s.filename,
-                    "columns": list(s.columns),
-                    "rows": s.rows,
-                }
+                {**{f: getattr(s, f) for f in SOURCE_FIELDS}, "columns": list(s.columns)}
                 for s in scenario.sources.all()
             ],
             "steps": [
                 {
+                    **{f: getattr(step, f) for f in STEP_FIELDS},
                     "name": step.display_name,
-                    "method": step.method,
-                    "path": step.path,
                     "query": dict(step.query or {}),
                     "headers": dict(step.headers or {}),
-                    "body_type": step.body_type,
-                    "body": step.body,
-                    "weight": step.weight,
-                    "expected_statuses": step.expected_statuses,
                     "extract": list(step.extract or []),
                 }
                 for step in scenario.steps.all()
@@ -88,7 +72,7 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
             "duration": built.duration,
             "peak_users": built.peak_users,
         },
-        # Validated on save; copied as stored (runs.thresholds.parse_thresholds reads it).
+        # Validated on save; copied as stored (runs.core.thresholds.parse_thresholds reads it).
         "thresholds": [dict(item) for item in (plan.thresholds or [])],
     }
 
@@ -105,12 +89,11 @@ def run_create(
     ``annotations`` (version, tags, notes) are validated by ``annotations_clean`` beforehand."""
     if trigger not in Run.Trigger.values:
         raise RunError(f"Unknown trigger “{trigger}”.")
-    from runs.services.scenarios import locustfile_allowed
-
     if plan.scenario.kind == Scenario.Kind.LOCUSTFILE:
         if not locustfile_allowed(team=plan.team):
             raise RunError(
-                "Locustfile scenarios are not allowed for this team; an operator can allow them in the admin. No load was sent."
+                "Locustfile scenarios are not allowed for this team; "
+                "an operator can allow them in the admin. No load was sent."
             )
         if plan.profile.kind in profiles.OPEN_MODEL_KINDS:
             raise RunError("A locustfile scenario runs with a user-based load profile, not an arrival rate.")
@@ -153,12 +136,10 @@ def run_create(
             audit.audit_record(
                 action=audit.Action.RUN_START, obj=run, actor=run.created_by, via=audit.TRIGGER_VIA[trigger]
             )
-            from runs.tasks import execute_run
-
             run_id = run.pk
             # robust: a broker that is down must not turn a committed run into an error page;
             # the run stays queued and the reaper sends it again (runs_requeue_lost).
-            transaction.on_commit(lambda: execute_run.delay(run_id), robust=True)
+            transaction.on_commit(lambda: dispatch.execute_run_send(run_id), robust=True)
     except safety.Refused as exc:
         raise RunError(str(exc)) from exc
     return run
@@ -211,8 +192,6 @@ def run_heartbeat(*, run_id: int) -> bool:
 def run_finish(*, run_id: int, status: str, error_message: str = "") -> None:
     """End a running run with ``status``; a run that already ended is left as it is."""
     assert status in (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.CANCELLED)
-    from runs.services.results import run_summarise
-
     try:
         run_summarise(run_id=run_id)
     except Exception:

@@ -19,11 +19,19 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from runs.core.safety import Refused
+from runs.core.safety.addresses import (
+    Endpoint,
+    Resolver,
+    Unresolvable,
+    endpoint_of,
+    forbidden_reason,
+    resolve,
+)
+from runs.core.safety.allowlist import AllowRule
+from runs.core.safety.verification import fetch_proof, new_token, proof_url
 from runs.models import HTTP_URL, Target, TargetVerification
-from runs.safety import Refused
-from runs.safety.addresses import Endpoint, Resolver, Unresolvable, endpoint_of, forbidden_reason, resolve
-from runs.safety.allowlist import AllowRule, allowlist_rules
-from runs.safety.verification import fetch_proof, new_token, proof_url
+from runs.selectors.allowlist import allowlist_rules
 from runs.services.audit import Action, audit_record
 
 __all__ = ["Refused", "TargetCheck", "target_address_check", "target_preflight", "target_save_check"]
@@ -42,7 +50,7 @@ class TargetCheck:
 
     @property
     def pin(self) -> dict[str, Any]:
-        """Engine option for the child (``runs.engine.pinning``)."""
+        """Engine option for the child (``runs.core.engine.pinning``)."""
         return {"host": self.endpoint.host, "port": self.endpoint.port, "address": self.address}
 
 
@@ -155,7 +163,8 @@ def target_preflight(*, target: dict[str, Any]) -> TargetCheck:
     if check.allowlisted:
         return check
     verification = TargetVerification.objects.filter(
-        target_id=target.get("id"), host=check.endpoint.netloc
+        target_id=target.get("id", 0),
+        host=check.endpoint.netloc,  # 0: no such target
     ).first()
     if verification is None or verification.verified_at is None:
         raise Refused(

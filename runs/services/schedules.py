@@ -18,7 +18,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from runs import cron
+from runs.core import cron
 from runs.models import Run, TestPlan
 from runs.services.runs import RunError, run_create
 
@@ -53,7 +53,7 @@ def plan_set_schedule(*, plan: TestPlan, expression: str) -> TestPlan:
     return plan
 
 
-def _claim(*, plan_id: int, expression: str, due_at: datetime, now: datetime) -> bool:
+def _claim(*, plan_id: int, expression: str, due_at: datetime | None, now: datetime) -> bool:
     try:
         nxt = schedule_next_times(expression=expression, after=now, count=1)
     except cron.CronError:

@@ -10,21 +10,22 @@ throughput requests / measured seconds (``last_t + 1``, as ``Run.mean_rps``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
 
-from runs import thresholds
-from runs.histogram import Histogram
+from runs.core import thresholds
+from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, Run, RunSecond
+from runs.services.analysis import histogram_from_row
 
 log = logging.getLogger(__name__)
 
 PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99}
 
 
-def _percentiles(hist: Histogram) -> dict[str, float | None]:
+def _percentiles(hist: Histogram) -> Mapping[str, float | None]:
     if not hist.total:
         return {name: None for name in (*PERCENTILES, "max")}
     ps = hist.percentiles_ms(PERCENTILES.values())
@@ -33,8 +34,6 @@ def _percentiles(hist: Histogram) -> dict[str, float | None]:
 
 def run_thresholds_evaluate(*, run_id: int) -> list[dict[str, Any]]:
     """Judge the run's snapshot thresholds on its stored results; store and return the verdicts."""
-    from runs.services.analysis import histogram_from_row
-
     run = Run.objects.only("id", "snapshot", "last_t", "threshold_abort").get(pk=run_id)
     items = thresholds.parse_thresholds(run.thresholds)
     if not items:
@@ -96,13 +95,11 @@ def run_thresholds_evaluate_safely(*, run_id: int) -> list[dict[str, Any]] | Non
 
 
 # -- reads for the live abort check (runs.engine.runner) ------------------------------------------
-def _sample(
-    t: int, requests: int, failures: int, p50: Any, p95: Any, p99: Any, pmax: Any, hist: Any, with_p90: bool
-) -> thresholds.SecondSample:
+def _sample(stored: Sequence[Any], hist: Any, with_p90: bool) -> thresholds.SecondSample:
+    """``stored``: t, requests, failures and the stored p50, p95, p99 and max of one second."""
+    t, requests, failures, p50, p95, p99, pmax = stored
     percentiles = {"p50": p50, "p95": p95, "p99": p99, "max": pmax}
     if with_p90:
-        from runs.services.analysis import histogram_from_row
-
         h = histogram_from_row(hist)
         percentiles["p90"] = h.percentile_ms(90) if h.total else None
     return thresholds.SecondSample(t=t, requests=requests, failures=failures, percentiles=percentiles)
@@ -116,7 +113,7 @@ def run_seconds_for_watch(
     columns: Sequence[str] = ("t", "requests", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms")
     hist_column = ("histogram",) if with_p90 else ()
     overall = [
-        _sample(*row[:7], row[7] if with_p90 else None, with_p90)
+        _sample(row[:7], row[7] if with_p90 else None, with_p90)
         for row in RunSecond.objects.filter(run_id=run_id, t__gt=after, t__lte=upto)
         .order_by("t")
         .values_list(*columns, *hist_column)
@@ -132,5 +129,5 @@ def run_seconds_for_watch(
         for row in rows:
             key = (row[0], row[1])
             if key in per_endpoint:
-                per_endpoint[key].append(_sample(*row[2:9], row[9] if with_p90 else None, with_p90))
+                per_endpoint[key].append(_sample(row[2:9], row[9] if with_p90 else None, with_p90))
     return overall, per_endpoint

@@ -6,8 +6,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from runs import selectors
 from runs.models import LoadProfile, Scenario, Target
+from runs.selectors import catalog as selectors_catalog
 from runs.services.catalog import CatalogError
 
 
@@ -29,5 +29,10 @@ def confirm_delete(
             return redirect(back_url)
         messages.success(request, f"Deleted {what} “{obj}”.")
         return redirect(list_url)
-    context = {"obj": obj, "what": what, "used_by": selectors.plans_using(obj=obj), "back_url": back_url}
+    context = {
+        "obj": obj,
+        "what": what,
+        "used_by": selectors_catalog.plans_using(obj=obj),
+        "back_url": back_url,
+    }
     return render(request, "runs/confirm_delete.html", context)

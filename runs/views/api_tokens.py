@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from runs.forms import ApiTokenForm
+from runs.access import signed_in
+from runs.forms.api_tokens import ApiTokenForm
 from runs.models import ApiToken
 from runs.services.api_tokens import TokenError, api_token_create, api_token_revoke
 
@@ -35,7 +36,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "new_token": new_token,
-        "tokens": ApiToken.objects.filter(user=request.user),
+        "tokens": ApiToken.objects.filter(user=signed_in(request)),
         "now": timezone.now(),
     }
     return render(request, "runs/api_tokens.html", context)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -13,18 +12,10 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from runs import access
-from runs.models import AuditEntry
-from runs.services import audit
+from runs.forms.audit import AuditFilterForm
+from runs.selectors import audit
 
 ENTRIES_PER_PAGE = 50
-
-
-class AuditFilterForm(forms.Form):
-    """``?action=member.role&actor=alice&days=7`` on the audit page and in the API."""
-
-    action = forms.ChoiceField(choices=[("", "Any action"), *AuditEntry.Action.choices], required=False)
-    actor = forms.CharField(max_length=150, required=False, label="User")
-    days = forms.IntegerField(min_value=1, max_value=36500, required=False, label="Last days")
 
 
 @require_GET

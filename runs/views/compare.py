@@ -6,9 +6,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from runs import access, figures_analysis, selectors, selectors_analysis
-from runs.forms import CompareWindowForm, RunsCompareForm
+from runs import access
+from runs.figures import analysis as figures_analysis
+from runs.forms.compare import CompareWindowForm, RunsCompareForm
 from runs.models import Run
+from runs.selectors import analysis as selectors_analysis
+from runs.selectors import runs as selectors
 from runs.services.baseline import BaselineError, plan_set_baseline
 
 

@@ -1,7 +1,7 @@
 """Downloads of a run: CSV of the per-second series, JSON of the whole run, HTML report.
 
 Each view looks the run up in one line (the place a team-scoped lookup goes) and hands plain
-data from ``runs.selectors_export`` to a pure builder in ``runs.exports``. CSV and JSON are
+data from ``runs.selectors.export`` to a pure builder in ``runs.core.exports``. CSV and JSON are
 streamed: the per-second rows are read from the database while the response is sent.
 """
 
@@ -9,18 +9,26 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.utils.http import content_disposition_header
+from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET
 
-from runs import access, selectors_export
-from runs.exports import export_filename
-from runs.exports.csv import csv_chunks
-from runs.exports.json import json_chunks
-from runs.exports.report import report_html
+from runs import access
+from runs.core.exports.csv import csv_chunks
+from runs.core.exports.json import json_chunks
 from runs.models import Run
+from runs.selectors import export as selectors_export
+from runs.views.report import report_html
 
 FLAGS = {"": False, "0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
+
+
+def export_filename(*, run_id: int, plan_name: str, ext: str) -> str:
+    """``scaletest-run-<id>-<plan-slug>.<ext>`` (ASCII only; ``run`` when the name has no
+    letters or digits)."""
+    slug = slugify(plan_name)[:60].strip("-") or "run"
+    return f"scaletest-run-{run_id}-{slug}.{ext}"
 
 
 def _attachment(response: HttpResponse | StreamingHttpResponse, run: Run, ext: str) -> None:

@@ -6,10 +6,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from runs import access, figures, selectors, selectors_analysis
-from runs.cron import CronError
-from runs.forms import PlanScheduleForm, RunAnnotationForm, TestPlanForm
+from runs import access
+from runs.core.cron import CronError
+from runs.figures import runs as figures
+from runs.forms.plans import PlanScheduleForm, TestPlanForm
+from runs.forms.runs import RunAnnotationForm
 from runs.models import TestPlan
+from runs.selectors import analysis as selectors_analysis
+from runs.selectors import catalog as selectors_catalog
+from runs.selectors import runs as selectors
 from runs.services import catalog
 from runs.services.runs import RunError, run_create
 from runs.services.schedules import plan_set_schedule, schedule_next_times
@@ -18,7 +23,7 @@ from runs.services.schedules import plan_set_schedule, schedule_next_times
 @require_GET
 @access.team_view()
 def plan_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "runs/plan_list.html", {"plans": selectors.plan_list(team=request.team)})
+    return render(request, "runs/plan_list.html", {"plans": selectors_catalog.plan_list(team=request.team)})
 
 
 @require_GET
@@ -27,7 +32,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = access.object_for(
         request, TestPlan.objects.select_related("target", "scenario", "profile", "baseline_run"), pk
     )
-    preview = selectors.profile_preview_of(profile=plan.profile)
+    preview = selectors_catalog.profile_preview_of(profile=plan.profile)
     fig = (
         figures.profile_figure(preview["x"], preview["y"], subject=plan.profile.name, unit=preview["unit"])
         if preview
@@ -45,19 +50,19 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "schedule_form": PlanScheduleForm(initial={"schedule": plan.schedule}),
         "next_times": next_times,
         "time_zone": settings.TIME_ZONE,
-        "steps": selectors.scenario_step_rows(scenario=plan.scenario),
+        "steps": selectors_catalog.scenario_step_rows(scenario=plan.scenario),
         "runs": selectors.runs_of_plan(plan=plan),
         "preview": preview,
         "fig": fig,
         "compare_max": selectors_analysis.MAX_COMPARE_RUNS,
-        "thresholds": selectors.plan_threshold_labels(plan=plan),
+        "thresholds": selectors_catalog.plan_threshold_labels(plan=plan),
     }
     return render(request, "runs/plan_detail.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 @access.team_view(access.EDITOR)
-def plan_create(request: HttpRequest) -> HttpResponse:
+def plan_create(request: access.TeamRequest) -> HttpResponse:
     form = TestPlanForm(request.POST or None, team=request.team)
     if request.method == "POST" and form.is_valid():
         try:
@@ -107,7 +112,7 @@ def plan_start(request: HttpRequest, pk: int) -> HttpResponse:
     form = RunAnnotationForm(request.POST)
     if not form.is_valid():
         messages.error(
-            request, "Not started: " + " ".join(e for errors in form.errors.values() for e in errors)
+            request, "Not started: " + " ".join(str(e) for errors in form.errors.values() for e in errors)
         )
         return redirect(plan)
     try:
@@ -127,7 +132,9 @@ def plan_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     form = PlanScheduleForm(request.POST)
     if not form.is_valid():
         messages.error(
-            request, "Schedule not saved: " + " ".join(form.errors.get("schedule", ["invalid input."]))
+            request,
+            "Schedule not saved: "
+            + " ".join(str(e) for e in form.errors.get("schedule", ["invalid input."])),
         )
         return redirect(plan)
     plan = plan_set_schedule(plan=plan, expression=form.cleaned_data["schedule"])

@@ -8,9 +8,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from runs import access, figures, selectors
-from runs.forms import ProfileForm, ProfileParamsForm
+from runs import access
+from runs.figures import runs as figures
+from runs.forms.profiles import ProfileForm, ProfileParamsForm
 from runs.models import LoadProfile
+from runs.selectors import catalog as selectors_catalog
 from runs.services import catalog
 from runs.views._common import confirm_delete
 
@@ -18,11 +20,14 @@ from runs.views._common import confirm_delete
 @require_GET
 @access.team_view()
 def profile_list(request: HttpRequest) -> HttpResponse:
-    rows = [(p, selectors.profile_preview_of(profile=p)) for p in selectors.profile_list(team=request.team)]
+    rows = [
+        (p, selectors_catalog.profile_preview_of(profile=p))
+        for p in selectors_catalog.profile_list(team=request.team)
+    ]
     return render(request, "runs/profile_list.html", {"rows": rows})
 
 
-def _edit(request: HttpRequest, profile: LoadProfile | None) -> HttpResponse:
+def _edit(request: access.TeamRequest, profile: LoadProfile | None) -> HttpResponse:
     if request.method == "POST":
         form = ProfileForm(request.POST)
         if form.is_valid():
@@ -38,7 +43,7 @@ def _edit(request: HttpRequest, profile: LoadProfile | None) -> HttpResponse:
             return redirect("runs-profile-edit", pk=saved.pk)
     else:
         form = ProfileForm.for_profile(profile) if profile else ProfileForm()
-    preview = selectors.profile_preview_of(profile=profile) if profile else None
+    preview = selectors_catalog.profile_preview_of(profile=profile) if profile else None
     fig = (
         figures.profile_figure(preview["x"], preview["y"], unit=preview["unit"])
         if preview
@@ -50,13 +55,13 @@ def _edit(request: HttpRequest, profile: LoadProfile | None) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @access.team_view(access.EDITOR)
-def profile_create(request: HttpRequest) -> HttpResponse:
+def profile_create(request: access.TeamRequest) -> HttpResponse:
     return _edit(request, None)
 
 
 @require_http_methods(["GET", "POST"])
 @access.team_view()
-def profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def profile_edit(request: access.TeamRequest, pk: int) -> HttpResponse:
     return _edit(request, access.object_for(request, LoadProfile.objects.all(), pk, role=access.EDITOR))
 
 
@@ -80,7 +85,7 @@ def profile_preview(request: HttpRequest) -> JsonResponse:
     """The planned curve of the parameters in the query string, as the profile form draws it."""
     form = ProfileParamsForm(request.GET)
     if not form.is_valid():
-        errors = {html.escape(k): html.escape(" ".join(v)) for k, v in form.errors.items()}
+        errors = {html.escape(k): html.escape(" ".join(str(e) for e in v)) for k, v in form.errors.items()}
         return JsonResponse({"ok": False, "errors": errors})
-    preview = selectors.profile_preview(kind=form.cleaned_data["kind"], params=form.params)
+    preview = selectors_catalog.profile_preview(kind=form.cleaned_data["kind"], params=form.params)
     return JsonResponse({"ok": True, **preview})

@@ -10,9 +10,14 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from runs import access, figures, figures_analysis, selectors, selectors_analysis
-from runs.forms import RunAnnotationForm, RunListFilterForm
+from runs import access
+from runs.figures import analysis as figures_analysis
+from runs.figures import runs as figures
+from runs.forms.runs import RunAnnotationForm, RunListFilterForm
 from runs.models import Run
+from runs.selectors import analysis as selectors_analysis
+from runs.selectors import catalog as selectors_catalog
+from runs.selectors import runs as selectors
 from runs.services.annotations import run_annotate as run_annotate_service
 from runs.services.runs import run_cancel
 
@@ -21,7 +26,7 @@ RUNS_PER_PAGE = 25
 
 @require_GET
 @access.team_view()
-def run_list(request: HttpRequest) -> HttpResponse:
+def run_list(request: access.TeamRequest) -> HttpResponse:
     """The team's runs, filtered by ``?tag=&version=&plan=&trigger=`` (invalid filters: 400)."""
     form = RunListFilterForm(request.GET)
     valid = form.is_valid()
@@ -71,8 +76,8 @@ def run_page_context(
         "progress": selectors.run_progress(run=run, latest=rows[-1] if rows else None),
         "summary": {"error_pct": 100.0 * run.error_rate},
         "snapshot": run.snapshot,
-        "steps": selectors.snapshot_steps(snapshot=run.snapshot),
-        "profile_params": selectors.profile_param_rows(
+        "steps": selectors_catalog.snapshot_steps(snapshot=run.snapshot),
+        "profile_params": selectors_catalog.profile_param_rows(
             kind=(run.snapshot.get("profile") or {}).get("kind", ""),
             params=(run.snapshot.get("profile") or {}).get("params") or {},
         ),
@@ -93,6 +98,7 @@ def run_page_context(
             "after": rows[-1]["t"] if rows else -1,
             "active": run.is_active,
             "charts": figures.TIMESERIES_CHARTS,
+            "statuses": dict(Run.Status.choices),
         },
     }
 

@@ -6,9 +6,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from runs import access, selectors
-from runs.forms import ScenarioForm, scenario_variables_check, source_formset, step_formset
+from runs import access
+from runs.forms.scenarios import ScenarioForm, scenario_variables_check, source_formset, step_formset
 from runs.models import Scenario
+from runs.selectors import catalog as selectors_catalog
 from runs.services import catalog
 from runs.services.scenarios import locustfile_allowed
 from runs.views._common import confirm_delete
@@ -16,13 +17,13 @@ from runs.views._common import confirm_delete
 
 @require_GET
 @access.team_view()
-def scenario_list(request: HttpRequest) -> HttpResponse:
+def scenario_list(request: access.TeamRequest) -> HttpResponse:
     return render(
-        request, "runs/scenario_list.html", {"scenarios": selectors.scenario_list(team=request.team)}
+        request, "runs/scenario_list.html", {"scenarios": selectors_catalog.scenario_list(team=request.team)}
     )
 
 
-def _edit(request: HttpRequest, scenario: Scenario | None) -> HttpResponse:
+def _edit(request: access.TeamRequest, scenario: Scenario | None) -> HttpResponse:
     post = request.POST if request.method == "POST" else None
     allowed = locustfile_allowed(team=scenario.team if scenario else request.team)
     form = ScenarioForm(post, instance=scenario, locustfiles_allowed=allowed)
@@ -65,13 +66,13 @@ def _edit(request: HttpRequest, scenario: Scenario | None) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @access.team_view(access.EDITOR)
-def scenario_create(request: HttpRequest) -> HttpResponse:
+def scenario_create(request: access.TeamRequest) -> HttpResponse:
     return _edit(request, None)
 
 
 @require_http_methods(["GET", "POST"])
 @access.team_view()
-def scenario_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def scenario_edit(request: access.TeamRequest, pk: int) -> HttpResponse:
     return _edit(request, access.object_for(request, Scenario.objects.all(), pk, role=access.EDITOR))
 
 

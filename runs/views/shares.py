@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,11 +23,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_POST
 
-from runs import access, figures_analysis, selectors, selectors_analysis
-from runs.forms import CompareWindowForm, RunsCompareForm, ShareCreateForm
+from runs import access
+from runs.figures import analysis as figures_analysis
+from runs.forms.compare import CompareWindowForm, RunsCompareForm
+from runs.forms.shares import ShareCreateForm
 from runs.models import Run, ShareLink
 from runs.security import throttle
 from runs.security.client import client_address
+from runs.selectors import analysis as selectors_analysis
+from runs.selectors import runs as selectors
 from runs.services import shares
 from runs.views import exports
 from runs.views.runs import run_page_context
@@ -37,11 +42,11 @@ def _missing(request: HttpRequest) -> HttpResponse:
     return render(request, "share/missing.html", {}, status=404)
 
 
-def _shared(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def _shared(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Resolve ``token`` to a live link (else the one 404 page) and set the shared headers."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
         share = shares.share_resolve(token=token)
         if share is None:  # counted per address; too many: 429 (runs.security.middleware)
             throttle.throttle_failure(scope=throttle.SHARE_TOKEN, address=client_address(request))
@@ -123,12 +128,12 @@ def share_tables(request: HttpRequest, share: ShareLink, token: str) -> HttpResp
 
 
 @_shared
-def share_export_csv(request: HttpRequest, share: ShareLink, token: str) -> HttpResponse:
+def share_export_csv(request: HttpRequest, share: ShareLink, token: str) -> HttpResponseBase:
     return exports.csv_response(_shared_run(share))
 
 
 @_shared
-def share_export_json(request: HttpRequest, share: ShareLink, token: str) -> HttpResponse:
+def share_export_json(request: HttpRequest, share: ShareLink, token: str) -> HttpResponseBase:
     return exports.json_response(request, _shared_run(share))
 
 
@@ -179,7 +184,7 @@ def run_share(request: HttpRequest, pk: int) -> HttpResponse:
     run = access.object_for(request, Run.objects.all(), pk, role=access.ADMIN)
     form = ShareCreateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect(run)
     try:
         share, token = shares.share_create_run(run=run, user=request.user, **form.cleaned_data)
@@ -196,7 +201,7 @@ def compare_share(request: HttpRequest) -> HttpResponse:
     compare = RunsCompareForm(request.POST)
     form = ShareCreateForm(request.POST)
     if not compare.is_valid():
-        messages.error(request, " ".join(e for errors in compare.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in compare.errors.values() for e in errors))
         return redirect("runs-list")
     ids = compare.cleaned_data["ids"]
     back_url = f"{reverse('runs-compare')}?ids={','.join(str(i) for i in ids)}"
@@ -211,7 +216,7 @@ def compare_share(request: HttpRequest) -> HttpResponse:
     if membership is None or not membership.can(access.ADMIN):
         raise PermissionDenied("Only the team's admins can share its runs.")
     if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect(back_url)
     try:
         share, token = shares.share_create_compare(

@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from runs import access
+from runs.core.safety import Refused
 from runs.models import Target
-from runs.safety import Refused
 from runs.services import safety
 
 

@@ -6,9 +6,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from runs import access, selectors
-from runs.forms import TargetForm
+from runs import access
+from runs.forms.targets import TargetForm
 from runs.models import Target
+from runs.selectors import catalog as selectors_catalog
 from runs.services import catalog
 from runs.views._common import confirm_delete
 
@@ -16,12 +17,14 @@ from runs.views._common import confirm_delete
 @require_GET
 @access.team_view()
 def target_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "runs/target_list.html", {"targets": selectors.target_list(team=request.team)})
+    return render(
+        request, "runs/target_list.html", {"targets": selectors_catalog.target_list(team=request.team)}
+    )
 
 
 @require_http_methods(["GET", "POST"])
 @access.team_view(access.EDITOR)
-def target_create(request: HttpRequest) -> HttpResponse:
+def target_create(request: access.TeamRequest) -> HttpResponse:
     form = TargetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         target = catalog.target_create(team=request.team, data=form.cleaned_data, user=request.user)

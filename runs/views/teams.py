@@ -11,10 +11,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from runs import access
-from runs.forms import MemberAddForm, MemberRoleForm, TeamForm, TeamSwitchForm
+from runs.forms.teams import MemberAddForm, MemberRoleForm, TeamForm, TeamSwitchForm
 from runs.models import Membership, Team
-from runs.safety import caps
-from runs.services import teams
+from runs.services import caps, teams
 
 
 @require_http_methods(["GET", "POST"])

@@ -32,13 +32,8 @@
     return Promise.all(pending);
   }
 
-  var STATUS_LABELS = {
-    queued: "Queued",
-    running: "Running",
-    finished: "Finished",
-    failed: "Failed",
-    cancelled: "Cancelled",
-  };
+  // Run statuses and their labels come from the page ("statuses" in live-config: Run.Status).
+  var STATUS_LABELS = {};
 
   function setText(id, value) {
     var el = document.getElementById(id);
@@ -56,6 +51,7 @@
   }
 
   function startLive(cfg) {
+    STATUS_LABELS = cfg.statuses || {};
     var after = cfg.after;
     var ticks = 0;
     var failures = 0;

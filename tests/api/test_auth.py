@@ -94,6 +94,7 @@ def test_the_tokens_page_shows_a_new_token_once_and_revokes_it(alice: Any, carol
     token = html.split('id="new-token-value">', 1)[1].split("<", 1)[0]
     assert token.startswith(row.prefix) and hashlib.sha256(token.encode()).hexdigest() == row.token_hash
     assert "nightly &lt;b&gt;ci&lt;/b&gt;" in html and "no-store" in response["Cache-Control"]
+    assert row.expires_at is not None
     assert 29 <= (row.expires_at - timezone.now()).days <= 30
     assert ApiClient(token).get("/teams").status_code == 200
     # Shown once: the list shows the prefix only.

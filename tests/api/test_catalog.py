@@ -54,7 +54,7 @@ def test_target_validation_is_the_forms_and_changes_nothing(alice_api: ApiClient
     )
     assert errors[("body", "base_url")] == "Enter an http:// or https:// URL."
     assert errors[("body", "auth_token")] == "Bearer authentication needs a token."
-    # Cloud metadata is refused as on the page (runs.safety).
+    # Cloud metadata is refused as on the page (runs.core.safety).
     errors = _locs(alice_api.post("/targets", {"name": "x", "base_url": "http://169.254.169.254"}))
     assert ("body", "base_url") in errors
     # Types: ninja's own 422.

@@ -79,7 +79,7 @@ def test_cancel_a_queued_run_and_an_ended_one_is_409(
 def test_start_refusals_carry_the_services_message(
     alice_api: ApiClient, plan: TestPlan, settings: Any
 ) -> None:
-    # The concurrent-runs cap (runs.safety.caps) is reached: refused now, 409.
+    # The concurrent-runs cap (runs.services.caps) is reached: refused now, 409.
     settings.SCALETEST_MAX_CONCURRENT_RUNS = 1
     make_run(plan, status=Run.Status.RUNNING)
     refused = alice_api.post(f"/plans/{plan.pk}/runs")
@@ -97,9 +97,9 @@ def test_start_refusals_carry_the_services_message(
 def test_run_carries_generators_and_threshold_verdicts_and_the_ci_payloads(
     alice_api: ApiClient, carol_api: ApiClient, plan: TestPlan, finished_run: Run
 ) -> None:
-    from runs.ci.local import run_result_payload, run_status_payload
+    from runs.core.thresholds import Observed, evaluate, parse_thresholds
     from runs.models import GeneratorSecond
-    from runs.thresholds import Observed, evaluate, parse_thresholds
+    from runs.services.ci import run_result_payload, run_status_payload
 
     items = parse_thresholds("p95 < 20\nerror_rate < 10%\nGET /x: p99 < 5")
     results = evaluate(

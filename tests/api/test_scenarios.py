@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runs.engine.scenario_vars import MAX_SOURCE_BYTES
-from runs.forms import LOCUSTFILE_NOT_ALLOWED
+from runs.core.engine.scenario_vars import MAX_SOURCE_BYTES
+from runs.forms.scenarios import LOCUSTFILE_NOT_ALLOWED
 from runs.models import Scenario, ScenarioDataSource, Team
 
 from .conftest import ApiClient, api_for
@@ -129,7 +129,8 @@ def test_variables_and_sources_are_checked_with_the_pages_messages(alice_api: Ap
         "Extracting values needs the step order “Sequence”: choose it above."
     )
     assert errors[("body", "steps", 1)] == (
-        "This step uses ${t}, which no data source defines (in weighted mode only data sources define variables)."
+        "This step uses ${t}, which no data source defines "
+        "(in weighted mode only data sources define variables)."
     )
     errors = _locs(
         alice_api.post("/scenarios", {"name": "S", "mode": "sequence", "steps": [{"path": "/${nope}"}]})

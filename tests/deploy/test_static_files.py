@@ -14,18 +14,17 @@ import gzip
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import brotli
 import pytest
-from django.contrib.staticfiles.storage import staticfiles_storage
+from django.contrib.staticfiles.storage import ManifestStaticFilesStorage, staticfiles_storage
 from django.test import Client
 from django.urls import reverse
 
-from runs.exports.report import plotly_js_dir
+from runs.views.report import plotly_js_dir
 from scaletest_site.staticfiles import static_collect, static_is_current
-from tests.pages.conftest import alice_client, finished_run, seeded_plan  # noqa: F401 (fixtures)
-from tests.pages.test_analysis_pages import seed_run, staircase_plan  # noqa: F401 (fixture)
+from tests.pages.test_analysis_pages import seed_run
 
 ROOT = Path(__file__).resolve().parents[2]
 PLOTLY = "vendor/plotly/plotly-basic.min.js"
@@ -67,7 +66,8 @@ def test_every_static_file_a_template_names_is_collected_under_a_hashed_name(col
     names = template_static_names()
     assert {PLOTLY, "js/charts.js", "css/app.css", "ninja/swagger-ui-bundle.js"} <= names
     for name in sorted(names):
-        hashed = staticfiles_storage.stored_name(name)  # ValueError: the manifest has no entry
+        manifest = cast(ManifestStaticFilesStorage, staticfiles_storage)
+        hashed = manifest.stored_name(name)  # ValueError: the manifest has no entry
         assert HASHED.search(hashed), (name, hashed)
         assert (collected_static / hashed).is_file(), hashed
 
@@ -96,7 +96,9 @@ def test_static_files_are_served_compressed_and_cached_for_good(
 ) -> None:
     html = alice_client.get(reverse("runs-detail", args=[finished_run.pk])).content.decode()
     plotly = next(src_of(a) for a in script_tags(html) if "plotly-basic" in a)
-    css = re.search(r'<link rel="stylesheet" href="([^"]+)"', html).group(1)
+    link = re.search(r'<link rel="stylesheet" href="([^"]+)"', html)
+    assert link is not None, html
+    css = link.group(1)
     source = PLOTLY_FILE.read_bytes()
     anonymous = Client()  # static files need no login
 
@@ -105,7 +107,9 @@ def test_static_files_are_served_compressed_and_cached_for_good(
     assert served["Content-Encoding"] == "br"
     cache = served["Cache-Control"]
     assert "immutable" in cache and "public" in cache
-    assert int(re.search(r"max-age=(\d+)", cache).group(1)) >= ONE_YEAR
+    max_age = re.search(r"max-age=(\d+)", cache)
+    assert max_age is not None, cache
+    assert int(max_age.group(1)) >= ONE_YEAR
     compressed = body(served)
     assert len(compressed) < len(source) / 3
     assert brotli.decompress(compressed) == source

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runs.engine import protocol
+from runs.core.engine import protocol
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -87,7 +87,7 @@ class Child:
 
     def __init__(self, first_line: dict[str, Any] | str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "runs.engine.child"],
+            [sys.executable, "-m", "runs.core.engine.child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from runs import profiles
-from runs.demo_target import DemoTarget, start_demo_target
-from runs.engine.protocol import DoneMessage, HelloMessage, SecondMessage
+from runs.core import profiles
+from runs.core.demo_target import DemoTarget, start_demo_target
+from runs.core.engine.protocol import DoneMessage, HelloMessage, SecondMessage
 from runs.models import Run, RunSecond
 from runs.services.runs import run_create
 

@@ -13,8 +13,8 @@ import time
 import psutil
 import pytest
 
-from runs.engine.protocol import DoneMessage, FatalMessage, HelloMessage, SecondMessage
-from runs.histogram import Histogram
+from runs.core.engine.protocol import DoneMessage, FatalMessage, HelloMessage, SecondMessage
+from runs.core.histogram import Histogram
 
 from .helpers import BASE_DIR, Child, snapshot, target_count
 
@@ -165,7 +165,7 @@ def test_a_bad_snapshot_is_reported_as_fatal() -> None:
     child = Child('{"target": {}}')
     messages = child.read_all()
     assert isinstance(messages[-1], FatalMessage)
-    assert "KeyError" in messages[-1].message
+    assert messages[-1].message == "the run's snapshot is invalid: target.base_url must be a non-empty string"
     assert child.proc.returncode == 2
 
 
@@ -174,7 +174,7 @@ PARENT_SCRIPT = """
 import sys, time
 import django
 django.setup()
-from runs.engine.runner import spawn_child
+from runs.engine.supervision import spawn_child
 child = spawn_child()
 child.stdin.write(sys.stdin.readline().encode())
 child.stdin.flush()

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from runs.ci.local import run_result_payload, run_status_payload
-from runs.ci.remote import RemoteRunSource
+from runs.core.ci.remote import RemoteRunSource
 from runs.models import Run
 from runs.services.api_tokens import api_token_create
+from runs.services.ci import run_result_payload, run_status_payload
 from tests.conftest import BASE_DIR
 from tests.engine.test_ci_run import _ci_run, _plan
 
@@ -68,7 +68,7 @@ def test_the_ci_package_needs_no_django() -> None:
             "-s",
             "-c",
             "import sys; sys.modules['django'] = None; "
-            "import runs.ci, runs.ci.driver, runs.ci.remote; print('ok')",
+            "import runs.ci, runs.core.ci.driver, runs.core.ci.remote; print('ok')",
         ],
         cwd=str(BASE_DIR),
         env={"PATH": "/usr/bin:/bin"},

@@ -11,8 +11,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from runs.core.thresholds import parse_thresholds
 from runs.models import Run
-from runs.thresholds import parse_thresholds
 
 
 def _ci_run(*args: str) -> tuple[int, str]:

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from runs.demo_target import DemoServer, start_demo_target
+from runs.core.demo_target import DemoServer, start_demo_target
 
 
 def _get(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:

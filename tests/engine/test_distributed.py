@@ -17,9 +17,9 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
+from runs.core.histogram import Histogram
 from runs.engine.generator import generator_execute
 from runs.engine.runner import run_execute
-from runs.histogram import Histogram
 from runs.models import GeneratorSecond, Run, RunSecond
 from runs.services.runs import run_cancel, run_claim, run_create
 
@@ -43,7 +43,7 @@ def _generator_children(worker_pid: int) -> list[psutil.Process]:
     found = []
     for proc in psutil.Process(worker_pid).children(recursive=True):
         try:
-            if "runs.engine.child" in " ".join(proc.cmdline()):
+            if "runs.core.engine.child" in " ".join(proc.cmdline()):
                 found.append(proc)
         except psutil.NoSuchProcess:
             continue

@@ -21,8 +21,8 @@ from typing import Any
 import psutil
 import pytest
 
+from runs.core.lifetime import beat_lock_holder
 from runs.engine.reaper import runs_reap_stale
-from runs.lifetime import beat_lock_holder
 from runs.models import Run, RunSecond
 from runs.services.runs import plan_snapshot
 from runs.tasks import execute_run
@@ -66,7 +66,7 @@ def test_a_worker_killed_with_sigkill_takes_its_pool_beat_and_locust_child_with_
         beat = wait_for(lambda: beat_lock_holder(tmp_path / "beat.lock"), 30, "the embedded beat's lock")
         family = tree(main)
         children = {p.pid for p in main.children()}
-        locust = [p for p in family if "runs.engine.child" in " ".join(p.cmdline())]
+        locust = [p for p in family if "runs.core.engine.child" in " ".join(p.cmdline())]
         assert beat in children, describe(family)
         assert locust and len(children) == 2, describe(family)  # one pool process and beat
 

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from runs.engine.protocol import EndpointSecond as EndpointMsg
-from runs.engine.protocol import ErrorCount, SecondMessage
-from runs.histogram import Histogram
+from runs.core.engine.protocol import EndpointSecond as EndpointMsg
+from runs.core.engine.protocol import ErrorCount, SecondMessage
+from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond
 from runs.services.results import results_ingest, run_summarise
 from runs.services.runs import plan_snapshot
@@ -95,10 +95,11 @@ def test_the_runner_path_inserts_new_seconds_and_still_merges_a_replayed_one(run
 
 def test_ingesting_never_changes_the_messages(run: Run) -> None:
     # The runner ingests a batch again after a database error: its messages must be intact.
-    from runs.engine import protocol
+    from runs.core.engine import protocol
 
     line = protocol.encode(SecondMessage(START, 1, None, (_ep("/a", [10, 20]), _ep("/b", [30])), ()))
     msg = protocol.parse_line(line)
+    assert isinstance(msg, SecondMessage)
     before = [(e.decoded().total, dict(e.decoded().counts)) for e in msg.endpoints]
     results_ingest(run_id=run.pk, seconds=[msg], start_epoch=START, last_t=-1)
     results_ingest(run_id=run.pk, seconds=[msg], start_epoch=START)  # merged with the stored one
@@ -186,3 +187,33 @@ def test_ingesting_a_batch_takes_a_fixed_number_of_queries(run: Run, django_asse
     with django_assert_max_num_queries(10):
         results_ingest(run_id=run.pk, seconds=seconds, start_epoch=START)
     assert EndpointSecond.objects.filter(run=run).count() == 100
+
+
+def test_a_batch_sent_again_after_an_uncertain_commit_is_stored_once(run: Run) -> None:
+    # The runner numbers messages in the order it received them (seq of the batch's first).
+    first = [
+        SecondMessage(START, 2, None, (_ep("/a", [10, 20]),), ()),
+        SecondMessage(START + 1, 2, None, (_ep("/a", [30]),), ()),
+    ]
+    assert results_ingest(run_id=run.pk, seconds=first, start_epoch=START, last_t=-1, seq=0) == 1
+    # The commit's reply was lost: the runner sends the same messages again, with a newer one
+    # (and a straggler for t = 1) received meanwhile.
+    again = [
+        *first,
+        SecondMessage(START + 1, 2, None, (_ep("/a", [35]),), ()),
+        SecondMessage(START + 2, 3, None, (_ep("/a", [40, 50]),), ()),
+    ]
+    assert results_ingest(run_id=run.pk, seconds=again, start_epoch=START, seq=0) == 2
+    run.refresh_from_db()
+    assert (run.total_requests, run.ingested_messages, run.last_t) == (6, 4, 2)
+    assert [r.requests for r in RunSecond.objects.filter(run=run).order_by("t")] == [2, 2, 2]
+    assert Histogram.from_dict(EndpointSecond.objects.get(run=run, t=1).histogram).total == 2
+    # The very same batch once more (a replay after the commit of the retry): nothing changes.
+    assert results_ingest(run_id=run.pk, seconds=again, start_epoch=START, seq=0) == 2
+    run.refresh_from_db()
+    assert (run.total_requests, run.ingested_messages) == (6, 4)
+    # The next batch, numbered after the stored ones, is stored as usual.
+    nxt = [SecondMessage(START + 3, 3, None, (_ep("/a", [60]),), ())]
+    assert results_ingest(run_id=run.pk, seconds=nxt, start_epoch=START, last_t=2, seq=4) == 3
+    run.refresh_from_db()
+    assert (run.total_requests, run.ingested_messages) == (7, 5)

@@ -18,11 +18,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from runs.engine.protocol import EndpointSecond as EndpointMsg
-from runs.engine.protocol import SecondMessage
+from runs.core.engine.protocol import EndpointSecond as EndpointMsg
+from runs.core.engine.protocol import SecondMessage
+from runs.core.histogram import Histogram
 from runs.engine.reaper import runs_reap_stale
 from runs.engine.runner import SHUTDOWN_MESSAGE, run_execute
-from runs.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond
 from runs.services.results import results_ingest
 from runs.services.runs import plan_snapshot, run_cancel, run_claim, run_create
@@ -66,7 +66,7 @@ def _engine_children(pid: int) -> list[psutil.Process]:
     return [
         p
         for p in psutil.Process(pid).children(recursive=True)
-        if "runs.engine.child" in " ".join(p.cmdline())
+        if "runs.core.engine.child" in " ".join(p.cmdline())
     ]
 
 

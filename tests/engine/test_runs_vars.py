@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -37,7 +38,7 @@ def _endpoints(run: Run) -> dict[str, tuple[int, int]]:
 
 
 def _rescenario(
-    plan: Any, *, steps: list[dict[str, Any]], sources: list[dict[str, Any]] | None = None, **data: Any
+    plan: Any, *, steps: list[Mapping[str, Any]], sources: list[Mapping[str, Any]] | None = None, **data: Any
 ) -> None:
     catalog.scenario_save(
         data={"name": plan.scenario.name, "think_time_min": 0.0, "think_time_max": 0.0, **data},
@@ -97,7 +98,7 @@ def test_every_csv_value_reaches_the_target(
     }
 
 
-def _login_flow(token_path: str) -> list[dict[str, Any]]:
+def _login_flow(token_path: str) -> list[Mapping[str, Any]]:
     return [
         {
             "name": "login",

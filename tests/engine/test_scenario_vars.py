@@ -1,4 +1,4 @@
-"""runs.engine.scenario_vars on its own: templates, CSV and lists, row picking, extraction."""
+"""runs.core.engine.scenario_vars on its own: templates, CSV and lists, row picking, extraction."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from runs.engine import scenario_vars as sv
+from runs.core.engine import scenario_vars as sv
 
 
 # -- templates ---------------------------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_a_list_gives_one_variable_one_value_per_line():
         sv.parse_list("x", "9lives")
 
 
-def test_sequential_rows_go_round_robin_across_callers():
+def test_sequential_rows_go_round_robin_across_callers() -> None:
     picker = sv.RowPicker(["v"], [["a"], ["b"], ["c"]], mode="sequential")
     assert [picker.pick()[0] for _ in range(7)] == ["a", "b", "c", "a", "b", "c", "a"]
     values: dict[str, str] = {}
@@ -140,7 +140,7 @@ def test_a_bad_extraction_rule_is_explained(text, message):
         sv.parse_extractions(text)
 
 
-def _extract(rules_text, content, headers=None):
+def _extract(rules_text: str, content: bytes, headers: dict[str, str] | None = None) -> dict[str, str]:
     extractor = sv.Extractor([r.__dict__ for r in sv.parse_extractions(rules_text)])
     values: dict[str, str] = {}
     extractor.apply(content=content, headers=headers or {}, into=values)

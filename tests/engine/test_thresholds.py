@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from runs.ci.driver import exit_code
-from runs.ci.local import run_result_payload
-from runs.engine.protocol import EndpointSecond as EndpointMsg
-from runs.engine.protocol import SecondMessage
-from runs.histogram import Histogram
+from runs.core.ci.driver import exit_code
+from runs.core.engine.protocol import EndpointSecond as EndpointMsg
+from runs.core.engine.protocol import SecondMessage
+from runs.core.histogram import Histogram
+from runs.core.thresholds import parse_thresholds
 from runs.models import Run
+from runs.services.ci import run_result_payload
 from runs.services.results import results_ingest
 from runs.services.runs import plan_snapshot, run_create, run_finish
 from runs.services.thresholds import run_seconds_for_watch
-from runs.thresholds import parse_thresholds
 
 from .helpers import target_count, wait_for
 

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from runs.demo_target import DemoTarget, start_demo_target
+from runs.core.demo_target import DemoTarget, start_demo_target
 from runs.models import EndpointSummary, Run, RunSecond
 from runs.services.runs import run_create
 from runs.services.shares import share_create_run

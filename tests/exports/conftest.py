@@ -59,7 +59,7 @@ def secret_plan(alice: Any) -> TestPlan:
                 "query": {"access_token": SECRETS[5], "page": "1"},
                 "headers": {"X-Auth-Token": SECRETS[1]},
                 "body_type": "json",
-                "body": '{"user": "svc", "password": "%s"}' % SECRETS[6],
+                "body": f'{{"user": "svc", "password": "{SECRETS[6]}"}}',
             },
         ],
         user=alice,

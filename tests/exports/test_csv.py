@@ -9,8 +9,8 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from runs.exports import export_filename
-from runs.exports.csv import ALL_ENDPOINTS, COLUMNS, csv_chunks, safe_cell
+from runs.core.exports.csv import ALL_ENDPOINTS, COLUMNS, csv_chunks, safe_cell
+from runs.views.exports import export_filename
 
 START = dt.datetime(2026, 11, 25, 10, 0, 0, tzinfo=dt.UTC)
 

@@ -7,8 +7,8 @@ import itertools
 import json
 from typing import Any
 
-from runs.exports.json import SCHEMA_VERSION, RunExport, json_chunks
-from runs.exports.redact import REDACTED
+from runs.core.exports.json import SCHEMA_VERSION, RunExport, json_chunks
+from runs.core.exports.redact import REDACTED
 
 START = dt.datetime(2026, 11, 25, 10, 0, 0, tzinfo=dt.UTC)
 

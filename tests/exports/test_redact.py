@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from runs.exports.redact import REDACTED, redact_url, snapshot_redacted
+from runs.core.exports.redact import REDACTED, redact_url, snapshot_redacted
 
 
 def snapshot() -> dict:

@@ -10,8 +10,9 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from runs.exports.redact import REDACTED
-from runs.exports.report import Assets, RunReport, inline_script, report_assets, report_html
+from runs.core.exports.redact import REDACTED
+from runs.selectors.export import RunReport
+from runs.views.report import Assets, inline_script, report_assets, report_html
 
 START = dt.datetime(2026, 11, 25, 10, 0, 0, tzinfo=dt.UTC)
 PAYLOAD = "</script><script>window.__xss = 1</script><img src=x onerror=alert(1)>"
@@ -173,6 +174,7 @@ def test_plotly_charts_js_and_css_are_inlined_and_allowed_by_hash_only() -> None
     csp = next(
         a["content"] for t, a in tags.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
     )
+    assert csp is not None
     for source in code:
         digest = base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in csp

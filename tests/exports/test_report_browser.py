@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from playwright.sync_api import Dialog
 
 from runs.models import EndpointSummary, ErrorGroup, Run, TestPlan
 from runs.services.analysis import run_analyse
@@ -35,7 +36,12 @@ def open_offline(page: Any, path: Path) -> dict[str, list[str]]:
     page.route("**/*", route)
     page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+
+    def on_dialog(d: Dialog) -> None:
+        seen["dialogs"].append(d.message)
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
     page.on(
         "request",
         lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else seen["network"].append(r.url),
@@ -52,6 +58,7 @@ def expected_traces(html: str) -> dict[str, int]:
 @pytest.fixture
 def hostile_staircase_run(staircase_plan: TestPlan) -> Run:
     run = seed_run(staircase_plan)
+    assert run.started_at is not None
     EndpointSummary.objects.filter(run=run, method="POST").update(name=SCRIPT_PAYLOAD)
     EndpointSummary.objects.filter(run=run, method="GET").update(name=IMG_PAYLOAD)
     ErrorGroup.objects.create(
@@ -92,7 +99,8 @@ def test_the_report_draws_every_chart_offline_and_runs_no_injected_script(
     seen = open_offline(page, path)
     page.wait_for_function(
         "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n && "
-        "Array.from(document.querySelectorAll('[data-figure]')).every(el => el.classList.contains('js-plotly-plot'))",
+        "Array.from(document.querySelectorAll('[data-figure]'))"
+        ".every(el => el.classList.contains('js-plotly-plot'))",
         arg=len(traces),
     )
     drawn = page.evaluate(

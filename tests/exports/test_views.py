@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from runs.exports.csv import ALL_ENDPOINTS
-from runs.exports.json import SCHEMA_VERSION
+from runs.core.exports.csv import ALL_ENDPOINTS
+from runs.core.exports.json import SCHEMA_VERSION
 from runs.models import EndpointSecond, Run, RunAnalysis, TestPlan
 from runs.services.analysis import run_analyse
 from tests.exports.conftest import SECRETS
@@ -222,8 +222,8 @@ def test_another_teams_run_is_404_in_every_export(finished_run: Run, carol: Any,
 def test_the_threshold_verdicts_are_in_the_json_and_the_report(
     alice_client: Client, finished_run: Run
 ) -> None:
+    from runs.core.thresholds import parse_thresholds
     from runs.services.thresholds import run_thresholds_evaluate
-    from runs.thresholds import parse_thresholds
 
     snapshot = dict(finished_run.snapshot)
     snapshot["thresholds"] = [t.to_dict() for t in parse_thresholds("p95 < 1000\nerror_rate < 1%")]

@@ -71,10 +71,10 @@ def test_report_and_exports_of_such_a_run_download(alice_client: Client, broken_
     assert report.status_code == 200 and ANALYSIS_FAILED in report.content.decode()
     export = alice_client.get(reverse("runs-export-json", args=[broken_run.pk]))
     assert export.status_code == 200
-    data = json.loads(b"".join(export.streaming_content) if export.streaming else export.content)
+    data = json.loads(export.getvalue())
     assert data["run"]["total_requests"] == broken_run.total_requests
     csv = alice_client.get(reverse("runs-export-csv", args=[broken_run.pk]))
-    assert csv.status_code == 200 and len(b"".join(csv.streaming_content).splitlines()) > 100
+    assert csv.status_code == 200 and len(csv.getvalue().splitlines()) > 100
 
 
 def test_the_api_analysis_of_such_a_run_is_json_with_the_message(alice: Any, broken_run: Run) -> None:

@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from runs.histogram import Histogram
+from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, Run, RunAnalysis, RunSecond, TestPlan
 from runs.services import analysis, catalog
 from runs.services.analysis import ANALYSIS_VERSION, run_analyse
@@ -364,7 +364,9 @@ def test_the_compare_url_round_trips_ids(alice_client: Client, staircase_plan: T
     assert f"?ids={ids}&amp;baseline={runs[1].pk}" in body
     assert f"/runs/compare/?ids={ids}" in repeated.content.decode()
     # Choosing another reference keeps the ids and moves the reference.
-    other = alice_client.get(reverse("runs-compare"), {"ids": ids, "baseline": runs[1].pk}).content.decode()
+    other = alice_client.get(
+        reverse("runs-compare"), {"ids": ids, "baseline": str(runs[1].pk)}
+    ).content.decode()
     table = other.split('id="compare-runs"')[1].split("</table>")[0]
     assert (
         table.split(f'data-run="{runs[1].pk}"')[1].split("</tr>")[0].count("<strong>reference</strong>") == 1
@@ -421,8 +423,8 @@ def test_the_compare_page_query_count_does_not_grow_with_runs_or_endpoints(
 def test_the_compare_page_stores_its_verdicts_and_shows_the_same_on_later_views(
     alice_client: Client, staircase_plan: TestPlan
 ) -> None:
-    from runs import selectors_analysis
-    from runs.analysis.stored import verdicts_from_data
+    from runs.core.analysis.stored import verdicts_from_data
+    from runs.selectors import analysis as selectors_analysis
     from runs.services.analysis import stored_verdicts
 
     runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(3)]
@@ -586,6 +588,7 @@ def test_the_run_page_computes_and_stores_a_missing_analysis(
 
 def test_an_analysis_of_another_version_is_recomputed(alice_client: Client, staircase_plan: TestPlan) -> None:
     run = seed_run(staircase_plan)
+    assert run.finished_at is not None
     RunAnalysis.objects.create(
         run=run, version=ANALYSIS_VERSION - 1, computed_at=run.finished_at, data={"old": 1}
     )

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from runs.figures_analysis import MAX_POINTS
+from runs.figures.analysis import MAX_POINTS
 from runs.models import RunSecond
 from runs.services.teams import team_create
 from tests.conftest import make_user
@@ -54,7 +54,7 @@ def test_a_zoomed_window_comes_back_at_full_resolution(alice_client: Client, lon
     page = alice_client.get(reverse("runs-compare"), {"ids": ids})
     assert f'data-window-url="{URL}?ids={ids}"' in page.content.decode()
 
-    response = alice_client.get(URL, {"ids": ids, "from": 100, "to": 300})
+    response = alice_client.get(URL, {"ids": ids, "from": "100", "to": "300"})
     assert response.status_code == 200
     data = response.json()
     assert set(data) == {"rps", "p95", "error_pct"}
@@ -71,7 +71,7 @@ def test_a_zoomed_window_comes_back_at_full_resolution(alice_client: Client, lon
 
 def test_the_whole_range_stays_downsampled_with_its_peaks(alice_client: Client, long_runs: list[int]) -> None:
     ids = ",".join(map(str, long_runs))
-    data = alice_client.get(URL, {"ids": ids, "from": 0, "to": 5000}).json()
+    data = alice_client.get(URL, {"ids": ids, "from": "0", "to": "5000"}).json()
     peak = max(RunSecond.objects.filter(run_id=long_runs[0]).values_list("requests", flat=True))
     assert len(data["rps"]["x"][0]) <= MAX_POINTS < 2000
     assert max(data["rps"]["y"][0]) == peak
@@ -92,6 +92,8 @@ def test_a_bad_window_is_a_400_with_the_reason(
 def test_a_missing_run_is_a_404_and_anonymous_users_are_sent_to_login(
     client: Client, alice_client: Client, long_runs: list[int]
 ) -> None:
-    assert alice_client.get(URL, {"ids": f"{long_runs[0]},999999", "from": 0, "to": 10}).status_code == 404
-    response = client.get(URL, {"ids": ",".join(map(str, long_runs)), "from": 0, "to": 10})
+    assert (
+        alice_client.get(URL, {"ids": f"{long_runs[0]},999999", "from": "0", "to": "10"}).status_code == 404
+    )
+    response = client.get(URL, {"ids": ",".join(map(str, long_runs)), "from": "0", "to": "10"})
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]

@@ -73,9 +73,7 @@ class Crawl:
             self.problems.append(f"{where}: HTTP {response.status_code}")
             return response
         if "html" in response.get("Content-Type", ""):
-            body = (b"".join(response.streaming_content) if response.streaming else response.content).decode(
-                errors="replace"
-            )
+            body = response.getvalue().decode(errors="replace")
             for snippet in template_source(body):
                 self.problems.append(f"{where}: template source on the page: …{snippet}…")
         return response
@@ -211,9 +209,9 @@ def concrete_urls(name: str, route: str, w: dict[str, Any]) -> list[str] | None:
     if pattern_args == ["token"]:
         return [reverse(name, args=[w["run_token"]]), reverse(name, args=[w["compare_token"]])]
     if pattern_args == ["pk"]:
-        for prefix, ids in by_prefix.items():
+        for prefix, pks in by_prefix.items():
             if name.startswith(prefix):
-                return [reverse(name, args=[pk]) for pk in ids]
+                return [reverse(name, args=[pk]) for pk in pks]
         return None
     if name == "teams-member":
         return [reverse(name, args=[w["team"].pk, w["team"].memberships.first().pk])]

@@ -145,6 +145,49 @@ CHARTS = """() => {
 }"""
 
 
+def visit(
+    browser: Any, base: str, who: str, cookies: list[dict[str, Any]], urls: list[str]
+) -> tuple[list[str], int, int]:
+    """Open ``urls`` as ``who``: (problems, pages opened, pages with charts)."""
+    problems: list[str] = []
+    opened = charts = 0
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_cookies(cookies)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.add_init_script(WATCH)
+    console: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if message.type == "error" and (
+            "Content Security Policy" in message.text or "Refused to" in message.text
+        ):
+            console.append(message.text)
+
+    def on_error(error: Any) -> None:
+        console.append(f"script error: {error}")
+
+    page.on("console", on_console)
+    page.on("pageerror", on_error)
+    for url in urls:
+        page.goto(base + url, wait_until="load")
+        try:
+            page.wait_for_load_state("networkidle", timeout=5_000)
+        except Exception:  # noqa: BLE001 - a live run page polls every second
+            page.wait_for_timeout(1_000)
+        opened += 1
+        drawn = page.evaluate(CHARTS)
+        if drawn["plots"]:
+            charts += 1
+            if not drawn["rules"]:  # Plotly's CSSOM rules must go in under the policy
+                problems.append(f"{who} {url}: charts drawn without Plotly's style rules")
+        for item in [*page.evaluate("() => window.__csp"), *console]:
+            problems.append(f"{who} {url}: {item}")
+        console.clear()
+    context.close()
+    return problems, opened, charts
+
+
 def open_all(visits: dict[str, Any]) -> tuple[list[str], int, int]:
     from playwright.sync_api import sync_playwright
 
@@ -173,39 +216,10 @@ def open_all(visits: dict[str, Any]) -> tuple[list[str], int, int]:
             context.close()
 
             for who, (cookies, urls) in visits["personas"].items():
-                context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                context.add_cookies(cookies)
-                page = context.new_page()
-                page.set_default_timeout(20_000)
-                page.add_init_script(WATCH)
-                console: list[str] = []
-                page.on(
-                    "console",
-                    lambda m, out=console: (
-                        out.append(m.text)
-                        if m.type == "error"
-                        and ("Content Security Policy" in m.text or "Refused to" in m.text)
-                        else None
-                    ),
-                )
-                page.on("pageerror", lambda e, out=console: out.append(f"script error: {e}"))
-                for url in urls:
-                    page.goto(visits["base"] + url, wait_until="load")
-                    try:
-                        page.wait_for_load_state("networkidle", timeout=5_000)
-                    except Exception:  # noqa: BLE001 - a live run page polls every second
-                        page.wait_for_timeout(1_000)
-                    opened += 1
-                    drawn = page.evaluate(CHARTS)
-                    if drawn["plots"]:
-                        charts += 1
-                        if not drawn["rules"]:  # Plotly's CSSOM rules must go in under the policy
-                            problems.append(f"{who} {url}: charts drawn without Plotly's style rules")
-                    seen = page.evaluate("() => window.__csp")
-                    for item in [*seen, *console]:
-                        problems.append(f"{who} {url}: {item}")
-                    console.clear()
-                context.close()
+                found, seen, drawn = visit(browser, visits["base"], who, cookies, urls)
+                problems.extend(found)
+                opened += seen
+                charts += drawn
         finally:
             browser.close()
     return problems, opened, charts

@@ -558,6 +558,8 @@ def test_running_run_page_shows_progress_cancel_and_live_config(
     assert live["active"] is True and live["after"] == 1
     assert live["url"] == reverse("runs-live", args=[run.pk])
     assert live["charts"]["latency"] == ["p50", "p95", "p99"]
+    # charts.js labels the status badge from these (Run.Status), not from a list of its own.
+    assert live["statuses"] == dict(Run.Status.choices) and live["statuses"]["finished"] == "Finished"
 
 
 def test_live_json_returns_only_the_seconds_after_t(alice_client: Client, finished_run: Run) -> None:
@@ -592,7 +594,7 @@ def test_live_tables_fragment_escapes_names(alice_client: Client, finished_run: 
 def test_running_run_endpoint_table_is_merged_from_histograms(
     alice_client: Client, seeded_plan: TestPlan
 ) -> None:
-    from runs.histogram import Histogram
+    from runs.core.histogram import Histogram
     from runs.models import EndpointSecond
 
     run = make_run(seeded_plan, status=Run.Status.RUNNING, last_t=1)

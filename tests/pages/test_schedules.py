@@ -16,9 +16,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from runs import selectors_analysis
-from runs.cron import cron_next_times, cron_parse
+from runs.core.cron import cron_next_times, cron_parse
 from runs.models import Run, TestPlan
+from runs.selectors import analysis as selectors_analysis
 from runs.services.baseline import plan_set_baseline
 from runs.services.runs import run_create
 from runs.services.schedules import _claim, plan_set_schedule, schedules_start_due
@@ -89,6 +89,7 @@ def test_a_due_schedule_starts_exactly_one_run_however_often_beat_fires(seeded_p
         "queued",
     )
     plan.refresh_from_db()
+    assert plan.schedule_next_at is not None
     assert plan.schedule_next_at > timezone.now() and plan.schedule_last_run_id == run.pk
     # A beat (or a redelivered message) that read the same due row before the claim loses it.
     assert _claim(plan_id=plan.pk, expression=plan.schedule, due_at=due_at, now=timezone.now()) is False
@@ -150,6 +151,7 @@ def test_a_refused_start_is_recorded_on_the_plan_and_shown_not_raised(
     plan.refresh_from_db()
     assert outcome.error in plan.schedule_last_error
     # Not retried every 30 s: the next attempt is the next scheduled time.
+    assert plan.schedule_next_at is not None
     assert plan.schedule_next_at > timezone.now() and schedules_start_due() == []
     page = alice_client.get(plan.get_absolute_url()).content.decode()
     assert "Last scheduled start refused" in page and outcome.error.split(";")[0] in page

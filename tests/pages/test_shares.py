@@ -201,7 +201,7 @@ def test_a_compare_link_shows_its_runs_and_cannot_be_used_to_reach_another_run(
     b = seed_run(staircase_plan, seed=2)
     outside = seed_run(staircase_plan, seed=3, name="Outside run")
     Run.objects.filter(pk=b.pk).update(version="v2 " + HOSTILE)
-    compare_page = alice_client.get(reverse("runs-compare"), {"ids": f"{a.pk},{b.pk}", "baseline": b.pk})
+    compare_page = alice_client.get(reverse("runs-compare"), {"ids": f"{a.pk},{b.pk}", "baseline": str(b.pk)})
     assert 'id="share-form"' in compare_page.content.decode()
     token = token_of(
         created_url(
@@ -215,7 +215,7 @@ def test_a_compare_link_shows_its_runs_and_cannot_be_used_to_reach_another_run(
 
     # Query parameters do not change what the page shows.
     response = Client().get(
-        reverse("share-page", args=[token]), {"ids": f"{a.pk},{outside.pk}", "baseline": outside.pk}
+        reverse("share-page", args=[token]), {"ids": f"{a.pk},{outside.pk}", "baseline": str(outside.pk)}
     )
     assert response.status_code == 200
     assert_shared_headers(response)
@@ -234,7 +234,7 @@ def test_a_compare_link_shows_its_runs_and_cannot_be_used_to_reach_another_run(
     assert rps["data"][1]["name"].endswith("v2 &lt;img src=x onerror=alert(1)&gt;")
 
     window = Client().get(
-        reverse("share-window", args=[token]), {"ids": f"{a.pk},{b.pk}", "from": 0, "to": 20}
+        reverse("share-window", args=[token]), {"ids": f"{a.pk},{b.pk}", "from": "0", "to": "20"}
     )
     assert window.status_code == 200 and len(window.json()["rps"]["x"]) == 2
     assert_shared_headers(window)
@@ -244,7 +244,7 @@ def test_a_compare_link_shows_its_runs_and_cannot_be_used_to_reach_another_run(
         f"{a.pk},{b.pk},{outside.pk}",
         f"{b.pk},{a.pk}",
     ):
-        tampered = Client().get(reverse("share-window", args=[token]), {"ids": ids, "from": 0, "to": 20})
+        tampered = Client().get(reverse("share-window", args=[token]), {"ids": ids, "from": "0", "to": "20"})
         assert tampered.status_code == 404, ids
     # A comparison link is not a run link.
     assert Client().get(reverse("share-live", args=[token])).status_code == 404

@@ -10,10 +10,10 @@ from typing import Any
 from django.test import Client
 from django.urls import reverse
 
+from runs.core.thresholds import Observed, evaluate, parse_thresholds
 from runs.models import Run, TestPlan
 from runs.services import catalog
 from runs.services.runs import plan_snapshot
-from runs.thresholds import Observed, evaluate, parse_thresholds
 
 from .conftest import HOSTILE, make_run
 

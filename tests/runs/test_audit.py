@@ -57,7 +57,7 @@ def only(action: str, **filters: Any) -> AuditEntry:
     return entries[0]
 
 
-def bearer(user: Any) -> dict[str, str]:
+def bearer(user: Any) -> dict[str, Any]:
     _, token = api_token_create(user=user, name="script")
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
@@ -285,6 +285,7 @@ def test_the_api_lists_a_team_audit_trail_for_its_admins_only(
 def test_operators_read_every_entry_in_the_admin_but_change_none(olga_client: Client, team: Team) -> None:
     seed_entries(team, 3)
     entry = AuditEntry.objects.first()
+    assert entry is not None
     assert olga_client.get(reverse("admin:runs_auditentry_changelist")).status_code == 200
     assert olga_client.get(reverse("admin:runs_auditentry_change", args=[entry.pk])).status_code == 200
     assert olga_client.get(reverse("admin:runs_auditentry_add")).status_code == 403

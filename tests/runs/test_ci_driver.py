@@ -1,4 +1,4 @@
-"""runs.ci.driver without Django: exit codes, JUnit XML, progress lines and the waiting loop.
+"""runs.core.ci.driver without Django: exit codes, JUnit XML, progress lines and the waiting loop.
 
 The loop is driven by a scripted source (the RunSource interface a remote API client will
 implement too) and a fake clock, so no test waits.
@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from runs.ci.driver import CiError, ci_drive, exit_code, format_progress, junit_xml, run_error
+from runs.core.ci.driver import (
+    CiError,
+    RunResult,
+    RunStatus,
+    ci_drive,
+    exit_code,
+    format_progress,
+    junit_xml,
+    run_error,
+)
 
 
 def _result(**extra: Any) -> dict[str, Any]:
@@ -152,11 +161,12 @@ class ScriptedSource:
             raise CiError(self.refuse)
         return {"id": 7, "url": "/runs/7/"}
 
-    def poll(self) -> dict[str, Any]:
-        return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+    def poll(self) -> RunStatus:
+        # The scripted dicts have RunStatus's and RunResult's keys (built by _status and _result).
+        return cast(RunStatus, self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0])
 
-    def result(self) -> dict[str, Any]:
-        return self.final
+    def result(self) -> RunResult:
+        return cast(RunResult, self.final)
 
     def cancel(self) -> None:
         self.cancelled = True

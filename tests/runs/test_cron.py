@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from runs.cron import CronError, cron_next_times, cron_parse
+from runs.core.cron import CronError, cron_next_times, cron_parse
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def nexts(expr: str, after: datetime, count: int = 3, tz: str = "UTC") -> list[datetime]:

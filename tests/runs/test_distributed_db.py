@@ -10,10 +10,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from runs.engine import protocol
-from runs.engine.merge import merge_seconds
-from runs.forms import TestPlanForm
-from runs.histogram import Histogram
+from runs.core.engine import protocol
+from runs.core.engine.merge import merge_seconds
+from runs.core.histogram import Histogram
+from runs.forms.plans import TestPlanForm
 from runs.models import GeneratorSecond, LoadProfile, Run, RunSecond
 from runs.services import catalog
 from runs.services.results import results_ingest

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 import pytest
 
 from runs import figures
-from runs.engine import protocol
-from runs.engine.merge import SecondMerger, merge_seconds
-from runs.histogram import Histogram
+from runs.core.engine import protocol
+from runs.core.engine.merge import SecondMerger, merge_seconds
+from runs.core.histogram import Histogram
 
 START = 1_760_000_000
 
@@ -198,7 +199,7 @@ def test_bad_generator_figures_are_refused(generator: object, reason: str) -> No
 
 
 # -- figures ----------------------------------------------------------------------------------
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {"generator": 1, "t": 1, "requests": 90, "failures": 0, "cpu_percent": 99.0},
     {"generator": 0, "t": 0, "requests": 100, "failures": 0, "cpu_percent": 40.0},
     {"generator": 1, "t": 0, "requests": 80, "failures": 0, "cpu_percent": 97.5},

@@ -1,10 +1,11 @@
-"""runs.figures: pure builders, no database."""
+"""runs.figures.runs: pure builders, no database."""
 
 from __future__ import annotations
 
 import json
 
-from runs import figures
+from runs.figures import common
+from runs.figures import runs as figures
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -77,8 +78,8 @@ def test_hostile_names_are_escaped_in_titles_and_trace_labels():
 
 
 def test_esc_escapes_quotes_and_handles_none():
-    assert figures.esc("a'b\"c&<>") == "a&#x27;b&quot;c&amp;&lt;&gt;"
-    assert figures.esc(None) == ""
+    assert common.esc("a'b\"c&<>") == "a&#x27;b&quot;c&amp;&lt;&gt;"
+    assert common.esc(None) == ""
 
 
 def test_endpoints_figure_groups_percentiles_per_endpoint():

@@ -1,4 +1,4 @@
-"""runs.figures_analysis: pure builders, no database."""
+"""runs.figures.analysis: pure builders, no database."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from runs import figures_analysis as fa
-from runs.analysis import IntervalPoint, aggregate_steps, find_knee_from_steps, fit_usl
-from runs.histogram import Histogram
+from runs.core.analysis import IntervalPoint, aggregate_steps, find_knee_from_steps, fit_usl
+from runs.core.histogram import Histogram
+from runs.figures import analysis as fa
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 LEVELS = (2, 8, 14, 20, 26)
@@ -142,7 +142,8 @@ def test_twenty_runs_get_twenty_colours():
 def test_nums_array_equals_num_item_by_item():
     import numpy as np
 
-    from runs.figures import _num, _nums_array
+    from runs.figures.common import num as _num
+    from runs.figures.common import nums_array as _nums_array
 
     rng = np.random.default_rng(3)
     values = np.concatenate(
@@ -160,9 +161,9 @@ def test_nums_array_equals_num_item_by_item():
 def test_downsampled_keeps_int_seconds_and_rounded_values():
     import numpy as np
 
-    from runs.analysis import downsample_minmax
-    from runs.figures import _num
-    from runs.figures_analysis import _downsampled
+    from runs.core.analysis import downsample_minmax
+    from runs.figures.analysis import _downsampled
+    from runs.figures.common import num as _num
 
     rng = np.random.default_rng(4)
     ys = [None if rng.random() < 0.05 else float(v) for v in rng.lognormal(4, 0.5, 3600)]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from runs.figures import run_figures
-from runs.thresholds import parse_thresholds
+from runs.core.thresholds import parse_thresholds
+from runs.figures.runs import run_figures
 
 ROWS = [
     {"t": t, "users": 2, "requests": 100, "failures": 0, "p50_ms": 10.0, "p95_ms": 40.0, "p99_ms": 60.0}

@@ -7,16 +7,10 @@ from typing import Any
 
 import pytest
 
-from runs.forms import (
-    ProfileForm,
-    ProfileParamsForm,
-    ScenarioForm,
-    StepForm,
-    TargetForm,
-    TestPlanForm,
-    parse_expected_statuses,
-    step_formset,
-)
+from runs.forms.plans import TestPlanForm
+from runs.forms.profiles import ProfileForm, ProfileParamsForm
+from runs.forms.scenarios import ScenarioForm, StepForm, parse_expected_statuses, step_formset
+from runs.forms.targets import TargetForm
 from runs.models import LoadProfile, Scenario, ScenarioStep, Target
 
 
@@ -194,7 +188,7 @@ def test_step_formset_orders_steps_and_skips_deleted_and_untouched_rows():
 
 
 # --- load profiles ---------------------------------------------------------------------------
-def profile_errors(data: dict[str, Any]) -> dict[str, list[str]]:
+def profile_errors(data: dict[str, Any]) -> dict[str, Any]:
     form = ProfileForm({"name": "P", **data})
     assert not form.is_valid()
     return form.errors

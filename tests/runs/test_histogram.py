@@ -1,4 +1,4 @@
-"""runs.histogram: exact merges, percentiles within 0.1%, serialisation."""
+"""runs.core.histogram: exact merges, percentiles within 0.1%, serialisation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from runs.histogram import Histogram, bucket_bounds, bucket_key
+from runs.core.histogram import Histogram, bucket_bounds, bucket_key
 
 
 def _recorded(values_ms: list[float]) -> Histogram:

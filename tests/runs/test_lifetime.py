@@ -1,4 +1,4 @@
-"""runs.lifetime on real processes: children die with their parent, and one beat lock per data dir.
+"""runs.core.lifetime on real processes: children die with their parent, and one beat lock per data dir.
 
 A "parent" here is a small Python process the test SIGKILLs, so none of its cleanup code runs:
 only the kernel's parent-death signal can end the child.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from runs.lifetime import beat_lock_holder
+from runs.core.lifetime import beat_lock_holder
 from tests.proctree import alive, wait_gone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Spawns a child through the preexec_fn, as `up` and the runner do.
 SPAWNS = """
 import subprocess, sys, time
-from runs.lifetime import die_with_parent_preexec
+from runs.core.lifetime import die_with_parent_preexec
 sleeper = [sys.executable, "-c", "import time; time.sleep(300)"]
 child = subprocess.Popen(sleeper, preexec_fn=die_with_parent_preexec())
 print(child.pid, flush=True)
@@ -32,7 +32,7 @@ time.sleep(300)
 # Forks a child that asks for the signal itself, as gunicorn's workers do in post_fork.
 FORKS = """
 import os, time
-from runs.lifetime import die_with_parent
+from runs.core.lifetime import die_with_parent
 parent = os.getpid()
 pid = os.fork()
 if pid == 0:
@@ -46,7 +46,7 @@ time.sleep(300)
 HOLDS = """
 import sys, time
 from pathlib import Path
-from runs.lifetime import BeatLockHeld, beat_lock_hold
+from runs.core.lifetime import BeatLockHeld, beat_lock_hold
 try:
     beat_lock_hold(Path(sys.argv[1]))
 except BeatLockHeld as exc:

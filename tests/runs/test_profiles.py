@@ -1,11 +1,11 @@
-"""runs.profiles: stages and planned users per kind, validation messages, the Locust shape."""
+"""runs.core.profiles: stages and planned users per kind, validation messages, the Locust shape."""
 
 from __future__ import annotations
 
 import pytest
 
-from runs import profiles
-from runs.profiles import Stage, build_plan, shape_tick, users_at, validate_profile
+from runs.core import profiles
+from runs.core.profiles import Stage, build_plan, shape_tick, users_at, validate_profile
 
 
 def _plan(kind: str, params: dict) -> profiles.Plan:
@@ -135,7 +135,8 @@ def test_custom_stages_follow_the_list() -> None:
             "warp",
             {},
             "kind",
-            "Unknown profile kind 'warp'; choose one of constant, ramp, staircase, spike, stages, arrival_constant, arrival_ramp.",
+            "Unknown profile kind 'warp'; "
+            "choose one of constant, ramp, staircase, spike, stages, arrival_constant, arrival_ramp.",
         ),
     ],
 )

@@ -1,4 +1,4 @@
-"""runs.profiles, open model: arrival-rate kinds, their rate, its integral and the start schedule."""
+"""runs.core.profiles, open model: arrival-rate kinds, their rate, its integral and the start schedule."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from runs import profiles
-from runs.profiles import (
+from runs.core import profiles
+from runs.core.profiles import (
     RateStage,
     build_plan,
     is_open_model,

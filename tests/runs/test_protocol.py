@@ -1,4 +1,4 @@
-"""runs.engine.protocol: each message kind parses; malformed lines are refused with a reason."""
+"""runs.core.engine.protocol: each message kind parses; malformed lines are refused with a reason."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from runs.engine import protocol
-from runs.engine.protocol import (
+from runs.core.engine import protocol
+from runs.core.engine.protocol import (
     DoneMessage,
     EndpointSecond,
     ErrorCount,
@@ -17,7 +17,7 @@ from runs.engine.protocol import (
     SecondMessage,
     parse_line,
 )
-from runs.histogram import Histogram
+from runs.core.histogram import Histogram
 
 
 def _hist(*values_ms: float) -> dict:

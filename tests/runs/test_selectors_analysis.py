@@ -1,10 +1,10 @@
-"""The comparison's pure helpers in runs.selectors_analysis (no database)."""
+"""The comparison's pure helpers in runs.selectors.analysis (no database)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from runs.selectors_analysis import level_medians, paired_series, verdicts
+from runs.selectors.analysis import level_medians, paired_series, verdicts
 
 
 def _blocks(rng: np.random.Generator, levels: list[int], per_level: int, scale: float = 1.0):
@@ -51,10 +51,9 @@ def test_paired_series_with_cached_reference_medians_is_unchanged():
             np.testing.assert_array_equal(got[1], want[1])
 
 
-def test_verdicts_share_the_reference_medians_across_candidates():
+def test_verdicts_share_the_reference_medians_across_candidates() -> None:
     rng = np.random.default_rng(6)
-    ref = (np.repeat(np.arange(20, 140, 20), 24), {"overall": None})
-    users = ref[0]
+    users = np.repeat(np.arange(20, 140, 20), 24)
     series = {n: rng.lognormal(np.log(50 + users), 0.1) for n in ("overall", "a", "b")}
     ref = (users, series)
     cache: dict = {}

@@ -1,4 +1,4 @@
-"""runs.supervisor: the restart policy (pure) and the supervisor on real, tiny processes.
+"""runs.core.supervisor: the restart policy (pure) and the supervisor on real, tiny processes.
 
 `manage.py up` under real SIGKILLs is tests/test_up_supervision.py; these pin the rules it
 relies on: the backoff sequence, giving up on a program that never stays up, killing what is
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from runs.supervisor import Backoff, Program, RestartPolicy, Supervisor, describe_exit
+from runs.core.supervisor import Backoff, Program, RestartPolicy, Supervisor, describe_exit
 from tests.proctree import alive, wait_for, wait_gone
 
 

@@ -1,10 +1,10 @@
-"""runs.thresholds: the line syntax, the stored JSON, whole-run verdicts and the abort watch (no DB)."""
+"""runs.core.thresholds: the line syntax, the stored JSON, whole-run verdicts and the abort watch (no DB)."""
 
 from __future__ import annotations
 
 import pytest
 
-from runs.thresholds import (
+from runs.core.thresholds import (
     FAILED,
     NOT_EVALUABLE,
     PASSED,
@@ -97,7 +97,8 @@ def test_the_stored_json_round_trips_and_bad_json_is_refused() -> None:
 
 def test_verdicts_compare_the_whole_run_values_with_each_limit() -> None:
     items = parse_thresholds(
-        "p95 < 500\np99 < 100\nerror_rate < 1%\nrps >= 10\nGET /a: p90 <= 40\nGET /b: p95 < 5\nGET /zzz: p95 < 5"
+        "p95 < 500\np99 < 100\nerror_rate < 1%\nrps >= 10\n"
+        "GET /a: p90 <= 40\nGET /b: p95 < 5\nGET /zzz: p95 < 5"
     )
     overall = Observed(requests=1000, failures=20, seconds=50, percentiles={"p95": 120.0, "p99": 480.0})
     endpoints = {

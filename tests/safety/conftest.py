@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from runs.safety import addresses
+from runs.core.safety import addresses
 
 
 @pytest.fixture

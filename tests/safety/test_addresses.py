@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runs.safety import Refused
-from runs.safety.addresses import endpoint_of, forbidden_reason, resolve
-from runs.safety.allowlist import AllowRule
+from runs.core.safety import Refused
+from runs.core.safety.addresses import endpoint_of, forbidden_reason, resolve
+from runs.core.safety.allowlist import AllowRule
 
 # Every spelling the issue lists, plus a few more; all of them reach something that is not
 # the public internet, and the system resolver agrees (they are resolved, not parsed by us).

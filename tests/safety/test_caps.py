@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from runs.models import Run, RunSecond
-from runs.safety import caps
+from runs.services import caps
 from runs.services.runs import RunError, run_create
 
 from ..engine.helpers import wait_for

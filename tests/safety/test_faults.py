@@ -65,7 +65,7 @@ def engine_children(pid: int) -> list[psutil.Process]:
     return [
         p
         for p in psutil.Process(pid).children(recursive=True)
-        if "runs.engine.child" in " ".join(p.cmdline())
+        if "runs.core.engine.child" in " ".join(p.cmdline())
     ]
 
 
@@ -73,7 +73,7 @@ def engine_children(pid: int) -> list[psutil.Process]:
 def demo_target_process() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """A demo target in a process of its own, so killing it drops every open connection too."""
     code = (
-        "import time; from runs.demo_target import start_demo_target; "
+        "import time; from runs.core.demo_target import start_demo_target; "
         "t = start_demo_target(); print(t.url, flush=True); time.sleep(120)"
     )
     proc = subprocess.Popen(
@@ -282,6 +282,7 @@ def test_a_redis_restart_mid_run_leaves_nothing_stuck_and_queued_runs_start_when
             target_server, "/delay", query={"ms": "50"}, params={"users": 1, "duration": 2}, name="Later"
         )
         with celery_broker(redis.url):
+            before = target_count(target_server, "/delay")
             running = run_create(plan=running_plan)
             wait_stored(running, 2)
             redis.shutdown()
@@ -295,6 +296,12 @@ def test_a_redis_restart_mid_run_leaves_nothing_stuck_and_queued_runs_start_when
             running = wait_ended(running, timeout=15)
             assert running.status == Run.Status.FINISHED, running.error_message
             assert stored_ts(running) == list(range(running.last_t + 1))
+            # Exactly what the target served, nothing lost or counted twice (the later run
+            # cannot have started: its message died with Redis).
+            assert Run.objects.get(pk=later.pk).status == Run.Status.QUEUED
+            served = target_count(target_server, "/delay")
+            assert running.total_requests == served - before
+            before = served
 
             # Its message died with Redis (no persistence); the reaper's sweep sends it again and
             # the worker, reconnected, runs it.
@@ -302,7 +309,7 @@ def test_a_redis_restart_mid_run_leaves_nothing_stuck_and_queued_runs_start_when
             assert later.pk in requeued and gave_up == []
             later = wait_ended(later, timeout=20)
         assert later.status == Run.Status.FINISHED, later.error_message
-        assert later.total_requests > 0
+        assert later.total_requests == target_count(target_server, "/delay") - before > 0
     finally:
         if worker is not None:
             worker.stop(timeout=10)

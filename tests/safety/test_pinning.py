@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from runs.engine import pinning
-from runs.engine.protocol import DoneMessage
+from runs.core.engine import pinning
+from runs.core.engine.protocol import DoneMessage
 from runs.engine.runner import run_execute
 from runs.models import Run
 from runs.services.runs import run_claim, run_create
@@ -34,6 +34,7 @@ def test_the_child_sends_the_load_to_the_pinned_address_keeping_the_host_name(
     target_server: str, user_class: str
 ) -> None:
     port = urlsplit(target_server).port
+    assert port is not None
     before = target_count(target_server, "/delay")
     child = Child(_pinned(f"http://rebound.invalid:{port}", "rebound.invalid", port, user_class))
     messages = child.read_all()
@@ -47,6 +48,7 @@ def test_the_child_sends_the_load_to_the_pinned_address_keeping_the_host_name(
 @pytest.mark.parametrize("user_class", ["fast", "http"])
 def test_any_other_host_fails_to_resolve_in_the_child(target_server: str, user_class: str) -> None:
     port = urlsplit(target_server).port
+    assert port is not None
     before = target_count(target_server, "/delay")
     # The snapshot's URL names 127.0.0.1 but the checked (pinned) host was another one.
     child = Child(_pinned(target_server, "checked.invalid", port, user_class))
@@ -79,6 +81,7 @@ def test_a_run_end_to_end_uses_the_address_the_worker_checked(
 ) -> None:
     """The parent resolves (here: a stand-in DNS), checks and pins; the child never looks the name up."""
     port = urlsplit(target_server).port
+    assert port is not None
     fake_dns["only-the-parent-knows.invalid"] = ["127.0.0.1"]
     plan = make_plan(
         f"http://only-the-parent-knows.invalid:{port}",

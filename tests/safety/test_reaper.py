@@ -17,10 +17,10 @@ from runs.services.runs import plan_snapshot
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    from runs import tasks
+    from runs.services import dispatch
 
     ids: list[int] = []
-    monkeypatch.setattr(tasks.execute_run, "delay", lambda run_id: ids.append(run_id))
+    monkeypatch.setattr(dispatch, "execute_run_send", lambda run_id: ids.append(run_id))
     return ids
 
 

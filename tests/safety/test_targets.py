@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from runs.core.safety import Refused
+from runs.core.safety.verification import proof_path
 from runs.models import AllowedNetwork, Run, Target, TargetVerification
-from runs.safety import Refused
-from runs.safety.verification import proof_path
 from runs.services.runs import RunError, run_claim, run_create
 from runs.services.safety import (
     target_address_check,

@@ -8,13 +8,15 @@ exists anywhere in the DOM (Plotly renders ``<a href>`` from text; a click would
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import Dialog
 
-from runs.histogram import Histogram
+from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond, ScenarioStep, TestPlan
 from runs.services import catalog
 from runs.services.runs import plan_snapshot
@@ -51,7 +53,7 @@ def seed(alice: Any) -> tuple[TestPlan, list[Run]]:
         data={"name": hostile(0, "T"), "base_url": "http://127.0.0.1:9"},
         user=alice,
     )
-    steps = [
+    steps: list[Mapping[str, Any]] = [
         {"name": hostile(i, "step"), "method": "GET", "path": f"/p{i}", "expected_statuses": "200-299"}
         for i in range(len(PAYLOADS))
     ]
@@ -201,7 +203,12 @@ def test_hostile_names_never_run_as_script_on_any_page(
     page = browser_page
     base = live_server.url
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(d: Dialog) -> None:
+        dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
 
     # The detector works: the same payload, unescaped, is caught.
     page.set_content(f"<div>{PAYLOADS[0]}</div><p>{PAYLOADS[5]}</p>")

@@ -1,8 +1,8 @@
 """``manage.py ci_run <plan id or name>``: run a plan and exit 0 (passed), 1 (thresholds
-failed) or 2 (error), optionally writing a JUnit report. See ``runs.ci.driver``.
+failed) or 2 (error), optionally writing a JUnit report. See ``runs.core.ci.driver``.
 
 With ``--server`` the plan runs on another ScaleTest through its REST API
-(``runs.ci.remote``), authenticated by ``--token`` or ``SCALETEST_API_TOKEN``."""
+(``runs.core.ci.remote``), authenticated by ``--token`` or ``SCALETEST_API_TOKEN``."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
 from runs import access
-from runs.ci.driver import EXIT_ERROR, ci_drive, junit_xml
-from runs.ci.local import LocalRunSource
-from runs.ci.remote import TOKEN_ENV, add_annotation_arguments, ci_run_remote
+from runs.core.ci.driver import EXIT_ERROR, ci_drive, junit_xml
+from runs.core.ci.remote import TOKEN_ENV, add_annotation_arguments, ci_run_remote
 from runs.models import TestPlan
+from runs.services.ci import LocalRunSource
 
 # Beyond the plan's duration and the stop grace: time a run may wait in the queue for a worker.
 QUEUE_ALLOWANCE_SECONDS = 120

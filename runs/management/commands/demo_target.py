@@ -1,4 +1,4 @@
-"""``manage.py demo_target``: serve the demo target (runs/demo_target.py) in the foreground."""
+"""``manage.py demo_target``: serve the demo target (runs/core/demo_target.py) in the foreground."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from runs.demo_target import LOOPBACK, DemoServer
+from runs.core.demo_target import LOOPBACK, DemoServer
 
 
 class Command(BaseCommand):
@@ -31,10 +31,11 @@ class Command(BaseCommand):
             )
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
-        host, port = server.server_address[:2]
+        host, port = str(server.server_address[0]), server.server_address[1]
         capacity = options["slots"] / (options["slot_ms"] / 1000.0) if options["slot_ms"] else float("inf")
         self.stdout.write(
-            f"Demo target on http://{host}:{port}/ — /slots plateaus at {capacity:.0f} req/s. Ctrl-C stops it."
+            f"Demo target on http://{host}:{port}/ — /slots plateaus at {capacity:.0f} req/s. "
+            "Ctrl-C stops it."
         )
         try:
             server.serve_forever()

@@ -17,7 +17,10 @@ class Command(BaseCommand):
             "--stale-after",
             type=float,
             default=None,
-            help="Seconds without a heartbeat before a run counts as lost (default SCALETEST_REAP_AFTER_SECONDS).",
+            help=(
+                "Seconds without a heartbeat before a run counts as lost "
+                "(default SCALETEST_REAP_AFTER_SECONDS)."
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -1,4 +1,11 @@
-"""`python3 manage.py test [--db sqlite|postgres|both] [pytest args]` — the whole suite, on both databases.
+"""`python3 manage.py test [--db sqlite|postgres|both] [--no-lint|--lint-only] [pytest args]`.
+
+The linters, then the whole suite on both databases. First it runs ``ruff check .``,
+``ruff format --check .``, ``mypy`` (django-stubs plugin) and, when ``.importlinter`` exists,
+``lint-imports`` (runs/management/linters.py; requirements-dev.txt pins them). Each prints its
+findings; all four run, and if any found something the command stops there, non-zero, before
+the test passes (the findings are then the last thing in the CI log). ``--no-lint`` skips them
+while developing; ``--lint-only`` runs just them.
 
 Replaces Django's test runner with pytest (pytest-django). Before running it makes sure the
 services the tests talk to are up (PostgreSQL and Redis on 127.0.0.1, started when installed
@@ -31,10 +38,13 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from runs.management.linters import run_linters
 from runs.management.services_check import ensure_chromium, ensure_nginx, ensure_postgres, ensure_redis
 
 DATABASES = ("postgres", "sqlite")
@@ -65,11 +75,22 @@ def split_db_option(args: list[str]) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(chosen or DATABASES)), rest
 
 
+def split_lint_option(args: list[str]) -> tuple[bool, bool, list[str]]:
+    """(run the linters, run the tests, the other args) from ``--no-lint`` / ``--lint-only``."""
+    no_lint = "--no-lint" in args
+    lint_only = "--lint-only" in args
+    if no_lint and lint_only:
+        raise CommandError("--no-lint and --lint-only exclude each other.")
+    rest = [arg for arg in args if arg not in ("--no-lint", "--lint-only")]
+    return not no_lint, not lint_only, rest
+
+
 class Command(BaseCommand):
     help = (
         "Run the whole test suite (pytest) on PostgreSQL and SQLite after starting PostgreSQL/Redis "
-        "and installing Chromium and nginx. --db sqlite|postgres|both (default both); "
-        "other arguments go to pytest."
+        "and installing Chromium and nginx, after the linters (ruff, ruff format, mypy, lint-imports). "
+        "--db sqlite|postgres|both (default both); --no-lint skips the linters, --lint-only runs "
+        "only them; other arguments go to pytest."
     )
 
     def run_from_argv(self, argv: list[str]) -> None:
@@ -77,7 +98,12 @@ class Command(BaseCommand):
         self.execute(*argv[2:])
 
     def execute(self, *args: Any, **options: Any) -> None:
-        databases, pytest_args = split_db_option([str(a) for a in args])
+        lint, tests, rest = split_lint_option([str(a) for a in args])
+        databases, pytest_args = split_db_option(rest)
+        if lint:
+            self.lint()
+        if not tests:
+            return
         steps = [
             ("PostgreSQL on 127.0.0.1:5432", ensure_postgres),
             ("Redis on 127.0.0.1:6379", ensure_redis),
@@ -107,3 +133,18 @@ class Command(BaseCommand):
             verdict = "passed" if code == 0 else f"FAILED (pytest exit {code})"
             print(f"[scaletest test] {db}: {verdict} in {seconds / 60:.1f} min", flush=True)
         sys.exit(next((code for _, code, _ in results if code != 0), 0))
+
+    def lint(self) -> None:
+        """Run every linter; exit non-zero, before any test pass, when one found something."""
+        results = run_linters(Path(settings.BASE_DIR))
+        for result in results:
+            verdict = "passed" if result.code == 0 else f"FAILED (exit {result.code})"
+            print(f"[scaletest test] lint: {result.name}: {verdict} in {result.seconds:.1f} s", flush=True)
+        failed = [result.name for result in results if result.code != 0]
+        if failed:
+            print(
+                f"[scaletest test] lint: findings from {', '.join(failed)} (above); the test passes did "
+                "not run. Fix them (`--no-lint` skips the linters while developing).",
+                flush=True,
+            )
+            sys.exit(1)

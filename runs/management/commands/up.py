@@ -4,7 +4,7 @@ Migrates the database, creates an administrator (password generated once and pri
 demo target/scenario/profile/plan, then starts and supervises four programs: the demo target (a
 server with a known bottleneck), a Celery worker, Celery beat (the reaper and scheduled plans)
 and the web server (gunicorn). A program that exits is restarted with a backoff, and nothing any
-of them starts outlives it (``runs.supervisor``, ``runs.lifetime``). Ctrl-C stops everything.
+of them starts outlives it (``runs.core.supervisor``, ``runs.core.lifetime``). Ctrl-C stops everything.
 With the defaults everything is embedded: SQLite in ./var and a filesystem broker, no Redis or
 PostgreSQL needed.
 """
@@ -22,8 +22,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from runs.core.supervisor import Program, Supervisor
 from runs.services.demo import demo_seed, demo_team
-from runs.supervisor import Program, Supervisor
 from scaletest_site.staticfiles import static_collect
 
 
@@ -119,7 +119,8 @@ class Command(BaseCommand):
                 f"  Open      http://{host}:{opts['port']}/\n"
                 f"  Log in    {username} / {password}\n"
                 + (
-                    f"  Demo      plan 'Demo: find the plateau' against {demo_url} (8 slots × 50 ms → plateau at 160 req/s)\n"
+                    f"  Demo      plan 'Demo: find the plateau' against {demo_url} "
+                    "(8 slots × 50 ms → plateau at 160 req/s)\n"
                     if not opts["no_demo"]
                     else ""
                 )

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from runs.analysis.steps import IntervalPoint
-from runs.histogram import Histogram
+from runs.core.analysis.steps import IntervalPoint
+from runs.core.histogram import Histogram
 
 
 def ar1(rng: np.random.Generator, n: int, *, phi: float, mean: float, cv: float) -> np.ndarray:

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from runs.analysis.bottleneck import rank_bottlenecks
-from runs.analysis.steps import aggregate_steps
+from runs.core.analysis.bottleneck import rank_bottlenecks
+from runs.core.analysis.steps import aggregate_steps
 from tests.runs.analysis.synthetic import closed_model_run
 
 LOADS = [10, 20, 40, 80, 160]

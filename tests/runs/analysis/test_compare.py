@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from runs.analysis.compare import (
+from runs.core.analysis.compare import (
     _summary,
     _verdict,
     auto_block_seconds,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runs.analysis.downsample import downsample_minmax
+from runs.core.analysis.downsample import downsample_minmax
 
 
 def _series(n: int = 3600, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from runs.analysis.knee import find_knee, find_knee_from_steps
-from runs.analysis.steps import aggregate_steps
+from runs.core.analysis.knee import find_knee, find_knee_from_steps
+from runs.core.analysis.steps import aggregate_steps
 from tests.runs.analysis.synthetic import closed_model_run, steady_latency
 
 # Four workers at 50 ms with 1 s think time saturate at 80 req/s, from N* = 4·1.05/0.05 = 84.

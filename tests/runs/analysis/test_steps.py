@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runs.analysis.steps import (
+from runs.core.analysis.steps import (
     IntervalPoint,
     aggregate_step,
     aggregate_steps,
@@ -12,7 +12,7 @@ from runs.analysis.steps import (
     detect_steps,
     percentile_from_counts,
 )
-from runs.histogram import Histogram, bucket_value_us
+from runs.core.histogram import Histogram, bucket_value_us
 from tests.runs.analysis.synthetic import ar1, closed_model_run
 
 

@@ -1,4 +1,4 @@
-"""The stored analysis format (runs.analysis.stored) and verdicts on stored block means."""
+"""The stored analysis format (runs.core.analysis.stored) and verdicts on stored block means."""
 
 from __future__ import annotations
 
@@ -7,19 +7,19 @@ import math
 import numpy as np
 import pytest
 
-from runs.analysis import compare_samples
-from runs.analysis.bottleneck import rank_bottlenecks
-from runs.analysis.knee import find_knee_from_steps
-from runs.analysis.steps import IntervalPoint, aggregate_steps
-from runs.analysis.stored import (
+from runs.core.analysis import compare_samples
+from runs.core.analysis.bottleneck import rank_bottlenecks
+from runs.core.analysis.knee import find_knee_from_steps
+from runs.core.analysis.steps import IntervalPoint, aggregate_steps
+from runs.core.analysis.stored import (
     CapacityAnalysis,
     block_series,
     block_users,
     capacity_from_data,
     capacity_to_data,
 )
-from runs.analysis.validity import check_validity
-from runs.histogram import Histogram
+from runs.core.analysis.validity import check_validity
+from runs.core.histogram import Histogram
 
 
 def _points() -> list[IntervalPoint]:
@@ -75,7 +75,7 @@ def test_a_capacity_analysis_round_trips_through_json_including_non_finite_float
 
 
 def test_block_series_stays_inside_each_window_and_drops_the_leading_remainder() -> None:
-    values = {t: float(t) for t in range(100)}
+    values: dict[int, float | None] = {t: float(t) for t in range(100)}
     values[97] = None  # a second without requests
     windows = [(2, 3, 14), (4, 20, 39), (6, 95, 99)]  # 12 s, 20 s, 5 s
     blocks = block_series(windows, values, seconds=5)
@@ -103,8 +103,8 @@ def test_a_verdict_on_5_s_block_means_equals_the_verdict_on_seconds() -> None:
 def test_stored_verdicts_round_trip_through_json() -> None:
     import json
 
-    from runs.analysis.compare import compare_endpoints
-    from runs.analysis.stored import verdicts_from_data, verdicts_to_data
+    from runs.core.analysis.compare import compare_endpoints
+    from runs.core.analysis.stored import verdicts_from_data, verdicts_to_data
 
     rng = np.random.default_rng(12)
     base = {

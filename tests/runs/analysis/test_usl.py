@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from runs.analysis.usl import fit_usl, usl_curve, usl_throughput
+from runs.core.analysis.usl import fit_usl, usl_curve, usl_throughput
 
 # SPEC SDM91 benchmark, Sun SPARCcenter 2000 (16 CPUs), October 1994: simulated users and
 # script executions per hour. Dataset ``specsdm91`` of the R package ``usl`` (Stefan Möding,

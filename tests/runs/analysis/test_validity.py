@@ -5,8 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from runs.analysis.steps import StepAggregate, aggregate_steps
-from runs.analysis.validity import check_validity
+from runs.core.analysis.steps import StepAggregate, aggregate_steps
+from runs.core.analysis.validity import check_validity
 from tests.runs.analysis.synthetic import closed_model_run
 
 

@@ -1,0 +1,356 @@
+"""Plotly figure dicts for capacity curves and run comparisons.
+
+Pure module: no ORM, no I/O. Inputs are ``runs.core.analysis`` results and plain rows; every
+user-supplied string (plan names, endpoint names) goes through ``runs.figures.common.esc`` because
+plotly.js renders a pseudo-HTML subset in trace names, titles and hover text. Long per-second
+series are cut to ``MAX_POINTS`` per trace with ``downsample_minmax``, which keeps each bucket's
+minimum and maximum so spikes survive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from runs.core.analysis import KneeResult, StepAggregate, UslFit, downsample_minmax, usl_curve
+from runs.figures.common import COLORS, Figure, base_layout, esc, num, nums_array, subject_title
+
+MAX_POINTS = 1500
+
+# Enough distinct colours for twenty runs or endpoints (Tableau 20, reordered for contrast).
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#c7c7c7",
+    "#dbdb8d",
+    "#9edae5",
+)
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _nums(values: Sequence[Any]) -> list[Any]:
+    return [num(v) for v in values]
+
+
+def _ci_bars(values: Sequence[float], cis: Sequence[tuple[float, float] | None]) -> dict[str, Any]:
+    """Asymmetric error bars from (low, high) intervals; missing intervals draw no bar."""
+    plus = [num(ci[1] - v) if ci else None for v, ci in zip(values, cis, strict=True)]
+    minus = [num(v - ci[0]) if ci else None for v, ci in zip(values, cis, strict=True)]
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": plus,
+        "arrayminus": minus,
+        "thickness": 1.2,
+        "width": 4,
+    }
+
+
+def _scatter(name: str, xs: Sequence[Any], ys: Sequence[Any], color_: str, **extra: Any) -> dict[str, Any]:
+    trace: dict[str, Any] = {
+        "type": "scatter",
+        "mode": "lines+markers",
+        "name": esc(name),
+        "x": _nums(xs),
+        "y": _nums(ys),
+        "line": {"color": color_, "width": 2},
+        "marker": {"color": color_, "size": 7},
+    }
+    trace.update(extra)
+    return trace
+
+
+# -- one run ------------------------------------------------------------------------------------
+def throughput_vs_users_figure(
+    steps: Sequence[StepAggregate],
+    *,
+    usl: UslFit | None = None,
+    knee: KneeResult | None = None,
+    subject: str | None = None,
+) -> Figure:
+    """Achieved req/s per step (with its CI) and the fitted USL curve over it."""
+    users = [s.users for s in steps]
+    rps = [s.throughput_rps for s in steps]
+    data = [
+        _scatter(
+            "measured req/s",
+            users,
+            rps,
+            COLORS["rps"],
+            mode="markers",
+            error_y=_ci_bars(rps, [s.throughput_ci for s in steps]),
+            hovertemplate="%{x} users: %{y:.1f} req/s<extra></extra>",
+        )
+    ]
+    if usl is not None and users:
+        reach = max(users) * 1.25
+        if usl.peak_users:
+            reach = max(reach, min(usl.peak_users * 1.2, max(users) * 3))
+        xs, ys = usl_curve(usl, max_users=reach, points=120)
+        data.append(
+            _scatter(
+                f"USL fit (R² {usl.r_squared:.3f})",
+                xs.tolist(),
+                ys.tolist(),
+                "#6b7280",
+                mode="lines",
+                line={"color": "#6b7280", "width": 1.5, "dash": "dash"},
+                hovertemplate="%{x:.0f} users: %{y:.1f} req/s (USL)<extra></extra>",
+            )
+        )
+        if usl.peak_users and usl.peak_throughput:
+            data.append(
+                _scatter(
+                    "USL peak N*",
+                    [usl.peak_users],
+                    [usl.peak_throughput],
+                    "#6b7280",
+                    mode="markers",
+                    marker={"color": "#6b7280", "size": 10, "symbol": "diamond-open"},
+                    hovertemplate="N* %{x:.0f} users: %{y:.1f} req/s<extra></extra>",
+                )
+            )
+    if knee is not None and knee.status == "knee" and knee.knee_users is not None:
+        at = [s.throughput_rps for s in steps if s.users == knee.knee_users]
+        if at:
+            data.append(
+                _scatter(
+                    "knee",
+                    [knee.knee_users],
+                    [float(np.mean(at))],
+                    COLORS["p99"],
+                    mode="markers",
+                    marker={
+                        "color": COLORS["p99"],
+                        "size": 14,
+                        "symbol": "circle-open",
+                        "line": {"width": 2},
+                    },
+                    hovertemplate="knee: %{x} users, %{y:.1f} req/s<extra></extra>",
+                )
+            )
+    return {
+        "data": data,
+        "layout": base_layout(
+            subject_title("Throughput vs users", subject), "requests/s", x_title="users", hovermode="closest"
+        ),
+    }
+
+
+def latency_vs_users_figure(steps: Sequence[StepAggregate], *, subject: str | None = None) -> Figure:
+    users = [s.users for s in steps]
+    data = []
+    for key in ("p50", "p95", "p99"):
+        ys = [getattr(s, f"{key}_ms") for s in steps]
+        extra: dict[str, Any] = {"hovertemplate": f"%{{x}} users: {key} %{{y:.1f}} ms<extra></extra>"}
+        if key == "p95":
+            extra["error_y"] = _ci_bars(ys, [s.p95_ci_ms for s in steps])
+        data.append(_scatter(key, users, ys, COLORS[key], **extra))
+    return {
+        "data": data,
+        "layout": base_layout(
+            subject_title("Latency vs users", subject), "ms", x_title="users", hovermode="closest"
+        ),
+    }
+
+
+def capacity_curve_figure(steps: Sequence[StepAggregate], *, subject: str | None = None) -> Figure:
+    """Latency against achieved throughput: the capacity curve."""
+    rps = [s.throughput_rps for s in steps]
+    users = [s.users for s in steps]
+    data = [
+        _scatter(
+            key,
+            rps,
+            [getattr(s, f"{key}_ms") for s in steps],
+            COLORS[key],
+            customdata=users,
+            hovertemplate=f"%{{x:.1f}} req/s (%{{customdata}} users): {key} %{{y:.1f}} ms<extra></extra>",
+        )
+        for key in ("p50", "p95", "p99")
+    ]
+    return {
+        "data": data,
+        "layout": base_layout(
+            subject_title("Capacity curve: latency vs achieved throughput", subject),
+            "ms",
+            x_title="achieved requests/s",
+            hovermode="closest",
+        ),
+    }
+
+
+def endpoint_capacity_figures(endpoint_steps: Mapping[str, Sequence[StepAggregate]]) -> dict[str, Figure]:
+    """The three capacity charts with one trace per endpoint (p95 for latency)."""
+    names = list(endpoint_steps)
+    thr, lat, curve = [], [], []
+    for i, name in enumerate(names):
+        steps = endpoint_steps[name]
+        users = [s.users for s in steps]
+        rps = [s.throughput_rps for s in steps]
+        p95 = [s.p95_ms for s in steps]
+        c = color(i)
+        thr.append(_scatter(name, users, rps, c, hovertemplate="%{x} users: %{y:.1f} req/s"))
+        lat.append(_scatter(name, users, p95, c, hovertemplate="%{x} users: p95 %{y:.1f} ms"))
+        curve.append(
+            _scatter(
+                name,
+                rps,
+                p95,
+                c,
+                customdata=users,
+                hovertemplate="%{x:.1f} req/s (%{customdata} users): p95 %{y:.1f} ms",
+            )
+        )
+    height = 320 + 18 * max(0, len(names) - 4)
+    legend = {"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"}
+    return {
+        "throughput": {
+            "data": thr,
+            "layout": base_layout(
+                "Throughput vs users, per endpoint",
+                "requests/s",
+                x_title="users",
+                hovermode="closest",
+                height=height,
+                legend=legend,
+                margin={"l": 56, "r": 16, "t": 40, "b": 120},
+            ),
+        },
+        "latency": {
+            "data": lat,
+            "layout": base_layout(
+                "p95 vs users, per endpoint",
+                "ms",
+                x_title="users",
+                hovermode="closest",
+                height=height,
+                legend=legend,
+                margin={"l": 56, "r": 16, "t": 40, "b": 120},
+            ),
+        },
+        "curve": {
+            "data": curve,
+            "layout": base_layout(
+                "Capacity curve per endpoint: p95 vs achieved throughput",
+                "ms",
+                x_title="achieved requests/s",
+                hovermode="closest",
+                height=height,
+                legend=legend,
+                margin={"l": 56, "r": 16, "t": 40, "b": 120},
+            ),
+        },
+    }
+
+
+def capacity_figures(
+    steps: Sequence[StepAggregate],
+    *,
+    usl: UslFit | None = None,
+    knee: KneeResult | None = None,
+    endpoint_steps: Mapping[str, Sequence[StepAggregate]] | None = None,
+) -> dict[str, Figure]:
+    """All capacity charts of a run page, keyed by the element id suffix."""
+    figs = {
+        "cap-throughput": throughput_vs_users_figure(steps, usl=usl, knee=knee),
+        "cap-latency": latency_vs_users_figure(steps),
+        "cap-curve": capacity_curve_figure(steps),
+    }
+    if endpoint_steps and len(endpoint_steps) >= 1:
+        per = endpoint_capacity_figures(endpoint_steps)
+        figs.update({f"cap-ep-{key}": fig for key, fig in per.items()})
+    return figs
+
+
+# -- several runs -------------------------------------------------------------------------------
+def _downsampled(xs: Sequence[Any], ys: Sequence[Any], max_points: int) -> tuple[list[Any], list[Any]]:
+    y = np.asarray(ys, dtype=float)  # None becomes NaN
+    x, y = downsample_minmax(np.asarray(xs, dtype=float), y, max_points)
+    if np.isfinite(x).all() and (x == np.trunc(x)).all() and (np.abs(x) < 2.0**53).all():
+        xs_out: list[Any] = x.astype(np.int64).tolist()  # whole seconds, as ints
+    else:
+        xs_out = [int(v) if v.is_integer() else v for v in x.tolist()]
+    return xs_out, nums_array(y)
+
+
+COMPARE_SERIES = {
+    "rps": ("Requests per second", "requests/s"),
+    "p95": ("p95 response time", "ms"),
+    "error_pct": ("Error rate", "% of requests"),
+}
+
+
+def compare_timeseries_figures(
+    labels: Sequence[str],
+    series: Sequence[Mapping[str, Sequence[Any]]],
+    *,
+    max_points: int = MAX_POINTS,
+) -> dict[str, Figure]:
+    """Overlays of requests/s, p95 and error rate, one trace per run, aligned at the start.
+
+    Seconds without data (no requests: no p95, no error rate) are left out, not drawn as zero.
+    """
+    figs: dict[str, Figure] = {}
+    for key, (title, unit) in COMPARE_SERIES.items():
+        data = []
+        for i, (label, s) in enumerate(zip(labels, series, strict=True)):
+            xs, ys = _downsampled(s["t"], s[key], max_points) if s["t"] else ([], [])
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": esc(label),
+                    "x": xs,
+                    "y": ys,
+                    "line": {"color": color(i), "width": 1.5},
+                }
+            )
+        figs[key] = {"data": data, "layout": base_layout(title, unit, hovermode="closest", height=320)}
+    return figs
+
+
+def compare_capacity_figure(labels: Sequence[str], capacity: Sequence[Sequence[Mapping[str, Any]]]) -> Figure:
+    """Capacity curves (p95 vs achieved req/s, one point per load step) of all runs."""
+    data = []
+    for i, (label, steps) in enumerate(zip(labels, capacity, strict=True)):
+        data.append(
+            _scatter(
+                label,
+                [s["rps"] for s in steps],
+                [s["p95_ms"] for s in steps],
+                color(i),
+                customdata=[s["users"] for s in steps],
+                hovertemplate="%{x:.1f} req/s (%{customdata} users): p95 %{y:.1f} ms",
+            )
+        )
+    return {
+        "data": data,
+        "layout": base_layout(
+            "Capacity curves: p95 vs achieved throughput (one point per load step)",
+            "ms",
+            x_title="achieved requests/s",
+            hovermode="closest",
+            height=360,
+        ),
+    }
