@@ -11,6 +11,7 @@ from runs.cron import CronError
 from runs.forms import PlanScheduleForm, RunAnnotationForm, TestPlanForm
 from runs.models import TestPlan
 from runs.services import catalog
+from runs.services.generators import generators_capacity
 from runs.services.runs import RunError, run_create
 from runs.services.schedules import plan_set_schedule, schedule_next_times
 
@@ -51,6 +52,8 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "fig": fig,
         "compare_max": selectors_analysis.MAX_COMPARE_RUNS,
         "thresholds": selectors.plan_threshold_labels(plan=plan),
+        # Asked only for a distributed plan: the answer takes up to a second when not cached.
+        "generator_capacity": generators_capacity() if plan.generators > 1 else None,
     }
     return render(request, "runs/plan_detail.html", context)
 
@@ -67,7 +70,8 @@ def plan_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Created test plan “{plan}”.")
             return redirect(plan)
-    return render(request, "runs/plan_form.html", {"form": form, "plan": None})
+    context = {"form": form, "plan": None, "generator_capacity": generators_capacity()}
+    return render(request, "runs/plan_form.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -83,7 +87,8 @@ def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Saved test plan “{plan}”.")
             return redirect(plan)
-    return render(request, "runs/plan_form.html", {"form": form, "plan": plan})
+    context = {"form": form, "plan": plan, "generator_capacity": generators_capacity()}
+    return render(request, "runs/plan_form.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -14,6 +14,7 @@ from runs import access, figures, figures_analysis, selectors, selectors_analysi
 from runs.forms import RunAnnotationForm, RunListFilterForm
 from runs.models import Run
 from runs.services.annotations import run_annotate as run_annotate_service
+from runs.services.generators import run_generator_shares
 from runs.services.runs import run_cancel
 
 RUNS_PER_PAGE = 25
@@ -61,6 +62,7 @@ def run_page_context(
     return {
         "generator_figs": figures.generators_figures(generator_rows) if generator_rows else None,
         "saturated": figures.saturated_generators(generator_rows),
+        "generator_shares": run_generator_shares(run=run, cpu_limit=figures.GENERATOR_CPU_LIMIT),
         "run": run,
         "figs": figures.run_figures(
             rows, planned=planned, open_model=run.is_open_model, thresholds=run.thresholds
