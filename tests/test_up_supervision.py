@@ -45,7 +45,8 @@ def _is_program(proc: psutil.Process, name: str) -> bool:
         return False
     return {
         "web": "gunicorn" in cmd,
-        "worker": "celery" in cmd and " worker" in cmd,
+        "worker": "celery" in cmd and " worker" in cmd and "generators@" not in cmd,
+        "generators": "celery" in cmd and " worker" in cmd and "generators@" in cmd,
         "beat": "celery" in cmd and " beat" in cmd,
         "demo target": "demo_target" in cmd,
     }[name]
@@ -151,7 +152,7 @@ def test_up_restarts_each_killed_program_and_nothing_it_started_outlives_it(tmp_
             timeout=10,
         )
         assert r.status_code == 200 and "Log out" in r.text
-        for name in ("web", "worker", "beat", "demo target"):
+        for name in ("web", "worker", "generators", "beat", "demo target"):
             wait_for(lambda name=name: up.program(name), 30, f"the {name} to start")
         assert not up.strays()
 
@@ -164,6 +165,9 @@ def test_up_restarts_each_killed_program_and_nothing_it_started_outlives_it(tmp_
         up.kill_and_check_restart("demo target")
         stats = f"http://127.0.0.1:{up.demo_port}/__stats"
         wait_for(lambda: _get_ok(stats), 30, "the restarted demo target")
+
+        # -- the generator worker (distributed runs): its pool goes with it ----------------------
+        up.kill_and_check_restart("generators")
 
         # -- the worker's main process, with a run in flight ---------------------------------------
         [demo] = up.api("GET", "/plans", params={"name": "Demo: find the plateau"})["items"]
