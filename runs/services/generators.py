@@ -70,7 +70,7 @@ class GeneratorCapacity:
     def describe(self) -> str:
         """One sentence for the plan pages."""
         if self.error:
-            return f"Unknown: the broker could not be asked which generators are connected ({self.error})."
+            return f"Generators available now: unknown; the broker could not be asked ({self.error})."
         if not self.workers:
             return f"No generator process is connected (no Celery worker consumes the queue “{self.queue}”)."
         nodes = ", ".join(f"{w.node}: {w.slots}" for w in self.workers)
@@ -86,9 +86,10 @@ def generators_capacity(*, refresh: bool = False) -> GeneratorCapacity:
     key = f"scaletest:generators:{queue}"
     found: GeneratorCapacity | None = None if refresh else cache.get(key)
     if found is None:
+        # A failure is cached too: with the broker down, asking takes seconds (kombu's retries),
+        # and a page should not pay that on every load. generators_require asks again anyway.
         found = _ask_workers(queue)
-        if not found.error:
-            cache.set(key, found, CACHE_SECONDS)
+        cache.set(key, found, CACHE_SECONDS)
     return GeneratorCapacity(
         queue=found.queue,
         workers=found.workers,
