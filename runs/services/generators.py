@@ -15,7 +15,10 @@ answers from its main process while its pool runs tasks, so busy generators stil
 connected; how many are busy comes from the database (the generators of running distributed runs).
 
 The answer is cached for ``CACHE_SECONDS`` per process: the broadcast waits ``TIMEOUT_SECONDS`` for
-answers, since nobody knows how many workers there are.
+answers, since nobody knows how many workers there are. A worker on a loaded machine can answer
+later than that, so an answer with fewer generators than the last one (or none, the first time)
+is asked again, waiting ``PATIENT_TIMEOUT_SECONDS``, and so is any answer before a refusal: a
+refusal is never the result of one late reply.
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ from runs.safety import Refused
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 1.0
+PATIENT_TIMEOUT_SECONDS = 4.0
 CACHE_SECONDS = 5.0
+SEEN_SECONDS = 3600.0  # how long the last answer's count is remembered
 
 
 class GeneratorsUnavailable(Refused):
@@ -80,16 +85,23 @@ class GeneratorCapacity:
         )
 
 
-def generators_capacity(*, refresh: bool = False) -> GeneratorCapacity:
-    """The generator processes connected now (cached ``CACHE_SECONDS``) and how many are busy."""
+def generators_capacity(*, refresh: bool = False, patient: bool = False) -> GeneratorCapacity:
+    """The generator processes connected now (cached ``CACHE_SECONDS``) and how many are busy.
+
+    ``refresh`` skips the cache; ``patient`` waits ``PATIENT_TIMEOUT_SECONDS`` for answers."""
     queue = settings.SCALETEST_GENERATOR_QUEUE
-    key = f"scaletest:generators:{queue}"
+    key, seen_key = f"scaletest:generators:{queue}", f"scaletest:generators-seen:{queue}"
     found: GeneratorCapacity | None = None if refresh else cache.get(key)
     if found is None:
+        found = _ask_workers(queue, timeout=PATIENT_TIMEOUT_SECONDS if patient else TIMEOUT_SECONDS)
+        seen = cache.get(seen_key)
+        if not patient and not found.error and found.connected < (1 if seen is None else seen):
+            found = _ask_workers(queue, timeout=PATIENT_TIMEOUT_SECONDS)  # late answers, or really fewer
         # A failure is cached too: with the broker down, asking takes seconds (kombu's retries),
         # and a page should not pay that on every load. generators_require asks again anyway.
-        found = _ask_workers(queue)
         cache.set(key, found, CACHE_SECONDS)
+        if not found.error:
+            cache.set(seen_key, found.connected, SEEN_SECONDS)
     return GeneratorCapacity(
         queue=found.queue,
         workers=found.workers,
@@ -99,11 +111,11 @@ def generators_capacity(*, refresh: bool = False) -> GeneratorCapacity:
     )
 
 
-def _ask_workers(queue: str) -> GeneratorCapacity:
+def _ask_workers(queue: str, *, timeout: float) -> GeneratorCapacity:
     from scaletest_site.celery import app
 
     try:
-        queues = app.control.inspect(timeout=TIMEOUT_SECONDS).active_queues() or {}
+        queues = app.control.inspect(timeout=timeout).active_queues() or {}
         nodes = sorted(
             node
             for node, consumed in queues.items()
@@ -112,10 +124,7 @@ def _ask_workers(queue: str) -> GeneratorCapacity:
         )
         stats = {}
         if nodes:
-            stats = (
-                app.control.inspect(destination=nodes, timeout=TIMEOUT_SECONDS, limit=len(nodes)).stats()
-                or {}
-            )
+            stats = app.control.inspect(destination=nodes, timeout=timeout, limit=len(nodes)).stats() or {}
     except Exception as exc:  # noqa: BLE001 - a broker that is down or refuses: say so, never crash a page
         log.warning("asking the workers for generator capacity failed: %s", exc)
         return GeneratorCapacity(queue=queue, error=f"{type(exc).__name__}: {exc}"[:300])
@@ -150,16 +159,15 @@ def generators_require(*, generators: int) -> None:
     capacity = generators_capacity()
     if capacity.connected >= generators:
         return
+    # Before refusing: ask again without the cache, waiting longer (a late answer, a broker blip).
+    capacity = generators_capacity(refresh=True, patient=True)
     if capacity.error:
-        # The broker did not answer: ask once more without the cache before refusing.
-        capacity = generators_capacity(refresh=True)
-        if capacity.error:
-            raise GeneratorsUnavailable(
-                f"This plan needs {generators} load generators, but the broker could not be asked which "
-                f"are connected ({capacity.error}). No load was sent."
-            )
-        if capacity.connected >= generators:
-            return
+        raise GeneratorsUnavailable(
+            f"This plan needs {generators} load generators, but the broker could not be asked which "
+            f"are connected ({capacity.error}). No load was sent."
+        )
+    if capacity.connected >= generators:
+        return
     have = (
         f"only {capacity.connected} {'is' if capacity.connected == 1 else 'are'} connected "
         f"({', '.join(f'{w.node}: {w.slots}' for w in capacity.workers)})"
