@@ -3,7 +3,7 @@
 The capacity is asked of real Celery workers over the test session's broker (Redis): the
 session's generator worker (``generator_worker``: two pool processes on the session's generator
 queue), or nobody (a queue no worker consumes). The refusal is checked on every start path:
-the service, the Start button, the API (which the CI clients use).
+the service, the Start button, the API (which the remote CI client uses) and `manage.py ci_run`.
 """
 
 from __future__ import annotations
@@ -72,6 +72,18 @@ def test_a_plan_asking_for_more_generators_than_are_connected_is_refused_at_star
     # The plan page says it before anyone presses Start.
     detail = client.get(plan.get_absolute_url()).content.decode()
     assert "This plan needs 3: starting it is refused until enough are connected." in detail
+
+    # `manage.py ci_run` (the local CI path): exit code 2, the same message.
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    get_user_model().objects.create_superuser("root", "root@example.com", "root-password-123")
+    out = StringIO()
+    with pytest.raises(SystemExit) as ci:
+        call_command("ci_run", str(plan.pk), stdout=out, stderr=out)
+    assert ci.value.code == 2 and re.search(expected, out.getvalue()), out.getvalue()
 
     assert not Run.objects.exists()
 
