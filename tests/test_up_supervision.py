@@ -5,10 +5,10 @@ each program it supervises in turn: the web master, the demo target, the generat
 Celery worker's main process with a run in flight, and beat. After each kill, every process of
 the killed program's tree (recorded before the kill) is gone within seconds, no process carrying
 this test's data dir in its environment lives outside `up`'s tree, `up` says what happened and
-restarts the program, and the product works again. After the worker kill the run in flight ends `failed` with its data
-kept and the next run finishes. Beat's reaper interval is 2 s here (default 30 s), so counting
-what beat sends over a few intervals shows there is exactly one beat. Finally `up` itself is
-killed with SIGKILL and everything it started dies with it.
+restarts the program, and the product works again. After the worker kill the run in flight ends
+`failed` with its data kept and the next run finishes. Beat's reaper interval is 2 s here
+(default 30 s), so counting what beat sends over a few intervals shows there is exactly one
+beat. Finally `up` itself is killed with SIGKILL and everything it started dies with it.
 """
 
 from __future__ import annotations
