@@ -414,6 +414,23 @@ class GeneratorSecond(models.Model):
         return f"Run #{self.run_id} generator {self.generator} at {self.t} s"
 
 
+class RunGenerator(models.Model):
+    """Where one generator of a distributed run ran: written by its generator task when it starts."""
+
+    run = models.ForeignKey(Run, related_name="generator_nodes", on_delete=models.CASCADE)
+    generator = models.PositiveSmallIntegerField(help_text="Index of the generator, from 0.")
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True, help_text="The generator task's process.")
+    joined_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "generator"]
+        constraints = [models.UniqueConstraint(fields=["run", "generator"], name="rungenerator_unique")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} generator {self.generator} on {self.host or '?'}"
+
+
 class EndpointSecond(models.Model):
     """One endpoint (method + name) of one run for one second."""
 

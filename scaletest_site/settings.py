@@ -191,6 +191,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(BROKER_DIR / "processed"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # Seconds between looks at the folder when a queue is empty (kombu's default: 1). Also
+        # how late a remote-control answer can be (runs.services.generators asks the generator
+        # workers before a distributed run starts); a look is one listdir of a small folder.
+        "polling_interval": 0.2,
     }
 else:
     # A load test runs for up to SCALETEST_MAX_RUN_SECONDS. Redis redelivers an unacked task

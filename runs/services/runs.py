@@ -15,6 +15,7 @@ from runs.models import Run, Scenario, TestPlan
 from runs.services import caps, dispatch, safety
 from runs.services.annotations import Annotations
 from runs.services.catalog import SOURCE_FIELDS, STEP_FIELDS, TARGET_FIELDS
+from runs.services.generators import generators_require
 from runs.services.results import run_summarise
 from runs.services.scenarios import locustfile_allowed
 
@@ -111,7 +112,9 @@ def run_create(
     generators_check(generators=plan.generators, profile_kind=plan.profile.kind)
     snapshot = plan_snapshot(plan=plan)
     try:
-        # Before anything is queued: the target's addresses, its ownership proof, the caps.
+        # Before anything is queued: enough generators connected, the target's addresses, its
+        # ownership proof, the caps.
+        generators_require(generators=plan.generators)
         safety.target_preflight(target=snapshot["target"])
         with transaction.atomic():
             # The team's caps first (its message names the team's limits), then the server's.

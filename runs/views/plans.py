@@ -16,6 +16,7 @@ from runs.selectors import analysis as selectors_analysis
 from runs.selectors import catalog as selectors_catalog
 from runs.selectors import runs as selectors
 from runs.services import catalog
+from runs.services.generators import generators_capacity
 from runs.services.runs import RunError, run_create
 from runs.services.schedules import plan_set_schedule, schedule_next_times
 
@@ -56,6 +57,8 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "fig": fig,
         "compare_max": selectors_analysis.MAX_COMPARE_RUNS,
         "thresholds": selectors_catalog.plan_threshold_labels(plan=plan),
+        # Asked only for a distributed plan: the answer takes up to a second when not cached.
+        "generator_capacity": generators_capacity() if plan.generators > 1 else None,
     }
     return render(request, "runs/plan_detail.html", context)
 
@@ -72,7 +75,8 @@ def plan_create(request: access.TeamRequest) -> HttpResponse:
         else:
             messages.success(request, f"Created test plan “{plan}”.")
             return redirect(plan)
-    return render(request, "runs/plan_form.html", {"form": form, "plan": None})
+    context = {"form": form, "plan": None, "generator_capacity": generators_capacity()}
+    return render(request, "runs/plan_form.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -88,7 +92,8 @@ def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Saved test plan “{plan}”.")
             return redirect(plan)
-    return render(request, "runs/plan_form.html", {"form": form, "plan": plan})
+    context = {"form": form, "plan": plan, "generator_capacity": generators_capacity()}
+    return render(request, "runs/plan_form.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -19,6 +19,7 @@ from runs.selectors import analysis as selectors_analysis
 from runs.selectors import catalog as selectors_catalog
 from runs.selectors import runs as selectors
 from runs.services.annotations import run_annotate as run_annotate_service
+from runs.services.generators import run_generator_shares
 from runs.services.runs import run_cancel
 
 RUNS_PER_PAGE = 25
@@ -66,6 +67,7 @@ def run_page_context(
     return {
         "generator_figs": figures.generators_figures(generator_rows) if generator_rows else None,
         "saturated": figures.saturated_generators(generator_rows),
+        "generator_shares": run_generator_shares(run=run, cpu_limit=figures.GENERATOR_CPU_LIMIT),
         "run": run,
         "figs": figures.run_figures(
             rows, planned=planned, open_model=run.is_open_model, thresholds=run.thresholds
