@@ -10,6 +10,7 @@ from runs import access, figures, selectors, selectors_analysis
 from runs.cron import CronError
 from runs.forms import PlanScheduleForm, RunAnnotationForm, TestPlanForm
 from runs.models import TestPlan
+from runs.onboarding import saved_message
 from runs.services import catalog
 from runs.services.runs import RunError, run_create
 from runs.services.schedules import plan_set_schedule, schedule_next_times
@@ -65,7 +66,9 @@ def plan_create(request: HttpRequest) -> HttpResponse:
         except catalog.CatalogError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Created test plan “{plan}”.")
+            messages.success(
+                request, saved_message(team=plan.team, text=f"Created test plan “{plan}”.", saved="plan")
+            )
             return redirect(plan)
     return render(request, "runs/plan_form.html", {"form": form, "plan": None})
 
@@ -81,7 +84,9 @@ def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except catalog.CatalogError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Saved test plan “{plan}”.")
+            messages.success(
+                request, saved_message(team=plan.team, text=f"Saved test plan “{plan}”.", saved="plan")
+            )
             return redirect(plan)
     return render(request, "runs/plan_form.html", {"form": form, "plan": plan})
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from runs import access, figures, selectors
 from runs.forms import ProfileForm, ProfileParamsForm
 from runs.models import LoadProfile
+from runs.onboarding import saved_message
 from runs.services import catalog
 from runs.views._common import confirm_delete
 
@@ -34,7 +35,8 @@ def _edit(request: HttpRequest, profile: LoadProfile | None) -> HttpResponse:
                 team=request.team,
                 user=request.user,
             )
-            messages.success(request, f"Saved load profile “{saved}”.")
+            text = f"Saved load profile “{saved}”."
+            messages.success(request, saved_message(team=saved.team, text=text, saved="profile"))
             return redirect("runs-profile-edit", pk=saved.pk)
     else:
         form = ProfileForm.for_profile(profile) if profile else ProfileForm()

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from runs import access, selectors
 from runs.forms import ScenarioForm, scenario_variables_check, source_formset, step_formset
 from runs.models import Scenario
+from runs.onboarding import saved_message
 from runs.services import catalog
 from runs.services.scenarios import locustfile_allowed
 from runs.views._common import confirm_delete
@@ -48,7 +49,8 @@ def _edit(request: HttpRequest, scenario: Scenario | None) -> HttpResponse:
                 form.add_error(None, str(exc))
             else:
                 what = "a locustfile" if is_locustfile else f"{len(steps.steps())} step(s)"
-                messages.success(request, f"Saved scenario “{saved}” with {what}.")
+                text = f"Saved scenario “{saved}” with {what}."
+                messages.success(request, saved_message(team=saved.team, text=text, saved="scenario"))
                 return redirect("runs-scenario-list")
     return render(
         request,

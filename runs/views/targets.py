@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from runs import access, selectors
 from runs.forms import TargetForm
 from runs.models import Target
+from runs.onboarding import saved_message
 from runs.services import catalog
 from runs.views._common import confirm_delete
 
@@ -25,7 +26,9 @@ def target_create(request: HttpRequest) -> HttpResponse:
     form = TargetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         target = catalog.target_create(team=request.team, data=form.cleaned_data, user=request.user)
-        messages.success(request, f"Created target “{target}”.")
+        messages.success(
+            request, saved_message(team=request.team, text=f"Created target “{target}”.", saved="target")
+        )
         return redirect("runs-target-list")
     return render(request, "runs/target_form.html", {"form": form, "target": None})
 
@@ -37,7 +40,9 @@ def target_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = TargetForm(request.POST or None, instance=target)
     if request.method == "POST" and form.is_valid():
         catalog.target_update(target=target, data=form.cleaned_data)
-        messages.success(request, f"Saved target “{target}”.")
+        messages.success(
+            request, saved_message(team=target.team, text=f"Saved target “{target}”.", saved="target")
+        )
         return redirect("runs-target-list")
     return render(request, "runs/target_form.html", {"form": form, "target": target})
 
