@@ -184,14 +184,17 @@ def run_generator_rows(*, run: Run) -> list[dict[str, Any]]:
     )
 
 
-def run_endpoint_rows(*, run: Run) -> list[dict[str, Any]]:
-    """Per-endpoint figures: the stored summaries, or merged live while none exist yet."""
+def run_endpoint_rows(*, run: Run, upto: int | None = None) -> list[dict[str, Any]]:
+    """Per-endpoint figures: the stored summaries, or merged live while none exist yet, as of
+    the second ``upto`` (the one the live page's headline shows; default: the latest)."""
     summaries = list(
         EndpointSummary.objects.filter(run=run).order_by("name", "method").values(*ENDPOINT_COLUMNS)
     )
     if summaries or not run.is_active:
         return summaries
-    return endpoint_rows_live(run=run)
+    from runs.live import endpoint_rows_upto
+
+    return endpoint_rows_upto(run=run, upto=run.last_t if upto is None else min(upto, run.last_t))
 
 
 def endpoint_rows_live(*, run: Run) -> list[dict[str, Any]]:
@@ -244,7 +247,9 @@ def run_progress(*, run: Run, latest: dict[str, Any] | None) -> dict[str, Any]:
         "planned": planned,
         "percent": round(min(100.0, 100.0 * elapsed / planned), 1) if planned else 0.0,
         "users": run.current_users,
+        # The last stored second's requests (now) and the mean since the start, labelled as such.
         "rps": (latest or {}).get("requests", 0) or 0,
+        "rps_mean": round(run.total_requests / elapsed, 1) if run.last_t >= 0 else 0.0,
         "error_rate": round(100.0 * run.error_rate, 2),
     }
 
@@ -254,7 +259,9 @@ def run_live_payload(*, run: Run, after: int) -> dict[str, Any]:
 
     Only numbers and fixed status codes: nothing a user typed reaches this payload.
     """
-    rows = run_seconds(run=run, after=after)
+    # Every figure is as of ``run.last_t``, read with the totals in one row: the charts' points,
+    # the headline, and the endpoint table the page then asks for with ``?upto=last_t``.
+    rows = [row for row in run_seconds(run=run, after=after) if row["t"] <= run.last_t]
     latest = rows[-1] if rows else None
     if latest is None and run.last_t >= 0:
         latest = RunSecond.objects.filter(run=run, t=run.last_t).values("requests").first()

@@ -120,7 +120,8 @@ def plan_start(request: HttpRequest, pk: int) -> HttpResponse:
     except RunError as exc:
         messages.error(request, str(exc))
         return redirect(plan)
-    messages.success(request, f"Run #{run.pk} of “{plan}” is queued.")
+    # The page removes this once the run has left the queue (static/js/charts.js).
+    messages.success(request, f"Run #{run.pk} of “{plan}” is queued.", extra_tags="follows-run")
     return redirect(run)
 
 

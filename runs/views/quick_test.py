@@ -28,7 +28,7 @@ def quick_test(request: HttpRequest) -> HttpResponse:
     messages.success(
         request,
         format_html(
-            "Run #{} is queued. The quick test saved its parts so you can change and rerun it: "
+            "Quick test run #{} is under way. Its parts are saved so you can change and rerun it: "
             'target <a href="{}">{}</a>{}, scenario <a href="{}">{}</a>, load profile <a href="{}">{}</a> '
             'and test plan <a href="{}">{}</a>.',
             made.run.pk,
