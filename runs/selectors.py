@@ -377,8 +377,10 @@ def run_threshold_rows(*, run: Run) -> list[dict[str, Any]]:
         rows.append(
             {
                 "label": r.get("label", ""),
-                "observed": thresholds.format_value(metric, r.get("observed")),
-                "limit": f"{r.get('op', '')} {thresholds.format_value(metric, r.get('value'))}",
+                "observed": thresholds.format_observed(
+                    metric, r.get("observed"), op=str(r.get("op", "")), limit=r.get("value")
+                ),
+                "limit": f"{r.get('op', '')} {thresholds.format_limit(metric, r.get('value'))}",
                 "verdict": r.get("verdict", ""),
                 "note": r.get("note", ""),
                 "aborted": bool(r.get("aborted")),

@@ -23,8 +23,18 @@
     return el ? JSON.parse(el.textContent) : null;
   }
 
+  // On a narrow screen a top-right legend runs into the left-aligned title: put it below the chart.
+  function fitted(el, layout) {
+    if (el.clientWidth >= 560 || !layout || !layout.legend || !layout.title) return layout;
+    var out = Object.assign({}, layout);
+    out.legend = Object.assign({}, layout.legend, { x: 0, xanchor: "left", y: -0.32, yanchor: "top" });
+    out.margin = Object.assign({}, layout.margin, { b: 96 });
+    if (layout.height) out.height = layout.height + 48;
+    return out;
+  }
+
   function draw(el, fig) {
-    return Plotly.newPlot(el, fig.data, fig.layout, CONFIG);
+    return Plotly.newPlot(el, fig.data, fitted(el, fig.layout), CONFIG);
   }
 
   function drawAll() {
