@@ -107,8 +107,7 @@ def test_main_pages_fit_the_screen_and_have_no_serious_accessibility_violations(
                         .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
                         .filter(el => !el.closest('.table-scroll'))
                         .slice(0, 3)
-                        .map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
-                             + (el.className && el.className.baseVal === undefined ? '.' + el.className : ''))"""
+                        .map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : ''))"""
                 )
                 overflow.append(f"{name} at {width} px: {scroll} px wide ({', '.join(wide)})")
             result = axe.run(page)
