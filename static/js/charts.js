@@ -23,9 +23,12 @@
     return el ? JSON.parse(el.textContent) : null;
   }
 
-  // On a narrow screen a top-right legend runs into the left-aligned title: put it below the chart.
+  // A top-right legend runs into the left-aligned title on a narrow chart or beside a long
+  // title (about 7 px a character at 14 px): put it below the chart then.
   function fitted(el, layout) {
-    if (el.clientWidth >= 560 || !layout || !layout.legend || !layout.title) return layout;
+    if (!layout || !layout.legend || !layout.title) return layout;
+    var title = String((layout.title && layout.title.text) || "");
+    if (el.clientWidth >= 560 && title.length * 7 < el.clientWidth * 0.45) return layout;
     var out = Object.assign({}, layout);
     out.legend = Object.assign({}, layout.legend, { x: 0, xanchor: "left", y: -0.32, yanchor: "top" });
     out.margin = Object.assign({}, layout.margin, { b: 96 });

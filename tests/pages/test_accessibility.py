@@ -63,6 +63,14 @@ def alice_session(transactional_db: None, alice: Any) -> str:
     return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
+@pytest.fixture
+def carol_session(transactional_db: None, carol: Any) -> str:
+    """Carol's team has nothing yet: her dashboard shows the quick test and the four steps."""
+    client = Client()
+    client.force_login(carol)
+    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
+
+
 def logged_in(page: Any, base: str, session: str) -> None:
     page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": base}])
 
@@ -119,6 +127,35 @@ def test_main_pages_fit_the_screen_and_have_no_serious_accessibility_violations(
                     )
     assert not overflow, "\n".join(overflow)
     assert not violations, "\n".join(violations)
+
+
+def test_an_empty_dashboard_fits_the_screen_and_has_no_serious_accessibility_violations(
+    transactional_db: None, live_server: Any, carol_session: str, browser_page: Any, tmp_path: Path
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = browser_page
+    shots = Path(os.environ.get("SCALETEST_SCREENSHOT_DIR") or tmp_path)
+    logged_in(page, live_server.url, carol_session)
+    problems = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        open_page(page, live_server.url + reverse("runs-dashboard"))
+        assert page.locator("#quick-test-form").is_visible() and page.locator("#setup-steps").is_visible()
+        page.screenshot(path=str(shots / f"dashboard-empty-{width}.png"), full_page=True)
+        scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        if scroll > inner:
+            problems.append(f"{width} px: {scroll} px wide")
+        # The form's errors too: an impossible staircase, sent without the browser's own checks.
+        page.fill("#id_url", "http://127.0.0.1:9/")
+        page.check("#id_shape_2")
+        page.fill("#id_users", "2")
+        page.click("#quick-test-start")
+        page.wait_for_selector(".errorlist")
+        for v in Axe().run(page).response["violations"]:
+            if v["impact"] in SERIOUS:
+                problems.append(f"{width} px: {v['id']} ({v['impact']}): {v['help']}")
+    assert not problems, "\n".join(problems)
 
 
 def test_the_menu_folds_behind_a_button_on_a_phone(
