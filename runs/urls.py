@@ -9,6 +9,7 @@ from runs.views import (
     exports,
     plans,
     profiles,
+    quick_test,
     runs,
     scenarios,
     shares,
@@ -19,6 +20,7 @@ from runs.views import (
 
 urlpatterns = [
     path("", dashboard.dashboard, name="runs-dashboard"),
+    path("quick-test/", quick_test.quick_test, name="runs-quick-test"),
     # Runs
     path("runs/", runs.run_list, name="runs-list"),
     path("runs/compare/", compare.runs_compare, name="runs-compare"),

@@ -19,6 +19,7 @@ from runs.services import catalog
 from runs.services.generators import generators_capacity
 from runs.services.runs import RunError, run_create
 from runs.services.schedules import plan_set_schedule, schedule_next_times
+from runs.views.onboarding import saved_message
 
 
 @require_GET
@@ -73,7 +74,9 @@ def plan_create(request: access.TeamRequest) -> HttpResponse:
         except catalog.CatalogError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Created test plan “{plan}”.")
+            messages.success(
+                request, saved_message(team=plan.team, text=f"Created test plan “{plan}”.", saved="plan")
+            )
             return redirect(plan)
     context = {"form": form, "plan": None, "generator_capacity": generators_capacity()}
     return render(request, "runs/plan_form.html", context)
@@ -90,7 +93,9 @@ def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except catalog.CatalogError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Saved test plan “{plan}”.")
+            messages.success(
+                request, saved_message(team=plan.team, text=f"Saved test plan “{plan}”.", saved="plan")
+            )
             return redirect(plan)
     context = {"form": form, "plan": plan, "generator_capacity": generators_capacity()}
     return render(request, "runs/plan_form.html", context)
@@ -125,7 +130,8 @@ def plan_start(request: HttpRequest, pk: int) -> HttpResponse:
     except RunError as exc:
         messages.error(request, str(exc))
         return redirect(plan)
-    messages.success(request, f"Run #{run.pk} of “{plan}” is queued.")
+    # The page removes this once the run has left the queue (static/js/charts.js).
+    messages.success(request, f"Run #{run.pk} of “{plan}” is queued.", extra_tags="follows-run")
     return redirect(run)
 
 

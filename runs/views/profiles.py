@@ -15,6 +15,7 @@ from runs.models import LoadProfile
 from runs.selectors import catalog as selectors_catalog
 from runs.services import catalog
 from runs.views._common import confirm_delete
+from runs.views.onboarding import saved_message
 
 
 @require_GET
@@ -39,7 +40,8 @@ def _edit(request: access.TeamRequest, profile: LoadProfile | None) -> HttpRespo
                 team=request.team,
                 user=request.user,
             )
-            messages.success(request, f"Saved load profile “{saved}”.")
+            text = f"Saved load profile “{saved}”."
+            messages.success(request, saved_message(team=saved.team, text=text, saved="profile"))
             return redirect("runs-profile-edit", pk=saved.pk)
     else:
         form = ProfileForm.for_profile(profile) if profile else ProfileForm()

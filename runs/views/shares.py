@@ -31,7 +31,7 @@ from runs.selectors import analysis as selectors_analysis
 from runs.selectors import runs as selectors
 from runs.services import shares
 from runs.views import exports
-from runs.views.runs import run_page_context
+from runs.views.runs import run_page_context, upto_param
 
 
 # -- the shared pages (no login) ----------------------------------------------------------------
@@ -116,7 +116,7 @@ def share_tables(request: HttpRequest, share: ShareLink, token: str) -> HttpResp
     run = _shared_run(share)
     context = {
         "run": run,
-        "endpoints": selectors.run_endpoint_rows(run=run),
+        "endpoints": selectors.run_endpoint_rows(run=run, upto=upto_param(request)),
         "errors": selectors.run_errors(run=run),
     }
     return render(request, "runs/run_detail_tables.html", context)
