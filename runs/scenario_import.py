@@ -20,10 +20,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-MAX_STEPS = 200
+MAX_STEPS = 100  # what the scenario page takes (StepFormSet.max_num)
 MAX_NAME = 200
 MAX_PATH = 1000
 FORMATS = ("curl", "har", "openapi")
@@ -232,6 +232,14 @@ def _strip_prefix(path: str, prefix: str) -> str:
     if prefix and prefix != "/" and (path == prefix or path.startswith(prefix.rstrip("/") + "/")):
         return path[len(prefix.rstrip("/")) :] or "/"
     return path
+
+
+def _body_allowed(method: str, body: str, where: str, warnings: list[str]) -> str:
+    """``body``, or nothing for GET and HEAD (a step of those sends no body)."""
+    if body and method in ("GET", "HEAD"):
+        warnings.append(f"{where}: left out the body of a {method} request (steps of {method} send none).")
+        return ""
+    return body
 
 
 def _step_name(method: str, path: str) -> str:
@@ -520,6 +528,7 @@ def parse_curl(text: str) -> ImportResult:
         method = cmd.method or ("HEAD" if cmd.head else "POST" if body else "GET")
         if method not in METHODS:
             raise ScenarioImportError(f"{where}: the method {method!r} is not one of {', '.join(METHODS)}.")
+        body = _body_allowed(method, body, where, cmd.warnings)
         content_type = _header_get(headers, "content-type")
         if body and not content_type and not cmd.json_data:
             # What curl sends with -d when no Content-Type is given.
@@ -653,6 +662,7 @@ def parse_har(text: str, *, base_url: str = "", include_static: bool = False) ->
                 from urllib.parse import urlencode
 
                 body = urlencode([(str(p.get("name")), str(p.get("value") or "")) for p in post["params"]])
+        body = _body_allowed(method, body, where, warnings)
         if body and not _header_get(headers, "content-type") and content_type:
             headers["Content-Type"] = content_type
         path = _check_path(_strip_prefix(path, prefix), where=where)
@@ -911,7 +921,7 @@ def _operation_step(
                         f"used {_as_text(value)!r}, edit it."
                     )
         if place == "path":
-            path = path.replace("{" + name + "}", _as_text(value))
+            path = path.replace("{" + name + "}", quote(_as_text(value), safe=""))
         elif place == "query":
             query[name] = [_as_text(v) for v in value] if isinstance(value, list) else _as_text(value)
         elif place == "header" and name.lower() not in DROPPED_HEADERS:
@@ -931,6 +941,8 @@ def _operation_step(
             body, body_type = value, "text"
         else:
             warnings.append(f"{where}: left out its {media_type} body (only JSON and text are imported).")
+        if body_type != "none" and not _body_allowed(method, body, where, warnings):
+            body, body_type = "", "none"
         if body_type != "none":
             headers.setdefault("Content-Type", media_type)
     full = _check_path(prefix + path, where=where)

@@ -11,6 +11,7 @@ from runs.views import (
     plans,
     profiles,
     runs,
+    scenario_import,
     scenarios,
     shares,
     target_verify,
@@ -60,6 +61,7 @@ urlpatterns = [
     # Scenarios
     path("scenarios/", scenarios.scenario_list, name="runs-scenario-list"),
     path("scenarios/new/", scenarios.scenario_create, name="runs-scenario-create"),
+    path("scenarios/import/", scenario_import.scenario_import, name="runs-scenario-import"),
     path("scenarios/<int:pk>/", scenarios.scenario_edit, name="runs-scenario-edit"),
     path("scenarios/<int:pk>/delete/", scenarios.scenario_delete, name="runs-scenario-delete"),
     # Personal API tokens
