@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from django.db import connections
@@ -20,7 +20,6 @@ from tests.engine.helpers import wait_for
 from tests.webhook_receiver import Receiver, receiver_fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -28,7 +27,7 @@ def receiver() -> Iterator[Receiver]:
     yield from receiver_fixture()
 
 
-def orm(work: Callable[[], T]) -> T:
+def orm[T](work: Callable[[], T]) -> T:
     """Run ORM work in a thread of its own: Playwright's sync API keeps an event loop running in
     the test's thread, where Django refuses database calls."""
 

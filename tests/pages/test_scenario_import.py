@@ -91,7 +91,10 @@ def test_only_the_chosen_steps_are_saved(alice: Any) -> None:
 
 
 def test_an_uploaded_openapi_yaml_file_is_previewed(alice: Any) -> None:
-    document = b"openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths:\n  /health:\n    get: {operationId: health}\n"
+    document = (
+        b"openapi: 3.0.0\ninfo: {title: t, version: '1'}\n"
+        b"paths:\n  /health:\n    get: {operationId: health}\n"
+    )
     response = _preview(
         _client(alice),
         text="",

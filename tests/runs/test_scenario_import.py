@@ -35,7 +35,10 @@ def test_a_chrome_copy_as_curl_with_continuations_and_ansi_c_quoting() -> None:
 
 
 def test_x_request_url_option_data_binary_repeated_headers_and_flag_clusters() -> None:
-    text = "curl -sSL -XPUT --url http://127.0.0.1:8000/items/7 -H 'X-A: 1' -H 'X-A: 2' --data-binary 'a=1' -d b=2"
+    text = (
+        "curl -sSL -XPUT --url http://127.0.0.1:8000/items/7 -H 'X-A: 1' -H 'X-A: 2' "
+        "--data-binary 'a=1' -d b=2"
+    )
     result = parse_curl(text)
     (step,) = result.steps
     assert (step.method, step.path) == ("PUT", "/items/7")
