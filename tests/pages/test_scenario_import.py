@@ -151,3 +151,80 @@ def test_viewers_cannot_import(victor: Any) -> None:
     assert client.get("/scenarios/import/").status_code == 403
     assert client.post("/scenarios/import/", {"format": "auto", "text": CURL}).status_code == 403
     assert not Scenario.objects.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_importing_a_har_file_in_chromium(
+    transactional_db: None, live_server: Any, alice: Any, browser_page: Any, tmp_path: Any
+) -> None:
+    har = {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "devtools"},
+            "entries": [
+                {
+                    "request": {
+                        "method": "GET",
+                        "url": "http://127.0.0.1:8089/delay?ms=5",
+                        "headers": [{"name": "Accept", "value": "text/html"}],
+                    },
+                    "response": {"content": {"mimeType": "text/html"}},
+                },
+                {
+                    "request": {
+                        "method": "GET",
+                        "url": "http://127.0.0.1:8089/logo.png",
+                        "headers": [],
+                    },
+                    "response": {"content": {"mimeType": "image/png"}},
+                },
+                {
+                    "request": {
+                        "method": "POST",
+                        "url": "http://127.0.0.1:8089/echo",
+                        "headers": [
+                            {"name": "Content-Type", "value": "application/json"},
+                            {"name": "X-Api-Key", "value": "k-123"},
+                        ],
+                        "postData": {"mimeType": "application/json", "text": '{"a": 1}'},
+                    },
+                    "response": {"content": {"mimeType": "application/json"}},
+                },
+            ],
+        }
+    }
+    path = tmp_path / "shop.har"
+    path.write_text(json.dumps(har))
+    page = browser_page
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "alice-password-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+    page.goto(f"{base}/scenarios/")
+    page.click("#scenario-import-link")
+    page.wait_for_url(f"{base}/scenarios/import/")
+    page.set_input_files("#id_file", str(path))
+    page.click("text=Preview the steps")
+    page.wait_for_selector("#import-steps")
+    assert page.locator("#import-steps tbody tr").count() == 2  # the image was left out
+    assert "Left out 1 image" in page.locator("#import-warnings").inner_text()
+    assert "http://127.0.0.1:8089" in page.locator("#import-base-url").inner_text()
+    secret = page.locator("#import-steps tr[data-step='1'] [data-secret='X-Api-Key']")
+    assert "secret" in secret.inner_text()
+    assert page.locator("#id_mode").input_value() == "sequence"  # a recorded flow
+    page.fill("#id_name", "Recorded shop")
+    page.click("text=Save scenario")
+    page.wait_for_selector("#scenario-form")
+    assert (
+        "Imported scenario “Recorded shop” with 2 step(s). 1 secret value(s) were left out" in page.content()
+    )
+    assert page.locator("#id_steps-0-path").input_value() == "/delay"
+    assert json.loads(page.locator("#id_steps-0-query").input_value()) == {"ms": "5"}
+    assert page.locator("#id_steps-1-path").input_value() == "/echo"
+    assert json.loads(page.locator("#id_steps-1-headers").input_value()) == {
+        "Content-Type": "application/json"
+    }
