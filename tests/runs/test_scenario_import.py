@@ -333,3 +333,18 @@ def test_a_step_sent_back_by_the_preview_is_checked() -> None:
         si.ImportedStep.from_dict({**step.to_dict(), "method": "BREW"})
     with pytest.raises(ScenarioImportError, match="must be objects"):
         si.ImportedStep.from_dict({**step.to_dict(), "headers": ["a"]})
+
+
+def test_the_parsers_and_the_notification_bodies_import_no_django() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, runs.scenario_import, runs.notifications.payloads, runs.notifications.http;"
+        "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'));"
+        "print(', '.join(bad)); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=si.__path__[0] + "/../.."
+    )
+    assert done.returncode == 0, done.stderr
