@@ -18,6 +18,7 @@ from runs.models import NotificationChannel, NotificationDelivery, Run
 from runs.notifications.payloads import signature_check
 from runs.services import notifications
 from runs.services.runs import plan_snapshot
+from tests.pages.test_analysis_pages import seed_run, staircase_plan  # noqa: F401 (a fixture)
 from tests.webhook_receiver import Receiver, receiver_fixture
 
 EVENTS = NotificationChannel.Event
@@ -304,3 +305,60 @@ def test_the_team_page_reads_hooks_and_log_in_a_fixed_number_of_queries(
     with django_assert_max_num_queries(12):
         page = client.get(f"/teams/{team.pk}/").content.decode()
     assert page.count("data-delivery=") == 9
+
+
+def test_a_run_the_reaper_fails_asks_for_its_failed_notification(
+    team: Any, make_plan: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    from runs.engine.reaper import runs_reap_stale
+
+    hook = _hook(team, f"{receiver.url}/hook", events=[EVENTS.FAILED])
+    plan = make_plan(receiver.url)
+    silent = timezone.now() - timedelta(minutes=10)
+    run = Run.objects.create(
+        team=plan.team,
+        plan=plan,
+        plan_name=plan.name,
+        snapshot=plan_snapshot(plan=plan),
+        status=Run.Status.RUNNING,
+        started_at=silent,
+        heartbeat_at=silent,
+    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert runs_reap_stale(stale_after_seconds=60) == [run.pk]
+    assert len(callbacks) == 1  # notify_run_ended, sent once the end is committed
+
+    (delivery_id,) = notifications.run_deliveries_create(run_id=run.pk)
+    delivery = NotificationDelivery.objects.get(pk=delivery_id)
+    assert (delivery.channel, delivery.event) == (hook, EVENTS.FAILED)
+    assert "The worker was lost" in delivery.facts["error_message"]
+    assert notifications.delivery_attempt(delivery_id=delivery_id, final=False) == notifications.DELIVERED
+    assert json.loads(receiver.requests[0].body)["status"] == "failed"
+
+
+def test_a_run_slower_than_its_plans_baseline_raises_a_regression(
+    team: Any,
+    staircase_plan: Any,  # noqa: F811 - the fixture imported above
+    receiver: Receiver,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    base = seed_run(staircase_plan, seed=1)
+    same = seed_run(staircase_plan, seed=2)
+    slower = seed_run(staircase_plan, seed=3, latency_factor=1.2)
+    staircase_plan.baseline_run = base
+    staircase_plan.save()
+    hook = _hook(team, f"{receiver.url}/hook", events=[EVENTS.REGRESSION])
+
+    with django_capture_on_commit_callbacks(execute=False):
+        assert notifications.run_deliveries_create(run_id=same.pk) == []  # no significant change
+        assert notifications.run_deliveries_create(run_id=base.pk) == []  # the baseline itself
+        (delivery_id,) = notifications.run_deliveries_create(run_id=slower.pk)
+
+    delivery = NotificationDelivery.objects.get(pk=delivery_id)
+    assert (delivery.channel, delivery.event) == (hook, EVENTS.REGRESSION)
+    regression = delivery.facts["regression"]
+    assert regression["baseline_run_id"] == base.pk and regression["verdict"] == "slower"
+    assert 10 < regression["shift_percent"] < 30  # the seeded runs are 20 % slower
+    assert regression["baseline_url"].endswith(f"/runs/{base.pk}/")
