@@ -146,3 +146,29 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[models.ApiToken]) -> None:
         queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@admin.register(models.NotificationDelivery)
+class NotificationDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log of every team, read-only: team admins manage hooks on their team page."""
+
+    list_display = (
+        "id",
+        "team",
+        "channel",
+        "event",
+        "run",
+        "status",
+        "attempts",
+        "last_status_code",
+        "created_at",
+    )
+    list_filter = ("status", "event")
+    search_fields = ("channel__name", "team__name")
+    list_select_related = ("team", "channel", "run")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -627,3 +627,90 @@ class ShareLink(models.Model):
 
     def is_live_at(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class NotificationChannel(models.Model):
+    """Where a team hears about its runs: a webhook (generic JSON, Slack, Microsoft Teams) or
+    e-mail. ``runs.services.notifications`` decides what is sent; webhook bodies are signed
+    with ``secret`` (HMAC-SHA256, ``runs.core.notifications.payloads``)."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook (JSON)"
+        SLACK = "slack", "Slack (incoming webhook)"
+        TEAMS = "teams", "Microsoft Teams (workflow webhook)"
+        EMAIL = "email", "E-mail"
+
+    class Event(models.TextChoices):
+        FINISHED = "run.finished", "Run finished"
+        FAILED = "run.failed", "Run failed"
+        THRESHOLD_FAILED = "run.threshold_failed", "Threshold failed"
+        REGRESSION = "run.regression", "Slower than the baseline"
+
+    team = models.ForeignKey(Team, related_name="notification_channels", on_delete=models.CASCADE)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEBHOOK)
+    # Webhooks only; checked against the address rules when saved and again at every delivery.
+    url = models.CharField(max_length=1000, blank=True)
+    # E-mail only: one address a line (or comma-separated when typed).
+    recipients = models.TextField(blank=True)
+    events = models.JSONField(default=list)
+    secret = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_webhook(self) -> bool:
+        return self.kind != self.Kind.EMAIL
+
+    @property
+    def recipient_list(self) -> list[str]:
+        return [r for r in (part.strip() for part in self.recipients.replace(",", "\n").splitlines()) if r]
+
+
+class NotificationDelivery(models.Model):
+    """One event sent (or being sent) to one channel, with every attempt in ``attempt_log``.
+
+    ``(channel, run, event)`` is unique, so a second delivery of the task that creates them
+    sends nothing twice; test deliveries have no run."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        RETRYING = "retrying", "Waiting to retry"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    TEST_EVENT = "test"
+
+    channel = models.ForeignKey(NotificationChannel, related_name="deliveries", on_delete=models.CASCADE)
+    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
+    run = models.ForeignKey(Run, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    event = models.CharField(max_length=30)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    # The facts sent (``runs.core.notifications.payloads.Facts.to_dict``); each attempt renders them.
+    facts = models.JSONField(default=dict)
+    attempts = models.PositiveIntegerField(default=0)
+    # [{"at": iso, "status_code": int | None, "error": str, "ms": float}], oldest first.
+    attempt_log = models.JSONField(default=list, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "run", "event"], name="notificationdelivery_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.channel_id} ({self.status})"

@@ -7,10 +7,12 @@ from runs.views import (
     compare,
     dashboard,
     exports,
+    notifications,
     plans,
     profiles,
     quick_test,
     runs,
+    scenario_import,
     scenarios,
     shares,
     target_verify,
@@ -61,6 +63,7 @@ urlpatterns = [
     # Scenarios
     path("scenarios/", scenarios.scenario_list, name="runs-scenario-list"),
     path("scenarios/new/", scenarios.scenario_create, name="runs-scenario-create"),
+    path("scenarios/import/", scenario_import.scenario_import, name="runs-scenario-import"),
     path("scenarios/<int:pk>/", scenarios.scenario_edit, name="runs-scenario-edit"),
     path("scenarios/<int:pk>/delete/", scenarios.scenario_delete, name="runs-scenario-delete"),
     # Personal API tokens
@@ -73,6 +76,11 @@ urlpatterns = [
     path("teams/<int:pk>/", teams.team_detail, name="teams-detail"),
     path("teams/<int:pk>/members/<int:member>/", teams.team_member, name="teams-member"),
     path("teams/<int:pk>/shares/", shares.team_shares, name="teams-shares"),
+    path("teams/<int:pk>/hooks/new/", notifications.hook_create, name="teams-hook-create"),
+    path("teams/<int:pk>/hooks/<int:hook>/", notifications.hook_edit, name="teams-hook-edit"),
+    path("teams/<int:pk>/hooks/<int:hook>/test/", notifications.hook_test, name="teams-hook-test"),
+    path("teams/<int:pk>/hooks/<int:hook>/secret/", notifications.hook_rotate_secret, name="teams-hook-secret"),
+    path("teams/<int:pk>/hooks/<int:hook>/delete/", notifications.hook_delete, name="teams-hook-delete"),
     path("teams/<int:pk>/shares/<int:share_pk>/revoke/", shares.team_share_revoke, name="teams-share-revoke"),
     # Load profiles
     path("profiles/", profiles.profile_list, name="runs-profile-list"),

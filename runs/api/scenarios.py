@@ -206,3 +206,7 @@ def scenario_delete(request: HttpRequest, scenario_id: int) -> tuple[int, None]:
     except catalog.CatalogError as exc:
         raise HttpError(409, str(exc)) from None
     return Status(204, None)
+
+
+# POST /scenarios/import lives in its own module; importing it registers it on this router.
+from runs.api import scenario_import as _scenario_import  # noqa: E402, F401

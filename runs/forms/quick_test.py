@@ -85,7 +85,7 @@ class QuickTestForm(forms.Form):
                 "Variables (${…}) need a scenario with a data source; create one under Scenarios."
             )
         try:
-            # Loopback, private and metadata addresses only when allowlisted (runs.safety).
+            # Loopback, private and metadata addresses only when allowlisted (runs.core.safety).
             target_save_check(base_url=quick_test.url_split(url).base_url)
         except Refused as exc:
             raise forms.ValidationError(str(exc)) from None

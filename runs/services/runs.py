@@ -198,6 +198,10 @@ def run_finish(*, run_id: int, status: str, error_message: str = "") -> None:
         log.exception("run %s: summarising failed", run_id)
         note = "The whole-run summary could not be computed; the per-second results are stored."
         error_message = f"{error_message}\n{note}" if error_message else note
-    Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
+    ended = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
         status=status, finished_at=timezone.now(), error_message=error_message[:5000], current_users=0
     )
+    if ended:
+        from runs.services.notifications import notifications_run_ended
+
+        notifications_run_ended(run_id=run_id)
