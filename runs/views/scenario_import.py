@@ -14,8 +14,8 @@ from django.views.decorators.http import require_http_methods
 
 from runs import access
 from runs.core.scenario_import import ImportedStep
-from runs.forms.scenarios import ScenarioForm, scenario_variables_check, source_formset, step_formset
 from runs.forms.scenario_import import ScenarioImportForm, ScenarioImportSaveForm
+from runs.forms.scenarios import ScenarioForm, scenario_variables_check, source_formset, step_formset
 from runs.models import Scenario
 from runs.services import catalog
 from runs.services import scenario_import as importer
