@@ -356,3 +356,77 @@ def compare_capacity_figure(labels: Sequence[str], capacity: Sequence[Sequence[M
             height=360,
         ),
     }
+
+
+def compare_throughput_figure(
+    labels: Sequence[str],
+    capacity: Sequence[Sequence[Mapping[str, Any]]],
+    usl: Sequence[Mapping[str, Any] | None],
+    knees: Sequence[Mapping[str, Any] | None] = (),
+) -> Figure:
+    """Throughput against users of every run: one point per load step, the run's fitted USL
+    curve (dashed, same colour) where there is one, and its knee (open circle)."""
+    data = []
+    reach = max((s["users"] for steps in capacity for s in steps), default=0) * 1.15
+    for i, (label, steps) in enumerate(zip(labels, capacity, strict=True)):
+        c = color(i)
+        name = label if steps else f"{label} (no load steps)"
+        data.append(
+            _scatter(
+                name,
+                [s["users"] for s in steps],
+                [s["rps"] for s in steps],
+                c,
+                mode="markers",
+                legendgroup=f"run{i}",
+                hovertemplate="%{x} users: %{y:.1f} req/s<extra></extra>",
+            )
+        )
+        fit = usl[i] if i < len(usl) else None
+        if fit and steps and reach:
+            # Stored JSON keeps non-finite floats as strings ("NaN"): float() reads them back.
+            fit_values = {k: float(v) if isinstance(v, str) else v for k, v in fit.items()}
+            xs, ys = usl_curve(UslFit(**fit_values), max_users=reach, points=80)
+            data.append(
+                _scatter(
+                    f"{label} USL fit",
+                    xs.tolist(),
+                    ys.tolist(),
+                    c,
+                    mode="lines",
+                    line={"color": c, "width": 1.5, "dash": "dash"},
+                    legendgroup=f"run{i}",
+                    showlegend=False,
+                    hovertemplate="%{x:.0f} users: %{y:.1f} req/s (USL)<extra></extra>",
+                )
+            )
+        knee = knees[i] if i < len(knees) else None
+        if (
+            knee
+            and knee.get("status") == "knee"
+            and knee.get("knee_users")
+            and knee.get("max_throughput_rps")
+        ):
+            data.append(
+                _scatter(
+                    f"{label} knee",
+                    [knee["knee_users"]],
+                    [knee["max_throughput_rps"]],
+                    c,
+                    mode="markers",
+                    marker={"color": c, "size": 13, "symbol": "circle-open", "line": {"width": 2}},
+                    legendgroup=f"run{i}",
+                    showlegend=False,
+                    hovertemplate="knee ~%{x:.1f} users at %{y:.1f} req/s<extra></extra>",
+                )
+            )
+    return {
+        "data": data,
+        "layout": _layout(
+            "Throughput vs users (points: load steps; dashed: USL fit; circle: knee)",
+            "requests/s",
+            x_title="users",
+            hovermode="closest",
+            height=360,
+        ),
+    }

@@ -16,6 +16,7 @@ from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet, 
 from django.db.models.functions import Cast, NullIf
 
 from runs import profiles
+from runs.analysis.planned import planned_levels, step_length_advice
 from runs.figures import SECOND_COLUMNS, series_from_rows
 from runs.histogram import Histogram
 from runs.models import (
@@ -149,6 +150,8 @@ def profile_preview(*, kind: str, params: dict[str, Any]) -> dict[str, Any]:
         "duration": plan.duration,
         "peak_users": plan.peak_users,
         "unit": profiles.preview_unit(kind),
+        # Said before saving: steps too short for a trustworthy knee or verdict ("" if none).
+        "step_advice": step_length_advice([level.seconds for level in planned_levels(plan)]),
     }
 
 

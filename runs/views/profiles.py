@@ -35,6 +35,9 @@ def _edit(request: HttpRequest, profile: LoadProfile | None) -> HttpResponse:
                 user=request.user,
             )
             messages.success(request, f"Saved load profile “{saved}”.")
+            advice = selectors.profile_preview(kind=saved.kind, params=saved.params)["step_advice"]
+            if advice:
+                messages.warning(request, advice)
             return redirect("runs-profile-edit", pk=saved.pk)
     else:
         form = ProfileForm.for_profile(profile) if profile else ProfileForm()
