@@ -430,3 +430,73 @@ def compare_throughput_figure(
             height=360,
         ),
     }
+
+
+# -- a plan's history ---------------------------------------------------------------------------
+TREND_SYMBOLS = {"slower": "triangle-up", "faster": "triangle-down", "no significant change": "circle"}
+
+
+def plan_trend_figures(points: Sequence[Any]) -> dict[str, Figure]:
+    """Every run of a plan on a time axis (``selectors_trend.TrendPoint``): latency, throughput,
+    capacity (max throughput and knee) and error rate. ``customdata`` holds the run id (a click
+    opens the run); the hover names the version; the baseline is a star, a run slower or faster
+    than it a triangle, a run that failed its thresholds a red ring."""
+    xs = [p.started_at.isoformat() for p in points]
+    ids = [p.run_id for p in points]
+    hover = [
+        f"run #{p.run_id}"
+        + (f" · {esc(p.version)}" if p.version else "")
+        + (" · baseline" if p.is_baseline else "")
+        for p in points
+    ]
+    symbols = ["star" if p.is_baseline else TREND_SYMBOLS.get(p.verdict or "", "circle") for p in points]
+    rings = ["#dc2626" if p.passed is False else "#ffffff" for p in points]
+
+    def trace(name: str, ys: Sequence[Any], colour: str, unit: str) -> dict[str, Any]:
+        drawn = _scatter(
+            name,
+            xs,
+            ys,
+            colour,
+            customdata=ids,
+            text=hover,
+            marker={"color": colour, "size": 9, "symbol": symbols, "line": {"color": rings, "width": 2}},
+            hovertemplate=f"%{{text}}<br>{esc(name)} %{{y:.1f}} {unit}<extra></extra>",
+        )
+        drawn["x"] = list(xs)  # ISO times: _scatter keeps numbers only
+        return drawn
+
+    def layout(title: str, unit: str) -> dict[str, Any]:
+        return _layout(title, unit, x_title="run started", hovermode="closest", height=300)
+
+    return {
+        "trend-latency": {
+            "data": [
+                trace(k, [getattr(p, f"{k}_ms") for p in points], COLORS[k], "ms")
+                for k in ("p50", "p95", "p99")
+            ],
+            "layout": layout("Latency per run", "ms"),
+        },
+        "trend-throughput": {
+            "data": [
+                trace("mean req/s", [p.rps for p in points], COLORS["rps"], "req/s"),
+                trace("max throughput", [p.max_rps for p in points], "#6b7280", "req/s"),
+            ],
+            "layout": layout("Throughput per run", "requests/s"),
+        },
+        "trend-knee": {
+            "data": [trace("knee", [p.knee_users for p in points], COLORS["p99"], "users")],
+            "layout": layout("Knee per run (operational laws)", "users"),
+        },
+        "trend-errors": {
+            "data": [
+                trace(
+                    "error rate",
+                    [100.0 * p.error_rate if p.error_rate is not None else None for p in points],
+                    "#dc2626",
+                    "%",
+                )
+            ],
+            "layout": layout("Error rate per run", "% of requests"),
+        },
+    }

@@ -9,10 +9,10 @@ from ninja import Query, Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from runs import access
+from runs import access, selectors_trend
 from runs.api import schemas as s
 from runs.api._common import Pagination, check_form, editable_team, invalid, merged, responses, team_filter
-from runs.api.runs import start
+from runs.api.runs import plain, start
 from runs.forms import TestPlanForm
 from runs.models import Run, TestPlan
 from runs.services import catalog
@@ -59,6 +59,14 @@ def plan_create(request: HttpRequest, payload: s.PlanCreate) -> tuple[int, TestP
 @router.get("/{int:plan_id}", response=responses({200: s.PlanOut}), url_name="plans-detail")
 def plan_get(request: HttpRequest, plan_id: int) -> TestPlan:
     return access.object_for(request, TestPlan.objects.all(), plan_id)
+
+
+@router.get("/{int:plan_id}/trend", response=responses({200: s.TrendOut}), url_name="plans-trend")
+def plan_trend(request: HttpRequest, plan_id: int) -> dict[str, Any]:
+    """Every ended run of the plan on a time axis: what its trend page draws."""
+    plan = access.object_for(request, TestPlan.objects.all(), plan_id)
+    points = selectors_trend.plan_trend(plan=plan)
+    return {"plan": plan.pk, "baseline_run": plan.baseline_run_id, "runs": [plain(p) for p in points]}
 
 
 @router.put("/{int:plan_id}", response=responses({200: s.PlanOut}), url_name="plans-update")

@@ -693,6 +693,19 @@ class CompareOut(Schema):
     endpoints: list[dict[str, Any]]
 
 
+class TrendOut(Schema):
+    plan: int
+    baseline_run: int | None
+    runs: list[dict[str, Any]] = Field(
+        ...,
+        description=(
+            "Every ended run of the plan, oldest first: started_at, status, version, tags, p50/p95/p99_ms, "
+            "rps, error_rate, max_rps and knee_users (capacity analysis), passed (thresholds), "
+            "is_baseline, verdict (overall p95 against the baseline, once compared)."
+        ),
+    )
+
+
 class BaselineOut(Schema):
     plan: int
     baseline_run: int

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from runs import access, figures, selectors, selectors_analysis
+from runs import access, figures, figures_analysis, selectors, selectors_analysis, selectors_trend
 from runs.cron import CronError
 from runs.forms import PlanScheduleForm, RunAnnotationForm, TestPlanForm
 from runs.models import TestPlan
@@ -138,3 +138,18 @@ def plan_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"“{plan}” no longer runs on a schedule.")
     return redirect(plan)
+
+
+@require_GET
+@access.team_view()
+def plan_trend(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every run of the plan on a time axis; a click opens a run, ticking two compares them."""
+    plan = access.object_for(request, TestPlan.objects.all(), pk)
+    points = selectors_trend.plan_trend(plan=plan)
+    context = {
+        "plan": plan,
+        "points": points,
+        "figs": figures_analysis.plan_trend_figures(points) if points else None,
+        "compare_max": selectors_analysis.MAX_COMPARE_RUNS,
+    }
+    return render(request, "runs/plan_trend.html", context)
