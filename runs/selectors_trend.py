@@ -1,8 +1,8 @@
 """A plan's history: every ended run of the plan on a time axis, for its trend page and API.
 
 Three queries whatever the number of runs: the runs (their own summary columns), the knee and
-maximum throughput of their stored analyses (two JSON keys extracted by the database, never the
-whole analysis), and the verdicts stored in the baseline's analysis. Verdicts against the
+maximum throughput of their stored analyses (two columns copied out of the analysis, never the
+analysis itself), and the verdicts stored in the baseline's analysis. Verdicts against the
 baseline are the ones comparisons already computed and stored (``run_analysis_store_verdicts``);
 a run never compared with the baseline shows none.
 """
@@ -71,7 +71,7 @@ def plan_trend(*, plan: TestPlan) -> list[TrendPoint]:
         run_id: (max_rps, knee)
         for run_id, max_rps, knee in RunAnalysis.objects.filter(
             run__plan=plan, version=ANALYSIS_VERSION
-        ).values_list("run_id", "data__knee__max_throughput_rps", "data__knee__knee_users")
+        ).values_list("run_id", "max_rps", "knee_users")
     }
     verdicts: dict[int, str] = {}
     if plan.baseline_run_id:

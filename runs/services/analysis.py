@@ -367,15 +367,29 @@ def endpoint_p95_by_second(
     return dict(out)
 
 
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and np.isfinite(value) else None
+
+
 def _store(runs_data: Mapping[int, dict[str, Any]]) -> dict[int, RunAnalysis]:
     now = timezone.now()
     objs = [
-        RunAnalysis(run_id=run_id, version=ANALYSIS_VERSION, computed_at=now, data=data)
+        RunAnalysis(
+            run_id=run_id,
+            version=ANALYSIS_VERSION,
+            computed_at=now,
+            data=data,
+            max_rps=_finite((data.get("knee") or {}).get("max_throughput_rps")),
+            knee_users=_finite((data.get("knee") or {}).get("knee_users")),
+        )
         for run_id, data in runs_data.items()
     ]
     # An upsert: two requests computing the same missing analysis both succeed.
     RunAnalysis.objects.bulk_create(
-        objs, update_conflicts=True, unique_fields=["run"], update_fields=["version", "computed_at", "data"]
+        objs,
+        update_conflicts=True,
+        unique_fields=["run"],
+        update_fields=["version", "computed_at", "data", "max_rps", "knee_users"],
     )
     return {obj.run_id: obj for obj in objs}
 
