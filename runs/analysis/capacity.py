@@ -10,7 +10,8 @@ Pure module: no Django, no I/O. Two answers, each with its evidence:
   between requests; the measured mean response time R₀ and the planned think time Z are given
   beside it;
 * **the step where throughput stops growing**: the first step within ``plateau_tolerance`` of
-  the maximum throughput, when a later step exists to show that more users gained nothing.
+  the maximum throughput or at/past N*, whichever comes first, once the run went past the knee
+  (a step beyond it, or a highest load clearly above N*).
 
 The older rule (throughput gain below half the initial slope *and* latency 50 % above base,
 ``runs.analysis.knee.find_knee``) only fires a step or two past the knee when steps are coarse.
@@ -65,15 +66,18 @@ def knee_from_laws(
     *,
     think_time_s: float = 0.0,
     plateau_tolerance: float = 0.05,
+    past_margin: float = 0.10,
     latency_rise: float = 0.10,
     littles_law_tolerance: float = 0.10,
     confidence_note: str = "",
 ) -> KneeResult:
     """The knee N* from the operational laws and the step where throughput stops growing.
 
-    ``latency_rise``: past the plateau, the mean latency must rise at least this much above
-    R₀ for the flat throughput to be the target's limit. ``confidence_note`` (plain words)
-    is appended to the headline as "Low confidence: …".
+    ``past_margin``: the highest load must exceed N* by this much for a run whose throughput
+    was highest at its last step to count as saturated. ``latency_rise``: past the plateau,
+    the mean latency must rise at least this much above R₀ for the flat throughput to be the
+    target's limit. ``confidence_note`` (plain words) is appended to the headline as
+    "Low confidence: …".
     """
     n = np.asarray(users, dtype=float)
     x = np.asarray(throughput_rps, dtype=float)
@@ -141,7 +145,15 @@ def knee_from_laws(
     at = int(np.flatnonzero(usable)[np.argmin(n[usable] / x[usable])])
     r0 = float(np.nanmin(r[usable]))
     n_star = x_max * cycle_s
-    plateau = int(np.flatnonzero(x >= (1.0 - plateau_tolerance) * x_max)[0])
+    # Where throughput stops growing: the first step near the maximum or, as noise between steps
+    # can hide that, the first step at or past N* (where the bounds say it stops), whichever
+    # comes first. The run went past the knee when its highest load is clearly beyond N* (a
+    # noisy step must not make a saturated run read "still growing"), or a step after the
+    # plateau exists.
+    near_max = int(np.flatnonzero(x >= (1.0 - plateau_tolerance) * x_max)[0])
+    past = np.flatnonzero(n >= n_star)
+    plateau = min(near_max, int(past[0])) if past.size else near_max
+    went_past = n[-1] >= (1.0 + past_margin) * n_star or plateau < len(n) - 1
     common = {
         "initial_slope_rps_per_user": 1.0 / cycle_s,
         "base_latency_ms": r0,
@@ -155,7 +167,7 @@ def knee_from_laws(
     )
     top = f"max throughput {x_max:.1f} req/s at {n_best:g} users"
 
-    if plateau == len(n) - 1:
+    if not went_past:
         headline = (
             f"Reached {x_max:.0f} req/s at {n_best:g} users and still growing: no knee within the "
             f"tested loads (the operational laws put it at ~{users_words(n_star)} users or more)."
@@ -168,7 +180,7 @@ def knee_from_laws(
         ]
         return result("no_knee", headline, evidence, **common)
 
-    beyond = slice(plateau + 1, None)
+    beyond = slice(plateau + 1 if plateau < len(n) - 1 else plateau, None)
     r_after = float(np.nanmax(r[beyond]))
     later = ", ".join(f"{ni:g}" for ni in n[beyond])
     gained = ", ".join(f"{xi:.1f}" for xi in x[beyond])
@@ -187,9 +199,9 @@ def knee_from_laws(
         return result("no_knee", headline, evidence, **common)
 
     stops = (
-        f"throughput stops growing at {n[plateau]:g} users: {x[plateau]:.1f} req/s, within "
-        f"{plateau_tolerance:.0%} of the maximum; {later} users gained nothing ({gained} req/s) "
-        f"while mean latency rose from {r0:.1f} ms to {r_after:.1f} ms"
+        f"throughput stops growing at {n[plateau]:g} users: {x[plateau]:.1f} req/s, "
+        f"{x[plateau] / x_max:.0%} of the maximum; {later} users gave {gained} req/s while mean "
+        f"latency rose from {r0:.1f} ms to {r_after:.1f} ms"
     )
     if plateau == 0:
         headline = (

@@ -140,6 +140,9 @@ def plan_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(plan)
 
 
+TREND_TABLE_ROWS = 50
+
+
 @require_GET
 @access.team_view()
 def plan_trend(request: HttpRequest, pk: int) -> HttpResponse:
@@ -149,6 +152,9 @@ def plan_trend(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "plan": plan,
         "points": points,
+        # The charts show every run; the table, for ticking runs to compare, the latest ones
+        # (rendering 500 rows of it took four times the rest of the page).
+        "listed": points[::-1][:TREND_TABLE_ROWS],
         "figs": figures_analysis.plan_trend_figures(points) if points else None,
         "compare_max": selectors_analysis.MAX_COMPARE_RUNS,
     }

@@ -47,7 +47,7 @@ def test_the_trend_page_shows_every_run_with_its_capacity_and_verdict(
     body = response.content.decode()
     table = body.split('id="trend-runs"')[1].split("</table>")[0]
     rows = {int(r.split('"')[0]): r for r in table.split('data-run="')[1:]}
-    assert list(rows) == [r.pk for r in runs]  # oldest first
+    assert list(rows) == [r.pk for r in runs][::-1]  # the table lists the newest first
     assert ">baseline</span>" in rows[runs[0].pk]
     assert ">slower</span>" in rows[runs[-1].pk]
     assert ">no significant change</span>" in rows[runs[2].pk]
@@ -124,3 +124,18 @@ def test_clicking_a_point_opens_its_run(
     page.check(f"input[name=ids][value='{runs[2].pk}']")
     page.click("[data-compare-submit]")
     page.wait_for_url(f"{base}/runs/compare/?ids={runs[0].pk},{runs[2].pk}")
+
+
+@pytest.mark.django_db
+def test_the_charts_show_every_run_and_the_table_the_latest(
+    alice: Any, alice_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runs.views import plans
+
+    monkeypatch.setattr(plans, "TREND_TABLE_ROWS", 2)
+    plan = make_8s_plan(alice)
+    runs = history(plan, 3)
+    response = alice_client.get(reverse("runs-plan-trend", args=[plan.pk]))
+    table = response.content.decode().split('id="trend-runs"')[1].split("</table>")[0]
+    assert [int(r.split('"')[0]) for r in table.split('data-run="')[1:]] == [runs[2].pk, runs[1].pk]
+    assert json_script(response, "trend-throughput")["data"][0]["customdata"] == [r.pk for r in runs]

@@ -84,3 +84,17 @@ def test_too_few_steps_say_so_in_the_headline(n: int) -> None:
         assert "too few to find where it tops out (plan at least 3)" in result.headline
     else:
         assert result.headline == "No load step with throughput to analyse."
+
+
+def test_a_noisy_step_below_the_maximum_does_not_hide_a_saturated_run() -> None:
+    # Measured on a busy machine (demo target, 10 slots × 20 ms, 8 s steps): the 12-user step
+    # fell 9 % short of the maximum, reached only at the last step. The bounds put the knee at
+    # 485 req/s × 21.5 ms = 10.4 users and the run went far past it.
+    users = [3, 6, 9, 12, 15, 18]
+    result = knee_from_laws(
+        users, [139.5, 240.5, 358.7, 443.5, 435.7, 484.7], [21.4, 24.8, 24.7, 26.8, 34.0, 36.9]
+    )
+    assert result.status == "knee"
+    assert result.knee_users == pytest.approx(10.4, abs=0.05)
+    assert result.saturated_users == 12  # the first step past N*
+    assert result.headline == "Tops out at 485 req/s; beyond ~10 users extra users only add latency."
