@@ -257,15 +257,18 @@ def step_length_advice(step_seconds: Sequence[float]) -> str:
     if shortest >= TRUSTED_STEP_SECONDS:
         return ""
     short = sum(1 for s in step_seconds if s < TRUSTED_STEP_SECONDS)
-    lead = f"{short} of {len(step_seconds)} load steps" if short < len(step_seconds) else "The load steps"
+    if short < len(step_seconds):
+        lead, last = f"{short} of {len(step_seconds)} load steps", "last" if short > 1 else "lasts"
+    else:
+        lead, last = ("The load steps", "last") if len(step_seconds) > 1 else ("The load step", "lasts")
     if shortest < MIN_STEP_SECONDS:
         return (
-            f"{lead} last under {MIN_STEP_SECONDS} s: steps that short are not analysed at all. "
+            f"{lead} {last} under {MIN_STEP_SECONDS} s: steps that short are not analysed at all. "
             f"Make each step at least {TRUSTED_STEP_SECONDS} s for a trustworthy knee and comparison."
         )
     steady = max(1, int(shortest) - warmup_seconds(int(shortest)))
     return (
-        f"{lead} last {shortest:g} s, which leaves about {steady} s of steady load each after "
+        f"{lead} {last} {shortest:g} s, which leaves about {steady} s of steady load each after "
         f"warm-up: the knee and comparisons will be marked low confidence. Make each step at "
         f"least {TRUSTED_STEP_SECONDS} s (30 s or more to tell small regressions apart)."
     )
