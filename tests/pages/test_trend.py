@@ -123,7 +123,7 @@ def test_clicking_a_point_opens_its_run(
     page.check(f"input[name=ids][value='{runs[0].pk}']")
     page.check(f"input[name=ids][value='{runs[2].pk}']")
     page.click("[data-compare-submit]")
-    page.wait_for_url(f"{base}/runs/compare/?ids={runs[0].pk},{runs[2].pk}")
+    page.wait_for_url(f"{base}/runs/compare/?ids={runs[2].pk},{runs[0].pk}")  # table order: newest first
 
 
 @pytest.mark.django_db
