@@ -531,3 +531,31 @@ def run_analysis_build_or_error(*, run: Run) -> dict[str, Any]:
             **capacity_to_data(empty),
             "blocks": {"seconds": BLOCK_SECONDS, "users": [], "overall": [], "endpoints": {}},
         }
+
+
+def run_baseline_verdicts_store_safely(*, run_id: int) -> None:
+    """At the end of a run: its verdicts against its plan's baseline, stored in the baseline's
+    analysis as the compare page stores them, so the plan's trend marks the run slower or
+    faster without anyone opening a comparison. A failure is logged, never raised."""
+    from runs.analysis.stored import verdicts_to_data
+    from runs.selectors_analysis import _sample_seconds, block_arrays, verdicts
+
+    try:
+        with savepoint_in_transaction():
+            run = Run.objects.select_related("plan").get(pk=run_id)
+            baseline_id = run.plan.baseline_run_id if run.plan else None
+            if not baseline_id or baseline_id == run_id:
+                return
+            data = run_analyses_ensure(ids=[baseline_id, run_id], runs={run_id: run})
+            if baseline_id not in data or data[run_id].get("error"):
+                return
+            found = verdicts(
+                block_arrays(data[baseline_id]),
+                block_arrays(data[run_id]),
+                sample_seconds=_sample_seconds(data[baseline_id]),
+            )
+            run_analysis_store_verdicts(
+                reference_id=baseline_id, data=data[baseline_id], new={str(run_id): verdicts_to_data(found)}
+            )
+    except Exception:
+        log.exception("verdicts of run %s against its baseline could not be stored", run_id)

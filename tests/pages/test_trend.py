@@ -139,3 +139,25 @@ def test_the_charts_show_every_run_and_the_table_the_latest(
     table = response.content.decode().split('id="trend-runs"')[1].split("</table>")[0]
     assert [int(r.split('"')[0]) for r in table.split('data-run="')[1:]] == [runs[2].pk, runs[1].pk]
     assert json_script(response, "trend-throughput")["data"][0]["customdata"] == [r.pk for r in runs]
+
+
+@pytest.mark.django_db
+def test_a_run_that_ends_is_marked_against_the_baseline_without_a_comparison(
+    alice: Any, alice_client: Client
+) -> None:
+    from runs.services.runs import run_finish
+
+    plan = make_8s_plan(alice)
+    history(plan, 1)  # the baseline
+    slow = eight_second_run(plan, seed=7, latency_factor=1.3)
+    Run.objects.filter(pk=slow.pk).update(status=Run.Status.RUNNING, finished_at=None)
+    run_finish(run_id=slow.pk, status=Run.Status.FINISHED)
+    body = alice_client.get(reverse("runs-plan-trend", args=[plan.pk])).content.decode()
+    row = body.split(f'data-run="{slow.pk}"')[1].split("</tr>")[0]
+    assert "not compared yet" not in row
+    # The verdict a comparison with the baseline gives (8-second steps leave few blocks, so
+    # it may well be "no significant change": the trend must show the same).
+    from runs import selectors_analysis
+
+    expected = selectors_analysis.runs_compare(runs=Run.objects.all(), ids=[plan.baseline_run_id, slow.pk])
+    assert f">{expected.overall[slow.pk].verdict}</span>" in row
