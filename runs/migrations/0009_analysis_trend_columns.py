@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('runs', '0008_share'),
+        ("runs", "0008_share"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='runanalysis',
-            name='knee_users',
+            model_name="runanalysis",
+            name="knee_users",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='runanalysis',
-            name='max_rps',
+            model_name="runanalysis",
+            name="max_rps",
             field=models.FloatField(blank=True, null=True),
         ),
     ]
