@@ -148,8 +148,10 @@ def main() -> None:
     api_ms, api_bytes = timed(
         client, f"/api/v1/plans/{plan_id}/trend", repeat, Authorization=f"Bearer {token}"
     )
-    print(f"| trend page | {n} runs | {page_ms:.0f} ms | {page_bytes:,} bytes |")
-    print(f"| trend API  | {n} runs | {api_ms:.0f} ms | {api_bytes:,} bytes |")
+    print(f"\n| what | runs | server time (median of {repeat}) | bytes |")
+    print("|---|---|---|---|")
+    print(f"| trend page | {n} | {page_ms:.0f} ms | {page_bytes:,} |")
+    print(f"| trend API | {n} | {api_ms:.0f} ms | {api_bytes:,} |")
 
 
 if __name__ == "__main__":
