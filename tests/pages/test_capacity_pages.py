@@ -185,3 +185,21 @@ def test_the_profile_preview_warns_about_short_steps_before_saving(
     assert advice.startswith("The load steps last 8 s") and "at least 15 s" in advice
     page.fill("#id_p_staircase_step_duration", "20")
     page.wait_for_function("document.getElementById('preview-advice').hidden")
+
+
+@pytest.mark.django_db
+def test_the_throughput_curves_escape_run_names_and_carry_each_runs_usl_fit(
+    alice: Any, alice_client: Client
+) -> None:
+    from tests.pages.test_pages import json_script
+
+    plan = make_8s_plan(alice)  # its name holds an <img onerror> tag
+    a, b = eight_second_run(plan, seed=1), eight_second_run(plan, seed=2)
+    response = alice_client.get(reverse("runs-compare"), {"ids": f"{a.pk},{b.pk}"})
+    fig = json_script(response, "fig-cmp-throughput")
+    assert "<img" not in str(fig)
+    points = [t for t in fig["data"] if t["mode"] == "markers" and t.get("showlegend", True)]
+    assert [t["x"] for t in points] == [list(LEVELS_8S)] * 2
+    assert sum(1 for t in fig["data"] if t["name"].endswith("USL fit")) == 2
+    knees = [t for t in fig["data"] if t["name"].endswith(" knee")]
+    assert len(knees) == 2 and all(t["x"][0] == pytest.approx(8, rel=0.15) for t in knees)
