@@ -465,7 +465,7 @@ def plan_trend_figures(points: Sequence[Any]) -> dict[str, Figure]:
         return drawn
 
     def layout(title: str, unit: str) -> dict[str, Any]:
-        return _layout(title, unit, x_title="run started", hovermode="closest", height=300)
+        return base_layout(title, unit, x_title="run started", hovermode="closest", height=300)
 
     return {
         "trend-latency": {
