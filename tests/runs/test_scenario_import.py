@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from runs import scenario_import as si
+from runs.core import scenario_import as si
 from runs.core.scenario_import import ScenarioImportError, parse_any, parse_curl, parse_har, parse_openapi
-from runs.exports import redact
+from runs.core.exports import redact
 
 
 # -- cURL ------------------------------------------------------------------------------------------
