@@ -337,7 +337,8 @@ class BaseSourceFormSet(forms.BaseFormSet):
             for name in form.parsed.get("columns", []):
                 if name in seen:
                     raise forms.ValidationError(
-                        f"The variable “{name}” comes from data sources {seen[name]} and {number}; rename one."
+                        f"The variable “{name}” comes from data sources {seen[name]} and {number}; "
+                        "rename one."
                     )
                 seen[name] = number
 

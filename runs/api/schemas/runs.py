@@ -219,7 +219,9 @@ class GeneratorsOut(Schema):
     generators: int
     points: list[GeneratorSecondOut] = Field(
         ...,
-        description="Per generator, per second (ordered by generator, then t); empty for a one-generator run.",
+        description=(
+            "Per generator, per second (ordered by generator, then t); empty for a one-generator run."
+        ),
     )
 
 
