@@ -14,8 +14,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from runs import figures
 from runs.core.histogram import Histogram
+from runs.figures import runs as figures
 from runs.models import EndpointSecond, Run, RunSecond, TestPlan
 from tests.pages.conftest import make_run
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from runs.exports import redact
 
-from runs import scenario_import as si
+from runs.core import scenario_import as si
 from runs.core.scenario_import import ScenarioImportError, parse_any, parse_curl, parse_har, parse_openapi
 
 
@@ -346,6 +346,6 @@ def test_the_parsers_and_the_notification_bodies_import_no_django() -> None:
         "print(', '.join(bad)); sys.exit(1 if bad else 0)"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=si.__path__[0] + "/../.."
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=si.__path__[0] + "/../../.."
     )
     assert done.returncode == 0, done.stderr
