@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from runs.exports import redact
 
 from runs.core import scenario_import as si
+from runs.core.exports import redact
 from runs.core.scenario_import import ScenarioImportError, parse_any, parse_curl, parse_har, parse_openapi
 
 
