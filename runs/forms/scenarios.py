@@ -72,9 +72,8 @@ class ScenarioForm(forms.ModelForm):
         # Pages (and clients) that predate these fields post neither: the defaults apply.
         self.fields["kind"].required = False
         self.fields["mode"].required = False
-        cast(
-            forms.CharField, self.fields["locustfile"]
-        ).strip = False  # Python: indentation and trailing lines are kept
+        locustfile = cast(forms.CharField, self.fields["locustfile"])
+        locustfile.strip = False  # Python: indentation and trailing lines are kept
         if (
             not locustfiles_allowed
             and (self.instance.kind or Scenario.Kind.STEPS) != Scenario.Kind.LOCUSTFILE
