@@ -56,7 +56,7 @@ def _preview(
         "warnings": warnings,
         "has_secrets": any(step.secret_names for step in steps),
     }
-    return render(request, "runs/core/scenario_import_preview.html", context)
+    return render(request, "runs/scenario_import_preview.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -91,7 +91,7 @@ def scenario_import(request: HttpRequest) -> HttpResponse:
                 warnings=result.warnings,
                 form=save_form,
             )
-    return render(request, "runs/core/scenario_import.html", {"form": form})
+    return render(request, "runs/scenario_import.html", {"form": form})
 
 
 def _step_errors(steps_formset: Any, chosen: list[dict[str, Any]]) -> list[str]:
