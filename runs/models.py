@@ -497,6 +497,10 @@ class RunAnalysis(models.Model):
     version = models.PositiveIntegerField()
     computed_at = models.DateTimeField()
     data = models.JSONField()
+    # Copied out of ``data`` (its knee) so a plan's trend reads them for hundreds of runs
+    # without parsing each run's whole analysis.
+    max_rps = models.FloatField(null=True, blank=True)
+    knee_users = models.FloatField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Analysis of run #{self.run_id} (v{self.version})"

@@ -50,6 +50,7 @@ urlpatterns = [
     path("plans/", plans.plan_list, name="runs-plan-list"),
     path("plans/new/", plans.plan_create, name="runs-plan-create"),
     path("plans/<int:pk>/", plans.plan_detail, name="runs-plan-detail"),
+    path("plans/<int:pk>/trend/", plans.plan_trend, name="runs-plan-trend"),
     path("plans/<int:pk>/edit/", plans.plan_edit, name="runs-plan-edit"),
     path("plans/<int:pk>/delete/", plans.plan_delete, name="runs-plan-delete"),
     path("plans/<int:pk>/start/", plans.plan_start, name="runs-plan-start"),

@@ -115,11 +115,16 @@ def run_start(request: HttpRequest, payload: RunStart) -> Status[Run]:
     return Status(201, start(request, plan, payload))
 
 
+COMPARE_BASELINE_HELP = (
+    "The reference run (one of ids; default: the plan's baseline if among them, else the first)"
+)
+
+
 @router.get("/compare", response=responses({200: CompareOut, 400: Error}), url_name="runs-compare")
 def runs_compare(
     request: HttpRequest,
     ids: str = Query(..., description="2–20 run ids, comma-separated: 3,5,9", max_length=300),  # type: ignore[assignment]
-    baseline: int | None = Query(None, description="The reference run (one of ids; default: the first)"),  # type: ignore[assignment]
+    baseline: int | None = Query(None, description=COMPARE_BASELINE_HELP),  # type: ignore[assignment]
 ) -> dict[str, Any]:
     """Verdicts of each run's steady-state p95 against the reference run, overall and per endpoint."""
     data = check_form(RunsCompareForm(request.GET), ["query"])
@@ -142,6 +147,8 @@ def runs_compare(
                 "windows": plain(r.windows),
                 "capacity": plain(r.capacity),
                 "verdict": plain(r.verdict),
+                "capacity_change": plain(r.capacity_change),
+                "headline": (r.knee or {}).get("headline", ""),
                 "series": plain(r.series),
             }
             for r in result.runs

@@ -271,7 +271,7 @@ def run_facts(*, run: Run, event: str, regression: dict[str, Any] | None = None)
 
 def _regression(run: Run) -> dict[str, Any] | None:
     """The baseline verdict when it says "slower", else None (no baseline, no analysis, faster…)."""
-    from runs.selectors_analysis import run_baseline_verdict
+    from runs.selectors.analysis import run_baseline_verdict
 
     try:
         verdict = run_baseline_verdict(run=run)

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from runs import access
 from runs.core.cron import CronError
+from runs.figures import analysis as figures_analysis
 from runs.figures import runs as figures
 from runs.forms.plans import PlanScheduleForm, TestPlanForm
 from runs.forms.runs import RunAnnotationForm
@@ -15,6 +16,7 @@ from runs.models import TestPlan
 from runs.selectors import analysis as selectors_analysis
 from runs.selectors import catalog as selectors_catalog
 from runs.selectors import runs as selectors
+from runs.selectors import trend as selectors_trend
 from runs.services import catalog
 from runs.services.generators import generators_capacity
 from runs.services.runs import RunError, run_create
@@ -156,3 +158,24 @@ def plan_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"“{plan}” no longer runs on a schedule.")
     return redirect(plan)
+
+
+TREND_TABLE_ROWS = 50
+
+
+@require_GET
+@access.team_view()
+def plan_trend(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every run of the plan on a time axis; a click opens a run, ticking two compares them."""
+    plan = access.object_for(request, TestPlan.objects.all(), pk)
+    points = selectors_trend.plan_trend(plan=plan)
+    context = {
+        "plan": plan,
+        "points": points,
+        # The charts show every run; the table, for ticking runs to compare, the latest ones
+        # (rendering 500 rows of it took four times the rest of the page).
+        "listed": points[::-1][:TREND_TABLE_ROWS],
+        "figs": figures_analysis.plan_trend_figures(points) if points else None,
+        "compare_max": selectors_analysis.MAX_COMPARE_RUNS,
+    }
+    return render(request, "runs/plan_trend.html", context)

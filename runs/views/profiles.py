@@ -42,6 +42,9 @@ def _edit(request: access.TeamRequest, profile: LoadProfile | None) -> HttpRespo
             )
             text = f"Saved load profile “{saved}”."
             messages.success(request, saved_message(team=saved.team, text=text, saved="profile"))
+            advice = selectors_catalog.profile_preview(kind=saved.kind, params=saved.params)["step_advice"]
+            if advice:
+                messages.warning(request, advice)
             return redirect("runs-profile-edit", pk=saved.pk)
     else:
         form = ProfileForm.for_profile(profile) if profile else ProfileForm()

@@ -84,6 +84,9 @@ def share_page(request: HttpRequest, share: ShareLink, token: str) -> HttpRespon
     labels = [r.label for r in result.runs]
     figs = figures_analysis.compare_timeseries_figures(labels, [r.series for r in result.runs])
     figs["capacity"] = figures_analysis.compare_capacity_figure(labels, [r.capacity for r in result.runs])
+    figs["throughput"] = figures_analysis.compare_throughput_figure(
+        labels, [r.capacity for r in result.runs], [r.usl for r in result.runs], [r.knee for r in result.runs]
+    )
     ids_param = ",".join(str(i) for i in share.run_ids)
     context = {
         "share": share,
