@@ -41,7 +41,7 @@ def test_a_curl_preview_flags_secrets_and_saving_leaves_them_out(alice: Any, tea
     client = _client(alice)
     response = _preview(client, text=CURL)
     page = response.content.decode()
-    assert response.templates[0].name == "runs/core/scenario_import_preview.html"
+    assert response.templates[0].name == "runs/scenario_import_preview.html"
     assert 'data-secret="Authorization"' in page and 'data-secret="Cookie"' in page
     assert "http://127.0.0.1:8089" in page
     assert not Scenario.objects.exists()  # a preview saves nothing
