@@ -130,7 +130,7 @@ def soak(args: argparse.Namespace) -> list[Sample]:
                 break
             child = _child_of(parent)
             run = Run.objects.get(pk=run_id)
-            if run.status != Run.Status.RUNNING or run.last_t < 0 or child is None:
+            if run.status != Run.Status.RUNNING or run.last_t < 0 or run.started_at is None or child is None:
                 continue
             try:
                 parent_rss = parent.memory_info().rss / 2**20

@@ -80,7 +80,9 @@ urlpatterns = [
     path("teams/<int:pk>/hooks/new/", notifications.hook_create, name="teams-hook-create"),
     path("teams/<int:pk>/hooks/<int:hook>/", notifications.hook_edit, name="teams-hook-edit"),
     path("teams/<int:pk>/hooks/<int:hook>/test/", notifications.hook_test, name="teams-hook-test"),
-    path("teams/<int:pk>/hooks/<int:hook>/secret/", notifications.hook_rotate_secret, name="teams-hook-secret"),
+    path(
+        "teams/<int:pk>/hooks/<int:hook>/secret/", notifications.hook_rotate_secret, name="teams-hook-secret"
+    ),
     path("teams/<int:pk>/hooks/<int:hook>/delete/", notifications.hook_delete, name="teams-hook-delete"),
     path("teams/<int:pk>/shares/<int:share_pk>/revoke/", shares.team_share_revoke, name="teams-share-revoke"),
     # Load profiles

@@ -80,7 +80,7 @@ class Up:
         assert r.status_code == 200 and "Log out" in r.text
 
     def api(self, method: str, path: str, *, expect: int | None = None, **kwargs: Any) -> Any:
-        csrf = {"X-CSRFToken": self.session.cookies.get("csrftoken", ""), "Referer": self.base}
+        csrf = {"X-CSRFToken": self.session.cookies.get("csrftoken") or "", "Referer": self.base}
         r = self.session.request(method, f"{self.base}/api/v1{path}", timeout=30, headers=csrf, **kwargs)
         if expect is None:
             assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text[:2000]}"

@@ -30,6 +30,7 @@ class Receiver:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        assert isinstance(host, str)  # a TCP server's address, never a socket path
         return f"http://{host}:{port}"
 
     def wait_for(self, count: int, *, timeout: float) -> list[Received]:

@@ -53,7 +53,7 @@ def plan_list(
 
 
 @router.post("", response=responses({201: PlanOut}), url_name="plans-create")
-def plan_create(request: HttpRequest, payload: PlanCreate) -> tuple[int, TestPlan]:
+def plan_create(request: HttpRequest, payload: PlanCreate) -> Status[TestPlan]:
     team = editable_team(request, payload.team)
     data = _validated(payload.dict(), team=team)
     return Status(201, _saved(lambda: catalog.plan_create(team=team, data=data, user=request.user)))

@@ -45,7 +45,7 @@ MAX_T = 10**7  # seconds; far beyond any run (SCALETEST_MAX_RUN_SECONDS)
 def start(request: HttpRequest, plan: TestPlan, payload: RunStart | None = None) -> Run:
     """``run_create``; its refusals become 400 (fix the plan) or 409 (refused now by safety);
     invalid annotations a 422 with the page's messages."""
-    payload = payload or RunStart()
+    payload = payload or RunStart.model_validate({})
     try:
         annotations = annotations_clean(version=payload.version, tags=payload.tags, notes=payload.notes)
     except AnnotationError as exc:
@@ -92,7 +92,7 @@ def run_list(
 
 
 @router.post("", response=responses({201: RunOut, 400: Error, 409: Error}), url_name="runs-start")
-def run_start(request: HttpRequest, payload: RunStart) -> tuple[int, Run]:
+def run_start(request: HttpRequest, payload: RunStart) -> Status[Run]:
     """Start a plan given by ``plan`` (id) or ``plan_name`` (exact; ``team`` narrows it). A name
     that several of your plans share is a 409: give ``team`` or the id."""
     plans = TestPlan.objects.select_related("target", "scenario", "profile")

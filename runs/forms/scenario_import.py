@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -48,7 +48,8 @@ class ScenarioImportForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         upload = data.get("file")
         if upload is not None:
             if upload.size > MAX_IMPORT_BYTES:
@@ -75,5 +76,7 @@ class ScenarioImportSaveForm(forms.Form):
         self, *args: Any, step_count: int = 0, secret_keys: list[str] | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["include"].choices = [(str(i), str(i)) for i in range(step_count)]
-        self.fields["keep_secret"].choices = [(k, k) for k in secret_keys or []]
+        cast(forms.ChoiceField, self.fields["include"]).choices = [
+            (str(i), str(i)) for i in range(step_count)
+        ]
+        cast(forms.ChoiceField, self.fields["keep_secret"]).choices = [(k, k) for k in secret_keys or []]

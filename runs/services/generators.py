@@ -27,6 +27,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,7 +123,7 @@ def _ask_workers(queue: str, *, timeout: float) -> GeneratorCapacity:
             if isinstance(consumed, list)
             and any(q.get("name") == queue for q in consumed if isinstance(q, dict))
         )
-        stats = {}
+        stats: dict[str, Any] = {}
         if nodes:
             stats = app.control.inspect(destination=nodes, timeout=timeout, limit=len(nodes)).stats() or {}
     except Exception as exc:  # noqa: BLE001 - a broker that is down or refuses: say so, never crash a page
@@ -232,7 +233,7 @@ def run_generator_shares(*, run: Run, cpu_limit: float) -> list[GeneratorShare]:
     total = sum(int(row["requests_sum"] or 0) for row in per.values())
     out = []
     for index in range(max(run.generators, max(per, default=-1) + 1)):
-        row = per.get(index, {})
+        row: Mapping[str, Any] = per.get(index, {})
         requests = int(row.get("requests_sum") or 0)
         out.append(
             GeneratorShare(

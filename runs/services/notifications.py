@@ -309,6 +309,7 @@ def run_events(*, run: Run, wanted: set[str]) -> list[Facts]:
 def notifications_run_ended(*, run_id: int) -> None:
     """Ask a worker to notify about ``run_id`` once its end is committed. Never raises: a
     broker that is down must not stop a run from ending."""
+
     def send() -> None:
         try:
             dispatch.notify_run_ended_send(run_id)

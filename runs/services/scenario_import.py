@@ -11,7 +11,7 @@ fields or headers), which every step of a run sends.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from runs.core.scenario_import import (
@@ -79,7 +79,7 @@ def imported_steps_chosen(
     return out, left_out
 
 
-def scenario_post_data(*, name: str, mode: str, steps: list[Mapping[str, Any]]) -> dict[str, Any]:
+def scenario_post_data(*, name: str, mode: str, steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The scenario page's POST for a new scenario with ``steps``, so the page's own form and
     step formset validate an import exactly as they validate a scenario typed in."""
     post: dict[str, Any] = {

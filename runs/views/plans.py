@@ -26,7 +26,7 @@ from runs.views.onboarding import saved_message
 
 @require_GET
 @access.team_view()
-def plan_list(request: HttpRequest) -> HttpResponse:
+def plan_list(request: access.TeamRequest) -> HttpResponse:
     return render(request, "runs/plan_list.html", {"plans": selectors_catalog.plan_list(team=request.team)})
 
 

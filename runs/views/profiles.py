@@ -20,7 +20,7 @@ from runs.views.onboarding import saved_message
 
 @require_GET
 @access.team_view()
-def profile_list(request: HttpRequest) -> HttpResponse:
+def profile_list(request: access.TeamRequest) -> HttpResponse:
     rows = [
         (p, selectors_catalog.profile_preview_of(profile=p))
         for p in selectors_catalog.profile_list(team=request.team)

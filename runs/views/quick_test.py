@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
@@ -14,14 +14,14 @@ from runs.views.dashboard import dashboard_page
 
 @require_POST
 @access.team_view(access.EDITOR)
-def quick_test(request: HttpRequest) -> HttpResponse:
+def quick_test(request: access.TeamRequest) -> HttpResponse:
     """The dashboard's one-form test: parts made behind the scenes, the run started, or
     nothing made and the form again with the reason."""
     form = QuickTestForm(request.POST)
     if not form.is_valid():
         return dashboard_page(request, quick_form=form)
     try:
-        made = quick_test_start(team=request.team, user=request.user, spec=form.spec())  # type: ignore[attr-defined]
+        made = quick_test_start(team=request.team, user=request.user, spec=form.spec())
     except QuickTestError as exc:
         form.add_error(exc.field if exc.field in form.fields else None, str(exc))
         return dashboard_page(request, quick_form=form)

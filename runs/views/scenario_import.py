@@ -5,10 +5,10 @@ the scenario page's own form and step formset, then saved by the same service.""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -34,6 +34,7 @@ def _preview(
     warnings: list[str],
     form: ScenarioImportSaveForm,
 ) -> HttpResponse:
+    posted = cast(QueryDict, form.data)  # a bound form here is always bound to request.POST
     rows = [
         {
             "index": i,
@@ -41,8 +42,8 @@ def _preview(
             "query_json": json.dumps(step.query, ensure_ascii=False) if step.query else "",
             "headers": [(name, value, name in step.secret_names) for name, value in step.headers.items()],
             "secret_query": [n for n in step.secret_names if n.startswith("?")],
-            "included": not form.is_bound or str(i) in form.data.getlist("include"),
-            "kept": set(form.data.getlist("keep_secret")) if form.is_bound else set(),
+            "included": not form.is_bound or str(i) in posted.getlist("include"),
+            "kept": set(posted.getlist("keep_secret")) if form.is_bound else set(),
         }
         for i, step in enumerate(steps)
     ]

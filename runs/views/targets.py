@@ -17,7 +17,7 @@ from runs.views.onboarding import saved_message
 
 @require_GET
 @access.team_view()
-def target_list(request: HttpRequest) -> HttpResponse:
+def target_list(request: access.TeamRequest) -> HttpResponse:
     return render(
         request, "runs/target_list.html", {"targets": selectors_catalog.target_list(team=request.team)}
     )

@@ -66,6 +66,7 @@ def test_the_quick_test_makes_the_four_parts_and_queues_the_run(
     run = Run.objects.get()
     assert response.status_code == 302 and response["Location"] == run.get_absolute_url()
     plan = run.plan
+    assert plan is not None
     assert plan.team == team and plan.created_by == alice
     assert plan.target.base_url == target_server
     step = plan.scenario.steps.get()

@@ -152,7 +152,9 @@ def test_the_run_page_shows_each_generators_share_cpu_and_host_and_a_saturated_o
     client = Client()
     client.force_login(alice)
     page = client.get(run.get_absolute_url()).content.decode()
-    row = re.search(r'<tr id="generator-share-1">(.*?)</tr>', page, re.S).group(1)
+    found = re.search(r'<tr id="generator-share-1">(.*?)</tr>', page, re.S)
+    assert found is not None
+    row = found.group(1)
     assert re.findall(r"<td[^>]*>([^<]*)</td>", row) == [
         "1",
         "gen-host-2",

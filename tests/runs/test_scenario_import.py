@@ -7,8 +7,8 @@ import json
 import pytest
 
 from runs.core import scenario_import as si
-from runs.core.scenario_import import ScenarioImportError, parse_any, parse_curl, parse_har, parse_openapi
 from runs.core.exports import redact
+from runs.core.scenario_import import ScenarioImportError, parse_any, parse_curl, parse_har, parse_openapi
 
 
 # -- cURL ------------------------------------------------------------------------------------------
@@ -340,7 +340,8 @@ def test_the_parsers_and_the_notification_bodies_import_no_django() -> None:
     import sys
 
     code = (
-        "import sys, runs.core.scenario_import, runs.core.notifications.payloads, runs.core.notifications.http;"
+        "import sys, runs.core.scenario_import, runs.core.notifications.payloads, "
+        "runs.core.notifications.http;"
         "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'));"
         "print(', '.join(bad)); sys.exit(1 if bad else 0)"
     )

@@ -28,7 +28,10 @@ THRESHOLDS_HELP = (
 )
 
 
-GENERATORS_HELP = "Load generator processes that share the load (1 to SCALETEST_MAX_GENERATORS); arrival-rate profiles use 1."
+GENERATORS_HELP = (
+    "Load generator processes that share the load (1 to SCALETEST_MAX_GENERATORS); "
+    "arrival-rate profiles use 1."
+)
 
 
 class PlanOut(Schema):

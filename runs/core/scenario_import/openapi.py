@@ -120,12 +120,13 @@ def _sample(refs: _Refs, schema: Any, depth: int = 0) -> Any:
         return True
     if kind == "string":
         fmt = schema.get("format")
-        return {
+        examples: dict[Any, str] = {
             "date": "2024-01-01",
             "date-time": "2024-01-01T00:00:00Z",
             "uuid": "00000000-0000-0000-0000-000000000000",
             "email": "user@example.com",
-        }.get(fmt, "string")  # noqa: E501
+        }
+        return examples.get(fmt, "string")
     return None
 
 
