@@ -66,7 +66,7 @@ def seed(n: int) -> tuple[int, int]:
     team = common.bench_team()
     name = f"Trend bench {n}"
     plan = TestPlan.objects.filter(team=team, name=name).first()
-    if plan and Run.objects.filter(plan=plan).count() == n:
+    if plan and plan.baseline_run_id is not None and Run.objects.filter(plan=plan).count() == n:
         return plan.pk, plan.baseline_run_id
     target = Target.objects.create(team=team, name=name, base_url="http://127.0.0.1:9")
     scenario = Scenario.objects.create(team=team, name=name)

@@ -383,7 +383,7 @@ def compare_throughput_figure(
         fit = usl[i] if i < len(usl) else None
         if fit and steps and reach:
             # Stored JSON keeps non-finite floats as strings ("NaN"): float() reads them back.
-            fit_values = {k: float(v) if isinstance(v, str) else v for k, v in fit.items()}
+            fit_values: dict[str, Any] = {k: float(v) if isinstance(v, str) else v for k, v in fit.items()}
             xs, ys = usl_curve(UslFit(**fit_values), max_users=reach, points=80)
             data.append(
                 _scatter(

@@ -261,7 +261,11 @@ def runs_compare(
         raise RunsNotFound(missing)
     ordered = [by_id[i] for i in ids]
     baselines = [r.plan.baseline_run_id for r in ordered if r.plan is not None]
-    ref = reference_id if reference_id in ids else next((b for b in baselines if b in ids), ids[0])
+    ref: int = (
+        reference_id
+        if reference_id is not None and reference_id in ids
+        else next((b for b in baselines if b is not None and b in ids), ids[0])
+    )
 
     seconds: dict[int, list[tuple[int, int, int, float | None]]] = defaultdict(list)
     for run_id, t, requests, failures, p95 in (

@@ -95,6 +95,7 @@ def test_the_knee_and_max_throughput_match_a_target_of_known_capacity(
     truth = slots * (slot_ms / 1000 + z) / (slot_ms / 1000)
 
     top = max(data["steps"], key=lambda s: s["throughput_rps"])
+    assert run.started_at is not None
     t0 = run.started_at.timestamp()
     served = (sampler.count_at(t0 + top["end_t"] + 1) - sampler.count_at(t0 + top["start_t"])) / (
         top["end_t"] - top["start_t"] + 1

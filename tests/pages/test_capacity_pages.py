@@ -53,7 +53,9 @@ def test_an_8_second_staircase_gets_steps_a_knee_and_a_headline(alice: Any, alic
     assert HEADLINE.search(headline), headline
     assert "Low confidence: every load step is short or incomplete (only 6 s of steady load" in headline
     knee = body.split('id="knee-users">')[1].split("</dd>")[0]
-    value = float(re.search(r"<strong>([\d.]+) users</strong>", knee).group(1))
+    found = re.search(r"<strong>([\d.]+) users</strong>", knee)
+    assert found is not None, knee
+    value = float(found.group(1))
     assert value == pytest.approx(8, rel=0.15)
     assert "the step at <strong>8 users</strong>" in body.split('id="knee-step">')[1].split("</dd>")[0]
     table = body.split('id="step-table"')[1].split("<tbody>")[1].split("</tbody>")[0]

@@ -159,5 +159,6 @@ def test_a_run_that_ends_is_marked_against_the_baseline_without_a_comparison(
     # it may well be "no significant change": the trend must show the same).
     from runs.selectors import analysis as selectors_analysis
 
+    assert plan.baseline_run_id is not None
     expected = selectors_analysis.runs_compare(runs=Run.objects.all(), ids=[plan.baseline_run_id, slow.pk])
     assert f">{expected.overall[slow.pk].verdict}</span>" in row

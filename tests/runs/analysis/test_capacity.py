@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from runs.core import profiles
@@ -41,7 +43,7 @@ def test_the_knee_matches_the_asymptotic_bounds_of_a_closed_system(
 
 
 def test_an_8_second_staircase_of_simulated_seconds_gives_a_knee_within_15_percent() -> None:
-    model = {"service_ms": 20.0, "think_s": 0.0, "servers": 10}  # N* = 10
+    model: dict[str, Any] = {"service_ms": 20.0, "think_s": 0.0, "servers": 10}  # N* = 10
     plan = profiles.build_plan(
         "staircase", {"start_users": 2, "step_users": 2, "step_duration": 8, "steps": 10, "spawn_rate": None}
     )

@@ -56,6 +56,7 @@ def test_a_target_made_10_percent_slower_reports_lower_capacity_with_its_interva
     assert change is not None
     assert change.verdict == "lower"
     assert change.max_rps_change == pytest.approx(434 / 480 - 1)
+    assert change.max_rps_ci is not None
     low, high = change.max_rps_ci
     assert low < change.max_rps_change < high < 0
     assert change.sentence.startswith(
