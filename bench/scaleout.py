@@ -19,13 +19,23 @@ checked against its own figures (no failures).
     .venv/bin/python bench/scaleout.py                 # 3 pairs x 20 s, 40 users
     .venv/bin/python bench/scaleout.py --quick         # 2 pairs x 12 s
     .venv/bin/python bench/scaleout.py --smoke         # 1 pair x 7 s (the test suite's size)
+    .venv/bin/python bench/scaleout.py --quick --default-install
+
+``--default-install``: the embedded default `manage.py up` runs, Celery hop included. SQLite,
+the filesystem broker in a data dir of its own, and a generator worker started with the
+arguments `up` gives it (two pool processes); B's generator tasks go through the broker to that
+worker, as on a fresh `up`. Its Locust children are measured like the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +46,9 @@ import psutil  # noqa: E402
 from overhead import Window  # noqa: E402
 
 
-def run_once(nginx: common.Nginx, args: argparse.Namespace, generators: int) -> dict[str, Any]:
+def run_once(
+    nginx: common.Nginx, args: argparse.Namespace, generators: int, worker: psutil.Process | None = None
+) -> dict[str, Any]:
     from runs.engine import generator, runner
     from runs.models import GeneratorSecond, Run
 
@@ -67,13 +79,15 @@ def run_once(nginx: common.Nginx, args: argparse.Namespace, generators: int) -> 
             threads.append(t)
 
     def find() -> dict[str, psutil.Process]:
-        kids = [p for p in me.children() if "runs.core.engine.child" in " ".join(p.cmdline())]
+        candidates = me.children() + (worker.children(recursive=True) if worker is not None else [])
+        kids = [p for p in candidates if "runs.core.engine.child" in " ".join(p.cmdline())]
         if len(kids) != (1 if generators == 1 else generators + 1):
             raise RuntimeError(f"expected {generators} generator(s), found {kids}")
         return {str(p.pid): p for p in kids}
 
     original = runner._send_generators
-    runner._send_generators = send_generators
+    if worker is None:  # else the real run_generator tasks, through the broker
+        runner._send_generators = send_generators
     try:
         window = Window(nginx, find, warmup=args.warmup, length=args.duration - args.warmup - 4)
         status = runner.run_execute(run_id=run_id)
@@ -110,13 +124,24 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=40)
     common.add_size_arguments(ap, smoke="1 pair x 7 s", quick="2 pairs x 12 s")
     common.add_db_argument(ap, choices=("postgres",), why=common.LOAD_DB_WHY)
+    ap.add_argument(
+        "--default-install",
+        action="store_true",
+        help="SQLite, the filesystem broker and a generator worker as `manage.py up` starts it",
+    )
     args = ap.parse_args()
     if args.quick:
         args.pairs, args.duration, args.warmup = 2, 12, 3.0
     if args.smoke:
         args.pairs, args.duration, args.warmup = 1, 7, 2.0
+    if args.default_install:
+        args.db = "sqlite"
+        for key in ("REDIS_URL", "CELERY_BROKER_URL", "SCALETEST_QUEUE", "SCALETEST_GENERATOR_QUEUE"):
+            os.environ.pop(key, None)
+        os.environ["SCALETEST_DATA_DIR"] = tempfile.mkdtemp(prefix="scaletest-bench-default-")
     common.django_setup(db=args.db)
     common.print_machine()
+    worker = start_generator_worker() if args.default_install else None
     print(f"load average at start: {open('/proc/loadavg').read().split()[:3]}")
     nginx = common.Nginx()
     print(
@@ -127,7 +152,7 @@ def main() -> None:
     try:
         for i in range(args.pairs):
             a = run_once(nginx, args, 1)
-            b = run_once(nginx, args, 2)
+            b = run_once(nginx, args, 2, worker)
             one.append(a)
             two.append(b)
             print(
@@ -140,6 +165,8 @@ def main() -> None:
             )
     finally:
         nginx.stop()
+        if worker is not None:
+            stop_generator_worker(worker)
     m = common.median
     ratios = [b["rps"] / a["rps"] for a, b in zip(one, two, strict=True)]
     print(f"\nmedians over {args.pairs} pairs")
@@ -159,6 +186,43 @@ def main() -> None:
         f"{m([a['rps'] / (a['cpu'] / a['seconds']) for a in one]):.0f} | "
         f"{m([b['rps'] / (b['cpu'] / b['seconds']) for b in two]):.0f} | |"
     )
+
+
+def start_generator_worker() -> psutil.Process:
+    """The generator worker `manage.py up` runs (its own arguments), on this script's data dir."""
+    from django.conf import settings
+
+    from runs.core.lifetime import die_with_parent_preexec
+    from runs.management.commands.up import _generator_programs
+    from runs.services.generators import generators_capacity
+
+    [program] = _generator_programs([sys.executable, "-m", "celery", "-A", "scaletest_site"], 2)
+    log = open(os.path.join(settings.DATA_DIR, "generators.log"), "wb")  # noqa: SIM115 - the worker's life
+    proc = subprocess.Popen(
+        program.argv,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=die_with_parent_preexec(),
+    )
+    deadline = time.monotonic() + 90
+    while (capacity := generators_capacity(refresh=True)).connected < 2:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the generator worker did not connect: {capacity.describe()}")
+        time.sleep(1)
+    print(f"generator worker: {capacity.describe()} (filesystem broker in {settings.BROKER_DIR})")
+    return psutil.Process(proc.pid)
+
+
+def stop_generator_worker(worker: psutil.Process) -> None:
+    import signal
+
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(20)
+    except psutil.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ def soak(args: argparse.Namespace) -> list[Sample]:
                 break
             child = _child_of(parent)
             run = Run.objects.get(pk=run_id)
-            if run.status != Run.Status.RUNNING or run.last_t < 0 or child is None:
+            if run.status != Run.Status.RUNNING or run.last_t < 0 or run.started_at is None or child is None:
                 continue
             try:
                 parent_rss = parent.memory_info().rss / 2**20
@@ -223,7 +223,7 @@ def chart_svg(samples: list[Sample], title: str) -> str:
         ("ingest lag (s)", [("lag_s", "#2ca02c")]),
         ("live page server time (ms): poll, tables", [("live_ms", "#9467bd"), ("tables_ms", "#8c564b")]),
     ]
-    height = 30 + len(panels) * (panel + gap)
+    height = 44 + len(panels) * (panel + gap)
     t_max = max(s.t for s in samples) or 1.0
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
@@ -231,7 +231,7 @@ def chart_svg(samples: list[Sample], title: str) -> str:
         f'<text x="{left}" y="16" font-size="13">{title}</text>',
     ]
     for i, (label, series) in enumerate(panels):
-        top = 30 + i * (panel + gap)
+        top = 44 + i * (panel + gap)
         y_max = max(getattr(s, key) for s in samples for key, _ in series) * 1.1 or 1.0
         plot_w = width - left - 20
         out.append(f'<text x="{left}" y="{top - 4}">{label}</text>')

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -22,9 +23,19 @@ _samples: list[float] = []
 _on_request = recorder.Recorder.on_request
 
 
-def _tapped(self, request_type, name, response_time, response_length, exception=None, **kw):  # type: ignore[no-untyped-def]
+def _tapped(
+    self: recorder.Recorder,
+    request_type: str,
+    name: str,
+    response_time: float | None,
+    response_length: int | None,
+    exception: BaseException | None = None,
+    context: dict[str, Any] | None = None,
+    response: Any = None,
+    **kw: Any,
+) -> None:
     _samples.append(response_time or 0.0)
-    return _on_request(self, request_type, name, response_time, response_length, exception, **kw)
+    _on_request(self, request_type, name, response_time, response_length, exception, context, response, **kw)
 
 
 recorder.Recorder.on_request = _tapped  # type: ignore[method-assign]

@@ -414,6 +414,23 @@ class GeneratorSecond(models.Model):
         return f"Run #{self.run_id} generator {self.generator} at {self.t} s"
 
 
+class RunGenerator(models.Model):
+    """Where one generator of a distributed run ran: written by its generator task when it starts."""
+
+    run = models.ForeignKey(Run, related_name="generator_nodes", on_delete=models.CASCADE)
+    generator = models.PositiveSmallIntegerField(help_text="Index of the generator, from 0.")
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True, help_text="The generator task's process.")
+    joined_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "generator"]
+        constraints = [models.UniqueConstraint(fields=["run", "generator"], name="rungenerator_unique")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} generator {self.generator} on {self.host or '?'}"
+
+
 class EndpointSecond(models.Model):
     """One endpoint (method + name) of one run for one second."""
 
@@ -480,6 +497,10 @@ class RunAnalysis(models.Model):
     version = models.PositiveIntegerField()
     computed_at = models.DateTimeField()
     data = models.JSONField()
+    # Copied out of ``data`` (its knee) so a plan's trend reads them for hundreds of runs
+    # without parsing each run's whole analysis.
+    max_rps = models.FloatField(null=True, blank=True)
+    knee_users = models.FloatField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Analysis of run #{self.run_id} (v{self.version})"
@@ -671,3 +692,90 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         when = f"{self.created_at:%Y-%m-%d %H:%M:%S}" if self.created_at else "now"
         return f"{self.get_action_display()} by {self.actor_name or 'nobody'} at {when}"
+
+
+class NotificationChannel(models.Model):
+    """Where a team hears about its runs: a webhook (generic JSON, Slack, Microsoft Teams) or
+    e-mail. ``runs.services.notifications`` decides what is sent; webhook bodies are signed
+    with ``secret`` (HMAC-SHA256, ``runs.core.notifications.payloads``)."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook (JSON)"
+        SLACK = "slack", "Slack (incoming webhook)"
+        TEAMS = "teams", "Microsoft Teams (workflow webhook)"
+        EMAIL = "email", "E-mail"
+
+    class Event(models.TextChoices):
+        FINISHED = "run.finished", "Run finished"
+        FAILED = "run.failed", "Run failed"
+        THRESHOLD_FAILED = "run.threshold_failed", "Threshold failed"
+        REGRESSION = "run.regression", "Slower than the baseline"
+
+    team = models.ForeignKey(Team, related_name="notification_channels", on_delete=models.CASCADE)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEBHOOK)
+    # Webhooks only; checked against the address rules when saved and again at every delivery.
+    url = models.CharField(max_length=1000, blank=True)
+    # E-mail only: one address a line (or comma-separated when typed).
+    recipients = models.TextField(blank=True)
+    events = models.JSONField(default=list)
+    secret = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_webhook(self) -> bool:
+        return self.kind != self.Kind.EMAIL
+
+    @property
+    def recipient_list(self) -> list[str]:
+        return [r for r in (part.strip() for part in self.recipients.replace(",", "\n").splitlines()) if r]
+
+
+class NotificationDelivery(models.Model):
+    """One event sent (or being sent) to one channel, with every attempt in ``attempt_log``.
+
+    ``(channel, run, event)`` is unique, so a second delivery of the task that creates them
+    sends nothing twice; test deliveries have no run."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        RETRYING = "retrying", "Waiting to retry"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    TEST_EVENT = "test"
+
+    channel = models.ForeignKey(NotificationChannel, related_name="deliveries", on_delete=models.CASCADE)
+    team = models.ForeignKey(Team, related_name="+", on_delete=models.CASCADE)
+    run = models.ForeignKey(Run, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    event = models.CharField(max_length=30)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    # The facts sent (``runs.core.notifications.payloads.Facts.to_dict``); each attempt renders them.
+    facts = models.JSONField(default=dict)
+    attempts = models.PositiveIntegerField(default=0)
+    # [{"at": iso, "status_code": int | None, "error": str, "ms": float}], oldest first.
+    attempt_log = models.JSONField(default=list, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "run", "event"], name="notificationdelivery_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.channel_id} ({self.status})"

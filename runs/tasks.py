@@ -19,7 +19,15 @@ from runs.services.schedules import schedules_start_due
 
 log = logging.getLogger(__name__)
 
-__all__ = ["execute_run", "reap_stale_runs", "run_generator", "runs_reap_stale", "start_due_schedules"]
+__all__ = [
+    "deliver_notification",
+    "execute_run",
+    "notify_run_ended",
+    "reap_stale_runs",
+    "run_generator",
+    "runs_reap_stale",
+    "start_due_schedules",
+]
 
 # The runner enforces the real cap (planned + grace, at most SCALETEST_MAX_RUN_SECONDS) and
 # stops its child within the stop grace; these limits only catch a runner that hangs itself.
@@ -83,6 +91,42 @@ def purge_audit_entries() -> int:
     from runs.services.audit import audit_purge
 
     return audit_purge()
+
+
+class DeliveryRetry(Exception):
+    """A notification attempt failed in a way another attempt may fix (5xx, timeout, SMTP down)."""
+
+
+@shared_task(name="runs.tasks.notify_run_ended", ignore_result=True, soft_time_limit=120, time_limit=150)
+def notify_run_ended(run_id: int) -> int:
+    # One row per (hook, run, event): a second delivery of this message creates nothing.
+    from runs.services.notifications import run_deliveries_create
+
+    return len(run_deliveries_create(run_id=run_id))
+
+
+@shared_task(
+    name="runs.tasks.deliver_notification",
+    bind=True,
+    autoretry_for=(DeliveryRetry,),
+    # Waits of backoff × 2^n seconds (full jitter), at most an hour, until the attempt cap.
+    retry_backoff=settings.SCALETEST_NOTIFY_RETRY_BACKOFF_SECONDS,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=settings.SCALETEST_NOTIFY_MAX_ATTEMPTS - 1,
+    soft_time_limit=settings.SCALETEST_NOTIFY_TIMEOUT_SECONDS * 3 + 30,
+    time_limit=settings.SCALETEST_NOTIFY_TIMEOUT_SECONDS * 3 + 60,
+    ignore_result=True,
+)
+def deliver_notification(self: Any, delivery_id: int) -> str:
+    # Each attempt claims the row in the database (runs.services.notifications): a duplicate
+    # message finds it taken or done and sends nothing.
+    from runs.services.notifications import RETRY, delivery_attempt
+
+    outcome = delivery_attempt(delivery_id=delivery_id, final=self.request.retries >= self.max_retries)
+    if outcome == RETRY:
+        raise DeliveryRetry(f"notification {delivery_id}: attempt {self.request.retries + 1} failed")
+    return outcome
 
 
 @worker_ready.connect

@@ -8,9 +8,12 @@ from runs.views import (
     compare,
     dashboard,
     exports,
+    notifications,
     plans,
     profiles,
+    quick_test,
     runs,
+    scenario_import,
     scenarios,
     shares,
     target_verify,
@@ -20,6 +23,7 @@ from runs.views import (
 
 urlpatterns = [
     path("", dashboard.dashboard, name="runs-dashboard"),
+    path("quick-test/", quick_test.quick_test, name="runs-quick-test"),
     # Runs
     path("runs/", runs.run_list, name="runs-list"),
     path("runs/compare/", compare.runs_compare, name="runs-compare"),
@@ -47,6 +51,7 @@ urlpatterns = [
     path("plans/", plans.plan_list, name="runs-plan-list"),
     path("plans/new/", plans.plan_create, name="runs-plan-create"),
     path("plans/<int:pk>/", plans.plan_detail, name="runs-plan-detail"),
+    path("plans/<int:pk>/trend/", plans.plan_trend, name="runs-plan-trend"),
     path("plans/<int:pk>/edit/", plans.plan_edit, name="runs-plan-edit"),
     path("plans/<int:pk>/delete/", plans.plan_delete, name="runs-plan-delete"),
     path("plans/<int:pk>/start/", plans.plan_start, name="runs-plan-start"),
@@ -60,6 +65,7 @@ urlpatterns = [
     # Scenarios
     path("scenarios/", scenarios.scenario_list, name="runs-scenario-list"),
     path("scenarios/new/", scenarios.scenario_create, name="runs-scenario-create"),
+    path("scenarios/import/", scenario_import.scenario_import, name="runs-scenario-import"),
     path("scenarios/<int:pk>/", scenarios.scenario_edit, name="runs-scenario-edit"),
     path("scenarios/<int:pk>/delete/", scenarios.scenario_delete, name="runs-scenario-delete"),
     # Personal API tokens
@@ -73,6 +79,13 @@ urlpatterns = [
     path("teams/<int:pk>/members/<int:member>/", teams.team_member, name="teams-member"),
     path("teams/<int:pk>/shares/", shares.team_shares, name="teams-shares"),
     path("teams/<int:pk>/audit/", audit.team_audit, name="teams-audit"),
+    path("teams/<int:pk>/hooks/new/", notifications.hook_create, name="teams-hook-create"),
+    path("teams/<int:pk>/hooks/<int:hook>/", notifications.hook_edit, name="teams-hook-edit"),
+    path("teams/<int:pk>/hooks/<int:hook>/test/", notifications.hook_test, name="teams-hook-test"),
+    path(
+        "teams/<int:pk>/hooks/<int:hook>/secret/", notifications.hook_rotate_secret, name="teams-hook-secret"
+    ),
+    path("teams/<int:pk>/hooks/<int:hook>/delete/", notifications.hook_delete, name="teams-hook-delete"),
     path("teams/<int:pk>/shares/<int:share_pk>/revoke/", shares.team_share_revoke, name="teams-share-revoke"),
     # Load profiles
     path("profiles/", profiles.profile_list, name="runs-profile-list"),

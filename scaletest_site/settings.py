@@ -283,6 +283,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(BROKER_DIR / "processed"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # Seconds between looks at the folder when a queue is empty (kombu's default: 1). Also
+        # how late a remote-control answer can be (runs.services.generators asks the generator
+        # workers before a distributed run starts); a look is one listdir of a small folder.
+        "polling_interval": 0.2,
     }
 else:
     # A load test runs for up to SCALETEST_MAX_RUN_SECONDS. Redis redelivers an unacked task
@@ -384,6 +388,37 @@ SCALETEST_DEMO_PORT = env_int("SCALETEST_DEMO_PORT", 8089, minimum=1)
 SCALETEST_ALLOWLIST = env_list("SCALETEST_ALLOWLIST", f"127.0.0.1:{SCALETEST_DEMO_PORT}")
 # Timeout of the ownership-proof fetch done before every run.
 SCALETEST_VERIFY_TIMEOUT_SECONDS = env_int("SCALETEST_VERIFY_TIMEOUT_SECONDS", 5, minimum=1)
+
+# --- Notifications (runs.services.notifications) -----------------------------------------
+# Links in notifications point here (no trailing slash), e.g. https://scaletest.example.com.
+SCALETEST_BASE_URL = env_str("SCALETEST_BASE_URL", "http://localhost:8000").rstrip("/")
+# Webhook hooks go only to public addresses or to those on the allowlist above; each attempt
+# has this timeout, and a failed one is tried again with exponential backoff (first wait
+# SCALETEST_NOTIFY_RETRY_BACKOFF_SECONDS, doubling, at most an hour) up to the attempt cap.
+SCALETEST_NOTIFY_TIMEOUT_SECONDS = env_int("SCALETEST_NOTIFY_TIMEOUT_SECONDS", 10, minimum=1)
+SCALETEST_NOTIFY_MAX_ATTEMPTS = env_int("SCALETEST_NOTIFY_MAX_ATTEMPTS", 6, minimum=1)
+SCALETEST_NOTIFY_RETRY_BACKOFF_SECONDS = env_int("SCALETEST_NOTIFY_RETRY_BACKOFF_SECONDS", 30, minimum=1)
+# E-mail notifications go through Django's default mailer: SMTP (EMAIL_HOST…) unless
+# EMAIL_BACKEND names another backend (e.g. django.core.mail.backends.console.EmailBackend).
+EMAIL_BACKEND_PATH = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+_SMTP_OPTIONS = {
+    "host": env_str("EMAIL_HOST", "localhost"),
+    "port": env_int("EMAIL_PORT", 25, minimum=1),
+    "username": env_str("EMAIL_HOST_USER", "") or None,
+    "password": env_str("EMAIL_HOST_PASSWORD", "") or None,
+    "use_tls": env_bool("EMAIL_USE_TLS", False),
+    "use_ssl": env_bool("EMAIL_USE_SSL", False),
+    "timeout": env_int("EMAIL_TIMEOUT", 10, minimum=1),
+}
+if _SMTP_OPTIONS["use_tls"] and _SMTP_OPTIONS["use_ssl"]:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
+MAILERS = {
+    "default": {
+        "BACKEND": EMAIL_BACKEND_PATH,
+        "OPTIONS": _SMTP_OPTIONS if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend") else {},
+    }
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ScaleTest <scaletest@localhost>")
 
 LOGGING = {
     "version": 1,

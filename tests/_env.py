@@ -38,5 +38,7 @@ os.environ.setdefault("SCALETEST_GENERATOR_QUEUE", f"scaletest-test-{os.getpid()
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SCALETEST_STOP_GRACE_SECONDS", "3")
+# Notification retries wait 1 s, 2 s, … (production: 30 s, 60 s, …), so a retry after a 500 is seen soon.
+os.environ.setdefault("SCALETEST_NOTIFY_RETRY_BACKOFF_SECONDS", "1")
 # Tests aim runs at loopback targets on ephemeral ports; production allowlists only the demo.
 os.environ.setdefault("SCALETEST_ALLOWLIST", "127.0.0.1/32,::1/128")

@@ -1,14 +1,14 @@
 """`manage.py up` keeps the product up: a killed program is restarted, and nothing it started lives on.
 
 One real `up` (SQLite, filesystem broker, as tests/test_up.py starts it) goes through a SIGKILL of
-each program it supervises in turn: the web master, the demo target, the Celery worker's main
-process with a run in flight, and beat. After each kill, every process of the killed program's
-tree (recorded before the kill) is gone within seconds, no process carrying this test's data dir
-in its environment lives outside `up`'s tree, `up` says what happened and restarts the program,
-and the product works again. After the worker kill the run in flight ends `failed` with its data
-kept and the next run finishes. Beat's reaper interval is 2 s here (default 30 s), so counting
-what beat sends over a few intervals shows there is exactly one beat. Finally `up` itself is
-killed with SIGKILL and everything it started dies with it.
+each program it supervises in turn: the web master, the demo target, the generator worker, the
+Celery worker's main process with a run in flight, and beat. After each kill, every process of
+the killed program's tree (recorded before the kill) is gone within seconds, no process carrying
+this test's data dir in its environment lives outside `up`'s tree, `up` says what happened and
+restarts the program, and the product works again. After the worker kill the run in flight ends
+`failed` with its data kept and the next run finishes. Beat's reaper interval is 2 s here
+(default 30 s), so counting what beat sends over a few intervals shows there is exactly one
+beat. Finally `up` itself is killed with SIGKILL and everything it started dies with it.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def _is_program(proc: psutil.Process, name: str) -> bool:
         return False
     return {
         "web": "gunicorn" in cmd,
-        "worker": "celery" in cmd and " worker" in cmd,
+        "worker": "celery" in cmd and " worker" in cmd and "generators@" not in cmd,
+        "generators": "celery" in cmd and " worker" in cmd and "generators@" in cmd,
         "beat": "celery" in cmd and " beat" in cmd,
         "demo target": "demo_target" in cmd,
     }[name]
@@ -152,7 +153,7 @@ def test_up_restarts_each_killed_program_and_nothing_it_started_outlives_it(tmp_
             timeout=10,
         )
         assert r.status_code == 200 and "Log out" in r.text
-        for name in ("web", "worker", "beat", "demo target"):
+        for name in ("web", "worker", "generators", "beat", "demo target"):
             wait_for(partial(up.program, name), 30, f"the {name} to start")
         assert not up.strays()
 
@@ -165,6 +166,9 @@ def test_up_restarts_each_killed_program_and_nothing_it_started_outlives_it(tmp_
         up.kill_and_check_restart("demo target")
         stats = f"http://127.0.0.1:{up.demo_port}/__stats"
         wait_for(lambda: _get_ok(stats), 30, "the restarted demo target")
+
+        # -- the generator worker (distributed runs): its pool goes with it ----------------------
+        up.kill_and_check_restart("generators")
 
         # -- the worker's main process, with a run in flight ---------------------------------------
         [demo] = up.api("GET", "/plans", params={"name": "Demo: find the plateau"})["items"]

@@ -11,12 +11,13 @@ from ninja.responses import Status
 
 from runs import access
 from runs.api._common import Pagination, check_form, editable_team, invalid, merged, responses, team_filter
-from runs.api.runs import start
+from runs.api.runs import plain, start
 from runs.api.schemas.common import Error
-from runs.api.schemas.plans import PlanCreate, PlanIn, PlanOut, PlanPatch
+from runs.api.schemas.plans import PlanCreate, PlanIn, PlanOut, PlanPatch, TrendOut
 from runs.api.schemas.runs import RunOut
 from runs.forms.plans import TestPlanForm
 from runs.models import Run, TestPlan
+from runs.selectors import trend as selectors_trend
 from runs.services import catalog
 from runs.services.catalog import PLAN_FIELDS
 
@@ -52,7 +53,7 @@ def plan_list(
 
 
 @router.post("", response=responses({201: PlanOut}), url_name="plans-create")
-def plan_create(request: HttpRequest, payload: PlanCreate) -> tuple[int, TestPlan]:
+def plan_create(request: HttpRequest, payload: PlanCreate) -> Status[TestPlan]:
     team = editable_team(request, payload.team)
     data = _validated(payload.dict(), team=team)
     return Status(201, _saved(lambda: catalog.plan_create(team=team, data=data, user=request.user)))
@@ -61,6 +62,14 @@ def plan_create(request: HttpRequest, payload: PlanCreate) -> tuple[int, TestPla
 @router.get("/{int:plan_id}", response=responses({200: PlanOut}), url_name="plans-detail")
 def plan_get(request: HttpRequest, plan_id: int) -> TestPlan:
     return access.object_for(request, TestPlan.objects.all(), plan_id)
+
+
+@router.get("/{int:plan_id}/trend", response=responses({200: TrendOut}), url_name="plans-trend")
+def plan_trend(request: HttpRequest, plan_id: int) -> dict[str, Any]:
+    """Every ended run of the plan on a time axis: what its trend page draws."""
+    plan = access.object_for(request, TestPlan.objects.all(), plan_id)
+    points = selectors_trend.plan_trend(plan=plan)
+    return {"plan": plan.pk, "baseline_run": plan.baseline_run_id, "runs": [plain(p) for p in points]}
 
 
 @router.put("/{int:plan_id}", response=responses({200: PlanOut}), url_name="plans-update")

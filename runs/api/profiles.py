@@ -62,7 +62,7 @@ def profile_list(request: HttpRequest, team: int | None = Query(None)) -> Any:  
 
 
 @router.post("", response=responses({201: ProfileOut}), url_name="profiles-create")
-def profile_create(request: HttpRequest, payload: ProfileCreate) -> tuple[int, LoadProfile]:
+def profile_create(request: HttpRequest, payload: ProfileCreate) -> Status[LoadProfile]:
     team = editable_team(request, payload.team)
     return Status(201, _save(payload.dict(), team=team, user=request.user))
 
@@ -90,7 +90,7 @@ def profile_patch(request: HttpRequest, profile_id: int, payload: ProfilePatch) 
 
 
 @router.delete("/{int:profile_id}", response=responses({204: None, 409: Error}), url_name="profiles-delete")
-def profile_delete(request: HttpRequest, profile_id: int) -> tuple[int, None]:
+def profile_delete(request: HttpRequest, profile_id: int) -> Status[None]:
     profile = access.object_for(request, LoadProfile.objects.all(), profile_id, role=access.EDITOR)
     try:
         catalog.profile_delete(profile=profile)

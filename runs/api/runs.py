@@ -45,7 +45,7 @@ MAX_T = 10**7  # seconds; far beyond any run (SCALETEST_MAX_RUN_SECONDS)
 def start(request: HttpRequest, plan: TestPlan, payload: RunStart | None = None) -> Run:
     """``run_create``; its refusals become 400 (fix the plan) or 409 (refused now by safety);
     invalid annotations a 422 with the page's messages."""
-    payload = payload or RunStart()
+    payload = payload or RunStart.model_validate({})
     try:
         annotations = annotations_clean(version=payload.version, tags=payload.tags, notes=payload.notes)
     except AnnotationError as exc:
@@ -92,7 +92,7 @@ def run_list(
 
 
 @router.post("", response=responses({201: RunOut, 400: Error, 409: Error}), url_name="runs-start")
-def run_start(request: HttpRequest, payload: RunStart) -> tuple[int, Run]:
+def run_start(request: HttpRequest, payload: RunStart) -> Status[Run]:
     """Start a plan given by ``plan`` (id) or ``plan_name`` (exact; ``team`` narrows it). A name
     that several of your plans share is a 409: give ``team`` or the id."""
     plans = TestPlan.objects.select_related("target", "scenario", "profile")
@@ -115,11 +115,16 @@ def run_start(request: HttpRequest, payload: RunStart) -> tuple[int, Run]:
     return Status(201, start(request, plan, payload))
 
 
+COMPARE_BASELINE_HELP = (
+    "The reference run (one of ids; default: the plan's baseline if among them, else the first)"
+)
+
+
 @router.get("/compare", response=responses({200: CompareOut, 400: Error}), url_name="runs-compare")
 def runs_compare(
     request: HttpRequest,
     ids: str = Query(..., description="2–20 run ids, comma-separated: 3,5,9", max_length=300),  # type: ignore[assignment]
-    baseline: int | None = Query(None, description="The reference run (one of ids; default: the first)"),  # type: ignore[assignment]
+    baseline: int | None = Query(None, description=COMPARE_BASELINE_HELP),  # type: ignore[assignment]
 ) -> dict[str, Any]:
     """Verdicts of each run's steady-state p95 against the reference run, overall and per endpoint."""
     data = check_form(RunsCompareForm(request.GET), ["query"])
@@ -142,6 +147,8 @@ def runs_compare(
                 "windows": plain(r.windows),
                 "capacity": plain(r.capacity),
                 "verdict": plain(r.verdict),
+                "capacity_change": plain(r.capacity_change),
+                "headline": (r.knee or {}).get("headline", ""),
                 "series": plain(r.series),
             }
             for r in result.runs

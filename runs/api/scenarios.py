@@ -176,7 +176,7 @@ def scenario_list(request: HttpRequest, team: int | None = Query(None)) -> Any: 
 
 
 @router.post("", response=responses({201: ScenarioOut}), url_name="scenarios-create")
-def scenario_create(request: HttpRequest, payload: ScenarioCreate) -> tuple[int, Scenario]:
+def scenario_create(request: HttpRequest, payload: ScenarioCreate) -> Status[Scenario]:
     team = editable_team(request, payload.team)
     return Status(201, _save(payload.dict(exclude={"team"}), team=team, user=request.user))
 
@@ -199,10 +199,14 @@ def scenario_patch(request: HttpRequest, scenario_id: int, payload: ScenarioPatc
 
 
 @router.delete("/{int:scenario_id}", response=responses({204: None, 409: Error}), url_name="scenarios-delete")
-def scenario_delete(request: HttpRequest, scenario_id: int) -> tuple[int, None]:
+def scenario_delete(request: HttpRequest, scenario_id: int) -> Status[None]:
     scenario = access.object_for(request, Scenario.objects.all(), scenario_id, role=access.EDITOR)
     try:
         catalog.scenario_delete(scenario=scenario)
     except catalog.CatalogError as exc:
         raise HttpError(409, str(exc)) from None
     return Status(204, None)
+
+
+# POST /scenarios/import lives in its own module; importing it registers it on this router.
+from runs.api import scenario_import as _scenario_import  # noqa: E402, F401

@@ -43,7 +43,7 @@ def target_list(request: HttpRequest, team: int | None = Query(None)) -> Any:  #
 
 
 @router.post("", response=responses({201: TargetOut}), url_name="targets-create")
-def target_create(request: HttpRequest, payload: TargetCreate) -> tuple[int, Target]:
+def target_create(request: HttpRequest, payload: TargetCreate) -> Status[Target]:
     team = editable_team(request, payload.team)
     data = _validated(payload.dict(exclude={"team"}))
     return Status(201, catalog.target_create(team=team, data=data, user=request.user))
@@ -69,7 +69,7 @@ def target_patch(request: HttpRequest, target_id: int, payload: TargetPatch) -> 
 
 
 @router.delete("/{int:target_id}", response=responses({204: None, 409: Error}), url_name="targets-delete")
-def target_delete(request: HttpRequest, target_id: int) -> tuple[int, None]:
+def target_delete(request: HttpRequest, target_id: int) -> Status[None]:
     target = access.object_for(request, Target.objects.all(), target_id, role=access.EDITOR)
     try:
         catalog.target_delete(target=target)

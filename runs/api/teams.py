@@ -45,7 +45,7 @@ def team_list(request: HttpRequest) -> list[dict[str, object]]:
     url_name="teams-create",
     summary="Create a team (you are its admin)",
 )
-def team_create(request: HttpRequest, payload: TeamIn) -> tuple[int, dict[str, object]]:
+def team_create(request: HttpRequest, payload: TeamIn) -> Status[dict[str, object]]:
     try:
         team = svc.team_create(name=payload.name, user=request.user)
     except svc.TeamError as exc:
@@ -65,7 +65,7 @@ def member_list(request: HttpRequest, team_id: int) -> list[dict[str, object]]:
     url_name="teams-member-add",
     summary="Add an existing user to the team (admins)",
 )
-def member_add(request: HttpRequest, team_id: int, payload: MemberIn) -> tuple[int, dict[str, object]]:
+def member_add(request: HttpRequest, team_id: int, payload: MemberIn) -> Status[dict[str, object]]:
     team = _team(request, team_id, role=access.ADMIN)
     try:
         membership = svc.membership_add(team=team, username=payload.username, role=payload.role)

@@ -122,6 +122,33 @@ def format_value(metric: str, value: float | None) -> str:
     return f"{text}%" if metric == "error_rate" else f"{text} {unit_of(metric)}"
 
 
+def format_limit(metric: str, value: float | None) -> str:
+    """A limit as the user wrote it (no rounding: "p95 < 99.995" is not "< 100")."""
+    if value is None:
+        return "–"
+    return f"{_plain(value)}%" if metric == "error_rate" else f"{_plain(value)} {unit_of(metric)}"
+
+
+def _holds(observed: float, op: str, limit: float) -> bool:
+    return {"<": observed < limit, "<=": observed <= limit, ">=": observed >= limit}.get(op, observed > limit)
+
+
+def format_observed(metric: str, value: float | None, *, op: str, limit: float | None) -> str:
+    """:func:`format_value`, with as many more digits as it takes for the shown value to fall
+    on the same side of ``limit`` as the real one: 99.9995 against "p95 < 100" reads 99.999 ms
+    (passed), not 100 ms (which would fail)."""
+    if value is None or limit is None or not math.isfinite(value):
+        return format_value(metric, value)
+    truth = _holds(value, op, limit)
+    text = format_value(metric, value)
+    for digits in range(5, 18):
+        if _holds(float(text.split()[0].rstrip("%")), op, limit) == truth:
+            return text
+        shown = f"{value:.{digits}g}"
+        text = f"{shown}%" if metric == "error_rate" else f"{shown} {unit_of(metric)}"
+    return text
+
+
 # -- parsing -------------------------------------------------------------------------------------
 def parse_thresholds(raw: str | Sequence[Any] | None) -> list[Threshold]:
     """Thresholds from the line syntax (a str) or from their stored JSON list of dicts.

@@ -40,6 +40,7 @@ from runs.engine.supervision import (
     spawn_child,
 )
 from runs.models import Run
+from runs.services.generators import generator_joined
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def generator_execute(
     if run is None or run.status != Run.Status.RUNNING:
         log.info("run %s: generator %d not started, the run is not running", run_id, index)
         return "skipped"
+    generator_joined(run_id=run_id, index=index)  # its host, for the run page
     stop_grace = float(settings.SCALETEST_STOP_GRACE_SECONDS)
     cap = run_cap_seconds(run.planned_seconds) + settings.SCALETEST_GENERATOR_JOIN_TIMEOUT_SECONDS
     sup = ChildState(run_id=run_id, cap_seconds=cap, stop_grace=stop_grace)

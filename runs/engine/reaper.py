@@ -52,6 +52,9 @@ def runs_reap_stale(*, stale_after_seconds: float | None = None) -> list[int]:
                 run_summarise(run_id=run_id)
             except Exception:  # the run has ended either way; one bad summary must not stop the sweep
                 log.exception("run %s: summarising a reaped run failed", run_id)
+            from runs.services.notifications import notifications_run_ended
+
+            notifications_run_ended(run_id=run_id)
     return reaped
 
 
@@ -84,6 +87,10 @@ def runs_requeue_lost(
                 "no load was sent. Check that a worker is running, then start the plan again."
             ),
         )
+        from runs.services.notifications import notifications_run_ended
+
+        for run_id in failed:
+            notifications_run_ended(run_id=run_id)
     waiting = queued & (
         Q(enqueued_at__lt=now - dt.timedelta(seconds=requeue_after_seconds))
         | Q(enqueued_at__isnull=True, created_at__lt=now - dt.timedelta(seconds=requeue_after_seconds))

@@ -354,3 +354,147 @@ def compare_capacity_figure(labels: Sequence[str], capacity: Sequence[Sequence[M
             height=360,
         ),
     }
+
+
+def compare_throughput_figure(
+    labels: Sequence[str],
+    capacity: Sequence[Sequence[Mapping[str, Any]]],
+    usl: Sequence[Mapping[str, Any] | None],
+    knees: Sequence[Mapping[str, Any] | None] = (),
+) -> Figure:
+    """Throughput against users of every run: one point per load step, the run's fitted USL
+    curve (dashed, same colour) where there is one, and its knee (open circle)."""
+    data = []
+    reach = max((s["users"] for steps in capacity for s in steps), default=0) * 1.15
+    for i, (label, steps) in enumerate(zip(labels, capacity, strict=True)):
+        c = color(i)
+        name = label if steps else f"{label} (no load steps)"
+        data.append(
+            _scatter(
+                name,
+                [s["users"] for s in steps],
+                [s["rps"] for s in steps],
+                c,
+                mode="markers",
+                legendgroup=f"run{i}",
+                hovertemplate="%{x} users: %{y:.1f} req/s<extra></extra>",
+            )
+        )
+        fit = usl[i] if i < len(usl) else None
+        if fit and steps and reach:
+            # Stored JSON keeps non-finite floats as strings ("NaN"): float() reads them back.
+            fit_values: dict[str, Any] = {k: float(v) if isinstance(v, str) else v for k, v in fit.items()}
+            xs, ys = usl_curve(UslFit(**fit_values), max_users=reach, points=80)
+            data.append(
+                _scatter(
+                    f"{label} USL fit",
+                    xs.tolist(),
+                    ys.tolist(),
+                    c,
+                    mode="lines",
+                    line={"color": c, "width": 1.5, "dash": "dash"},
+                    legendgroup=f"run{i}",
+                    showlegend=False,
+                    hovertemplate="%{x:.0f} users: %{y:.1f} req/s (USL)<extra></extra>",
+                )
+            )
+        knee = knees[i] if i < len(knees) else None
+        if (
+            knee
+            and knee.get("status") == "knee"
+            and knee.get("knee_users")
+            and knee.get("max_throughput_rps")
+        ):
+            data.append(
+                _scatter(
+                    f"{label} knee",
+                    [knee["knee_users"]],
+                    [knee["max_throughput_rps"]],
+                    c,
+                    mode="markers",
+                    marker={"color": c, "size": 13, "symbol": "circle-open", "line": {"width": 2}},
+                    legendgroup=f"run{i}",
+                    showlegend=False,
+                    hovertemplate="knee ~%{x:.1f} users at %{y:.1f} req/s<extra></extra>",
+                )
+            )
+    return {
+        "data": data,
+        "layout": base_layout(
+            "Throughput vs users (points: load steps; dashed: USL fit; circle: knee)",
+            "requests/s",
+            x_title="users",
+            hovermode="closest",
+            height=360,
+        ),
+    }
+
+
+# -- a plan's history ---------------------------------------------------------------------------
+TREND_SYMBOLS = {"slower": "triangle-up", "faster": "triangle-down", "no significant change": "circle"}
+
+
+def plan_trend_figures(points: Sequence[Any]) -> dict[str, Figure]:
+    """Every run of a plan on a time axis (``selectors_trend.TrendPoint``): latency, throughput,
+    capacity (max throughput and knee) and error rate. ``customdata`` holds the run id (a click
+    opens the run); the hover names the version; the baseline is a star, a run slower or faster
+    than it a triangle, a run that failed its thresholds a red ring."""
+    xs = [p.started_at.isoformat() for p in points]
+    ids = [p.run_id for p in points]
+    hover = [
+        f"run #{p.run_id}"
+        + (f" · {esc(p.version)}" if p.version else "")
+        + (" · baseline" if p.is_baseline else "")
+        for p in points
+    ]
+    symbols = ["star" if p.is_baseline else TREND_SYMBOLS.get(p.verdict or "", "circle") for p in points]
+    rings = ["#dc2626" if p.passed is False else "#ffffff" for p in points]
+
+    def trace(name: str, ys: Sequence[Any], colour: str, unit: str) -> dict[str, Any]:
+        drawn = _scatter(
+            name,
+            xs,
+            ys,
+            colour,
+            customdata=ids,
+            text=hover,
+            marker={"color": colour, "size": 9, "symbol": symbols, "line": {"color": rings, "width": 2}},
+            hovertemplate=f"%{{text}}<br>{esc(name)} %{{y:.1f}} {unit}<extra></extra>",
+        )
+        drawn["x"] = list(xs)  # ISO times: _scatter keeps numbers only
+        return drawn
+
+    def layout(title: str, unit: str) -> dict[str, Any]:
+        return base_layout(title, unit, x_title="run started", hovermode="closest", height=300)
+
+    return {
+        "trend-latency": {
+            "data": [
+                trace(k, [getattr(p, f"{k}_ms") for p in points], COLORS[k], "ms")
+                for k in ("p50", "p95", "p99")
+            ],
+            "layout": layout("Latency per run", "ms"),
+        },
+        "trend-throughput": {
+            "data": [
+                trace("mean req/s", [p.rps for p in points], COLORS["rps"], "req/s"),
+                trace("max throughput", [p.max_rps for p in points], "#6b7280", "req/s"),
+            ],
+            "layout": layout("Throughput per run", "requests/s"),
+        },
+        "trend-knee": {
+            "data": [trace("knee", [p.knee_users for p in points], COLORS["p99"], "users")],
+            "layout": layout("Knee per run (operational laws)", "users"),
+        },
+        "trend-errors": {
+            "data": [
+                trace(
+                    "error rate",
+                    [100.0 * p.error_rate if p.error_rate is not None else None for p in points],
+                    "#dc2626",
+                    "%",
+                )
+            ],
+            "layout": layout("Error rate per run", "% of requests"),
+        },
+    }

@@ -198,8 +198,13 @@ def run_figures(
     subject: str | None = None,
     open_model: bool = False,
     thresholds: Iterable[Row] = (),
+    x_max: float | None = None,
 ) -> dict[str, Figure]:
     """The four time-series charts of a run, keyed like :data:`TIMESERIES_CHARTS`.
+
+    ``x_max`` (the planned duration, or the last second if the run went on longer) gives all
+    four one time axis from 0, so a live run's charts line up second by second and the planned
+    curve does not stretch one chart alone.
 
     ``planned`` is the profile's curve: users for closed-model runs (drawn on the users
     chart), iterations/s for arrival-rate runs (drawn on the requests chart). ``thresholds``
@@ -218,6 +223,10 @@ def run_figures(
     if limits:
         add_threshold_lines(figs["latency"], limits, metrics=("p50", "p90", "p95", "p99", "max"))
         add_threshold_lines(figs["rps"], limits, metrics=("rps",))
+    if x_max is not None and x_max > 0:
+        for fig in figs.values():
+            fig["layout"]["xaxis"]["range"] = [0, x_max]
+            fig["layout"]["xaxis"]["autorange"] = False
     return figs
 
 

@@ -35,7 +35,8 @@ class RunsCompareForm(forms.Form):
         return ids
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         ids, baseline = data.get("ids"), data.get("baseline")
         if ids and baseline is not None and baseline not in ids:
             self.add_error("baseline", "The baseline must be one of the compared runs.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -57,9 +57,9 @@ class TestPlanForm(forms.ModelForm):
     def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Only the team's own parts can be chosen; another team's id is "not one of the choices".
-        self.fields["target"].queryset = Target.objects.filter(team=team)
-        self.fields["scenario"].queryset = Scenario.objects.filter(team=team)
-        self.fields["profile"].queryset = LoadProfile.objects.filter(team=team)
+        cast(forms.ModelChoiceField, self.fields["target"]).queryset = Target.objects.filter(team=team)
+        cast(forms.ModelChoiceField, self.fields["scenario"]).queryset = Scenario.objects.filter(team=team)
+        cast(forms.ModelChoiceField, self.fields["profile"]).queryset = LoadProfile.objects.filter(team=team)
         stored = self.instance.thresholds if self.instance.pk else []
         try:
             self.initial["thresholds"] = thresholds.thresholds_text(thresholds.parse_thresholds(stored))
@@ -83,7 +83,8 @@ class TestPlanForm(forms.ModelForm):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         profile = data.get("profile")
         if profile is not None and (data.get("generators") or 1) > 1 and profiles.is_open_model(profile.kind):
             self.add_error(

@@ -39,7 +39,7 @@ class ProfileParamsForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for kind, fields in profiles.FIELDS.items():
-            for name, label, num_kind, required, default in fields:
+            for name, label, num_kind, _required, default in fields:
                 attrs = {"step": "1" if num_kind == "int" else "any", "data-kind": kind}
                 self.fields[profile_field_name(kind, name)] = forms.CharField(
                     label=label,
@@ -69,7 +69,8 @@ class ProfileParamsForm(forms.Form):
         return out
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("kind")
         if not kind:
             return data

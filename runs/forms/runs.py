@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -24,7 +24,8 @@ class RunAnnotationForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         from runs.services.annotations import AnnotationError, annotations_clean
 
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors:
             return data
         try:
@@ -49,7 +50,7 @@ class RunListFilterForm(forms.Form):
         from runs.models import Run
 
         super().__init__(*args, **kwargs)
-        self.fields["trigger"].choices = [("", "any trigger"), *Run.Trigger.choices]
+        cast(forms.ChoiceField, self.fields["trigger"]).choices = [("", "any trigger"), *Run.Trigger.choices]
 
     def clean_tag(self) -> str:
         from runs.services.annotations import TAG_RE

@@ -6,7 +6,7 @@ Forms never save; views hand ``cleaned_data`` to ``runs.services.catalog``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -72,12 +72,13 @@ class ScenarioForm(forms.ModelForm):
         # Pages (and clients) that predate these fields post neither: the defaults apply.
         self.fields["kind"].required = False
         self.fields["mode"].required = False
-        self.fields["locustfile"].strip = False  # Python: indentation and trailing lines are kept
+        locustfile = cast(forms.CharField, self.fields["locustfile"])
+        locustfile.strip = False  # Python: indentation and trailing lines are kept
         if (
             not locustfiles_allowed
             and (self.instance.kind or Scenario.Kind.STEPS) != Scenario.Kind.LOCUSTFILE
         ):
-            self.fields["kind"].choices = [
+            cast(forms.ChoiceField, self.fields["kind"]).choices = [
                 c for c in Scenario.Kind.choices if c[0] != Scenario.Kind.LOCUSTFILE
             ]
 
@@ -95,7 +96,8 @@ class ScenarioForm(forms.ModelForm):
         return self.cleaned_data.get("mode") or Scenario.Mode.WEIGHTED
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("kind") == Scenario.Kind.LOCUSTFILE:
             for problem in locustfile_problems(data.get("locustfile") or ""):
                 self.add_error("locustfile", problem)
@@ -180,7 +182,8 @@ class StepForm(forms.ModelForm):
         return text
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         body_type, body = data.get("body_type"), data.get("body") or ""
         for where, text in sv.step_template_texts({**data, "body_type": "text"}):
             if sv.has_template(text):
@@ -207,7 +210,12 @@ class BaseStepFormSet(forms.BaseFormSet):
     """Rows already on the page count as steps; rows added and left untouched are ignored."""
 
     def _kept(self) -> list[forms.Form]:
-        return [f for f in self.ordered_forms if f.cleaned_data and not self._should_delete_form(f)]
+        return [
+            f
+            for f in self.ordered_forms
+            # The stubs omit BaseFormSet._should_delete_form (a Django method since 1.x).
+            if f.cleaned_data and not self._should_delete_form(f)  # type: ignore[attr-defined]
+        ]
 
     def clean(self) -> None:
         if any(self.errors):
@@ -222,14 +230,18 @@ class BaseStepFormSet(forms.BaseFormSet):
         ]
 
 
-StepFormSet = forms.formset_factory(
-    StepForm,
-    formset=BaseStepFormSet,
-    extra=0,
-    can_delete=True,
-    can_order=True,
-    max_num=100,
-    validate_max=True,
+# formset_factory returns a subclass of ``formset``; the stubs type it as the plain BaseFormSet.
+StepFormSet = cast(
+    "type[BaseStepFormSet]",
+    forms.formset_factory(
+        StepForm,
+        formset=BaseStepFormSet,
+        extra=0,
+        can_delete=True,
+        can_order=True,
+        max_num=100,
+        validate_max=True,
+    ),
 )
 
 
@@ -238,7 +250,7 @@ def step_formset(*, data: Any = None, scenario: Scenario | None = None) -> BaseS
         return StepFormSet(data=data, prefix="steps")
     initial = []
     if scenario is not None:
-        initial = list(scenario.steps.values(*StepForm._meta.fields))
+        initial = list(scenario.steps.values(*StepForm.Meta.fields))
         for row in initial:
             row["extract"] = sv.extractions_to_text(row["extract"] or [])
     # A new scenario starts with one blank step to fill in.
@@ -283,7 +295,8 @@ class SourceForm(forms.Form):
         return source if source is not None and source.kind == ScenarioDataSource.Kind.CSV else None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind, mode = data.get("kind"), data.get("mode")
         if not kind or not mode:
             return data
@@ -326,7 +339,8 @@ class BaseSourceFormSet(forms.BaseFormSet):
         return [
             f
             for f in self.forms  # type: ignore[misc]
-            if (f.has_changed() or f["source_id"].value()) and not self._should_delete_form(f)
+            # The stubs omit BaseFormSet._should_delete_form (a Django method since 1.x).
+            if (f.has_changed() or f["source_id"].value()) and not self._should_delete_form(f)  # type: ignore[attr-defined]
         ]
 
     def clean(self) -> None:
@@ -337,7 +351,8 @@ class BaseSourceFormSet(forms.BaseFormSet):
             for name in form.parsed.get("columns", []):
                 if name in seen:
                     raise forms.ValidationError(
-                        f"The variable “{name}” comes from data sources {seen[name]} and {number}; rename one."
+                        f"The variable “{name}” comes from data sources {seen[name]} and {number}; "
+                        "rename one."
                     )
                 seen[name] = number
 
@@ -348,8 +363,11 @@ class BaseSourceFormSet(forms.BaseFormSet):
         return {name for source in self.sources() for name in source["columns"]}
 
 
-SourceFormSet = forms.formset_factory(
-    SourceForm, formset=BaseSourceFormSet, extra=0, can_delete=True, max_num=10, validate_max=True
+SourceFormSet = cast(
+    "type[BaseSourceFormSet]",
+    forms.formset_factory(
+        SourceForm, formset=BaseSourceFormSet, extra=0, can_delete=True, max_num=10, validate_max=True
+    ),
 )
 
 

@@ -53,7 +53,8 @@ class TargetForm(forms.ModelForm):
         return string_map(self.cleaned_data.get("headers"), "Headers")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         # Secrets are never echoed back into the page; an empty box keeps the saved value.
         for name in ("auth_password", "auth_token"):
             if not data.get(name) and self.instance.pk:

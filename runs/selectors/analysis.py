@@ -29,6 +29,7 @@ from runs.core.analysis.stored import (
     verdicts_from_data,
     verdicts_to_data,
 )
+from runs.core.analysis.verdicts import CapacityChange, capacity_change
 from runs.models import EndpointSummary, Run, RunSecond
 from runs.selectors.runs import seconds_series
 from runs.services.analysis import (
@@ -210,6 +211,9 @@ class CompareRun:
     capacity: list[dict[str, float]]  # per step: users, rps, p50/p95/p99_ms, error_rate
     closed_model: bool
     verdict: Comparison | None  # overall p95 vs the reference run; None for the reference
+    usl: dict[str, Any] | None = None  # the stored USL fit, where one was fitted
+    knee: dict[str, Any] | None = None  # the stored knee (headline, knee_users, ...)
+    capacity_change: CapacityChange | None = None  # max throughput and knee vs the reference
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,7 @@ class EndpointCompareRow:
     p95_delta: float | None  # relative to the reference run's p95
     rps_delta: float | None
     comparison: Comparison | None
+    in_reference: bool = True  # the reference run has results for this endpoint
 
 
 @dataclass(frozen=True)
@@ -242,18 +247,25 @@ class RunsComparison:
 def runs_compare(
     *, runs: QuerySet[Run], ids: Sequence[int], reference_id: int | None = None
 ) -> RunsComparison:
-    """Compare runs ``ids`` (all must exist) against ``reference_id`` (default: the first).
+    """Compare runs ``ids`` (all must exist) against ``reference_id`` (default: the baseline of
+    the first run's plan when it is among them, else the baseline of another compared run's
+    plan, else the first run).
 
     Verdicts compare each run's steady-state p95 (block means of the detected steps after
     warm-up trimming, stored in its analysis), normalised per load level by ``paired_series``,
     with ``compare_endpoints``; the overall series is RunSecond's p95.
     """
-    ref = reference_id if reference_id is not None and reference_id in ids else ids[0]
-    by_id = {r.pk: r for r in runs.filter(pk__in=ids)}
+    by_id = {r.pk: r for r in runs.filter(pk__in=ids).select_related("plan")}
     missing = [i for i in ids if i not in by_id]
     if missing:
         raise RunsNotFound(missing)
     ordered = [by_id[i] for i in ids]
+    baselines = [r.plan.baseline_run_id for r in ordered if r.plan is not None]
+    ref: int = (
+        reference_id
+        if reference_id is not None and reference_id in ids
+        else next((b for b in baselines if b is not None and b in ids), ids[0])
+    )
 
     seconds: dict[int, list[tuple[int, int, int, float | None]]] = defaultdict(list)
     for run_id, t, requests, failures, p95 in (
@@ -320,6 +332,9 @@ def runs_compare(
                 ],
                 closed_model=is_closed_model(profile_kind(run)),
                 verdict=overall.get(run.pk),
+                usl=analyses[run.pk].get("usl"),
+                knee=analyses[run.pk].get("knee"),
+                capacity_change=capacity_change(analyses[ref], analyses[run.pk]) if run.pk != ref else None,
             )
         )
 
@@ -350,6 +365,7 @@ def runs_compare(
                     if i != ref
                     else None,
                     comparison=by_endpoint.get(i, {}).get(name),
+                    in_reference=name in summaries[ref] or name in endpoint_series[ref],
                 )
             )
     return RunsComparison(

@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 
 from runs.core import profiles
+from runs.core.analysis.planned import planned_levels, step_length_advice
 from runs.models import LoadProfile, Scenario, Target, Team, TestPlan
 from runs.services.catalog import STEP_FIELDS
 
@@ -52,6 +53,8 @@ def profile_preview(*, kind: str, params: dict[str, Any]) -> dict[str, Any]:
         "duration": plan.duration,
         "peak_users": plan.peak_users,
         "unit": profiles.preview_unit(kind),
+        # Said before saving: steps too short for a trustworthy knee or verdict ("" if none).
+        "step_advice": step_length_advice([level.seconds for level in planned_levels(plan)]),
     }
 
 

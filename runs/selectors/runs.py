@@ -27,6 +27,7 @@ from runs.models import (
     Team,
     TestPlan,
 )
+from runs.selectors.live import endpoint_rows_upto
 
 # Run columns the list pages show; the snapshot JSON can be large and is left out.
 RUN_LIST_FIELDS = (
@@ -132,14 +133,15 @@ def run_generator_rows(*, run: Run) -> list[Mapping[str, Any]]:
     )
 
 
-def run_endpoint_rows(*, run: Run) -> list[dict[str, Any]]:
-    """Per-endpoint figures: the stored summaries, or merged live while none exist yet."""
+def run_endpoint_rows(*, run: Run, upto: int | None = None) -> list[dict[str, Any]]:
+    """Per-endpoint figures: the stored summaries, or merged live while none exist yet, as of
+    the second ``upto`` (the one the live page's headline shows; default: the latest)."""
     summaries = list(
         EndpointSummary.objects.filter(run=run).order_by("name", "method").values(*ENDPOINT_COLUMNS)
     )
     if summaries or not run.is_active:
         return summaries
-    return endpoint_rows_live(run=run)
+    return endpoint_rows_upto(run=run, upto=run.last_t if upto is None else min(upto, run.last_t))
 
 
 def endpoint_rows_live(*, run: Run) -> list[dict[str, Any]]:
@@ -192,7 +194,9 @@ def run_progress(*, run: Run, latest: Mapping[str, Any] | None) -> dict[str, Any
         "planned": planned,
         "percent": round(min(100.0, 100.0 * elapsed / planned), 1) if planned else 0.0,
         "users": run.current_users,
+        # The last stored second's requests (now) and the mean since the start, labelled as such.
         "rps": (latest or {}).get("requests", 0) or 0,
+        "rps_mean": round(run.total_requests / elapsed, 1) if run.last_t >= 0 else 0.0,
         "error_rate": round(100.0 * run.error_rate, 2),
     }
 
@@ -202,7 +206,9 @@ def run_live_payload(*, run: Run, after: int) -> dict[str, Any]:
 
     Only numbers and fixed status codes: nothing a user typed reaches this payload.
     """
-    rows = run_seconds(run=run, after=after)
+    # Every figure is as of ``run.last_t``, read with the totals in one row: the charts' points,
+    # the headline, and the endpoint table the page then asks for with ``?upto=last_t``.
+    rows = [row for row in run_seconds(run=run, after=after) if row["t"] <= run.last_t]
     latest: Mapping[str, Any] | None = rows[-1] if rows else None
     if latest is None and run.last_t >= 0:
         latest = RunSecond.objects.filter(run=run, t=run.last_t).values("requests").first()
@@ -267,8 +273,10 @@ def run_threshold_rows(*, run: Run) -> list[dict[str, Any]]:
         rows.append(
             {
                 "label": r.get("label", ""),
-                "observed": thresholds.format_value(metric, r.get("observed")),
-                "limit": f"{r.get('op', '')} {thresholds.format_value(metric, r.get('value'))}",
+                "observed": thresholds.format_observed(
+                    metric, r.get("observed"), op=str(r.get("op", "")), limit=r.get("value")
+                ),
+                "limit": f"{r.get('op', '')} {thresholds.format_limit(metric, r.get('value'))}",
                 "verdict": r.get("verdict", ""),
                 "note": r.get("note", ""),
                 "aborted": bool(r.get("aborted")),

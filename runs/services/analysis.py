@@ -29,13 +29,20 @@ from runs.core.analysis import (
     IntervalPoint,
     StepAggregate,
     UslFit,
-    aggregate_steps,
     check_validity,
-    find_knee_from_steps,
     fit_usl,
     rank_bottlenecks,
 )
+from runs.core.analysis.capacity import knee_from_steps
 from runs.core.analysis.compare import MIN_BLOCK_SECONDS
+from runs.core.analysis.planned import (
+    aggregate_plan_steps,
+    plan_steps,
+    planned_levels,
+    skipped_warnings,
+    warmup_seconds,
+)
+from runs.core.analysis.steps import aggregate_step, detect_steps
 from runs.core.analysis.stored import (
     VERDICTS_VERSION,
     CapacityAnalysis,
@@ -50,15 +57,17 @@ log = logging.getLogger(__name__)
 
 # Bump when the format of RunAnalysis.data or the analysis itself changes: stored analyses of
 # another version are recomputed on their next read.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: steps from the plan, knee from the operational laws
 
 # Profile kinds of the open (arrival-rate) model; every other kind is closed-model.
 ARRIVAL_KINDS = frozenset(getattr(profiles, "OPEN_MODEL_KINDS", ("arrival_constant", "arrival_ramp")))
 # Kinds whose plan is a series of load levels: the capacity section always shows for them.
 STEPPED_KINDS = frozenset({"staircase", "stages"})
 
+# Runs whose user counts do not follow their snapshot's plan (runs seeded by hand, or a plan
+# the generator could not hold) get their steps inferred from the user counts instead, as
+# before: stretches of at least this many seconds at one count.
 MIN_STEP_SECONDS = 10
-WARMUP_SECONDS = 5
 # Bootstrap resamples for the p95 CI: enough for a stable 95% interval, and a one-hour run's
 # twelve steps still take about a second. Per-endpoint steps are merged in the database and
 # carry no CI.
@@ -91,6 +100,30 @@ def think_time_seconds(run: Run) -> float:
     except (TypeError, ValueError):
         return 0.0
     return max(0.0, (low + high) / 2.0)
+
+
+def run_planned_levels(run: Run) -> list[Any]:
+    """The load levels the run's snapshot planned (``runs.core.analysis.planned.planned_levels``);
+    empty when the snapshot has no valid profile."""
+    profile = (run.snapshot or {}).get("profile") or {}
+    try:
+        return planned_levels(profiles.build_plan(str(profile.get("kind", "")), profile.get("params") or {}))
+    except (profiles.ProfileError, KeyError, TypeError, ValueError):
+        return []
+
+
+def run_steps(
+    *, run: Run, points: Sequence[IntervalPoint], closed: bool
+) -> tuple[list[StepAggregate], list[str]]:
+    """The run's steps: from its plan when the observed user counts confirm it, else inferred
+    from the user counts; and the plain-words notes on planned steps left out."""
+    planned, notes, unconfirmed = plan_steps(points, run_planned_levels(run), closed_model=closed)
+    if planned and unconfirmed <= len(planned):
+        return aggregate_plan_steps(planned, bootstrap_resamples=RUN_RESAMPLES), notes
+    return [
+        aggregate_step(step, warmup_seconds=warmup_seconds(step.seconds), bootstrap_resamples=RUN_RESAMPLES)
+        for step in detect_steps(points, min_step_seconds=MIN_STEP_SECONDS)
+    ], []
 
 
 def histogram_from_row(data: Mapping[str, Any] | None) -> Histogram:
@@ -255,14 +288,11 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
             )
         )
         p95_by_t[t] = p95
-    steps = aggregate_steps(
-        points,
-        min_step_seconds=MIN_STEP_SECONDS,
-        warmup_seconds=WARMUP_SECONDS,
-        bootstrap_resamples=RUN_RESAMPLES,
-    )
+    steps, notes = run_steps(run=run, points=points, closed=closed)
     show = bool(steps) and (kind in STEPPED_KINDS or len(steps) >= 2)
-    warnings = check_validity(steps, points=points, closed_model=closed, used_for_capacity=show)
+    warnings = skipped_warnings(steps, notes) + check_validity(
+        steps, points=points, closed_model=closed, used_for_capacity=show
+    )
     del points  # the per-second histograms are not needed any more
     windows = [(s.users, s.start_t, s.end_t) for s in steps]
 
@@ -270,7 +300,7 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
     usl_note = ""
     endpoint_steps: dict[str, list[StepAggregate]] = {}
     if show:
-        knee = find_knee_from_steps(steps, think_time_s=think)
+        knee = knee_from_steps(steps, think_time_s=think)
         usl, usl_note = _fit_usl(steps)
         # Per-endpoint steps use the run's windows (endpoints share its users) and are merged
         # from the query's text: twenty endpoints of a one-hour run are 72,000 histograms.
@@ -337,15 +367,29 @@ def endpoint_p95_by_second(
     return dict(out)
 
 
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and np.isfinite(value) else None
+
+
 def _store(runs_data: Mapping[int, dict[str, Any]]) -> dict[int, RunAnalysis]:
     now = timezone.now()
     objs = [
-        RunAnalysis(run_id=run_id, version=ANALYSIS_VERSION, computed_at=now, data=data)
+        RunAnalysis(
+            run_id=run_id,
+            version=ANALYSIS_VERSION,
+            computed_at=now,
+            data=data,
+            max_rps=_finite((data.get("knee") or {}).get("max_throughput_rps")),
+            knee_users=_finite((data.get("knee") or {}).get("knee_users")),
+        )
         for run_id, data in runs_data.items()
     ]
     # An upsert: two requests computing the same missing analysis both succeed.
     RunAnalysis.objects.bulk_create(
-        objs, update_conflicts=True, unique_fields=["run"], update_fields=["version", "computed_at", "data"]
+        objs,
+        update_conflicts=True,
+        unique_fields=["run"],
+        update_fields=["version", "computed_at", "data", "max_rps", "knee_users"],
     )
     return {obj.run_id: obj for obj in objs}
 
@@ -487,3 +531,31 @@ def run_analysis_build_or_error(*, run: Run) -> dict[str, Any]:
             **capacity_to_data(empty),
             "blocks": {"seconds": BLOCK_SECONDS, "users": [], "overall": [], "endpoints": {}},
         }
+
+
+def run_baseline_verdicts_store_safely(*, run_id: int) -> None:
+    """At the end of a run: its verdicts against its plan's baseline, stored in the baseline's
+    analysis as the compare page stores them, so the plan's trend marks the run slower or
+    faster without anyone opening a comparison. A failure is logged, never raised."""
+    from runs.core.analysis.stored import verdicts_to_data
+    from runs.selectors.analysis import _sample_seconds, block_arrays, verdicts
+
+    try:
+        with savepoint_in_transaction():
+            run = Run.objects.select_related("plan").get(pk=run_id)
+            baseline_id = run.plan.baseline_run_id if run.plan else None
+            if not baseline_id or baseline_id == run_id:
+                return
+            data = run_analyses_ensure(ids=[baseline_id, run_id], runs={run_id: run})
+            if baseline_id not in data or data[run_id].get("error"):
+                return
+            found = verdicts(
+                block_arrays(data[baseline_id]),
+                block_arrays(data[run_id]),
+                sample_seconds=_sample_seconds(data[baseline_id]),
+            )
+            run_analysis_store_verdicts(
+                reference_id=baseline_id, data=data[baseline_id], new={str(run_id): verdicts_to_data(found)}
+            )
+    except Exception:
+        log.exception("verdicts of run %s against its baseline could not be stored", run_id)

@@ -6,7 +6,7 @@ Callers pass data a form has already validated. Deleting something a plan still 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import models, transaction
@@ -105,8 +105,8 @@ def target_delete(*, target: Target) -> None:
 def scenario_save(
     *,
     data: Mapping[str, Any],
-    steps: list[Mapping[str, Any]],
-    sources: list[Mapping[str, Any]] | None = None,
+    steps: Sequence[Mapping[str, Any]],
+    sources: Sequence[Mapping[str, Any]] | None = None,
     scenario: Scenario | None = None,
     team: Team | None = None,
     user: Any = None,
@@ -152,7 +152,7 @@ def scenario_save(
 
 
 def _check_variables(
-    scenario: Scenario, steps: list[Mapping[str, Any]], sources: list[Mapping[str, Any]]
+    scenario: Scenario, steps: Sequence[Mapping[str, Any]], sources: Sequence[Mapping[str, Any]]
 ) -> None:
     """The forms say this field by field; callers that skip them get one message."""
     if scenario.mode != Scenario.Mode.SEQUENCE and any(step.get("extract") for step in steps):

@@ -17,13 +17,19 @@ EXECUTE_RUN = "runs.tasks.execute_run"
 RUN_GENERATOR = "runs.tasks.run_generator"
 REAP_STALE_RUNS = "runs.tasks.reap_stale_runs"
 START_DUE_SCHEDULES = "runs.tasks.start_due_schedules"
+NOTIFY_RUN_ENDED = "runs.tasks.notify_run_ended"
+DELIVER_NOTIFICATION = "runs.tasks.deliver_notification"
 
 __all__ = [
+    "DELIVER_NOTIFICATION",
     "EXECUTE_RUN",
+    "NOTIFY_RUN_ENDED",
     "REAP_STALE_RUNS",
     "RUN_GENERATOR",
     "START_DUE_SCHEDULES",
+    "deliver_notification_send",
     "execute_run_send",
+    "notify_run_ended_send",
     "run_generator_send",
 ]
 
@@ -39,3 +45,13 @@ def run_generator_send(
 ) -> None:
     """Queue one generator of a distributed run (``runs.tasks.run_generator``) on ``queue``."""
     current_app.send_task(RUN_GENERATOR, args=[run_id, index, master_host, master_port, pin], queue=queue)
+
+
+def notify_run_ended_send(run_id: int) -> None:
+    """Queue the notifications of an ended run (``runs.tasks.notify_run_ended``)."""
+    current_app.send_task(NOTIFY_RUN_ENDED, args=[run_id])
+
+
+def deliver_notification_send(delivery_id: int) -> None:
+    """Queue one notification delivery (``runs.tasks.deliver_notification``)."""
+    current_app.send_task(DELIVER_NOTIFICATION, args=[delivery_id])

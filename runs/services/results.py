@@ -420,3 +420,7 @@ def run_summarise(*, run_id: int) -> None:
     # Verdicts first: cheap, and what a CI job waits for; neither step can stop a run ending.
     run_thresholds_evaluate_safely(run_id=run_id)
     run_analyse_safely(run_id=run_id)
+    # For the plan's trend: the run against the plan's baseline, stored as a comparison would.
+    from runs.services.analysis import run_baseline_verdicts_store_safely
+
+    run_baseline_verdicts_store_safely(run_id=run_id)

@@ -15,6 +15,7 @@ from runs.models import Run, Scenario, TestPlan
 from runs.services import audit, caps, dispatch, safety
 from runs.services.annotations import Annotations
 from runs.services.catalog import SOURCE_FIELDS, STEP_FIELDS, TARGET_FIELDS
+from runs.services.generators import generators_require
 from runs.services.results import run_summarise
 from runs.services.scenarios import locustfile_allowed
 
@@ -111,7 +112,9 @@ def run_create(
     generators_check(generators=plan.generators, profile_kind=plan.profile.kind)
     snapshot = plan_snapshot(plan=plan)
     try:
-        # Before anything is queued: the target's addresses, its ownership proof, the caps.
+        # Before anything is queued: enough generators connected, the target's addresses, its
+        # ownership proof, the caps.
+        generators_require(generators=plan.generators)
         safety.target_preflight(target=snapshot["target"])
         with transaction.atomic():
             # The team's caps first (its message names the team's limits), then the server's.
@@ -200,6 +203,10 @@ def run_finish(*, run_id: int, status: str, error_message: str = "") -> None:
         log.exception("run %s: summarising failed", run_id)
         note = "The whole-run summary could not be computed; the per-second results are stored."
         error_message = f"{error_message}\n{note}" if error_message else note
-    Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
+    ended = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
         status=status, finished_at=timezone.now(), error_message=error_message[:5000], current_users=0
     )
+    if ended:
+        from runs.services.notifications import notifications_run_ended
+
+        notifications_run_ended(run_id=run_id)

@@ -69,10 +69,16 @@ def target_address_check(
         allowlisted = False
         reason = forbidden_reason(ip)
         if reason is not None:
-            shown = endpoint.host if endpoint.host == address else f"{endpoint.host} resolves to {address},"
+            shown = (
+                f"{endpoint.host} is"
+                if endpoint.host == address
+                else f"{endpoint.host} resolves to {address},"
+            )
+            entry = f"[{address}]:{endpoint.port}" if ":" in address else f"{address}:{endpoint.port}"
             raise Refused(
-                f"{shown} {reason}. ScaleTest does not send load there unless an administrator "
-                f"adds it to the allowlist (e.g. {address}:{endpoint.port})."
+                f"{shown} {reason}, so ScaleTest does not send load there. To test it, ask an "
+                f"administrator to add {entry} to the allowlist: in the Django admin under "
+                "Load tests › Allowed networks, or in the SCALETEST_ALLOWLIST setting."
             )
     return TargetCheck(endpoint=endpoint, addresses=addresses, allowlisted=allowlisted)
 

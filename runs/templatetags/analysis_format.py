@@ -38,3 +38,11 @@ def pvalue(value: Any) -> str:
     if f is None:
         return "–"
     return "< 0.001" if f < 0.001 else f"{f:.3f}"
+
+
+@register.filter
+def verdict_words(value: Any, what: str = "p95 response time") -> str:
+    """A Comparison as one plain sentence (``runs.core.analysis.verdicts.verdict_words``)."""
+    from runs.core.analysis.verdicts import verdict_words as words
+
+    return words(value, what=what) if value is not None else ""

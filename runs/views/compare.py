@@ -35,6 +35,9 @@ def runs_compare(request: HttpRequest) -> HttpResponse:
     labels = [r.label for r in result.runs]
     figs = figures_analysis.compare_timeseries_figures(labels, [r.series for r in result.runs])
     figs["capacity"] = figures_analysis.compare_capacity_figure(labels, [r.capacity for r in result.runs])
+    figs["throughput"] = figures_analysis.compare_throughput_figure(
+        labels, [r.capacity for r in result.runs], [r.usl for r in result.runs], [r.knee for r in result.runs]
+    )
     ids_param = ",".join(str(i) for i in ids)
     teams_of_runs = {r.run.team_id for r in result.runs}
     membership = access.membership_in(request, teams_of_runs.pop()) if len(teams_of_runs) == 1 else None

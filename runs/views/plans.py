@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from runs import access
 from runs.core.cron import CronError
+from runs.figures import analysis as figures_analysis
 from runs.figures import runs as figures
 from runs.forms.plans import PlanScheduleForm, TestPlanForm
 from runs.forms.runs import RunAnnotationForm
@@ -15,14 +16,17 @@ from runs.models import TestPlan
 from runs.selectors import analysis as selectors_analysis
 from runs.selectors import catalog as selectors_catalog
 from runs.selectors import runs as selectors
+from runs.selectors import trend as selectors_trend
 from runs.services import catalog
+from runs.services.generators import generators_capacity
 from runs.services.runs import RunError, run_create
 from runs.services.schedules import plan_set_schedule, schedule_next_times
+from runs.views.onboarding import saved_message
 
 
 @require_GET
 @access.team_view()
-def plan_list(request: HttpRequest) -> HttpResponse:
+def plan_list(request: access.TeamRequest) -> HttpResponse:
     return render(request, "runs/plan_list.html", {"plans": selectors_catalog.plan_list(team=request.team)})
 
 
@@ -56,6 +60,8 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "fig": fig,
         "compare_max": selectors_analysis.MAX_COMPARE_RUNS,
         "thresholds": selectors_catalog.plan_threshold_labels(plan=plan),
+        # Asked only for a distributed plan: the answer takes up to a second when not cached.
+        "generator_capacity": generators_capacity() if plan.generators > 1 else None,
     }
     return render(request, "runs/plan_detail.html", context)
 
@@ -70,9 +76,12 @@ def plan_create(request: access.TeamRequest) -> HttpResponse:
         except catalog.CatalogError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Created test plan “{plan}”.")
+            messages.success(
+                request, saved_message(team=plan.team, text=f"Created test plan “{plan}”.", saved="plan")
+            )
             return redirect(plan)
-    return render(request, "runs/plan_form.html", {"form": form, "plan": None})
+    context = {"form": form, "plan": None, "generator_capacity": generators_capacity()}
+    return render(request, "runs/plan_form.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -86,9 +95,12 @@ def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except catalog.CatalogError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Saved test plan “{plan}”.")
+            messages.success(
+                request, saved_message(team=plan.team, text=f"Saved test plan “{plan}”.", saved="plan")
+            )
             return redirect(plan)
-    return render(request, "runs/plan_form.html", {"form": form, "plan": plan})
+    context = {"form": form, "plan": plan, "generator_capacity": generators_capacity()}
+    return render(request, "runs/plan_form.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -120,7 +132,8 @@ def plan_start(request: HttpRequest, pk: int) -> HttpResponse:
     except RunError as exc:
         messages.error(request, str(exc))
         return redirect(plan)
-    messages.success(request, f"Run #{run.pk} of “{plan}” is queued.")
+    # The page removes this once the run has left the queue (static/js/charts.js).
+    messages.success(request, f"Run #{run.pk} of “{plan}” is queued.", extra_tags="follows-run")
     return redirect(run)
 
 
@@ -145,3 +158,24 @@ def plan_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"“{plan}” no longer runs on a schedule.")
     return redirect(plan)
+
+
+TREND_TABLE_ROWS = 50
+
+
+@require_GET
+@access.team_view()
+def plan_trend(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every run of the plan on a time axis; a click opens a run, ticking two compares them."""
+    plan = access.object_for(request, TestPlan.objects.all(), pk)
+    points = selectors_trend.plan_trend(plan=plan)
+    context = {
+        "plan": plan,
+        "points": points,
+        # The charts show every run; the table, for ticking runs to compare, the latest ones
+        # (rendering 500 rows of it took four times the rest of the page).
+        "listed": points[::-1][:TREND_TABLE_ROWS],
+        "figs": figures_analysis.plan_trend_figures(points) if points else None,
+        "compare_max": selectors_analysis.MAX_COMPARE_RUNS,
+    }
+    return render(request, "runs/plan_trend.html", context)

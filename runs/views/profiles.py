@@ -15,11 +15,12 @@ from runs.models import LoadProfile
 from runs.selectors import catalog as selectors_catalog
 from runs.services import catalog
 from runs.views._common import confirm_delete
+from runs.views.onboarding import saved_message
 
 
 @require_GET
 @access.team_view()
-def profile_list(request: HttpRequest) -> HttpResponse:
+def profile_list(request: access.TeamRequest) -> HttpResponse:
     rows = [
         (p, selectors_catalog.profile_preview_of(profile=p))
         for p in selectors_catalog.profile_list(team=request.team)
@@ -39,7 +40,11 @@ def _edit(request: access.TeamRequest, profile: LoadProfile | None) -> HttpRespo
                 team=request.team,
                 user=request.user,
             )
-            messages.success(request, f"Saved load profile “{saved}”.")
+            text = f"Saved load profile “{saved}”."
+            messages.success(request, saved_message(team=saved.team, text=text, saved="profile"))
+            advice = selectors_catalog.profile_preview(kind=saved.kind, params=saved.params)["step_advice"]
+            if advice:
+                messages.warning(request, advice)
             return redirect("runs-profile-edit", pk=saved.pk)
     else:
         form = ProfileForm.for_profile(profile) if profile else ProfileForm()

@@ -19,6 +19,7 @@ from runs.selectors import analysis as selectors_analysis
 from runs.selectors import catalog as selectors_catalog
 from runs.selectors import runs as selectors
 from runs.services.annotations import run_annotate as run_annotate_service
+from runs.services.generators import run_generator_shares
 from runs.services.runs import run_cancel
 
 RUNS_PER_PAGE = 25
@@ -66,9 +67,14 @@ def run_page_context(
     return {
         "generator_figs": figures.generators_figures(generator_rows) if generator_rows else None,
         "saturated": figures.saturated_generators(generator_rows),
+        "generator_shares": run_generator_shares(run=run, cpu_limit=figures.GENERATOR_CPU_LIMIT),
         "run": run,
         "figs": figures.run_figures(
-            rows, planned=planned, open_model=run.is_open_model, thresholds=run.thresholds
+            rows,
+            planned=planned,
+            open_model=run.is_open_model,
+            thresholds=run.thresholds,
+            x_max=max(float(run.planned_seconds or 0), float(run.last_t + 1)),
         ),
         "endpoints": endpoints,
         "endpoints_fig": figures.endpoints_figure(endpoints) if endpoints and not run.is_active else None,
@@ -162,10 +168,18 @@ def run_tables(request: HttpRequest, pk: int) -> HttpResponse:
     run = access.object_for(request, Run.objects.all(), pk)
     context = {
         "run": run,
-        "endpoints": selectors.run_endpoint_rows(run=run),
+        "endpoints": selectors.run_endpoint_rows(run=run, upto=upto_param(request)),
         "errors": selectors.run_errors(run=run),
     }
     return render(request, "runs/run_detail_tables.html", context)
+
+
+def upto_param(request: HttpRequest) -> int | None:
+    """``?upto=<t>``: the second the live page's headline shows (its tables must agree)."""
+    try:
+        return max(int(request.GET["upto"]), -1)
+    except (KeyError, ValueError):
+        return None
 
 
 @require_POST

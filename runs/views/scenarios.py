@@ -13,6 +13,7 @@ from runs.selectors import catalog as selectors_catalog
 from runs.services import catalog
 from runs.services.scenarios import locustfile_allowed
 from runs.views._common import confirm_delete
+from runs.views.onboarding import saved_message
 
 
 @require_GET
@@ -49,7 +50,8 @@ def _edit(request: access.TeamRequest, scenario: Scenario | None) -> HttpRespons
                 form.add_error(None, str(exc))
             else:
                 what = "a locustfile" if is_locustfile else f"{len(steps.steps())} step(s)"
-                messages.success(request, f"Saved scenario “{saved}” with {what}.")
+                text = f"Saved scenario “{saved}” with {what}."
+                messages.success(request, saved_message(team=saved.team, text=text, saved="scenario"))
                 return redirect("runs-scenario-list")
     return render(
         request,

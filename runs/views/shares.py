@@ -34,7 +34,7 @@ from runs.selectors import analysis as selectors_analysis
 from runs.selectors import runs as selectors
 from runs.services import shares
 from runs.views import exports
-from runs.views.runs import run_page_context
+from runs.views.runs import run_page_context, upto_param
 
 
 # -- the shared pages (no login) ----------------------------------------------------------------
@@ -89,6 +89,9 @@ def share_page(request: HttpRequest, share: ShareLink, token: str) -> HttpRespon
     labels = [r.label for r in result.runs]
     figs = figures_analysis.compare_timeseries_figures(labels, [r.series for r in result.runs])
     figs["capacity"] = figures_analysis.compare_capacity_figure(labels, [r.capacity for r in result.runs])
+    figs["throughput"] = figures_analysis.compare_throughput_figure(
+        labels, [r.capacity for r in result.runs], [r.usl for r in result.runs], [r.knee for r in result.runs]
+    )
     ids_param = ",".join(str(i) for i in share.run_ids)
     context = {
         "share": share,
@@ -121,7 +124,7 @@ def share_tables(request: HttpRequest, share: ShareLink, token: str) -> HttpResp
     run = _shared_run(share)
     context = {
         "run": run,
-        "endpoints": selectors.run_endpoint_rows(run=run),
+        "endpoints": selectors.run_endpoint_rows(run=run, upto=upto_param(request)),
         "errors": selectors.run_errors(run=run),
     }
     return render(request, "runs/run_detail_tables.html", context)

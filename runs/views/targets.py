@@ -12,11 +12,12 @@ from runs.models import Target
 from runs.selectors import catalog as selectors_catalog
 from runs.services import catalog
 from runs.views._common import confirm_delete
+from runs.views.onboarding import saved_message
 
 
 @require_GET
 @access.team_view()
-def target_list(request: HttpRequest) -> HttpResponse:
+def target_list(request: access.TeamRequest) -> HttpResponse:
     return render(
         request, "runs/target_list.html", {"targets": selectors_catalog.target_list(team=request.team)}
     )
@@ -28,7 +29,9 @@ def target_create(request: access.TeamRequest) -> HttpResponse:
     form = TargetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         target = catalog.target_create(team=request.team, data=form.cleaned_data, user=request.user)
-        messages.success(request, f"Created target “{target}”.")
+        messages.success(
+            request, saved_message(team=request.team, text=f"Created target “{target}”.", saved="target")
+        )
         return redirect("runs-target-list")
     return render(request, "runs/target_form.html", {"form": form, "target": None})
 
@@ -40,7 +43,9 @@ def target_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = TargetForm(request.POST or None, instance=target)
     if request.method == "POST" and form.is_valid():
         catalog.target_update(target=target, data=form.cleaned_data)
-        messages.success(request, f"Saved target “{target}”.")
+        messages.success(
+            request, saved_message(team=target.team, text=f"Saved target “{target}”.", saved="target")
+        )
         return redirect("runs-target-list")
     return render(request, "runs/target_form.html", {"form": form, "target": target})
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from runs import access
 from runs.forms.teams import MemberAddForm, MemberRoleForm, TeamForm, TeamSwitchForm
 from runs.models import Membership, Team
-from runs.services import caps, teams
+from runs.services import caps, notifications, teams
 
 
 @require_http_methods(["GET", "POST"])
@@ -97,6 +97,10 @@ def team_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "add_form": add,
         "roles": Membership.Role.choices,
         "caps": caps.caps_for(scope=caps.team_scope(team_id=team.pk)),
+        # Every member sees the hooks (names, kinds, events) and the delivery log; admins manage.
+        "hooks": notifications.team_hooks(team=team),
+        "deliveries": notifications.team_deliveries(team=team),
+        "can_manage_hooks": membership.can(access.ADMIN),
     }
     return render(request, "runs/team_detail.html", context)
 

@@ -1,9 +1,11 @@
 /* Draw the Plotly figures embedded with json_script, and keep a running run's page live.
  *
  * Every element with data-figure="<json_script id>" gets Plotly.newPlot. On the run page a
- * "live-config" JSON block makes this poll the runs-live endpoint every second and extend the
- * time-series traces in place; the endpoint and error tables are re-fetched every few seconds
- * as server-rendered (escaped) HTML. When the run ends the page reloads once to show the summary.
+ * "live-config" JSON block makes this poll the runs-live endpoint every second. Each poll names
+ * the second it is as of (last_t); the endpoint and error tables are then fetched as of that
+ * same second (server-rendered, escaped HTML), and the charts, the headline and the tables are
+ * updated together, so every figure on the page agrees. When the run ends the page reloads once
+ * to show the summary.
  */
 (function () {
   "use strict";
@@ -11,6 +13,8 @@
   var CONFIG = {
     displaylogo: false,
     responsive: true,
+    // The toolbar shows on hover only (app.css also keeps it clear of titles and legends).
+    displayModeBar: "hover",
     modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"],
   };
 
@@ -19,8 +23,21 @@
     return el ? JSON.parse(el.textContent) : null;
   }
 
+  // A top-right legend runs into the left-aligned title on a narrow chart or beside a long
+  // title (about 7 px a character at 14 px): put it below the chart then.
+  function fitted(el, layout) {
+    if (!layout || !layout.legend || !layout.title) return layout;
+    var title = String((layout.title && layout.title.text) || "");
+    if (el.clientWidth >= 560 && title.length * 7 < el.clientWidth * 0.45) return layout;
+    var out = Object.assign({}, layout);
+    out.legend = Object.assign({}, layout.legend, { x: 0, xanchor: "left", y: -0.32, yanchor: "top" });
+    out.margin = Object.assign({}, layout.margin, { b: 96 });
+    if (layout.height) out.height = layout.height + 48;
+    return out;
+  }
+
   function draw(el, fig) {
-    return Plotly.newPlot(el, fig.data, fig.layout, CONFIG);
+    return Plotly.newPlot(el, fig.data, fitted(el, fig.layout), CONFIG);
   }
 
   function drawAll() {
@@ -42,6 +59,10 @@
 
   function setStatus(status) {
     var holder = document.getElementById("run-status");
+    if (status !== "queued") {
+      // "Run #3 … is queued": true when the page opened, not once a worker has the run.
+      document.querySelectorAll(".message.follows-run").forEach(function (el) { el.remove(); });
+    }
     if (!holder || holder.dataset.status === status) return;
     holder.dataset.status = status;
     var badge = document.createElement("span");
@@ -53,7 +74,6 @@
   function startLive(cfg) {
     STATUS_LABELS = cfg.statuses || {};
     var after = cfg.after;
-    var ticks = 0;
     var failures = 0;
     var keys = Object.keys(cfg.charts);
 
@@ -62,16 +82,30 @@
       window.setTimeout(poll, delay);
     }
 
-    function refreshTables() {
-      return fetch(cfg.tables_url, { credentials: "same-origin" })
+    // The tables as of second ``upto``; null when they cannot be read (the rest still updates).
+    function tablesAsOf(upto) {
+      var sep = cfg.tables_url.indexOf("?") === -1 ? "?" : "&";
+      return fetch(cfg.tables_url + sep + "upto=" + encodeURIComponent(upto), { credentials: "same-origin" })
         .then(function (r) {
           if (!r.ok) throw new Error("tables: HTTP " + r.status);
           return r.text();
         })
-        .then(function (html) {
-          var box = document.getElementById("run-tables");
-          if (box) box.innerHTML = html;
-        });
+        .catch(function () { return null; });
+    }
+
+    function showTables(html) {
+      var box = document.getElementById("run-tables");
+      if (box && html !== null) box.innerHTML = html;
+    }
+
+    // All charts share one time axis (0 to the planned duration); a run that goes on longer
+    // widens all of them together.
+    function widenAxes(t) {
+      keys.forEach(function (key) {
+        var el = document.getElementById("chart-" + key);
+        var range = el && el.layout && el.layout.xaxis && el.layout.xaxis.range;
+        if (range && t > range[1]) Plotly.relayout(el, { "xaxis.range": [0, t] });
+      });
     }
 
     function extend(points) {
@@ -87,6 +121,7 @@
         Plotly.extendTraces(el, update, series.map(function (_, i) { return i; }));
       });
       after = points.t[points.t.length - 1];
+      widenAxes(after + 1);
     }
 
     function showProgress(d) {
@@ -100,9 +135,12 @@
       setText("p-planned", Math.round(p.planned));
       setText("p-users", p.users);
       setText("p-rps", p.rps);
+      setText("p-rps-mean", p.rps_mean);
       setText("p-errors", p.error_rate);
       setText("p-requests", d.total_requests);
-      if (d.status === "running") setText("live-note", "Live: updated every second.");
+      if (d.status === "running") {
+        setText("live-note", "Live: updated every second; the charts, figures and tables show the same second.");
+      }
     }
 
     function showFinalPage(status) {
@@ -128,9 +166,15 @@
           return r.json();
         })
         .then(function (d) {
+          var tables = d.active && d.last_t >= 0 ? tablesAsOf(d.last_t) : Promise.resolve(null);
+          return tables.then(function (html) { return { d: d, html: html }; });
+        })
+        .then(function (got) {
+          var d = got.d;
           failures = 0;
           extend(d.points);
           showProgress(d);
+          showTables(got.html);
           setStatus(d.status);
           if (!d.active) {
             // The summary, percentiles and endpoint summaries exist only now: show them, but
@@ -138,8 +182,6 @@
             showFinalPage(d.status);
             return;
           }
-          ticks += 1;
-          if (ticks % 5 === 0) refreshTables().catch(function () {});
           schedule();
         })
         .catch(function () {

@@ -224,6 +224,11 @@
             return;
           }
           chart.classList.remove("stale");
+          var advice = document.getElementById("preview-advice");
+          if (advice) {
+            advice.textContent = d.step_advice || "";
+            advice.hidden = !d.step_advice;
+          }
           if (isOpen()) {
             var peakRate = d.y.length ? Math.max.apply(null, d.y) : 0;
             summary.textContent = Math.round(d.duration) + " s, peak " + peakRate + " iterations/s, at most " +

@@ -323,7 +323,11 @@ def test_the_comparison_gives_verdicts_for_an_aa_pair_and_a_20_percent_slower_co
     assert "<strong>reference</strong>" in rows[a.pk]
     assert ">no significant change</span>" in rows[b.pk]
     assert ">slower</span>" in rows[slow.pk]
-    assert "p = " in rows[slow.pk] and "CI" in rows[slow.pk]
+    # In plain words (it used to read "shift +20% (95% CI …)"), with the p-value beside it.
+    assert "p = " in rows[slow.pk] and "Slower: p95 response time +" in rows[slow.pk]
+    assert "95 % sure it is between" in rows[slow.pk]
+    # The latency copy serves the same throughput: capacity unchanged, said as such.
+    assert "Capacity unchanged: max throughput" in rows[slow.pk]
     # Per endpoint: both endpoints of the slower copy are slower; of the A/A copy, neither.
     endpoints = body.split('id="compare-endpoints"')[1].split("</table>")[0]
     assert endpoints.count(">slower</span>") == 2

@@ -23,7 +23,15 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from runs.models import GeneratorSecond, Run, RunSecond, ScenarioDataSource, TestPlan
+from runs.models import (
+    GeneratorSecond,
+    NotificationChannel,
+    NotificationDelivery,
+    Run,
+    RunSecond,
+    ScenarioDataSource,
+    TestPlan,
+)
 from runs.services import catalog
 from runs.services.api_tokens import api_token_create
 from runs.services.shares import share_create_compare, share_create_run
@@ -153,7 +161,25 @@ def world(alice: Any, carol: Any, staircase_plan: TestPlan) -> dict[str, Any]:  
         team=team, runs=[staircase, baseline_candidate], baseline_id=staircase.pk, user=alice
     )
     api_token, _ = api_token_create(user=alice, name="ci")
+    hook = NotificationChannel.objects.create(
+        team=team,
+        name="ops <b>",
+        kind="slack",
+        url="http://127.0.0.1:9/hook",
+        events=["run.failed"],
+        secret="s",
+    )
+    NotificationDelivery.objects.create(
+        channel=hook,
+        team=team,
+        run=staircase,
+        event="run.failed",
+        status="retrying",
+        attempts=1,
+        attempt_log=[{"at": "2026-01-01T00:00:00", "status_code": 500, "error": "Answered 500.", "ms": 3.0}],
+    )
     return {
+        "hook": hook,
         "team": team,
         "plan": plan,
         "runs": runs,
@@ -215,6 +241,8 @@ def concrete_urls(name: str, route: str, w: dict[str, Any]) -> list[str] | None:
         return None
     if name == "teams-member":
         return [reverse(name, args=[w["team"].pk, w["team"].memberships.first().pk])]
+    if name.startswith("teams-hook-"):
+        return [reverse(name, args=[w["team"].pk, w["hook"].pk])]
     if name == "teams-share-revoke":
         return [reverse(name, args=[w["team"].pk, w["compare_share"].pk])]
     return None

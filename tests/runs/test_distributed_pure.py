@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from runs import figures
 from runs.core.engine import protocol
 from runs.core.engine.merge import SecondMerger, merge_seconds
 from runs.core.histogram import Histogram
+from runs.figures import runs as figures
 
 START = 1_760_000_000
 

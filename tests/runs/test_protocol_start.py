@@ -220,7 +220,7 @@ def test_a_workers_report_to_its_master_is_checked_for_shape() -> None:
     seconds = [{"type": "second", "epoch": 5, "users": 1, "cpu_percent": None, "endpoints": [], "errors": []}]
     data = {"stats": [], protocol.REPORT_KEY: {"index": 1, "through": 6, "seconds": seconds}}
     assert protocol.parse_worker_report(data) == {"index": 1, "through": 6, "seconds": seconds}
-    before_load = {protocol.REPORT_KEY: {"index": 0, "through": None, "seconds": []}}
+    before_load: dict[str, Any] = {protocol.REPORT_KEY: {"index": 0, "through": None, "seconds": []}}
     assert protocol.parse_worker_report(before_load) == {"index": 0, "through": None, "seconds": []}
     assert protocol.parse_worker_report({"stats": []}) is None  # a worker that is not ours
 

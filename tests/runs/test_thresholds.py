@@ -183,3 +183,29 @@ def test_endpoint_abort_thresholds_read_their_endpoint_and_a_missing_row_is_no_r
 
 def test_a_watch_without_abort_thresholds_is_inactive() -> None:
     assert not AbortWatch(parse_thresholds("p95 < 100\nrps >= 1")).active
+
+
+@pytest.mark.parametrize(
+    ("metric", "observed", "op", "limit", "shown"),
+    [
+        ("p95", 99.9995, "<", 100.0, "99.999 ms"),  # passed: must not read "100 ms"
+        ("p95", 100.0004, "<", 100.0, "100 ms"),  # failed, and 100 < 100 is false: enough
+        ("p95", 42.123, "<", 100.0, "42.12 ms"),  # far from the limit: the usual four digits
+        ("rps", 49.99996, ">=", 50.0, "49.99996 req/s"),  # failed: must not read "50"
+        ("error_rate", 0.99999, "<", 1.0, "0.99999%"),
+        ("p99", 1234.56, "<=", 1234.6, "1234.6 ms"),  # above 100: one decimal agrees (1234.6 <= 1234.6)
+        ("p99", 1234.64, "<=", 1234.6, "1234.64 ms"),
+    ],
+)
+def test_an_observed_value_is_shown_with_the_digits_its_verdict_needs(
+    metric: str, observed: float, op: str, limit: float, shown: str
+) -> None:
+    from runs.core.thresholds import format_observed
+
+    assert format_observed(metric, observed, op=op, limit=limit) == shown
+
+
+def test_a_limit_is_shown_as_written() -> None:
+    from runs.core.thresholds import format_limit
+
+    assert format_limit("p95", 99.995) == "99.995 ms" and format_limit("error_rate", 0.5) == "0.5%"

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.http import StreamingHttpResponse
 from django.test import Client
 
 from runs.core.histogram import Histogram
@@ -100,7 +101,7 @@ def test_a_run_stored_before_the_newest_migration_renders_after_the_upgrade(
     for marker in ("{%", "{{", "{#"):
         assert marker not in html
     exported = client.get(f"/runs/{run.pk}/export.json")
-    assert exported.status_code == 200
+    assert exported.status_code == 200 and isinstance(exported, StreamingHttpResponse)
     data = json.loads(b"".join(exported.streaming_content))
     assert data["run"]["total_requests"] == 100
     assert client.get(f"/runs/{run.pk}/export.csv").status_code == 200

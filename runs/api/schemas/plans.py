@@ -28,7 +28,10 @@ THRESHOLDS_HELP = (
 )
 
 
-GENERATORS_HELP = "Load generator processes that share the load (1 to SCALETEST_MAX_GENERATORS); arrival-rate profiles use 1."
+GENERATORS_HELP = (
+    "Load generator processes that share the load (1 to SCALETEST_MAX_GENERATORS); "
+    "arrival-rate profiles use 1."
+)
 
 
 class PlanOut(Schema):
@@ -99,3 +102,16 @@ class PlanPatch(Schema):
     generators: int | None = Field(None, description=GENERATORS_HELP)
     notes: str | None = None
     thresholds: str | list[dict[str, Any]] | None = Field(None, description=THRESHOLDS_HELP)
+
+
+class TrendOut(Schema):
+    plan: int
+    baseline_run: int | None
+    runs: list[dict[str, Any]] = Field(
+        ...,
+        description=(
+            "Every ended run of the plan, oldest first: started_at, status, version, tags, p50/p95/p99_ms, "
+            "rps, error_rate, max_rps and knee_users (capacity analysis), passed (thresholds), "
+            "is_baseline, verdict (overall p95 against the baseline, once compared)."
+        ),
+    )

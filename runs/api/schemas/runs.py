@@ -151,8 +151,8 @@ class RunOut(Schema):
         return {
             **progress,
             "t": obj.last_t,
-            "p95_ms": (latest or {}).get("p95_ms"),
-            "errors": (latest or {}).get("failures", 0) or 0,
+            "p95_ms": latest.get("p95_ms") if latest else None,
+            "errors": (latest.get("failures", 0) if latest else 0) or 0,
         }
 
 
@@ -219,7 +219,9 @@ class GeneratorsOut(Schema):
     generators: int
     points: list[GeneratorSecondOut] = Field(
         ...,
-        description="Per generator, per second (ordered by generator, then t); empty for a one-generator run.",
+        description=(
+            "Per generator, per second (ordered by generator, then t); empty for a one-generator run."
+        ),
     )
 
 

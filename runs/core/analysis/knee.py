@@ -49,6 +49,13 @@ class KneeResult:
     base_latency_ms: float | None
     littles_law: tuple[LittlesLawCheck, ...]
     evidence: tuple[str, ...]
+    # From runs.core.analysis.capacity (the operational-laws knee): R₀ + Z as the cycle time N/X at
+    # the lowest load, the one plain sentence that heads the analysis, and why it is low
+    # confidence ("" when it is not).
+    cycle_ms: float | None = None
+    think_time_s: float = 0.0
+    headline: str = ""
+    confidence_note: str = ""
 
 
 def find_knee_from_steps(

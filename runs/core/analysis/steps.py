@@ -95,6 +95,13 @@ class StepAggregate:
     confidence: float = 0.95
     throughput_ci_method: str = THROUGHPUT_CI_METHOD
     p95_ci_method: str = P95_CI_METHOD
+    planned_s: int = 0  # seconds the plan held this level (0: step inferred from user counts)
+    planned_rate: float | None = None  # open model: the planned iterations per second
+    note: str = ""  # why this step is low confidence, in plain words; "" when it is not
+
+    @property
+    def low_confidence(self) -> bool:
+        return bool(self.note)
 
 
 def detect_steps(points: Sequence[IntervalPoint], *, min_step_seconds: int = 10) -> list[Step]:

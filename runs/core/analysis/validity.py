@@ -64,7 +64,10 @@ def check_validity(
         return [
             ValidityWarning(
                 code="no_steps",
-                message="No load step was long enough to analyse; check the load profile.",
+                message=(
+                    "No load step could be analysed: the run held no planned step for 3 s or more "
+                    "(a run whose user counts did not follow its plan needs 10 s at one count)."
+                ),
             )
         ]
     warnings: list[ValidityWarning] = []

@@ -1,12 +1,13 @@
 """`python3 manage.py up` — the whole product on one machine, with a demo to try.
 
 Migrates the database, creates an administrator (password generated once and printed), seeds a
-demo target/scenario/profile/plan, then starts and supervises four programs: the demo target (a
-server with a known bottleneck), a Celery worker, Celery beat (the reaper and scheduled plans)
-and the web server (gunicorn). A program that exits is restarted with a backoff, and nothing any
-of them starts outlives it (``runs.core.supervisor``, ``runs.core.lifetime``). Ctrl-C stops everything.
-With the defaults everything is embedded: SQLite in ./var and a filesystem broker, no Redis or
-PostgreSQL needed.
+demo target/scenario/profile/plan, then starts and supervises five programs: the demo target (a
+server with a known bottleneck), a Celery worker (the runs), a Celery worker on the generator
+queue (one process per core: the load generators of distributed runs), Celery beat (the reaper
+and scheduled plans) and the web server (gunicorn). A program that exits is restarted with a
+backoff, and nothing any of them starts outlives it (``runs.core.supervisor``, ``runs.core.lifetime``).
+Ctrl-C stops everything. With the defaults everything is embedded: SQLite in ./var and a
+filesystem broker, no Redis or PostgreSQL needed.
 """
 
 from __future__ import annotations
@@ -37,9 +38,17 @@ class Command(BaseCommand):
             "--demo-port", type=int, default=int(os.environ.get("SCALETEST_DEMO_PORT", "8089"))
         )
         parser.add_argument("--workers", type=int, default=2, help="Concurrent runs the worker takes.")
+        parser.add_argument(
+            "--generators",
+            type=int,
+            default=_cores(),
+            help="Generator processes for distributed runs (default: one per core; 0: none).",
+        )
         parser.add_argument("--no-demo", action="store_true", help="Do not start the demo target.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["generators"] < 0:
+            raise CommandError("--generators must be 0 or more.")
         call_command("migrate", interactive=False, verbosity=0)
         username, password = self._admin()
         demo_url = f"http://127.0.0.1:{opts['demo_port']}"
@@ -81,6 +90,7 @@ class Command(BaseCommand):
                     "info",
                 ],
             ),
+            *_generator_programs(celery, opts["generators"]),
             Program("beat", [*celery, "beat", "-l", "info", "-s", str(data / "celerybeat-schedule")]),
             Program(
                 "web",
@@ -124,6 +134,7 @@ class Command(BaseCommand):
                     if not opts["no_demo"]
                     else ""
                 )
+                + f"  Generators {opts['generators']} processes (a plan may use up to that many)\n"
                 + f"  Data      {settings.DATABASES['default']['NAME']}\n"
                 "  Stop      Ctrl-C\n"
             )
@@ -152,3 +163,38 @@ class Command(BaseCommand):
     def _log(self, line: str) -> None:
         self.stdout.write(f"up: {line}")
         self.stdout.flush()
+
+
+def _cores() -> int:
+    """Cores this process may use (its CPU affinity, where the platform says)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _generator_programs(celery: list[str], processes: int) -> list[Program]:
+    """One worker on the generator queue only, ``processes`` pool processes: one generator each.
+
+    Its own node name, so remote control (the capacity check before a distributed run starts,
+    ``runs.services.generators``) tells it from the run worker. ``--disable-prefetch`` exists for
+    Redis only (docs/scaling.md); on one machine with one generator worker nothing else could
+    take a prefetched task anyway.
+    """
+    if processes <= 0:
+        return []
+    argv = [
+        *celery,
+        "worker",
+        "-Q",
+        settings.SCALETEST_GENERATOR_QUEUE,
+        "-c",
+        str(processes),
+        "-n",
+        "generators@%h",
+        "-l",
+        "info",
+    ]
+    if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        argv.append("--disable-prefetch")
+    return [Program("generators", argv)]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('runs', '0009_run_ingested_messages'),
+        ('runs', '0012_analysis_trend_columns'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
