@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from runs.core.analysis.knee import MIN_STEPS, KneeResult, KneeStatus, _littles_law
+from runs.core.analysis.knee import MIN_STEPS, KneeResult, KneeStatus, levels_averaged, littles_law_checks
 from runs.core.analysis.steps import StepAggregate
 
 __all__ = ["knee_from_laws", "knee_from_steps", "users_words"]
@@ -79,18 +79,8 @@ def knee_from_laws(
     target's limit. ``confidence_note`` (plain words) is appended to the headline as
     "Low confidence: …".
     """
-    n = np.asarray(users, dtype=float)
-    x = np.asarray(throughput_rps, dtype=float)
-    r = np.asarray(latency_ms, dtype=float)
-    if not len(n) == len(x) == len(r):
-        raise ValueError("users, throughput and latency must have the same length")
-    # A profile may visit a level twice (up then down, or a spike's base): average the visits.
-    n, inverse = np.unique(n, return_inverse=True)
-    visits = np.bincount(inverse)
-    x = np.bincount(inverse, weights=x) / visits
-    r = np.bincount(inverse, weights=r) / visits
-
-    littles = tuple(_littles_law(ni, xi, ri, think_time_s) for ni, xi, ri in zip(n, x, r, strict=True))
+    n, x, r = levels_averaged(users, throughput_rps, latency_ms)
+    littles = littles_law_checks(n, x, r, think_time_s)
     law_notes = [
         f"Little's law off by {c.deviation:+.0%} at {c.users:g} users: X·(R+Z) = {c.implied_users:.1f} "
         f"(think time {think_time_s:g} s); check the think time, or whether the generator kept every "

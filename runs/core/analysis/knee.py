@@ -90,18 +90,8 @@ def find_knee(
     littles_law_tolerance: float = 0.1,
 ) -> KneeResult:
     """Find the knee of a capacity curve (see the module docstring for the criteria)."""
-    n = np.asarray(users, dtype=float)
-    x = np.asarray(throughput_rps, dtype=float)
-    r = np.asarray(latency_ms, dtype=float)
-    if not len(n) == len(x) == len(r):
-        raise ValueError("users, throughput and latency must have the same length")
-    # A load profile may visit the same user count twice (up then down): average the visits.
-    n, inverse = np.unique(n, return_inverse=True)
-    visits = np.bincount(inverse)
-    x = np.bincount(inverse, weights=x) / visits
-    r = np.bincount(inverse, weights=r) / visits
-
-    littles = tuple(_littles_law(ni, xi, ri, think_time_s) for ni, xi, ri in zip(n, x, r, strict=True))
+    n, x, r = levels_averaged(users, throughput_rps, latency_ms)
+    littles = littles_law_checks(n, x, r, think_time_s)
     evidence = [
         f"Little's law off by {c.deviation:+.0%} at {c.users:g} users: "
         f"X·(R+Z) = {c.implied_users:.1f} (think time {think_time_s:g} s); check the think "
@@ -180,6 +170,28 @@ def find_knee(
         littles_law=littles,
         evidence=tuple(evidence),
     )
+
+
+def levels_averaged(
+    users: Sequence[float], throughput_rps: Sequence[float], latency_ms: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(users, throughput, latency) per distinct user count, ascending. A load profile may visit
+    the same user count twice (up then down, or a spike's base): the visits are averaged."""
+    n = np.asarray(users, dtype=float)
+    x = np.asarray(throughput_rps, dtype=float)
+    r = np.asarray(latency_ms, dtype=float)
+    if not len(n) == len(x) == len(r):
+        raise ValueError("users, throughput and latency must have the same length")
+    n, inverse = np.unique(n, return_inverse=True)
+    visits = np.bincount(inverse)
+    return n, np.bincount(inverse, weights=x) / visits, np.bincount(inverse, weights=r) / visits
+
+
+def littles_law_checks(
+    n: np.ndarray, x: np.ndarray, r: np.ndarray, think_time_s: float
+) -> tuple[LittlesLawCheck, ...]:
+    """Little's law at each level: N = X·(R + Z), with what the measured X and R imply."""
+    return tuple(_littles_law(ni, xi, ri, think_time_s) for ni, xi, ri in zip(n, x, r, strict=True))
 
 
 def _littles_law(users: float, x: float, r_ms: float, think_s: float) -> LittlesLawCheck:
