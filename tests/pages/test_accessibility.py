@@ -80,7 +80,7 @@ def open_page(page: Any, url: str) -> None:
     page.wait_for_load_state("load")
     # Charts drawn (where there are any), so what is measured is what a person sees.
     page.wait_for_function(
-        "[...document.querySelectorAll('[data-figure]')].every(el => el.querySelector('.main-svg'))"
+        "() => [...document.querySelectorAll('[data-figure]')].every(el => el.querySelector('.main-svg'))"
     )
 
 

@@ -88,7 +88,7 @@ def test_alice_plans_and_runs_a_test_and_sees_the_charts(
     page.fill("#id_p_constant_users", "3")
     page.fill("#id_p_constant_duration", "6")
     page.wait_for_function(
-        "document.getElementById('preview-summary').textContent.includes('6 s, peak 3 users')"
+        "() => document.getElementById('preview-summary').textContent.includes('6 s, peak 3 users')"
     )
     page.wait_for_selector("#chart-profile .main-svg")
     shot("profile-form")
@@ -113,6 +113,7 @@ def test_alice_plans_and_runs_a_test_and_sees_the_charts(
     page.evaluate("window.__sameDocument = true")
     shot("run-live")
     page.wait_for_function(
+        "() => "
         "window.__sameDocument === true"
         " && document.getElementById('chart-rps').data[0].x.length >= 2"
         " && Number(document.getElementById('p-requests').textContent) > 0",
@@ -170,11 +171,13 @@ def test_stage_rows_and_step_reordering_work_in_the_browser(
     rows.nth(1).locator("input[data-stage=users]").fill("12")
     rows.nth(1).locator("input[data-stage=spawn_rate]").fill("2")
     page.wait_for_function(
-        "document.getElementById('preview-summary').textContent.includes('30 s, peak 12 users')"
+        "() => document.getElementById('preview-summary').textContent.includes('30 s, peak 12 users')"
     )
     assert page.evaluate("Math.max(...document.getElementById('chart-profile').data[0].y)") == 12
     rows.nth(1).locator("input[data-stage=users]").fill("-1")
-    page.wait_for_function("document.getElementById('preview-summary').textContent.includes('Not valid yet')")
+    page.wait_for_function(
+        "() => document.getElementById('preview-summary').textContent.includes('Not valid yet')"
+    )
     rows.nth(1).locator("input[data-stage=users]").fill("12")
     page.click("text=Save profile")
     page.wait_for_url(re.compile(rf"{re.escape(base)}/profiles/\d+/$"))
@@ -219,6 +222,7 @@ def test_the_arrival_rate_preview_is_drawn_in_iterations_per_second(
     page.fill("#id_p_arrival_ramp_duration", "10")
     page.fill("#id_p_arrival_ramp_max_in_flight", "30")
     page.wait_for_function(
+        "() => "
         "document.getElementById('preview-summary').textContent"
         ".includes('10 s, peak 45 iterations/s, at most 30 in flight')"
     )
@@ -227,11 +231,11 @@ def test_the_arrival_rate_preview_is_drawn_in_iterations_per_second(
     page.click("text=Save profile")
     page.wait_for_url(re.compile(rf"{re.escape(base)}/profiles/\d+/$"))
     assert "at most 30 iterations in flight (saved)" in page.locator("#preview-summary").inner_text()
-    page.wait_for_function(f"{y_title} === 'iterations/s'")
+    page.wait_for_function(f"() => {y_title} === 'iterations/s'")
     assert page.evaluate("document.getElementById('chart-profile').data[0].y") == [5, 45]
     # Back to a closed-model kind: users again.
     page.select_option("#id_kind", "constant")
     page.fill("#id_p_constant_users", "3")
     page.fill("#id_p_constant_duration", "5")
-    page.wait_for_function(f"{y_title} === 'users'")
+    page.wait_for_function(f"() => {y_title} === 'users'")
     assert errors == []

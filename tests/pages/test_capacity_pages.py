@@ -146,8 +146,8 @@ def test_a_person_sees_the_headline_and_both_runs_capacity_curves(
         assert code not in visible
 
     page.goto(f"{base}/runs/compare/?ids={a.pk},{b.pk}")
-    page.wait_for_function("document.getElementById('chart-cmp-capacity').data !== undefined")
-    page.wait_for_function("document.getElementById('chart-cmp-throughput').data !== undefined")
+    page.wait_for_function("() => document.getElementById('chart-cmp-capacity').data !== undefined")
+    page.wait_for_function("() => document.getElementById('chart-cmp-throughput').data !== undefined")
     capacity = page.evaluate(
         "document.getElementById('chart-cmp-capacity').data.map(t => [t.name, t.x.length, t.y.length])"
     )
@@ -182,11 +182,11 @@ def test_the_profile_preview_warns_about_short_steps_before_saving(
     page.fill("#id_p_staircase_step_users", "2")
     page.fill("#id_p_staircase_steps", "10")
     page.fill("#id_p_staircase_step_duration", "8")
-    page.wait_for_function("!document.getElementById('preview-advice').hidden")
+    page.wait_for_function("() => !document.getElementById('preview-advice').hidden")
     advice = page.locator("#preview-advice").inner_text()
     assert advice.startswith("The load steps last 8 s") and "at least 15 s" in advice
     page.fill("#id_p_staircase_step_duration", "20")
-    page.wait_for_function("document.getElementById('preview-advice').hidden")
+    page.wait_for_function("() => document.getElementById('preview-advice').hidden")
 
 
 @pytest.mark.django_db

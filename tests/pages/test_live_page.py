@@ -169,7 +169,9 @@ def test_a_newcomers_quick_test_runs_and_its_live_page_agrees_with_itself(
     )
     assert ranges == [[0, 8]] * 4
     # While it runs, the endpoint table adds up to the headline at every poll.
-    page.wait_for_function("Number(document.getElementById('p-requests').textContent) > 0", timeout=60_000)
+    page.wait_for_function(
+        "() => Number(document.getElementById('p-requests').textContent) > 0", timeout=60_000
+    )
     agree = page.evaluate(
         """() => new Promise((resolve) => {
           const seen = [];
@@ -190,9 +192,9 @@ def test_a_newcomers_quick_test_runs_and_its_live_page_agrees_with_itself(
     page.click("text=Run the plan again")
     page.wait_for_url(re.compile(rf"{re.escape(base)}/runs/\d+/$"))
     page.wait_for_function(
-        "document.getElementById('run-status').dataset.status !== 'queued'", timeout=60_000
+        "() => document.getElementById('run-status').dataset.status !== 'queued'", timeout=60_000
     )
-    page.wait_for_function("!document.querySelector('.message.follows-run')")
+    page.wait_for_function("() => !document.querySelector('.message.follows-run')")
     snapshot = page.inner_text("#snapshot")
     assert "TLS" not in snapshot  # an http:// target
     assert not errors, errors

@@ -113,7 +113,7 @@ def test_clicking_a_point_opens_its_run(
     base = live_server.url
     log_in(page, base)
     page.goto(f"{base}/plans/{plan.pk}/trend/")
-    page.wait_for_function("document.getElementById('chart-trend-latency').data !== undefined")
+    page.wait_for_function("() => document.getElementById('chart-trend-latency').data !== undefined")
     assert page.locator("#chart-trend-latency .scatterlayer .point").count() == 3 * len(runs)
     page.locator("#chart-trend-latency .scatterlayer .trace").nth(1).locator(".point").nth(2).click(
         force=True
