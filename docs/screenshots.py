@@ -15,7 +15,6 @@ import argparse
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,20 +25,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# How the tests start `up` as a newcomer does: the same environment, without the session's settings.
+from tests.embedded import embedded_env, free_port  # noqa: E402
+
 DEMO_PLAN = "Demo: find the plateau"
-# A newcomer's machine has none of these: `up` uses its embedded defaults.
-SESSION_ONLY = {
-    "DATABASE_URL",
-    "REDIS_URL",
-    "CELERY_BROKER_URL",
-    "SCALETEST_QUEUE",
-    "SCALETEST_GENERATOR_QUEUE",
-    "SCALETEST_ALLOWLIST",
-    "SECRET_KEY",
-    "DJANGO_SETTINGS_MODULE",
-    "SCALETEST_TEST_DB_NAME",
-    "SCALETEST_TEST_DB",
-}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -49,12 +40,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
@@ -131,8 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="scaletest-screenshots-") as data_dir:
-        env = {k: v for k, v in os.environ.items() if k not in SESSION_ONLY}
-        env.update(SCALETEST_DATA_DIR=data_dir, SCALETEST_NO_BOOTSTRAP="1", PYTHONUNBUFFERED="1")
+        env = embedded_env(Path(data_dir))
         web_port, demo_port = free_port(), free_port()
         log_path = Path(data_dir) / "up.log"
         with log_path.open("wb") as log:
