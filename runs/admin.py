@@ -153,12 +153,22 @@ class ApiTokenAddForm(forms.ModelForm):
 @admin.register(models.ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     """Operators make tokens for a user (shown once, in the confirmation message), list and
-    revoke them (the "Revoke" action). Only the token's hash is stored."""
+    revoke them (the "Revoke" action, which writes the audit entry). Only the token's hash is
+    stored. Expiry and revocation are read-only on the change form: an edit there would revoke,
+    or bring a revoked token back, without an audit entry."""
 
     list_display = ("name", "user", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix", "user__username")
-    readonly_fields = ("user", "prefix", "token_hash", "created_at", "last_used_at")
+    readonly_fields = (
+        "user",
+        "prefix",
+        "token_hash",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
     autocomplete_fields = ("user",)
     actions = ["revoke"]
 

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from runs.models import ApiToken, Target, TestPlan
+from runs.models import ApiToken, AuditEntry, Target, TestPlan
 from runs.services.api_tokens import api_token_create, api_token_revoke
 
 from .conftest import ApiClient, api_for
@@ -131,4 +131,37 @@ def test_operators_make_and_revoke_tokens_in_the_admin(alice: Any) -> None:
     )
     assert ApiClient(token).get("/teams").status_code == 200
     c.post(reverse("admin:runs_apitoken_changelist"), {"action": "revoke", "_selected_action": [row.pk]})
+    assert ApiClient(token).get("/teams").status_code == 401
+
+
+def test_the_admin_change_form_cannot_bring_a_revoked_token_back(alice: Any) -> None:
+    """Revocation happens only through the audited action; the form shows it read-only."""
+    from tests.conftest import make_user
+
+    op = make_user("op")
+    op.is_staff = op.is_superuser = True
+    op.save()
+    c = Client()
+    c.force_login(op)
+    row, token = api_token_create(user=alice, name="ci")
+    c.post(reverse("admin:runs_apitoken_changelist"), {"action": "revoke", "_selected_action": [row.pk]})
+    revoked_at = ApiToken.objects.get(pk=row.pk).revoked_at
+    assert revoked_at is not None
+    assert (
+        AuditEntry.objects.filter(action=AuditEntry.Action.TOKEN_REVOKE, object_id=str(row.pk)).count() == 1
+    )
+    response = c.post(
+        reverse("admin:runs_apitoken_change", args=[row.pk]),
+        {
+            "name": "ci renamed",
+            "revoked_at_0": "",
+            "revoked_at_1": "",
+            "expires_at_0": "",
+            "expires_at_1": "",
+        },
+    )
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.name == "ci renamed"
+    assert row.revoked_at == revoked_at
     assert ApiClient(token).get("/teams").status_code == 401
