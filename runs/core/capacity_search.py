@@ -159,8 +159,8 @@ class Check:
             "metric": self.metric,
             "observed": self.observed,
             "limit": self.limit,
-            "low": self.low,
-            "high": self.high,
+            "low": _finite(self.low),
+            "high": _finite(self.high),
             "passed": self.passed,
         }
 
@@ -222,6 +222,11 @@ class Outcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "low": self.low, "high": self.high, "message": self.message}
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON (and PostgreSQL's jsonb) has no infinity: an unbounded side is stored as null."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _percentile_interval(hist: Histogram, q: float) -> tuple[float, float, float]:

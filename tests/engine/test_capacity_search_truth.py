@@ -1,0 +1,171 @@
+"""Capacity searches against targets of known capacity, measured for real.
+
+A real Locust child runs the search against the demo target's ``/slots`` (K slots, each request
+holding one for S ms): it serves K / S requests per second; N users without think time wait
+N·S/K ms for an answer, so ``p95 < L`` holds up to N = L·K/S users; with think time Z the
+throughput stops growing at N* = K·(S + Z)/S users; an arrival rate above K / S queues without
+end. The child decides every step from its own histograms and streams the decisions; the run
+stores them and the answer states the capacity. Each search is bounded by a budget of at most
+40 s of load. The found figures are printed (``-s``) for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from runs.core import capacity_search as cs
+from runs.core.demo_target import start_demo_target
+from runs.engine.runner import run_execute
+from runs.models import Run
+from runs.selectors.capacity_search import run_search_view
+from runs.services.runs import plan_snapshot, run_claim
+
+pytestmark = pytest.mark.slow
+
+
+def run_search_plan(make_plan: Any, url: str, path: str, kind: str, params: dict[str, Any], **kw: Any) -> Run:
+    plan = make_plan(url, path, profile_kind=kind, params=params, **kw)
+    snapshot = plan_snapshot(plan=plan)
+    run = Run.objects.create(
+        team=plan.team,
+        plan=plan,
+        plan_name=plan.name,
+        snapshot=snapshot,
+        planned_seconds=snapshot["profile"]["duration"],
+    )
+    assert run_claim(run_id=run.pk)
+    assert run_execute(run_id=run.pk) == Run.Status.FINISHED
+    run.refresh_from_db()
+    return run
+
+
+def report(name: str, run: Run, theory: float) -> dict[str, Any]:
+    view = run_search_view(run=run)
+    assert view is not None
+    outcome = view["outcome"]
+    steps = view["steps"]
+    print(
+        f"\n[capacity-search] {name}: status {outcome['status']}, bracket {outcome['low']}–{outcome['high']} "
+        f"(theory {theory:.1f}), {len(steps)} steps, {steps[-1]['end_t'] + 1} s; "
+        f"steps {[(s['load'], s['passed'], s['decided_by']) for s in steps]}\n  {view['answer']}"
+    )
+    return view
+
+
+def test_a_latency_slo_finds_the_users_of_a_target_without_think_time(db: None, make_plan: Any) -> None:
+    # 4 slots × 50 ms: p95 < 140 ms holds up to 140·4/50 = 11.2 users.
+    target = start_demo_target(slots=4, slot_ms=50.0)
+    try:
+        run = run_search_plan(
+            make_plan,
+            target.url,
+            "/slots",
+            "search_users",
+            {"objective": "p95 < 140 ms", "start_users": 3, "ceiling_users": 64, "budget": 40, "min_step": 2},
+        )
+    finally:
+        target.stop()
+    view = report("K4 S50 p95<140ms", run, 11.2)
+    assert view["outcome"]["status"] == cs.FOUND
+    assert view["outcome"]["low"] == pytest.approx(11.2, rel=0.10)
+    assert view["answer"].startswith(f"Capacity: {view['outcome']['low']:.0f} users / ")
+    assert "(SLO p95 < 140 ms)" in view["answer"]
+    # Stored decisions match the stored seconds: each step's load is what the users were.
+    for step in view["steps"]:
+        users = set(
+            run.seconds.filter(t__gte=step["start_t"], t__lte=step["end_t"]).values_list("users", flat=True)
+        )
+        assert users == {int(step["load"])}, (step, users)
+
+
+def test_until_throughput_stops_growing_finds_the_knee_with_think_time(db: None, make_plan: Any) -> None:
+    # 4 slots × 50 ms, think 0.1–0.3 s: N* = 4·(0.05 + 0.2)/0.05 = 20 users.
+    target = start_demo_target(slots=4, slot_ms=50.0)
+    try:
+        run = run_search_plan(
+            make_plan,
+            target.url,
+            "/slots",
+            "search_users",
+            {"objective": "", "start_users": 5, "ceiling_users": 200, "budget": 40, "min_step": 3},
+            think_time_min=0.1,
+            think_time_max=0.3,
+        )
+    finally:
+        target.stop()
+    view = report("K4 S50 Z0.2 throughput", run, 20.0)
+    assert view["outcome"]["status"] == cs.FOUND
+    assert view["outcome"]["low"] == pytest.approx(20.0, rel=0.10)
+    assert "(throughput stops growing)" in view["answer"]
+
+
+def test_an_arrival_rate_search_finds_the_service_rate(db: None, make_plan: Any) -> None:
+    # 4 slots × 50 ms serve 80 iterations/s; above that the queue grows without end.
+    target = start_demo_target(slots=4, slot_ms=50.0)
+    try:
+        run = run_search_plan(
+            make_plan,
+            target.url,
+            "/slots",
+            "search_rate",
+            {
+                "objective": "p95 < 200 ms",
+                "start_rate": 20,
+                "ceiling_rate": 400,
+                "max_in_flight": 40,
+                "budget": 40,
+                "min_step": 2,
+            },
+        )
+    finally:
+        target.stop()
+    view = report("K4 S50 open p95<200ms", run, 80.0)
+    assert view["outcome"]["status"] == cs.FOUND
+    assert view["outcome"]["low"] == pytest.approx(80.0, rel=0.10)
+    assert view["answer"].startswith(f"Capacity: {view['outcome']['low']:g} it/s / ")
+
+
+def test_targets_that_fail_at_start_never_fail_or_error_out_are_answered(db: None, make_plan: Any) -> None:
+    target = start_demo_target(slots=2, slot_ms=10.0)
+    try:
+        slow = run_search_plan(
+            make_plan,
+            target.url,
+            "/delay",
+            "search_users",
+            {"objective": "p95 < 20 ms", "start_users": 2, "ceiling_users": 10, "budget": 20, "min_step": 2},
+            name="slow",
+            query={"ms": "30"},
+        )
+        fast = run_search_plan(
+            make_plan,
+            target.url,
+            "/slots",
+            "search_users",
+            {"objective": "p95 < 2 s", "start_users": 1, "ceiling_users": 2, "budget": 20, "min_step": 2},
+            name="fast",
+        )
+        broken = run_search_plan(
+            make_plan,
+            target.url,
+            "/status/503",
+            "search_users",
+            {"objective": "p95 < 500 ms", "start_users": 2, "ceiling_users": 10, "budget": 20, "min_step": 2},
+            name="broken",
+        )
+    finally:
+        target.stop()
+    slow_view = report("fails at start", slow, 0)
+    assert slow_view["outcome"]["status"] == cs.BELOW_START
+    assert slow_view["answer"].startswith(
+        "Capacity is below the start load: 2 users already broke the SLO p95 < 20 ms"
+    )
+    fast_view = report("never fails", fast, 0)
+    assert fast_view["outcome"]["status"] == cs.ABOVE_CEILING
+    assert "the ceiling of 2 users never broke it" in fast_view["answer"]
+    broken_view = report("errors out", broken, 0)
+    assert broken_view["outcome"]["status"] == cs.ERRORS
+    assert broken_view["answer"].startswith("No capacity: at the start load of 2 users no request succeeded")
+    assert "503" in broken_view["answer"]
