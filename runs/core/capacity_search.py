@@ -646,3 +646,44 @@ def answer(
     if status in (BUDGET, STOPPED):
         tail += f", wider than wanted: {(outcome or {}).get('message', '')}"
     return head + tail + "."
+
+
+# -- two searches --------------------------------------------------------------------------------
+def bracket_of(decisions: Sequence[Mapping[str, Any]]) -> tuple[float | None, float | None]:
+    """(highest passing load, lowest failing load above it) of stored decisions."""
+    passes = [float(d["load"]) for d in decisions if d.get("passed")]
+    low = max(passes) if passes else None
+    fails = [float(d["load"]) for d in decisions if not d.get("passed") and (low is None or d["load"] > low)]
+    return low, (min(fails) if fails else None)
+
+
+def search_change(
+    reference: Sequence[Mapping[str, Any]], candidate: Sequence[Mapping[str, Any]], *, unit: str
+) -> dict[str, Any] | None:
+    """The candidate search's capacity against the reference's, judged by their brackets: lower
+    when the candidate's first failing load is at or below the reference's capacity, higher when
+    its capacity is at or above the reference's first failing load; otherwise the brackets
+    overlap and no change is shown. None when either search found no capacity."""
+    ref_low, ref_high = bracket_of(reference)
+    cand_low, cand_high = bracket_of(candidate)
+    if ref_low is None or cand_low is None:
+        return None
+    change = cand_low / ref_low - 1.0
+    if cand_high is not None and cand_high <= ref_low:
+        verdict, words = "lower", "lower: the candidate broke at a load the reference still met"
+    elif ref_high is not None and cand_low >= ref_high:
+        verdict, words = "higher", "higher: the candidate met a load that broke the reference"
+    else:
+        verdict, words = "no significant change", "the brackets overlap"
+    return {
+        "reference": ref_low,
+        "reference_high": ref_high,
+        "candidate": cand_low,
+        "candidate_high": cand_high,
+        "change": change,
+        "verdict": verdict,
+        "sentence": (
+            f"Capacity {_fmt(cand_low)} {unit} against {_fmt(ref_low)} {unit} ({change:+.0%}); {words} "
+            f"(brackets {_fmt(cand_low)}–{_fmt(cand_high)} and {_fmt(ref_low)}–{_fmt(ref_high)} {unit})."
+        ),
+    }

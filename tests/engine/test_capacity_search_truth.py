@@ -17,6 +17,7 @@ import pytest
 
 from runs.core import capacity_search as cs
 from runs.core.demo_target import start_demo_target
+from runs.core.histogram import Histogram
 from runs.engine.runner import run_execute
 from runs.models import Run
 from runs.selectors.capacity_search import run_search_view
@@ -49,35 +50,41 @@ def report(name: str, run: Run, theory: float) -> dict[str, Any]:
     print(
         f"\n[capacity-search] {name}: status {outcome['status']}, bracket {outcome['low']}–{outcome['high']} "
         f"(theory {theory:.1f}), {len(steps)} steps, {steps[-1]['end_t'] + 1} s; "
-        f"steps {[(s['load'], s['passed'], s['decided_by']) for s in steps]}\n  {view['answer']}"
+        f"steps {[(s['load'], s['passed'], s['start_t'], s['end_t'], s['decided_by']) for s in steps]}\n"
+        f"  {view['answer']}"
     )
     return view
 
 
-def test_a_latency_slo_finds_the_users_of_a_target_without_think_time(db: None, make_plan: Any) -> None:
-    # 4 slots × 50 ms: p95 < 140 ms holds up to 140·4/50 = 11.2 users.
-    target = start_demo_target(slots=4, slot_ms=50.0)
+def test_until_throughput_stops_growing_finds_the_slots_of_a_target_without_think_time(
+    db: None, make_plan: Any
+) -> None:
+    # 10 slots × 50 ms, no think time: throughput grows linearly up to N* = 10 users.
+    target = start_demo_target(slots=10, slot_ms=50.0)
     try:
         run = run_search_plan(
             make_plan,
             target.url,
             "/slots",
             "search_users",
-            {"objective": "p95 < 140 ms", "start_users": 3, "ceiling_users": 64, "budget": 40, "min_step": 2},
+            {"objective": "", "start_users": 5, "ceiling_users": 64, "budget": 40, "min_step": 2},
         )
     finally:
         target.stop()
-    view = report("K4 S50 p95<140ms", run, 11.2)
+    view = report("K10 S50 throughput", run, 10.0)
     assert view["outcome"]["status"] == cs.FOUND
-    assert view["outcome"]["low"] == pytest.approx(11.2, rel=0.10)
+    assert view["outcome"]["low"] == pytest.approx(10.0, rel=0.10)
     assert view["answer"].startswith(f"Capacity: {view['outcome']['low']:.0f} users / ")
-    assert "(SLO p95 < 140 ms)" in view["answer"]
-    # Stored decisions match the stored seconds: each step's load is what the users were.
+    assert "(throughput stops growing)" in view["answer"]
     for step in view["steps"]:
-        users = set(
-            run.seconds.filter(t__gte=step["start_t"], t__lte=step["end_t"]).values_list("users", flat=True)
-        )
-        assert users == {int(step["load"])}, (step, users)
+        # Each step's load is what the stored seconds show running, and its figures are those
+        # of the stored exact histograms over the seconds it judged.
+        seconds = run.seconds.filter(t__gte=step["start_t"], t__lte=step["end_t"])
+        assert set(seconds.values_list("users", flat=True)) == {int(step["load"])}, step
+        rows = run.endpoint_seconds.filter(t__gte=step["start_t"], t__lte=step["end_t"])
+        merged = Histogram.merged(Histogram.from_dict(h) for h in rows.values_list("histogram", flat=True))
+        assert merged.total == step["requests"]
+        assert merged.percentile_ms(95) == pytest.approx(step["p95_ms"])
 
 
 def test_until_throughput_stops_growing_finds_the_knee_with_think_time(db: None, make_plan: Any) -> None:
@@ -112,7 +119,7 @@ def test_an_arrival_rate_search_finds_the_service_rate(db: None, make_plan: Any)
             "search_rate",
             {
                 "objective": "p95 < 200 ms",
-                "start_rate": 20,
+                "start_rate": 40,
                 "ceiling_rate": 400,
                 "max_in_flight": 40,
                 "budget": 40,
