@@ -26,7 +26,7 @@ ceiling passes. Every decision is a :class:`Decision` (its numbers and why), and
 
 "Throughput still rises": a step passes this objective when its successful requests per second
 reach ``prev · (1 + min_gain · (load / prev_load − 1))``, ``prev`` being the highest passing
-step below it: at least ``min_gain`` of the gain a linear system would give.
+step below it: at least ``min_gain`` (three quarters) of the gain a linear system would give.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class SearchConfig:
     max_step_seconds: int = 30
     settle_seconds: int = 1
     min_requests: int = DEFAULT_MIN_REQUESTS
-    min_gain: float = 0.5
+    min_gain: float = 0.75
     interval_width: float = 0.10
 
     @property
