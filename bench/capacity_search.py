@@ -106,7 +106,8 @@ def main() -> int:
     print()
     print(
         "| case | theory | found (median) | error (worst) | search steps | search s of load "
-        "| staircase steps (same resolution) | staircase s at the same step length | staircase s at 15 s steps |"
+        "| staircase steps (same resolution) | staircase s at the same step length "
+        "| staircase s at 15 s steps |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for case in CASES:
@@ -115,7 +116,8 @@ def main() -> int:
         print(
             f"| {case[0]} | {case[7]:g} | {statistics.median(r['low'] for r in results):g} "
             f"(bracket {statistics.median(r['high'] - r['low'] for r in results):g}) | {worst['error']:+.1%} "
-            f"| {statistics.median(r['steps'] for r in results):g} | {statistics.median(r['seconds'] for r in results):g} "
+            f"| {statistics.median(r['steps'] for r in results):g} "
+            f"| {statistics.median(r['seconds'] for r in results):g} "
             f"| {statistics.median(r['stair_steps'] for r in results):g} "
             f"| {statistics.median(r['stair_seconds'] for r in results):g} "
             f"| {statistics.median(r['stair_seconds_15'] for r in results):g} |"
