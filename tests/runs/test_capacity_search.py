@@ -264,3 +264,98 @@ def test_the_intervals_contain_their_estimates_and_narrow_with_more_data() -> No
     assert high2 - low2 < high - low
     rate, lo, hi = cs._wilson(5, 1000)
     assert lo < rate == 0.5 < hi
+
+
+# -- the profile kinds and the protocol message ----------------------------------------------------
+def test_search_profiles_validate_and_plan_their_envelope() -> None:
+    from runs.core import profiles
+
+    params = profiles.validate_profile(
+        "search_users", {"objective": " p95 < 50ms ", "start_users": "2", "ceiling_users": 40, "budget": 60}
+    )
+    assert params == {
+        "objective": "p95 < 50ms",
+        "start_users": 2,
+        "ceiling_users": 40,
+        "budget": 60,
+        "min_step": 5,
+        "max_step": 30,
+        "growth": 2.0,
+    }
+    plan = profiles.build_plan("search_users", params)
+    assert plan.duration == 60 and plan.peak_users == 40 and not plan.is_open
+    assert [(s.duration, s.users) for s in plan.stages] == [
+        (6, 2),
+        (6, 4),
+        (6, 8),
+        (6, 16),
+        (6, 32),
+        (30, 40),
+    ]
+    config = cs.config_from_params(params, open_model=False)
+    assert (config.model, config.start, config.ceiling, config.budget_seconds) == (cs.USERS, 2, 40, 60)
+    assert config.objective_label() == "p95 < 50 ms"
+
+    rate = profiles.validate_profile(
+        "search_rate", {"start_rate": 20, "ceiling_rate": 100, "max_in_flight": 50, "budget": 30}
+    )
+    plan = profiles.build_plan("search_rate", rate)
+    assert plan.is_open and plan.max_in_flight == 50 and plan.duration == 30
+    assert profiles.is_open_model("search_rate") and profiles.is_search("search_rate")
+    assert cs.config_from_params(rate, open_model=True).throughput_objective
+
+
+def test_bad_search_profiles_are_refused_by_field() -> None:
+    from runs.core import profiles
+
+    with pytest.raises(profiles.ProfileError) as info:
+        profiles.validate_profile(
+            "search_users",
+            {"objective": "p95 <", "start_users": 5, "ceiling_users": 2, "budget": 30, "growth": 1},
+        )
+    assert set(info.value.errors) == {"objective", "ceiling_users", "growth"}
+    assert "not a threshold" in info.value.errors["objective"]
+    with pytest.raises(profiles.ProfileError) as info:
+        profiles.validate_profile(
+            "search_users", {"start_users": 1, "ceiling_users": 10**6, "budget": 3}, max_users=100
+        )
+    assert info.value.errors["ceiling_users"] == "Must be at most 100 users."
+    with pytest.raises(profiles.ProfileError) as info:
+        profiles.validate_profile("search_users", {"start_users": 1, "ceiling_users": 10, "budget": 10**6})
+    assert "maximum" in info.value.errors["duration"]  # the budget is bounded by the run-time cap
+    with pytest.raises(profiles.ProfileError) as info:
+        profiles.validate_profile("search_users", {"start_users": 1, "ceiling_users": 10, "budget": 4})
+    assert "at least one step" in info.value.errors["budget"]
+
+
+def test_a_decision_goes_through_the_protocol_unchanged() -> None:
+    from runs.core.engine import protocol
+
+    search = run_search(slo("p95 < 50 ms"))
+    decision = search.decisions[-1].to_dict()
+    assert search.outcome is not None
+    line = protocol.encode(protocol.SearchMessage(decision, search.outcome.to_dict()))
+    message = protocol.parse_line(line)
+    assert isinstance(message, protocol.SearchMessage)
+    assert message.decision == decision and message.outcome == search.outcome.to_dict()
+    with pytest.raises(protocol.ProtocolError, match="decision.passed"):
+        protocol.parse_line(protocol.encode(protocol.SearchMessage({**decision, "passed": "yes"})))
+    with pytest.raises(protocol.ProtocolError, match="unknown search status"):
+        protocol.parse_line(
+            protocol.encode(protocol.SearchMessage(decision, {"status": "maybe", "message": ""}))
+        )
+
+
+def test_two_searches_are_compared_by_their_brackets() -> None:
+    def steps(*loads: tuple[float, bool]) -> list[dict[str, object]]:
+        return [{"load": load, "passed": passed} for load, passed in loads]
+
+    reference = steps((8, True), (16, False), (12, True), (14, False))
+    lower = cs.search_change(reference, steps((8, True), (12, False), (10, True), (11, False)), unit="users")
+    assert lower is not None and lower["verdict"] == "lower" and lower["change"] == pytest.approx(10 / 12 - 1)
+    higher = cs.search_change(reference, steps((16, True), (32, False), (20, False)), unit="users")
+    assert higher is not None and higher["verdict"] == "higher"
+    same = cs.search_change(reference, steps((8, True), (16, False), (13, True), (14, False)), unit="users")
+    assert same is not None and same["verdict"] == "no significant change"
+    assert same["sentence"].startswith("Capacity 13 users against 12 users (+8%); the brackets overlap")
+    assert cs.search_change(reference, steps((8, False)), unit="users") is None
