@@ -476,6 +476,14 @@ class CapacitySearch:
         if final and self.outcome is None:
             if decided_by == "stopped":
                 self.outcome = self._outcome_from_bracket(STOPPED, "The run stopped before the search ended.")
+            elif self.low is not None and self.high is not None and _narrow(self.low, self.high, cfg):
+                self.outcome = Outcome(
+                    FOUND,
+                    self.low,
+                    self.high,
+                    f"The bracket {_fmt(self.low)}–{_fmt(self.high)} {cfg.unit()} is within "
+                    f"{cfg.precision:.0%} (its last step was cut short by the time budget).",
+                )
             else:
                 self.outcome = self._outcome_from_bracket(
                     BUDGET, f"The time budget of {cfg.budget_seconds} s was spent."
