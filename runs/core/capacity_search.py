@@ -360,18 +360,19 @@ class CapacitySearch:
         seconds = step.seconds
         width = cfg.interval_width
         if cfg.model == RATE and seconds:
-            due = step.load * seconds
-            rate, low, high = _wilson(min(step.dropped, int(due)), max(1, int(due)))
+            # Dropped iterations are counted, not sampled: the share itself decides.
+            due = max(1.0, step.load * seconds)
+            share = 100.0 * step.dropped / due
             checks.append(
-                _judge(
+                Check(
                     f"dropped iterations < {MAX_DROPPED_PERCENT:g}%",
                     "dropped",
-                    rate,
-                    low,
-                    high,
-                    "<",
+                    share,
                     MAX_DROPPED_PERCENT,
-                    width,
+                    share,
+                    share,
+                    share < MAX_DROPPED_PERCENT,
+                    True,
                 )
             )
         if step.overall.requests and step.overall.failures == step.overall.requests:

@@ -141,7 +141,7 @@ def test_an_arrival_rate_search_finds_the_service_rate(db: None, make_plan: Any)
                 "start_rate": 20,
                 "ceiling_rate": 400,
                 "max_in_flight": 20,
-                "budget": 40,
+                "budget": 45,
                 "min_step": 2,
             },
         )
