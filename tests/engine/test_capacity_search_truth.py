@@ -1,16 +1,16 @@
 """Capacity searches against targets of known capacity, measured for real.
 
 A real Locust child runs the search against the demo target's ``/slots`` (K slots, each request
-holding one for S ms): it serves K / S requests per second; N users without think time wait
-N·S/K ms for an answer, so ``p95 < L`` holds up to N = L·K/S users; with think time Z the
-throughput stops growing at N* = K·(S + Z)/S users; an arrival rate above K / S queues without
-end. A real load generator adds its own time between two requests of a user (a few ms, more on a
-busy machine): it acts as think time, so the knee's theory uses the think time the first step
-measured (its users / throughput − response time, at a load far below the knee), not only the
-configured one; likewise the service rate of the open-model case is K over the service time
-its first step measured (S plus the target's own few ms per request). The child decides every step from its own histograms and streams the decisions; the run
-stores them and the answer states the capacity. Each search is bounded by a budget of at most
-40 s of load. The found figures are printed (``-s``) for docs/benchmarks.md.
+holding one for S ms): it serves K / S requests per second; with think time Z (none, or a
+configured one) the throughput stops growing at N* = K·(S + Z)/S users; an arrival rate above
+K / S queues without end. A real load generator adds its own time between two requests of a
+user (a few ms, more on a busy machine): it acts as think time, so the knee's theory uses the
+think time the first step measured (its users / throughput − response time, far below the
+knee), not only the configured one; likewise the open model's service rate is K over the service
+time its first step measured (S plus the target's own few ms per request). The child decides
+every step from its own histograms and streams the decisions; the run stores them and the
+answer states the capacity. Each search is bounded by a budget of at most 45 s of load. The
+found figures are printed (``-s``) for docs/benchmarks.md.
 """
 
 from __future__ import annotations
