@@ -15,6 +15,7 @@ found figures are printed (``-s``) for docs/benchmarks.md.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -58,12 +59,16 @@ def report(name: str, run: Run, theory: float) -> dict[str, Any]:
     assert view is not None
     outcome = view["outcome"]
     steps = view["steps"]
-    print(
+    line = (
         f"\n[capacity-search] {name}: status {outcome['status']}, bracket {outcome['low']}–{outcome['high']} "
         f"(theory {theory:.1f}), {len(steps)} steps, {steps[-1]['end_t'] + 1} s; "
         f"steps {[(s['load'], s['passed'], s['start_t'], s['end_t'], s['decided_by']) for s in steps]}\n"
         f"  {view['answer']}"
     )
+    print(line)
+    if os.environ.get("CAPACITY_SEARCH_REPORT"):  # a file for docs/benchmarks.md
+        with open(os.environ["CAPACITY_SEARCH_REPORT"], "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
     return view
 
 

@@ -21,7 +21,7 @@ def test_ci_run_fails_a_search_below_the_minimum_and_passes_within_the_baseline_
     transactional_db: None, live_worker: Any, make_plan: Any, tmp_path: Path
 ) -> None:
     get_user_model().objects.create_superuser("root", "root@example.com", "root-password-123")
-    # 2 slots × 10 ms: p95 < 23 ms holds up to 4 users.
+    # 2 slots × 10 ms: p95 < 60 ms holds up to 11 users, above the ceiling of 8.
     target = start_demo_target(slots=2, slot_ms=10.0)
     try:
         plan = make_plan(
@@ -45,8 +45,10 @@ def test_ci_run_fails_a_search_below_the_minimum_and_passes_within_the_baseline_
         assert "Result: FAILED (capacity)" in output
         first = Run.objects.get(plan=plan)
         assert first.capacity_search and first.capacity_search["outcome"] is not None
+        assert first.capacity_search["outcome"]["status"] == "above_ceiling", first.capacity_search
         low = max(d["load"] for d in first.capacity_search["decisions"] if d["passed"])
-        assert f"Capacity: {low:.0f} users / " in output
+        assert low == 8 and "Capacity: 8 users / " in output
+        assert "the ceiling of 8 users never broke it" in output
         assert f"capacity >= 50 users: FAILED (capacity {low:g} users, required at least 50 users)" in output
         suite = ET.parse(junit).getroot().find("testsuite")
         assert suite is not None and (suite.get("tests"), suite.get("failures"), suite.get("errors")) == (

@@ -18,16 +18,22 @@ from runs.services.runs import plan_snapshot, run_claim
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
+@pytest.fixture
+def search_run(transactional_db: None, make_plan: Any) -> Run:
+    """A real search, run before the browser starts (the ORM refuses to run beside its loop)."""
+    return real_search(make_plan)
+
+
 def real_search(make_plan: Any, **params: Any) -> Run:
-    # 2 slots × 10 ms: N users wait N·5 ms, so p95 < 23 ms holds up to 4 users.
-    target = start_demo_target(slots=2, slot_ms=10.0)
+    # 2 slots × 20 ms: N users wait N·10 ms, so p95 < 50 ms holds up to 4 users.
+    target = start_demo_target(slots=2, slot_ms=20.0)
     try:
         plan = make_plan(
             target.url,
             "/slots",
             profile_kind="search_users",
             params={
-                "objective": "p95 < 23 ms",
+                "objective": "p95 < 50 ms",
                 "start_users": 2,
                 "ceiling_users": 16,
                 "budget": 30,
@@ -52,9 +58,9 @@ def real_search(make_plan: Any, **params: Any) -> Run:
 
 
 def test_a_search_run_page_answers_with_the_capacity_and_shows_each_step(
-    transactional_db: None, live_server: Any, alice: Any, make_plan: Any, browser_page: Any
+    search_run: Run, live_server: Any, alice: Any, browser_page: Any
 ) -> None:
-    run = real_search(make_plan)
+    run = search_run
     stored = run.capacity_search
     assert stored is not None and stored["outcome"] is not None
     steps = stored["decisions"]
@@ -73,12 +79,12 @@ def test_a_search_run_page_answers_with_the_capacity_and_shows_each_step(
     answer = page.locator("#search-answer").inner_text()
     low = max(s["load"] for s in steps if s["passed"])
     assert answer.startswith(f"Capacity: {low:.0f} users / "), answer
-    assert "(SLO p95 < 23 ms)" in answer and "broke it (p95 < 23 ms broken: " in answer
+    assert "(SLO p95 < 50 ms)" in answer and "broke it (p95 < 50 ms broken: " in answer
     assert re.search(r"The capacity lies between \d+ and \d+ users \(bracket \d+%\)\.", answer), answer
     rows = page.locator("#search-steps tbody tr")
     assert rows.count() == len(steps)
     first = rows.nth(0).inner_text()
-    assert "passed" in first and "met p95 < 23 ms" in first
+    assert "passed" in first and "met p95 < 50 ms" in first
     failed = page.locator('#search-steps tbody tr[data-passed="false"]')
     assert failed.count() >= 1 and "broken" in failed.nth(0).inner_text()
     page.wait_for_function("() => document.getElementById('chart-search').data !== undefined")
