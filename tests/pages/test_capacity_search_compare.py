@@ -13,6 +13,7 @@ from django.urls import reverse
 from runs.models import Run, TestPlan
 from runs.services import catalog
 from runs.services.analysis import run_analyse
+from tests.api.conftest import api_for
 from tests.pages.test_analysis_pages import make_staircase_plan, seed_run
 
 LEVELS = (2, 4, 8, 16, 12, 10)
@@ -104,3 +105,15 @@ def test_two_searches_compare_by_capacity_and_the_trend_lists_each(alice: Any, a
     rows = trend.split('id="trend-runs"')[1]
     assert rows.split(f'data-run="{reference.pk}"')[1].split("</tr>")[0].count(">12 users<") == 1
     assert rows.split(f'data-run="{candidate.pk}"')[1].split("</tr>")[0].count(">10 users<") == 1
+    # The API's CI view carries the capacity and the baseline's, for the gate of python3 -m runs.ci.
+    capacity = api_for(alice).get(f"/runs/{candidate.pk}").json()["ci"]["result"]["capacity"]
+    assert {k: capacity[k] for k in ("low", "high", "unit", "baseline_run", "baseline_low")} == {
+        "low": 10.0,
+        "high": 12.0,
+        "unit": "users",
+        "baseline_run": reference.pk,
+        "baseline_low": 12.0,
+    }
+    assert capacity["answer"] == answer.removeprefix("<strong>").removesuffix("</strong>").replace(
+        "&lt;", "<"
+    )
