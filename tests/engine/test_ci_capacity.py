@@ -29,7 +29,7 @@ def test_ci_run_fails_a_search_below_the_minimum_and_passes_within_the_baseline_
             "/slots",
             profile_kind="search_users",
             params={
-                "objective": "p95 < 23 ms",
+                "objective": "p95 < 500 ms",
                 "start_users": 2,
                 "ceiling_users": 8,
                 "budget": 25,
