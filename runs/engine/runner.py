@@ -318,7 +318,8 @@ def _handle(sup: Supervision, item: Any) -> None:
     elif isinstance(item, protocol.MasterMessage):
         _send_generators(sup, item.port)
     elif isinstance(item, protocol.SearchMessage):
-        sup.search_decisions.append(item.decision)
+        if item.decision is not None:
+            sup.search_decisions.append(item.decision)
         if item.outcome is not None:
             sup.search_outcome = item.outcome
         sup.search_stored = False

@@ -206,3 +206,58 @@ def test_targets_that_fail_at_start_never_fail_or_error_out_are_answered(db: Non
     assert broken_view["outcome"]["status"] == cs.ERRORS
     assert broken_view["answer"].startswith("No capacity: at the start load of 2 users no request succeeded")
     assert "503" in broken_view["answer"]
+
+
+def test_a_cancelled_search_keeps_its_decisions_and_ends_as_stopped(
+    transactional_db: None, make_plan: Any
+) -> None:
+    import threading
+    import time
+
+    from runs.services.runs import run_cancel
+
+    target = start_demo_target(slots=2, slot_ms=20.0)
+    try:
+        plan = make_plan(
+            target.url,
+            "/slots",
+            profile_kind="search_users",
+            params={
+                "objective": "p95 < 5 s",
+                "start_users": 1,
+                "ceiling_users": 500,
+                "budget": 120,
+                "min_step": 2,
+            },
+        )
+        snapshot = plan_snapshot(plan=plan)
+        run = Run.objects.create(
+            team=plan.team,
+            plan=plan,
+            plan_name=plan.name,
+            snapshot=snapshot,
+            planned_seconds=snapshot["profile"]["duration"],
+        )
+        assert run_claim(run_id=run.pk)
+        status: list[str] = []
+        worker = threading.Thread(target=lambda: status.append(run_execute(run_id=run.pk)))
+        worker.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            if run.capacity_search and len(run.capacity_search["decisions"]) >= 2:
+                break
+            time.sleep(0.5)
+        run_cancel(run=run)
+        worker.join(60)
+    finally:
+        target.stop()
+    assert status == [Run.Status.CANCELLED]
+    run.refresh_from_db()
+    stored = run.capacity_search
+    assert stored is not None and stored["outcome"]["status"] == cs.STOPPED
+    assert len(stored["decisions"]) >= 2 and stored["decisions"][-1]["next_load"] is None
+    view = run_search_view(run=run)
+    assert (
+        view is not None and "wider than wanted: The run stopped before the search ended." in view["answer"]
+    )

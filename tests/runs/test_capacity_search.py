@@ -340,6 +340,10 @@ def test_a_decision_goes_through_the_protocol_unchanged() -> None:
     assert message.decision == decision and message.outcome == search.outcome.to_dict()
     with pytest.raises(protocol.ProtocolError, match="decision.passed"):
         protocol.parse_line(protocol.encode(protocol.SearchMessage({**decision, "passed": "yes"})))
+    ended = protocol.parse_line(protocol.encode(protocol.SearchMessage(None, search.outcome.to_dict())))
+    assert isinstance(ended, protocol.SearchMessage) and ended.decision is None
+    with pytest.raises(protocol.ProtocolError, match="a decision or an outcome"):
+        protocol.parse_line(protocol.encode(protocol.SearchMessage(None, None)))
     with pytest.raises(protocol.ProtocolError, match="unknown search status"):
         protocol.parse_line(
             protocol.encode(protocol.SearchMessage(decision, {"status": "maybe", "message": ""}))

@@ -66,7 +66,9 @@ Transport
               until the search ends, then ``{"status": "found" | "below_start" |
               "above_ceiling" | "errors" | "budget" | "stopped", "low": 16, "high": 18,
               "message": "..."}`` (``low``: highest passing load, ``high``: lowest failing).
-              The load stops when the search ends (``done`` with ``finished``).
+              The load stops when the search ends (``done`` with ``finished``). A search stopped
+              between two steps (a cancel before its next step judged a second) ends with
+              ``"decision": null`` and the outcome.
   ``done``    ``{"type": "done", "reason": "finished" | "stopped" | "eof" | "signal"}``
               Last line of a clean exit: every measured second has been sent before it.
   ``fatal``   ``{"type": "fatal", "message": "..."}``
@@ -196,7 +198,7 @@ MAX_GENERATOR_INDEX = 1000
 class SearchMessage:
     """A capacity search's decided step (``decision``) and, on its last one, how it ended."""
 
-    decision: dict[str, Any]
+    decision: dict[str, Any] | None
     outcome: dict[str, Any] | None = None
     type: str = field(default="search", init=False)
 
@@ -763,6 +765,10 @@ def _parse_error(data: Any) -> ErrorCount:
 
 
 def parse_search(data: Mapping[str, Any]) -> SearchMessage:
+    if data.get("decision") is None:
+        if data.get("outcome") is None:
+            raise ProtocolError("a search message needs a decision or an outcome")
+        return SearchMessage(decision=None, outcome=_search_outcome(data["outcome"]))
     decision = _obj(data, "decision")
     _int(decision, "index", minimum=0, where="decision")
     for key in ("start_t", "end_t", "requests", "failures", "dropped"):
@@ -785,16 +791,21 @@ def parse_search(data: Mapping[str, Any]) -> SearchMessage:
         if not isinstance(check.get("passed"), bool):
             raise ProtocolError("check.passed must be true or false")
     outcome = data.get("outcome")
-    if outcome is not None:
-        if not isinstance(outcome, dict):
-            raise ProtocolError("outcome must be an object or null")
-        if outcome.get("status") not in SEARCH_STATUSES:
-            raise ProtocolError(f"unknown search status {outcome.get('status')!r}")
-        for key in ("low", "high"):
-            if outcome.get(key) is not None and not _is_number(outcome[key]):
-                raise ProtocolError(f"outcome.{key} must be a number or null")
-        _str(outcome, "message", max_len=MAX_SEARCH_TEXT, allow_empty=True, where="outcome")
-    return SearchMessage(decision=dict(decision), outcome=dict(outcome) if outcome is not None else None)
+    return SearchMessage(
+        decision=dict(decision), outcome=_search_outcome(outcome) if outcome is not None else None
+    )
+
+
+def _search_outcome(outcome: Any) -> dict[str, Any]:
+    if not isinstance(outcome, dict):
+        raise ProtocolError("outcome must be an object or null")
+    if outcome.get("status") not in SEARCH_STATUSES:
+        raise ProtocolError(f"unknown search status {outcome.get('status')!r}")
+    for key in ("low", "high"):
+        if outcome.get(key) is not None and not _is_number(outcome[key]):
+            raise ProtocolError(f"outcome.{key} must be a number or null")
+    _str(outcome, "message", max_len=MAX_SEARCH_TEXT, allow_empty=True, where="outcome")
+    return dict(outcome)
 
 
 _PARSERS: dict[str, Callable[[Mapping[str, Any]], Message]] = {

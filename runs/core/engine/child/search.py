@@ -53,24 +53,26 @@ class SearchDriver:
         """The load changed now: judge from the next whole second on."""
         self.search.applied(int(time.time()) + 1 - self.start)
 
-    def send(self, decision: capacity_search.Decision) -> None:
+    def send(self, decision: capacity_search.Decision | None) -> None:
         outcome = self.search.outcome
         if outcome is not None:
             self.ended_sent = True
             log.info("capacity search ended: %s", outcome.message)
         self.child.send(
             protocol.encode(
-                protocol.SearchMessage(decision.to_dict(), outcome.to_dict() if outcome is not None else None)
+                protocol.SearchMessage(
+                    decision.to_dict() if decision is not None else None,
+                    outcome.to_dict() if outcome is not None else None,
+                )
             )
         )
 
     def finish(self) -> None:
-        """The load stopped (all seconds sent): a search still going ends as stopped."""
+        """The load stopped (all seconds sent): a search still going ends as stopped, with the
+        step it was in decided on what it measured (or no decision when nothing was judged)."""
         if self.ended_sent:
             return
-        decision = self.search.stop(int(time.time()) - self.start)
-        if decision is not None:
-            self.send(decision)
+        self.send(self.search.stop(int(time.time()) - self.start))
 
 
 class SearchShape(LoadTestShape):
