@@ -322,6 +322,9 @@ class Run(models.Model):
     threshold_results = models.JSONField(default=list, blank=True)
     # Set by the runner when an abort threshold stopped the run (``runs.core.thresholds.Abort.to_dict``).
     threshold_abort = models.JSONField(null=True, blank=True)
+    # Capacity-search profiles: the child's decided steps and how the search ended
+    # ({"decisions": [...], "outcome": {...} | null}, see runs.core.capacity_search); null otherwise.
+    capacity_search = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -24,8 +24,23 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("constant", "ramp", "staircase", "spike", "stages", "arrival_constant", "arrival_ramp")
-OPEN_MODEL_KINDS = ("arrival_constant", "arrival_ramp")
+from runs.core import thresholds
+
+KINDS = (
+    "constant",
+    "ramp",
+    "staircase",
+    "spike",
+    "stages",
+    "arrival_constant",
+    "arrival_ramp",
+    "search_users",
+    "search_rate",
+)
+OPEN_MODEL_KINDS = ("arrival_constant", "arrival_ramp", "search_rate")
+# Capacity searches: the child chooses each step's load from what it measures
+# (runs.core.capacity_search); their plan is the envelope of the growth phase.
+SEARCH_KINDS = ("search_users", "search_rate")
 KIND_LABELS = {
     "constant": "Constant users",
     "ramp": "Ramp",
@@ -34,6 +49,8 @@ KIND_LABELS = {
     "stages": "Custom stages",
     "arrival_constant": "Constant arrival rate",
     "arrival_ramp": "Ramping arrival rate",
+    "search_users": "Find capacity (users)",
+    "search_rate": "Find capacity (arrival rate)",
 }
 MAX_STAGES = 200
 DEFAULT_MAX_USERS = 5000
@@ -42,6 +59,11 @@ DEFAULT_MAX_SECONDS = 3 * 3600
 MAX_RATE = 10_000.0
 RATE_UNIT = "iterations/s"
 USERS_UNIT = "users"
+
+
+def is_search(kind: str) -> bool:
+    """Capacity-search kinds: the load of each step is decided while the run goes."""
+    return kind in SEARCH_KINDS
 
 
 def is_open_model(kind: str) -> bool:
@@ -103,7 +125,9 @@ class Plan:
         return max([self.start_users, *(s.users for s in self.stages)])
 
 
-# Field specs per kind: name -> (label, kind of number, required, default)
+OBJECTIVE_LABEL = "SLO (one threshold per line, e.g. p95 < 300 ms; empty = until throughput stops growing)"
+
+# Field specs per kind: name -> (label, kind of number ("int", "float") or "text", required, default)
 FIELDS: dict[str, list[tuple[str, str, str, bool, Any]]] = {
     "constant": [
         ("users", "Users", "int", True, None),
@@ -144,7 +168,35 @@ FIELDS: dict[str, list[tuple[str, str, str, bool, Any]]] = {
         ("hold", "Hold at the end (s)", "int", False, 0),
         ("max_in_flight", "Max iterations in flight", "int", True, None),
     ],
+    "search_users": [
+        ("objective", OBJECTIVE_LABEL, "text", False, ""),
+        ("start_users", "Start users", "int", True, None),
+        ("ceiling_users", "Ceiling (most users)", "int", True, None),
+        ("budget", "Time budget (s)", "int", True, None),
+        ("min_step", "Shortest step (s)", "int", False, 5),
+        ("max_step", "Longest step (s)", "int", False, 30),
+        ("growth", "Growth factor while passing", "float", False, 2.0),
+    ],
+    "search_rate": [
+        ("objective", OBJECTIVE_LABEL, "text", False, ""),
+        ("start_rate", "Start rate (iterations/s)", "float", True, None),
+        ("ceiling_rate", "Ceiling (highest iterations/s)", "float", True, None),
+        ("max_in_flight", "Max iterations in flight", "int", True, None),
+        ("budget", "Time budget (s)", "int", True, None),
+        ("min_step", "Shortest step (s)", "int", False, 5),
+        ("max_step", "Longest step (s)", "int", False, 30),
+        ("growth", "Growth factor while passing", "float", False, 2.0),
+    ],
 }
+MAX_GROWTH = 10.0
+
+
+def _field(raw: Any, kind: str) -> float | int | str:
+    if kind == "text":
+        if not isinstance(raw, str):
+            raise ValueError("must be text")
+        return raw.strip()
+    return _number(raw, kind)
 
 
 def _number(raw: Any, kind: str) -> float | int:
@@ -191,7 +243,7 @@ def validate_profile(
                     out[name] = default
                 continue
             try:
-                out[name] = _number(raw, num_kind)
+                out[name] = _field(raw, num_kind)
             except ValueError as exc:
                 errors[name] = f"{label} {exc}."
         if not errors:
@@ -230,7 +282,9 @@ def _check_ranges(kind: str, v: dict[str, Any], errors: dict[str, str], max_user
         elif v["max_in_flight"] > max_users:
             errors["max_in_flight"] = f"Must be at most {max_users} (the users limit of this server)."
 
-    if kind == "arrival_constant":
+    if kind in SEARCH_KINDS:
+        _check_search(kind, v, errors, max_users, users, positive, rate, in_flight)
+    elif kind == "arrival_constant":
         rate("rate")
         positive("duration")
         in_flight()
@@ -277,6 +331,42 @@ def _check_ranges(kind: str, v: dict[str, Any], errors: dict[str, str], max_user
             errors["peak_users"] = "The peak must be above the base."
         if not errors and v["spike_at"] + v["spike_duration"] > v["duration"]:
             errors["spike_duration"] = "The spike must end before the total duration."
+
+
+def _check_search(
+    kind: str,
+    v: dict[str, Any],
+    errors: dict[str, str],
+    max_users: int,
+    users: Any,
+    positive: Any,
+    rate: Any,
+    in_flight: Any,
+) -> None:
+    try:
+        thresholds.parse_thresholds(v.get("objective") or "")
+    except ValueError as exc:
+        errors["objective"] = str(exc)
+    if kind == "search_users":
+        users("start_users", 1)
+        users("ceiling_users", 1)
+        start, ceiling = "start_users", "ceiling_users"
+    else:
+        rate("start_rate")
+        rate("ceiling_rate")
+        in_flight()
+        start, ceiling = "start_rate", "ceiling_rate"
+    if start not in errors and ceiling not in errors and v[ceiling] < v[start]:
+        errors[ceiling] = "The ceiling must be at least the start load."
+    positive("budget")
+    positive("min_step")
+    positive("max_step")
+    if "min_step" not in errors and "max_step" not in errors and v["max_step"] < v["min_step"]:
+        errors["max_step"] = "The longest step must be at least the shortest."
+    if not 1.0 < v["growth"] <= MAX_GROWTH:
+        errors["growth"] = f"Must be above 1 and at most {MAX_GROWTH:g}."
+    if not errors and v["budget"] < v["min_step"] + 1:
+        errors["budget"] = "The budget must hold at least one step (its shortest length plus 1 s to settle)."
 
 
 def _validate_stages(raw: Any, errors: dict[str, str], max_users: int) -> list[dict[str, Any]]:
@@ -341,6 +431,8 @@ def build_plan(kind: str, p: Mapping[str, Any]) -> Plan:
         return Plan(p["base_users"] if p["spike_at"] > 0 else 0, tuple(stages))
     if kind == "stages":
         return Plan(0, tuple(Stage(s["duration"], s["users"], s.get("spawn_rate")) for s in p["stages"]))
+    if kind in SEARCH_KINDS:
+        return _search_plan(kind, p)
     if kind in OPEN_MODEL_KINDS:
         if kind == "arrival_constant":
             rates = [RateStage(p["duration"], float(p["rate"]), float(p["rate"]))]
@@ -351,6 +443,31 @@ def build_plan(kind: str, p: Mapping[str, Any]) -> Plan:
         cap = int(p["max_in_flight"])
         return Plan(0, tuple(Stage(r.duration, cap, None) for r in rates), tuple(rates), cap)
     raise ProfileError({"kind": f"Unknown profile kind {kind!r}."})
+
+
+def _search_plan(kind: str, p: Mapping[str, Any]) -> Plan:
+    """The envelope of a capacity search: its growth phase at the shortest step length (as if
+    every step passed at once), then the ceiling until the budget ends. The real steps are
+    decided while the run goes; this bounds what it can ask for (peak load, duration)."""
+    open_model = kind == "search_rate"
+    load = float(p["start_rate"] if open_model else p["start_users"])
+    ceiling = float(p["ceiling_rate"] if open_model else p["ceiling_users"])
+    growth = float(p.get("growth") or 2.0)
+    step = float((p.get("min_step") or 5) + 1)
+    budget = float(p["budget"])
+    levels: list[tuple[float, float]] = []
+    used = 0.0
+    while used < budget:
+        duration = min(step, budget - used) if load < ceiling else budget - used
+        levels.append((duration, load))
+        used += duration
+        grown = load * growth
+        load = min(ceiling, grown if open_model else max(load + 1, math.floor(grown)))
+    if open_model:
+        cap = int(p["max_in_flight"])
+        rates = tuple(RateStage(d, r, r) for d, r in levels)
+        return Plan(0, tuple(Stage(d, cap, None) for d, _ in levels), rates, cap)
+    return Plan(0, tuple(Stage(d, int(u), None) for d, u in levels))
 
 
 def users_at(plan: Plan, t: float) -> float | None:

@@ -82,6 +82,10 @@ class Supervision(ChildState):
     # Thresholds with ``abort``: checked on each stored second (see ``_watch``).
     watch: thresholds.AbortWatch | None = None
     abort: thresholds.Abort | None = None
+    # Capacity searches: the decided steps as the child sent them, and how the search ended.
+    search_decisions: list[dict[str, Any]] = field(default_factory=list)
+    search_outcome: dict[str, Any] | None = None
+    search_stored: bool = True
 
     def outcome(self, returncode: int | None, stderr: str) -> tuple[str, str]:
         """(status, error message) for ``run_finish``."""
@@ -172,6 +176,7 @@ def run_execute(*, run_id: int) -> str:
             # Anything queued after the loop stopped looking (an error path).
             drain_rest(io, lambda item: _handle(sup, item))
         _flush(sup, final=True)
+        _store_search(sup)
         status, message = sup.outcome(returncode, io.stderr_text() if io else "")
         _with_db_retry(run_finish, run_id=run_id, status=status, error_message=message)
         log.info("run %s ended %s %s", run_id, status, message[:200])
@@ -312,6 +317,29 @@ def _handle(sup: Supervision, item: Any) -> None:
         )
     elif isinstance(item, protocol.MasterMessage):
         _send_generators(sup, item.port)
+    elif isinstance(item, protocol.SearchMessage):
+        if item.decision is not None:
+            sup.search_decisions.append(item.decision)
+        if item.outcome is not None:
+            sup.search_outcome = item.outcome
+        sup.search_stored = False
+        _store_search(sup)
+
+
+def _store_search(sup: Supervision) -> None:
+    """Keep the search's decisions with the run as they come (a few per minute)."""
+    if sup.search_stored:
+        return
+    try:
+        _with_db_retry(
+            Run.objects.filter(pk=sup.run_id).update,
+            capacity_search={"decisions": sup.search_decisions, "outcome": sup.search_outcome},
+        )
+    except DatabaseError:
+        log.exception("run %s: could not store the capacity search's decisions", sup.run_id)
+        close_old_connections()
+        return
+    sup.search_stored = True
 
 
 def _flush(sup: Supervision, *, final: bool = False) -> None:

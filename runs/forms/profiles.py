@@ -40,12 +40,21 @@ class ProfileParamsForm(forms.Form):
         super().__init__(*args, **kwargs)
         for kind, fields in profiles.FIELDS.items():
             for name, label, num_kind, _required, default in fields:
-                attrs = {"step": "1" if num_kind == "int" else "any", "data-kind": kind}
+                widget: forms.Widget
+                if num_kind == "text":
+                    # The search objective: threshold lines, as on the plan form.
+                    widget = forms.Textarea(
+                        attrs={"rows": 2, "data-kind": kind, "placeholder": "p95 < 300 ms"}
+                    )
+                else:
+                    attrs = {"step": "1" if num_kind == "int" else "any", "data-kind": kind}
+                    widget = forms.NumberInput(attrs=attrs)
                 self.fields[profile_field_name(kind, name)] = forms.CharField(
                     label=label,
                     required=False,
                     initial=default,
-                    widget=forms.NumberInput(attrs=attrs),
+                    strip=num_kind != "text",
+                    widget=widget,
                 )
         self.params: dict[str, Any] = {}
 

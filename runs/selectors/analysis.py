@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from django.db.models import QuerySet
 
+from runs.core import capacity_search
 from runs.core.analysis import Comparison, auto_block_seconds, compare_endpoints
 from runs.core.analysis.stored import (
     CapacityAnalysis,
@@ -31,6 +32,7 @@ from runs.core.analysis.stored import (
 )
 from runs.core.analysis.verdicts import CapacityChange, capacity_change
 from runs.models import EndpointSummary, Run, RunSecond
+from runs.selectors.capacity_search import search_config_of
 from runs.selectors.runs import seconds_series
 from runs.services.analysis import (
     BLOCK_SECONDS,
@@ -65,6 +67,7 @@ def run_capacity(*, run: Run) -> CapacityAnalysis | None:
 class BaselineVerdict:
     baseline_id: int
     comparison: Comparison
+    search_change: dict[str, Any] | None = None  # two capacity searches: their capacities
 
 
 Blocks = tuple[np.ndarray, dict[str, np.ndarray]]  # users of each block; p95 means by series
@@ -194,7 +197,23 @@ def run_baseline_verdict(*, run: Run) -> BaselineVerdict | None:
         sample_seconds=_sample_seconds(data[baseline_id]),
         endpoints=False,
     )[OVERALL]
-    return BaselineVerdict(baseline_id=baseline_id, comparison=comparison)
+    baseline = Run.objects.only("snapshot", "capacity_search").get(pk=baseline_id)
+    return BaselineVerdict(
+        baseline_id=baseline_id, comparison=comparison, search_change=runs_search_change(baseline, run)
+    )
+
+
+def runs_search_change(reference: Run, candidate: Run) -> dict[str, Any] | None:
+    """Two capacity searches of the same model: the candidate's capacity against the reference's."""
+    ref_config = search_config_of(snapshot=reference.snapshot)
+    cand_config = search_config_of(snapshot=candidate.snapshot)
+    if ref_config is None or cand_config is None or ref_config.model != cand_config.model:
+        return None
+    return capacity_search.search_change(
+        (reference.capacity_search or {}).get("decisions") or [],
+        (candidate.capacity_search or {}).get("decisions") or [],
+        unit=cand_config.unit(),
+    )
 
 
 # -- several runs --------------------------------------------------------------------------------
@@ -214,6 +233,7 @@ class CompareRun:
     usl: dict[str, Any] | None = None  # the stored USL fit, where one was fitted
     knee: dict[str, Any] | None = None  # the stored knee (headline, knee_users, ...)
     capacity_change: CapacityChange | None = None  # max throughput and knee vs the reference
+    search_change: dict[str, Any] | None = None  # two capacity searches: capacity vs the reference
 
 
 @dataclass(frozen=True)
@@ -335,6 +355,7 @@ def runs_compare(
                 usl=analyses[run.pk].get("usl"),
                 knee=analyses[run.pk].get("knee"),
                 capacity_change=capacity_change(analyses[ref], analyses[run.pk]) if run.pk != ref else None,
+                search_change=runs_search_change(by_id[ref], run) if run.pk != ref else None,
             )
         )
 

@@ -54,8 +54,19 @@ def profile_preview(*, kind: str, params: dict[str, Any]) -> dict[str, Any]:
         "peak_users": plan.peak_users,
         "unit": profiles.preview_unit(kind),
         # Said before saving: steps too short for a trustworthy knee or verdict ("" if none).
-        "step_advice": step_length_advice([level.seconds for level in planned_levels(plan)]),
+        "step_advice": (
+            SEARCH_ADVICE
+            if profiles.is_search(kind)
+            else step_length_advice([level.seconds for level in planned_levels(plan)])
+        ),
     }
+
+
+SEARCH_ADVICE = (
+    "A capacity search: the chart is the most it can ask for (growth at the shortest step length, "
+    "then the ceiling until the budget ends). Each step holds until its result is decided; after "
+    "the first failing step the load is bisected."
+)
 
 
 def profile_preview_of(*, profile: LoadProfile) -> dict[str, Any] | None:

@@ -112,6 +112,8 @@ def runs_of_plan(*, plan: TestPlan, limit: int = 50) -> list[Run]:
 def snapshot_preview(*, snapshot: dict[str, Any]) -> tuple[list[float], list[float]] | None:
     """The planned users curve of a run, from its snapshot."""
     profile = snapshot.get("profile") or {}
+    if profiles.is_search(str(profile.get("kind") or "")):
+        return None  # a search decides its loads while it runs: no curve was planned
     try:
         return profiles.preview(profiles.build_plan(profile["kind"], profile["params"]))
     except (profiles.ProfileError, KeyError, TypeError, ValueError):

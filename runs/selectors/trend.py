@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from runs.core import capacity_search, profiles
 from runs.models import Run, RunAnalysis, TestPlan
 from runs.services.analysis import ANALYSIS_VERSION, OVERALL, stored_verdicts
 
@@ -36,6 +37,8 @@ class TrendPoint:
     passed: bool | None  # thresholds: None without any
     is_baseline: bool
     verdict: str | None  # overall p95 verdict against the plan's baseline, when compared
+    search_capacity: float | None = None  # capacity searches: the highest passing load
+    search_unit: str = ""  # "users" or "it/s"
 
 
 def _number(value: Any) -> float | None:
@@ -65,6 +68,8 @@ def plan_trend(*, plan: TestPlan) -> list[TrendPoint]:
             "total_failures",
             "last_t",
             "passed",
+            "capacity_search",
+            "snapshot__profile__kind",
         )
     )
     capacity = {
@@ -86,6 +91,12 @@ def plan_trend(*, plan: TestPlan) -> list[TrendPoint]:
     for r in runs:
         seconds = r["last_t"] + 1
         max_rps, knee = capacity.get(r["id"], (None, None))
+        kind = str(r["snapshot__profile__kind"] or "")
+        search_low = (
+            capacity_search.bracket_of((r["capacity_search"] or {}).get("decisions") or [])[0]
+            if profiles.is_search(kind)
+            else None
+        )
         points.append(
             TrendPoint(
                 run_id=r["id"],
@@ -103,6 +114,10 @@ def plan_trend(*, plan: TestPlan) -> list[TrendPoint]:
                 passed=r["passed"],
                 is_baseline=r["id"] == plan.baseline_run_id,
                 verdict=verdicts.get(r["id"]),
+                search_capacity=search_low,
+                search_unit=("it/s" if profiles.is_open_model(kind) else "users")
+                if search_low is not None
+                else "",
             )
         )
     return points

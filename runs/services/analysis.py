@@ -39,6 +39,7 @@ from runs.core.analysis.planned import (
     aggregate_plan_steps,
     plan_steps,
     planned_levels,
+    search_levels,
     skipped_warnings,
     warmup_seconds,
 )
@@ -106,8 +107,17 @@ def run_planned_levels(run: Run) -> list[Any]:
     """The load levels the run's snapshot planned (``runs.core.analysis.planned.planned_levels``);
     empty when the snapshot has no valid profile."""
     profile = (run.snapshot or {}).get("profile") or {}
+    kind = str(profile.get("kind", ""))
+    if profiles.is_search(kind):
+        # A search chose its loads while it ran: its steps are the decided ones.
+        params = profile.get("params") or {}
+        return search_levels(
+            (run.capacity_search or {}).get("decisions") or [],
+            open_model=profiles.is_open_model(kind),
+            max_in_flight=int(params.get("max_in_flight") or 0),
+        )
     try:
-        return planned_levels(profiles.build_plan(str(profile.get("kind", "")), profile.get("params") or {}))
+        return planned_levels(profiles.build_plan(kind, profile.get("params") or {}))
     except (profiles.ProfileError, KeyError, TypeError, ValueError):
         return []
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from runs.core import capacity_search
 from runs.core.ci.driver import CiError, RunResult, RunStatus
 from runs.models import Run, RunSecond, TestPlan
+from runs.selectors.capacity_search import run_search_view, search_config_of
 from runs.services import audit
 from runs.services.annotations import AnnotationError, annotations_clean
 from runs.services.runs import RunError, run_cancel, run_create
@@ -56,6 +58,33 @@ def run_result_payload(*, run: Run) -> RunResult:
         "passed": run.passed,
         "threshold_count": len(run.thresholds),
         "thresholds": list(run.threshold_results or []),
+        "capacity": run_capacity_payload(run=run),
+    }
+
+
+def run_capacity_payload(*, run: Run) -> dict[str, Any] | None:
+    """A capacity search's result for the CI gate; None when the run is no capacity search."""
+    view = run_search_view(run=run)
+    if view is None:
+        return None
+    low, high = capacity_search.bracket_of(view["steps"])
+    baseline_id = run.plan.baseline_run_id if run.plan_id and run.plan else None
+    baseline_low = None
+    if baseline_id and baseline_id != run.pk:
+        baseline = Run.objects.filter(pk=baseline_id).only("snapshot", "capacity_search").first()
+        config = search_config_of(snapshot=baseline.snapshot) if baseline else None
+        if baseline is not None and config is not None and config.unit() == view["unit"]:
+            baseline_low = capacity_search.bracket_of(
+                (baseline.capacity_search or {}).get("decisions") or []
+            )[0]
+    return {
+        "low": low,
+        "high": high,
+        "unit": view["unit"],
+        "status": (view["outcome"] or {}).get("status"),
+        "answer": view["answer"],
+        "baseline_run": baseline_id if baseline_low is not None else None,
+        "baseline_low": baseline_low,
     }
 
 

@@ -155,6 +155,8 @@ def generators_check(*, generators: int, profile_kind: str) -> None:
         raise RunError(
             f"Generators must be between 1 and {limit} (SCALETEST_MAX_GENERATORS); got {generators}."
         )
+    if generators > 1 and profiles.is_search(profile_kind):
+        raise RunError("A capacity search runs on one generator: set generators to 1.")
     if generators > 1 and profiles.is_open_model(profile_kind):
         raise RunError(
             "Arrival-rate profiles run on one generator: set generators to 1, or use a users profile "

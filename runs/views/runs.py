@@ -13,11 +13,13 @@ from django.views.decorators.http import require_GET, require_POST
 from runs import access
 from runs.figures import analysis as figures_analysis
 from runs.figures import runs as figures
+from runs.figures.capacity_search import search_figure
 from runs.forms.runs import RunAnnotationForm, RunListFilterForm
 from runs.models import Run
 from runs.selectors import analysis as selectors_analysis
 from runs.selectors import catalog as selectors_catalog
 from runs.selectors import runs as selectors
+from runs.selectors.capacity_search import run_search_view
 from runs.services.annotations import run_annotate as run_annotate_service
 from runs.services.generators import run_generator_shares
 from runs.services.runs import run_cancel
@@ -64,7 +66,14 @@ def run_page_context(
     endpoints = selectors.run_endpoint_rows(run=run)
     capacity = selectors_analysis.run_capacity(run=run)
     generator_rows = selectors.run_generator_rows(run=run)
+    search = run_search_view(run=run)
     return {
+        "search": search,
+        "search_fig": (
+            search_figure(rows, search["steps"], open_model=run.is_open_model, unit=search["unit"])
+            if search and search["steps"]
+            else None
+        ),
         "generator_figs": figures.generators_figures(generator_rows) if generator_rows else None,
         "saturated": figures.saturated_generators(generator_rows),
         "generator_shares": run_generator_shares(run=run, cpu_limit=figures.GENERATOR_CPU_LIMIT),

@@ -432,7 +432,7 @@ def test_an_arrival_rate_profile_saves_and_its_page_speaks_of_iterations(alice_c
     assert profile.params == {"rate": 40.0, "duration": 30, "max_in_flight": 25}
     page = alice_client.get(reverse("runs-profile-edit", args=[profile.pk])).content.decode()
     assert "30 s, at most 25 iterations in flight" in page
-    assert 'data-open-kinds="arrival_constant arrival_ramp"' in page
+    assert 'data-open-kinds="arrival_constant arrival_ramp search_rate"' in page
     assert 'name="p_arrival_constant_max_in_flight"' in page
 
 

@@ -279,7 +279,7 @@ def test_profile_form_shows_and_validates_the_arrival_rate_fields():
         "p_arrival_constant_max_in_flight",
     ]
     assert kinds["arrival_ramp"][-1] == "p_arrival_ramp_max_in_flight"
-    assert form.open_model_kinds == "arrival_constant arrival_ramp"
+    assert form.open_model_kinds == "arrival_constant arrival_ramp search_rate"
     ok = ProfileForm(
         {
             "name": "Open",

@@ -136,7 +136,8 @@ def test_custom_stages_follow_the_list() -> None:
             {},
             "kind",
             "Unknown profile kind 'warp'; "
-            "choose one of constant, ramp, staircase, spike, stages, arrival_constant, arrival_ramp.",
+            "choose one of constant, ramp, staircase, spike, stages, arrival_constant, arrival_ramp, "
+            "search_users, search_rate.",
         ),
     ],
 )

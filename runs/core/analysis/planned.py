@@ -16,7 +16,7 @@ the warm-up trim) is shorter than ``TRUSTED_STEADY_SECONDS`` are low confidence:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -110,6 +110,27 @@ def planned_levels(plan: Any) -> list[PlannedLevel]:
             )
         start = end
     return _joined(out)
+
+
+def search_levels(
+    decisions: Sequence[Mapping[str, Any]], *, open_model: bool, max_in_flight: int = 0
+) -> list[PlannedLevel]:
+    """A capacity search's steps as levels, from its stored decisions (``runs.core.capacity_search``):
+    each judged window (``start_t``..``end_t``, after the search's own settling) at its load.
+    Closed model: the load is users; open model: the rate, at the in-flight cap."""
+    out = []
+    for d in decisions:
+        try:
+            load, start, end = float(d["load"]), int(d["start_t"]), int(d["end_t"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if end < start or load <= 0:
+            continue
+        if open_model:
+            out.append(PlannedLevel(int(max_in_flight), float(start), float(end + 1), load))
+        else:
+            out.append(PlannedLevel(int(load), float(start), float(end + 1)))
+    return out
 
 
 def _joined(levels: list[PlannedLevel]) -> list[PlannedLevel]:

@@ -27,8 +27,20 @@ verdicts are missing is an error, never a silent pass.
 
 ``cancel()`` asks the run to stop (used on a timeout).
 
-Exit codes (:func:`exit_code`): 0 passed or no thresholds, 1 thresholds failed, 2 error (the run
-could not start, failed, was cancelled or timed out, or its thresholds were not evaluated).
+A capacity search (a "find capacity" profile) adds ``"capacity"`` to the result::
+
+    "capacity": {"low": 11.0, "high": 14.0, "unit": "users", "status": "found",
+                 "answer": "Capacity: 11 users / 476 req/s ...", "baseline_run": 9,
+                 "baseline_low": 12.0}
+
+and a :class:`CapacityGate` (``--min-capacity N``, ``--max-capacity-drop PCT``) turns it into
+checks: the run fails (exit 1, a failing JUnit case each) when its capacity is below N, or below
+the plan's baseline search's capacity by more than PCT percent. A gate on a run that is no
+capacity search, or a drop gate without a baseline search, is an error (exit 2).
+
+Exit codes (:func:`exit_code`): 0 passed or no thresholds, 1 thresholds (or a capacity gate)
+failed, 2 error (the run could not start, failed, was cancelled or timed out, or its thresholds
+or capacity gate could not be evaluated).
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -80,6 +93,66 @@ class RunResult(TypedDict, total=False):
     passed: bool | None
     threshold_count: int
     thresholds: list[dict[str, Any]]
+    capacity: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class CapacityGate:
+    """Pass/fail on a capacity search's result: at least ``minimum`` (in the search's unit), and
+    at most ``max_drop_percent`` below the plan's baseline search."""
+
+    minimum: float | None = None
+    max_drop_percent: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.minimum is not None or self.max_drop_percent is not None
+
+
+def capacity_checks(result: Mapping[str, Any], gate: CapacityGate) -> list[dict[str, Any]]:
+    """One check per gate: ``{"label", "passed", "message"}``. Call after :func:`gate_error`."""
+    cap = result.get("capacity") or {}
+    unit = str(cap.get("unit") or "")
+    low = cap.get("low")
+    shown = "none found" if low is None else f"{float(low):g} {unit}"
+    checks = []
+    if gate.minimum is not None:
+        passed = low is not None and float(low) >= gate.minimum
+        checks.append(
+            {
+                "label": f"capacity >= {gate.minimum:g} {unit}",
+                "passed": passed,
+                "message": f"capacity {shown}, required at least {gate.minimum:g} {unit}",
+            }
+        )
+    if gate.max_drop_percent is not None:
+        base = float(cap["baseline_low"])
+        floor = base * (1.0 - gate.max_drop_percent / 100.0)
+        passed = low is not None and float(low) >= floor
+        change = "" if low is None else f" ({float(low) / base - 1.0:+.0%})"
+        checks.append(
+            {
+                "label": (
+                    f"capacity within {gate.max_drop_percent:g}% of baseline run #{cap.get('baseline_run')}"
+                ),
+                "passed": passed,
+                "message": f"capacity {shown}{change} against the baseline's {base:g} {unit}; "
+                f"the floor is {floor:g} {unit}",
+            }
+        )
+    return checks
+
+
+def gate_error(result: Mapping[str, Any] | None, gate: CapacityGate) -> str:
+    """Why the capacity gate cannot judge the run ("" when it can, or without a gate)."""
+    if not gate.active or result is None:
+        return ""
+    cap = result.get("capacity")
+    if not cap:
+        return "a capacity gate needs a run of a capacity-search (find capacity) profile"
+    if gate.max_drop_percent is not None and cap.get("baseline_low") is None:
+        return "--max-capacity-drop needs a plan baseline that is a capacity search which found a capacity"
+    return ""
 
 
 class RunSource(Protocol):
@@ -173,11 +246,16 @@ def run_error(result: Mapping[str, Any] | None, *, timed_out: bool = False, time
     return ""
 
 
-def exit_code(result: Mapping[str, Any] | None, *, timed_out: bool = False) -> int:
-    if run_error(result, timed_out=timed_out):
+def exit_code(
+    result: Mapping[str, Any] | None, *, timed_out: bool = False, gate: CapacityGate | None = None
+) -> int:
+    gate = gate or CapacityGate()
+    if run_error(result, timed_out=timed_out) or gate_error(result, gate):
         return EXIT_ERROR
     assert result is not None
-    return EXIT_FAILED if result.get("passed") is False else EXIT_PASSED
+    if result.get("passed") is False or not all(c["passed"] for c in capacity_checks(result, gate)):
+        return EXIT_FAILED
+    return EXIT_PASSED
 
 
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -194,20 +272,24 @@ def junit_xml(
     plan: str = "",
     error: str = "",
     timestamp: dt.datetime | None = None,
+    capacity: list[dict[str, Any]] | None = None,
 ) -> str:
     """JUnit XML: one testcase for the run itself (an error when ``error``), then one per
-    threshold (a failure when it failed or was not evaluable)."""
+    threshold (a failure when it failed or was not evaluable), then one per capacity check."""
     result = result or {}
     plan = plan or str(result.get("plan") or "")
     classname = _x(f"scaletest.{plan}" if plan else "scaletest")
     thresholds = list(result.get("thresholds") or [])
-    failed = [t for t in thresholds if t.get("verdict") != "passed"]
+    capacity = list(capacity or [])
+    failed = [t for t in thresholds if t.get("verdict") != "passed"] + [
+        c for c in capacity if not c["passed"]
+    ]
     duration = float(result.get("duration_seconds") or 0.0)
     suite = ET.Element(
         "testsuite",
         {
             "name": _x(f"ScaleTest: {plan}" + (f" run #{result['id']}" if result.get("id") else "")),
-            "tests": str(1 + len(thresholds)),
+            "tests": str(1 + len(thresholds) + len(capacity)),
             "failures": str(len(failed)),
             "errors": "1" if error else "0",
             "skipped": "0",
@@ -242,6 +324,13 @@ def junit_xml(
             message += f" ({item['note']})"
         node = ET.SubElement(case, "failure", {"message": _x(message), "type": str(item.get("verdict"))})
         node.text = _x(message)
+    for check in capacity:
+        case = ET.SubElement(
+            suite, "testcase", {"classname": classname, "name": _x(check["label"]), "time": "0"}
+        )
+        if not check["passed"]:
+            node = ET.SubElement(case, "failure", {"message": _x(check["message"]), "type": "capacity"})
+            node.text = _x(check["message"])
     root = ET.Element(
         "testsuites",
         {
@@ -268,6 +357,7 @@ def ci_drive(
     plan: str = "",
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    gate: CapacityGate | None = None,
 ) -> int:
     """Start a run through ``source``, print progress every ``interval`` s until it ends (or
     ``timeout`` s pass: it is then cancelled), print the summary and thresholds, write the JUnit
@@ -300,8 +390,11 @@ def ci_drive(
     except CiError as exc:
         emit(f"Error: {exc}")
         return _finish(None, error=str(exc), timed_out=False, emit=emit, junit_path=junit_path, plan=plan)
-    error = run_error(result, timed_out=timed_out, timeout=timeout or 0)
-    return _finish(result, error=error, timed_out=timed_out, emit=emit, junit_path=junit_path, plan=plan)
+    gate = gate or CapacityGate()
+    error = run_error(result, timed_out=timed_out, timeout=timeout or 0) or gate_error(result, gate)
+    return _finish(
+        result, error=error, timed_out=timed_out, emit=emit, junit_path=junit_path, plan=plan, gate=gate
+    )
 
 
 def _finish(
@@ -312,7 +405,10 @@ def _finish(
     emit: Callable[[str], None],
     junit_path: str | None,
     plan: str,
+    gate: CapacityGate | None = None,
 ) -> int:
+    gate = gate or CapacityGate()
+    checks = capacity_checks(result, gate) if result is not None and not error else []
     if result is not None:
         for line in format_summary(result):
             emit(line)
@@ -320,12 +416,19 @@ def _finish(
             emit("")
             for line in format_threshold_table(result):
                 emit(line)
-    code = EXIT_ERROR if error else exit_code(result, timed_out=timed_out)
+        capacity = result.get("capacity")
+        if capacity:
+            emit("")
+            emit(str(capacity.get("answer") or ""))
+        for check in checks:
+            emit(f"{check['label']}: {'PASSED' if check['passed'] else 'FAILED'} ({check['message']})")
+    code = EXIT_ERROR if error else exit_code(result, timed_out=timed_out, gate=gate)
     if junit_path:
         with open(junit_path, "w", encoding="utf-8") as fh:
-            fh.write(junit_xml(result, plan=plan, error=error))
+            fh.write(junit_xml(result, plan=plan, error=error, capacity=checks))
         emit(f"JUnit report written to {junit_path}")
-    verdict = {EXIT_PASSED: "PASSED", EXIT_FAILED: "FAILED (thresholds)", EXIT_ERROR: f"ERROR ({error})"}[
+    failed_what = "capacity" if result is not None and result.get("passed") is not False else "thresholds"
+    verdict = {EXIT_PASSED: "PASSED", EXIT_FAILED: f"FAILED ({failed_what})", EXIT_ERROR: f"ERROR ({error})"}[
         code
     ]
     emit(f"Result: {verdict}")

@@ -23,7 +23,15 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from runs.core.ci.driver import EXIT_ERROR, CiError, RunResult, RunStatus, ci_drive, junit_xml
+from runs.core.ci.driver import (
+    EXIT_ERROR,
+    CapacityGate,
+    CiError,
+    RunResult,
+    RunStatus,
+    ci_drive,
+    junit_xml,
+)
 
 API_PREFIX = "/api/v1"
 TOKEN_ENV = "SCALETEST_API_TOKEN"
@@ -215,6 +223,7 @@ def ci_run_remote(
     emit: Callable[[str], None],
     version: str = "",
     tags: list[str] | None = None,
+    gate: CapacityGate | None = None,
 ) -> int:
     """Run ``plan`` on ``server`` and return the exit code (0 passed, 1 thresholds failed, 2 error)."""
     try:
@@ -227,7 +236,13 @@ def ci_run_remote(
         emit(f"Result: ERROR ({exc})")
         return EXIT_ERROR
     return ci_drive(
-        source, emit=emit, timeout=timeout, interval=max(0.5, interval), junit_path=junit_path, plan=plan
+        source,
+        emit=emit,
+        timeout=timeout,
+        interval=max(0.5, interval),
+        junit_path=junit_path,
+        plan=plan,
+        gate=gate,
     )
 
 
@@ -254,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=5.0, help="Seconds between progress lines.")
     parser.add_argument("--junit-xml", dest="junit_xml", help="Write a JUnit XML report to this path.")
     add_annotation_arguments(parser)
+    add_capacity_arguments(parser)
     args = parser.parse_args(argv)
 
     def emit(line: str) -> None:
@@ -269,6 +285,25 @@ def main(argv: list[str] | None = None) -> int:
         emit=emit,
         version=args.version,
         tags=args.tags,
+        gate=CapacityGate(args.min_capacity, args.max_capacity_drop),
+    )
+
+
+def add_capacity_arguments(parser: Any) -> None:
+    """The capacity gate of a capacity-search plan, the same for both entry points."""
+    parser.add_argument(
+        "--min-capacity",
+        dest="min_capacity",
+        type=float,
+        help="Capacity-search plans: fail (exit 1) when the found capacity (users or iterations/s) "
+        "is below this.",
+    )
+    parser.add_argument(
+        "--max-capacity-drop",
+        dest="max_capacity_drop",
+        type=float,
+        help="Capacity-search plans: fail (exit 1) when the capacity is more than this many percent below "
+        "the plan's baseline search.",
     )
 
 

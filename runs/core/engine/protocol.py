@@ -53,6 +53,22 @@ Transport
               Master mode only, before ``hello``: the Locust master listens on ``port`` (on the
               ``bind_host`` it was given); the parent now sends the generators there. ``hello``
               follows once all of them joined; if they do not join in time, ``fatal``.
+  ``search``  ``{"type": "search", "decision": {"index": 0, "load": 4, "start_t": 1, "end_t": 5,
+              "requests": 812, "failures": 0, "rps": 162.4, "goodput": 162.4, "error_rate": 0.0,
+              "p50_ms": 20.1, "p95_ms": 21.3, "p99_ms": 22.0, "dropped": 0, "checks": [{"label":
+              "p95 < 50 ms", "metric": "p95", "observed": 21.3, "limit": 50.0, "low": 21.1, "high":
+              21.6, "passed": true}], "passed": true, "decided_by": "interval", "reason": "met p95 <
+              50 ms: 21.3 ms", "phase": "grow", "next_load": 8}, "outcome": null}``
+              Capacity-search profiles only (``runs.core.capacity_search``): one per decided
+              step, when the child decides it (its ``second`` messages may follow). ``load`` is
+              users or iterations/s; ``start_t``..``end_t`` are the judged seconds (t from
+              ``start_epoch``); ``next_load`` is null on the last step. ``outcome`` is null
+              until the search ends, then ``{"status": "found" | "below_start" |
+              "above_ceiling" | "errors" | "budget" | "stopped", "low": 16, "high": 18,
+              "message": "..."}`` (``low``: highest passing load, ``high``: lowest failing).
+              The load stops when the search ends (``done`` with ``finished``). A search stopped
+              between two steps (a cancel before its next step judged a second) ends with
+              ``"decision": null`` and the outcome.
   ``done``    ``{"type": "done", "reason": "finished" | "stopped" | "eof" | "signal"}``
               Last line of a clean exit: every measured second has been sent before it.
   ``fatal``   ``{"type": "fatal", "message": "..."}``
@@ -177,7 +193,20 @@ class MasterMessage:
 
 MAX_GENERATOR_INDEX = 1000
 
-Message = HelloMessage | SecondMessage | DoneMessage | FatalMessage | MasterMessage
+
+@dataclass(frozen=True)
+class SearchMessage:
+    """A capacity search's decided step (``decision``) and, on its last one, how it ended."""
+
+    decision: dict[str, Any] | None
+    outcome: dict[str, Any] | None = None
+    type: str = field(default="search", init=False)
+
+
+SEARCH_STATUSES = ("found", "below_start", "above_ceiling", "errors", "budget", "stopped")
+MAX_SEARCH_TEXT = 2000
+
+Message = HelloMessage | SecondMessage | DoneMessage | FatalMessage | MasterMessage | SearchMessage
 
 
 # -- child → parent: the wire form of a second ---------------------------------------------------
@@ -735,7 +764,52 @@ def _parse_error(data: Any) -> ErrorCount:
     )
 
 
+def parse_search(data: Mapping[str, Any]) -> SearchMessage:
+    if data.get("decision") is None:
+        if data.get("outcome") is None:
+            raise ProtocolError("a search message needs a decision or an outcome")
+        return SearchMessage(decision=None, outcome=_search_outcome(data["outcome"]))
+    decision = _obj(data, "decision")
+    _int(decision, "index", minimum=0, where="decision")
+    for key in ("start_t", "end_t", "requests", "failures", "dropped"):
+        _int(decision, key, minimum=0, where="decision")
+    for key in ("load", "rps", "goodput"):
+        if not _is_number(decision.get(key)) or decision[key] < 0:
+            raise ProtocolError(f"decision.{key} must be a non-negative number")
+    for key in ("error_rate", "p50_ms", "p95_ms", "p99_ms", "next_load"):
+        if decision.get(key) is not None and not _is_number(decision[key]):
+            raise ProtocolError(f"decision.{key} must be a number or null")
+    if not isinstance(decision.get("passed"), bool):
+        raise ProtocolError("decision.passed must be true or false")
+    for key in ("reason", "decided_by", "phase"):
+        _str(decision, key, max_len=MAX_SEARCH_TEXT, where="decision")
+    checks = decision.get("checks")
+    if not isinstance(checks, list) or not all(isinstance(c, dict) for c in checks):
+        raise ProtocolError("decision.checks must be a list of objects")
+    for check in checks:
+        _str(check, "label", max_len=MAX_SEARCH_TEXT, where="check")
+        if not isinstance(check.get("passed"), bool):
+            raise ProtocolError("check.passed must be true or false")
+    outcome = data.get("outcome")
+    return SearchMessage(
+        decision=dict(decision), outcome=_search_outcome(outcome) if outcome is not None else None
+    )
+
+
+def _search_outcome(outcome: Any) -> dict[str, Any]:
+    if not isinstance(outcome, dict):
+        raise ProtocolError("outcome must be an object or null")
+    if outcome.get("status") not in SEARCH_STATUSES:
+        raise ProtocolError(f"unknown search status {outcome.get('status')!r}")
+    for key in ("low", "high"):
+        if outcome.get(key) is not None and not _is_number(outcome[key]):
+            raise ProtocolError(f"outcome.{key} must be a number or null")
+    _str(outcome, "message", max_len=MAX_SEARCH_TEXT, allow_empty=True, where="outcome")
+    return dict(outcome)
+
+
 _PARSERS: dict[str, Callable[[Mapping[str, Any]], Message]] = {
+    "search": parse_search,
     "hello": parse_hello,
     "second": parse_second,
     "done": parse_done,

@@ -15,8 +15,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
 from runs import access
-from runs.core.ci.driver import EXIT_ERROR, ci_drive, junit_xml
-from runs.core.ci.remote import TOKEN_ENV, add_annotation_arguments, ci_run_remote
+from runs.core.ci.driver import EXIT_ERROR, CapacityGate, ci_drive, junit_xml
+from runs.core.ci.remote import TOKEN_ENV, add_annotation_arguments, add_capacity_arguments, ci_run_remote
 from runs.models import TestPlan
 from runs.services.ci import LocalRunSource
 
@@ -43,6 +43,7 @@ class Command(BaseCommand):
             "REST API instead of this installation's database.",
         )
         add_annotation_arguments(parser)
+        add_capacity_arguments(parser)
         parser.add_argument(
             "--token",
             help=f"With --server: an API token (default: the {TOKEN_ENV} "
@@ -54,6 +55,7 @@ class Command(BaseCommand):
             self.stdout.write(line)
             self.stdout.flush()
 
+        gate = CapacityGate(options.get("min_capacity"), options.get("max_capacity_drop"))
         if options.get("token") and not options.get("server"):
             self.stderr.write("ci_run: --token goes with --server; a local run is started as --user.")
             sys.exit(EXIT_ERROR)
@@ -76,6 +78,7 @@ class Command(BaseCommand):
                     emit=emit,
                     version=options["version"],
                     tags=options["tags"],
+                    gate=gate,
                 )
             )
 
@@ -102,6 +105,7 @@ class Command(BaseCommand):
             interval=max(0.5, float(options["interval"])),
             junit_path=options.get("junit_xml"),
             plan=plan.name,
+            gate=gate,
         )
         sys.exit(code)
 

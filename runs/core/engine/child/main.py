@@ -16,6 +16,7 @@ from runs.core.engine import pinning, protocol
 from runs.core.engine.child.distributed import GeneratorLost, GeneratorsMissing, run_master, run_worker
 from runs.core.engine.child.local import run_closed, run_open
 from runs.core.engine.child.process import Child
+from runs.core.engine.child.search import run_search
 from runs.core.engine.child.users import build_user_classes
 
 
@@ -35,6 +36,12 @@ def run(child: Child, start: protocol.StartLine) -> str:
     locustfile = start.scenario.kind == "locustfile"
     if isinstance(options, protocol.MasterOptions | protocol.WorkerOptions) and plan.is_open:
         raise ValueError("arrival-rate profiles run on one generator only")
+    if profiles.is_search(start.profile.kind):
+        if not isinstance(options, protocol.LocalOptions):
+            raise ValueError("a capacity search runs on one generator only")
+        return run_search(
+            child, start.profile.kind, params, plan, user_classes, options, locustfile=locustfile
+        )
     if isinstance(options, protocol.MasterOptions):
         return run_master(child, plan, user_classes, options, locustfile=locustfile)
     if isinstance(options, protocol.WorkerOptions):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from locust.env import Environment
@@ -39,6 +40,9 @@ class Recorder:
         self.errors: dict[int, dict[tuple[str, str, str, str], int]] = {}
         # second → iterations due then that the in-flight cap kept from starting (open model)
         self.dropped: dict[int, int] = {}
+        # Called with each second as it is closed, before it is sent: (second, endpoints,
+        # error groups, dropped). A capacity search decides its steps from these.
+        self.second_listeners: list[Callable[[int, dict[Any, Any], dict[Any, int], int], None]] = []
 
     def on_dropped(self, second: int) -> None:
         self.dropped[second] = self.dropped.get(second, 0) + 1
@@ -87,6 +91,8 @@ class Recorder:
         """The ``second`` message for ``second`` (empty when nothing completed in it)."""
         endpoints = self.seconds.pop(second, {})
         errors = self.errors.pop(second, {})
+        for listener in self.second_listeners:
+            listener(second, endpoints, errors, self.dropped.get(second, 0))
         return {
             "type": "second",
             "epoch": second,
