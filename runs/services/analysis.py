@@ -52,6 +52,7 @@ from runs.core.analysis.stored import (
 )
 from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, Run, RunAnalysis, RunSecond
+from runs.selectors.control import run_effective_plan
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +104,11 @@ def think_time_seconds(run: Run) -> float:
 
 
 def run_planned_levels(run: Run) -> list[Any]:
-    """The load levels the run's snapshot planned (``runs.core.analysis.planned.planned_levels``);
-    empty when the snapshot has no valid profile."""
-    profile = (run.snapshot or {}).get("profile") or {}
-    try:
-        return planned_levels(profiles.build_plan(str(profile.get("kind", "")), profile.get("params") or {}))
-    except (profiles.ProfileError, KeyError, TypeError, ValueError):
-        return []
+    """The load levels the run followed (``runs.core.analysis.planned.planned_levels``): its
+    snapshot's plan, with the levels set and the stop asked for while it ran
+    (``runs.selectors.control``: one step per level); empty without a valid profile."""
+    plan = run_effective_plan(run=run)
+    return planned_levels(plan) if plan is not None else []
 
 
 def run_steps(
