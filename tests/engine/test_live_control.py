@@ -38,8 +38,9 @@ def test_users_change_mid_run_then_it_stops_early_finished_with_two_steps(
     change = run_control_set(run=run, value="5", user=alice)
     wait_for(lambda: _state(change) == "applied", timeout=10, what="the change to be applied")
     assert change.at_s is not None and 3.0 <= change.at_s < 8.0
+    changed_at = change.at_s
     wait_for(
-        lambda: Run.objects.get(pk=run.pk).last_t >= change.at_s + 6, timeout=20, what="6 s at the new level"
+        lambda: Run.objects.get(pk=run.pk).last_t >= changed_at + 6, timeout=20, what="6 s at the new level"
     )
     stop = run_stop_early(run=run, user=alice)
     wait_for(

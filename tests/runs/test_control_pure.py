@@ -4,6 +4,7 @@ checks, the plan a controlled run followed (and so its analysis steps), the char
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -154,7 +155,10 @@ def test_markers_are_named_dotted_lines_with_escaped_labels_on_every_chart() -> 
         marker_layout([{"id": 1, "t": 1, "label": "<b>x</b>"}])["annotations"][0]["text"]
         == "&lt;b&gt;x&lt;/b&gt;"
     )
-    figs = {"a": {"data": [], "layout": {"shapes": [{"name": "threshold"}]}}, "b": {"data": [], "layout": {}}}
+    figs: dict[str, dict[str, Any]] = {
+        "a": {"data": [], "layout": {"shapes": [{"name": "threshold"}]}},
+        "b": {"data": [], "layout": {}},
+    }
     add_control_markers(figs, [{"id": 3, "t": 12.5, "label": "→ 20 users"}])
     assert [s.get("name") for s in figs["a"]["layout"]["shapes"]] == ["threshold", "control-3"]
     assert len(figs["b"]["layout"]["annotations"]) == 1
