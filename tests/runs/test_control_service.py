@@ -201,3 +201,24 @@ def test_the_page_needs_its_csrf_token(running: Run, bob: Any) -> None:
     client.force_login(bob)
     assert client.post(f"/runs/{running.pk}/control/", {"value": "6"}).status_code == 403
     _nothing_recorded(running)
+
+
+def test_an_ended_runs_page_and_report_show_its_timeline_and_markers(
+    seeded_plan: TestPlan,  # noqa: F811
+    alice: Any,
+) -> None:
+    run = make_run(seeded_plan, status=Run.Status.RUNNING)
+    change = service.run_control_set(run=run, value="6", user=alice)
+    RunControl.objects.filter(pk=change.pk).update(state="applied", at_s=2.0)
+    run_finish(run_id=run.pk, status=Run.Status.FINISHED)
+    client = _client(alice)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert 'id="timeline-list"' in page and "→ 6 users" in page and "(from 3)" in page and "by alice" in page
+    assert "live-control" not in page  # only while it runs
+    figs = client.get(f"/runs/{run.pk}/").context["figs"]
+    assert [
+        s["x0"] for s in figs["users"]["layout"]["shapes"] if s.get("name") == f"control-{change.pk}"
+    ] == [2.0]
+    # The offline report draws them too (its JSON escapes "→").
+    report = client.get(f"/runs/{run.pk}/report.html").content.decode()
+    assert f'"name": "control-{change.pk}"' in report and "\\u2192 6 users" in report
