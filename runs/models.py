@@ -397,6 +397,51 @@ class RunSecond(models.Model):
         return f"Run #{self.run_id} at {self.t} s"
 
 
+class RunControl(models.Model):
+    """One entry of a run's timeline of live control: a new level (users or arrival rate) or a
+    stop early, asked for on the run page or through the API (``runs.services.control``).
+
+    The run's parent sends pending entries to its load generator; ``at_s`` (seconds after the
+    start) is when the generator applied the new level (its acknowledgement), where the level's
+    step begins in the analysis (``runs.core.control.effective_plan``)."""
+
+    class Kind(models.TextChoices):
+        USERS = "users", "Users"
+        RATE = "rate", "Arrival rate"
+        STOP = "stop", "Stop early"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the load generator"
+        SENT = "sent", "Sent to the load generator"
+        APPLIED = "applied", "Applied"
+        REFUSED = "refused", "Refused by the load generator"
+        MISSED = "missed", "Not applied: the run ended first"
+
+    OPEN = (State.PENDING, State.SENT)
+
+    run = models.ForeignKey(Run, related_name="controls", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    value = models.FloatField(
+        null=True, blank=True, help_text="The new users or iterations/s; none for a stop."
+    )
+    previous = models.FloatField(null=True, blank=True, help_text="The level before the change.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    at_s = models.FloatField(null=True, blank=True, help_text="Seconds after the start it was applied.")
+    message = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["run", "requested_at", "id"]
+        indexes = [models.Index(fields=["run", "state"])]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id}: {self.kind} {self.value if self.value is not None else ''}".rstrip()
+
+
 class GeneratorSecond(models.Model):
     """What one load generator of a distributed run did in one second (t after the start)."""
 
@@ -664,6 +709,7 @@ class AuditEntry(models.Model):
         TARGET_VERIFY = "target.verify", "Target ownership checked"
         RUN_START = "run.start", "Run started"
         RUN_CANCEL = "run.cancel", "Run cancelled"
+        RUN_CONTROL = "run.control", "Run load changed or stopped early"
 
     class Via(models.TextChoices):
         PAGE = "page", "Page"
@@ -773,6 +819,9 @@ class NotificationDelivery(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # When the current attempt claimed it (status "sending"): an attempt whose worker died
+    # mid-send is found by its age and tried again or failed (``deliveries_recover_stale``).
+    sending_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

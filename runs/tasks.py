@@ -75,8 +75,12 @@ def run_generator(run_id: int, index: int, master_host: str, master_port: int, p
 
 @shared_task(name="runs.tasks.reap_stale_runs", ignore_result=True)
 def reap_stale_runs() -> int:
+    # Also notification deliveries whose worker died mid-send: nothing stays "sending".
+    from runs.services.notifications import deliveries_recover_stale
+
     requeued, gave_up = runs_requeue_lost()
-    return len(runs_reap_stale()) + len(requeued) + len(gave_up)
+    again, failed = deliveries_recover_stale()
+    return len(runs_reap_stale()) + len(requeued) + len(gave_up) + len(again) + len(failed)
 
 
 @shared_task(name="runs.tasks.start_due_schedules", ignore_result=True, soft_time_limit=120, time_limit=150)

@@ -118,7 +118,7 @@ def unknown_path(request: HttpRequest, rest: str = "") -> HttpResponse:
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
-from runs.api import audit, plans, profiles, runs, scenarios, targets, teams  # noqa: E402
+from runs.api import audit, control, plans, profiles, runs, scenarios, targets, teams  # noqa: E402
 
 api.add_router("/teams", teams.router)
 api.add_router("/targets", targets.router)
@@ -126,4 +126,5 @@ api.add_router("/scenarios", scenarios.router)
 api.add_router("/profiles", profiles.router)
 api.add_router("/plans", plans.router)
 api.add_router("/runs", runs.router)
+api.add_router("/runs", control.router)  # live control: /runs/{id}/control, stop-early, timeline
 api.add_router("/audit", audit.router)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from runs.models import Run
 from runs.services import dispatch
+from runs.services.control import run_controls_close
 from runs.services.results import run_summarise
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def runs_reap_stale(*, stale_after_seconds: float | None = None) -> list[int]:
             status=Run.Status.FAILED, finished_at=now, error_message=message, current_users=0
         ):
             reaped.append(run_id)
+            run_controls_close(run_id=run_id)
             try:
                 run_summarise(run_id=run_id)
             except Exception:  # the run has ended either way; one bad summary must not stop the sweep

@@ -41,8 +41,9 @@ from runs.engine.supervision import (
     run_cap_seconds,
     spawn_child,
 )
-from runs.models import Run
+from runs.models import Run, RunControl
 from runs.services import dispatch
+from runs.services.control import run_control_acknowledge, run_controls_take, stop_applied, stop_message
 from runs.services.results import results_ingest
 from runs.services.runs import run_finish, run_heartbeat
 from runs.services.safety import target_preflight
@@ -79,6 +80,8 @@ class Supervision(ChildState):
     generators_sent: bool = False
     store_error: str = ""
     cancel_message: str = ""
+    # Live control: why the run was stopped early ("stopped early"), for its note.
+    early_message: str = ""
     # Thresholds with ``abort``: checked on each stored second (see ``_watch``).
     watch: thresholds.AbortWatch | None = None
     abort: thresholds.Abort | None = None
@@ -107,6 +110,9 @@ class Supervision(ChildState):
             return Run.Status.CANCELLED, SHUTDOWN_MESSAGE
         if self.stop_cause == "cancel":
             return Run.Status.CANCELLED, self.cancel_message
+        if self.stop_cause == "stopped early":
+            # Asked for on the run page or the API: every measured second is kept and analysed.
+            return Run.Status.FINISHED, self.early_message
         if self.stop_cause == "threshold" and self.abort is not None:
             # It ran as planned until a pass/fail criterion stopped it: finished, not passed.
             return Run.Status.FINISHED, self.abort.message()
@@ -246,6 +252,8 @@ def _supervise(sup: Supervision, io: ChildIO) -> None:
             if _heartbeat(sup.run_id) and sup.stop_cause is None:
                 sup.cancel_message = Run.objects.values_list("error_message", flat=True).get(pk=sup.run_id)
                 begin_stop(sup, io, "cancel")
+            if sup.stop_cause is None and sup.start_epoch is not None:
+                _controls(sup, io)
         if SHUTDOWN.is_set() and sup.stop_cause is None:
             begin_stop(sup, io, "shutdown")
         if now - sup.started > sup.cap_seconds and sup.stop_cause is None:
@@ -302,11 +310,49 @@ def _watch(sup: Supervision, io: ChildIO) -> None:
     begin_stop(sup, io, "threshold")
 
 
+def _controls(sup: Supervision, io: ChildIO) -> None:
+    """Send the changes asked for since the last look (``runs.services.control``); a stop early
+    stops the load the way a cancel does, but the run ends finished. A database error skips
+    one look: the changes stay pending for the next."""
+    try:
+        taken = run_controls_take(run_id=sup.run_id)
+    except DatabaseError:
+        log.warning("run %s: reading live changes failed", sup.run_id, exc_info=True)
+        close_old_connections()
+        return
+    for entry in taken:
+        if entry.kind == RunControl.Kind.STOP:
+            at_s = _with_db_retry(stop_applied, entry=entry, start_epoch=sup.start_epoch)
+            run = Run.objects.only("planned_seconds").get(pk=sup.run_id)
+            sup.early_message = stop_message(entry=entry, at_s=at_s, planned_seconds=run.planned_seconds)
+            begin_stop(sup, io, "stopped early")
+            return  # later changes are missed: the run ends
+        value = float(entry.value or 0)
+        command = (
+            protocol.SetCommand(id=entry.pk, rate=value)
+            if entry.kind == RunControl.Kind.RATE
+            else protocol.SetCommand(id=entry.pk, users=int(value))
+        )
+        log.info("run %s: live change %s to %g", sup.run_id, entry.kind, value)
+        io.send(protocol.encode_set(command))
+
+
 def _handle(sup: Supervision, item: Any) -> None:
     if sup.note(item):  # the end of the channel, done or fatal
         return
     if isinstance(item, protocol.SecondMessage):
         sup.pending.append(item)
+    elif isinstance(item, protocol.ControlMessage):
+        if sup.start_epoch is not None:
+            _with_db_retry(
+                run_control_acknowledge,
+                run_id=sup.run_id,
+                control_id=item.id,
+                applied=item.applied,
+                epoch=item.epoch,
+                start_epoch=sup.start_epoch,
+                message=item.message,
+            )
     elif isinstance(item, protocol.HelloMessage):
         sup.start_epoch = item.start_epoch
         # t = 0 is the whole second the load started; started_at says the same.

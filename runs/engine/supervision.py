@@ -136,7 +136,7 @@ class ChildState:
     cap_seconds: float
     stop_grace: float
     started: float = field(default_factory=time.monotonic)
-    stop_cause: str | None = None  # "cancel", "cap", "shutdown", "threshold", "run ended"
+    stop_cause: str | None = None  # "cancel", "cap", "shutdown", "threshold", "stopped early", "run ended"
     stop_at: float | None = None
     sigterm_sent: bool = False
     sigkill_sent: bool = False

@@ -25,6 +25,7 @@ from runs.core.exports.json import (
     RunExport,
 )
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunAnalysis, RunSecond
+from runs.selectors import control as selectors_control
 from runs.selectors import runs as selectors
 from runs.selectors.analysis import run_baseline_verdict
 from runs.services.analysis import ANALYSIS_VERSION, run_analyses_ensure
@@ -49,6 +50,7 @@ class RunReport:
     baseline: Any = None  # ``runs.selectors.analysis.BaselineVerdict``
     thresholds: Sequence[Mapping[str, Any]] = ()  # the snapshot's, drawn on the charts
     threshold_rows: Sequence[Mapping[str, Any]] = ()  # ``runs.selectors.runs.run_threshold_rows``
+    markers: Sequence[Mapping[str, Any]] = ()  # live changes: ``runs.selectors.control.timeline_markers``
 
 
 def run_header(*, run: Run) -> dict[str, Any]:
@@ -161,11 +163,16 @@ def run_report(*, run: Run, with_baseline: bool = True) -> RunReport:
     come with its plan (``select_related("plan")``) for the baseline verdict, which a share
     link's report leaves out (it is another run of the team)."""
     analysis = _analysis(run=run)
+    timeline = selectors_control.run_timeline(run=run)
     return RunReport(
         run=run_header(run=run),
         snapshot=run.snapshot or {},
         seconds=selectors.run_seconds(run=run),
-        planned=selectors.snapshot_preview(snapshot=run.snapshot or {}),
+        # The plan the run followed, with its live changes (as on the run page).
+        planned=selectors_control.planned_curve(
+            selectors_control.effective_plan(snapshot=run.snapshot or {}, rows=timeline)
+        ),
+        markers=selectors_control.timeline_markers(timeline),
         endpoints=selectors.run_endpoint_rows(run=run),
         errors=list(
             ErrorGroup.objects.filter(run=run).order_by("-count", "name").values(*ERROR_COLUMNS)[:1000]

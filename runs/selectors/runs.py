@@ -27,6 +27,7 @@ from runs.models import (
     Team,
     TestPlan,
 )
+from runs.selectors.control import live_controls
 from runs.selectors.live import endpoint_rows_upto
 
 # Run columns the list pages show; the snapshot JSON can be large and is left out.
@@ -222,6 +223,7 @@ def run_live_payload(*, run: Run, after: int) -> dict[str, Any]:
         "total_failures": run.total_failures,
         "progress": run_progress(run=run, latest=latest),
         "points": series_from_rows(rows),
+        "controls": live_controls(run=run),
     }
 
 

@@ -53,6 +53,7 @@ from runs.core.analysis.stored import (
 )
 from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, Run, RunAnalysis, RunSecond
+from runs.selectors.control import run_effective_plan
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,10 @@ def think_time_seconds(run: Run) -> float:
 
 
 def run_planned_levels(run: Run) -> list[Any]:
-    """The load levels the run's snapshot planned (``runs.core.analysis.planned.planned_levels``);
-    empty when the snapshot has no valid profile."""
+    """The load levels the run followed (``runs.core.analysis.planned.planned_levels``): its
+    snapshot's plan, with the levels set and the stop asked for while it ran
+    (``runs.selectors.control``: one step per level); for a capacity search, the steps it
+    decided. Empty without a valid profile."""
     profile = (run.snapshot or {}).get("profile") or {}
     kind = str(profile.get("kind", ""))
     if profiles.is_search(kind):
@@ -116,10 +119,8 @@ def run_planned_levels(run: Run) -> list[Any]:
             open_model=profiles.is_open_model(kind),
             max_in_flight=int(params.get("max_in_flight") or 0),
         )
-    try:
-        return planned_levels(profiles.build_plan(kind, profile.get("params") or {}))
-    except (profiles.ProfileError, KeyError, TypeError, ValueError):
-        return []
+    plan = run_effective_plan(run=run)
+    return planned_levels(plan) if plan is not None else []
 
 
 def run_steps(

@@ -19,6 +19,7 @@ allowlist; ``runs.core.safety``), the request goes to the checked address, redir
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import logging
 import secrets
@@ -31,7 +32,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -418,10 +419,14 @@ def delivery_attempt(*, delivery_id: int, final: bool) -> str:
     attempt holds it, it is done, or it is gone). ``final``: no retry follows a failure."""
     claimed = NotificationDelivery.objects.filter(
         pk=delivery_id, status__in=[NotificationDelivery.Status.PENDING, NotificationDelivery.Status.RETRYING]
-    ).update(status=NotificationDelivery.Status.SENDING, attempts=F("attempts") + 1)
+    ).update(
+        status=NotificationDelivery.Status.SENDING, attempts=F("attempts") + 1, sending_at=timezone.now()
+    )
     if claimed != 1:
         return SKIPPED
     delivery = NotificationDelivery.objects.select_related("channel").get(pk=delivery_id)
+    # A delivery sent again by the recovery below starts a new task: its attempts still count.
+    final = final or delivery.attempts >= settings.SCALETEST_NOTIFY_MAX_ATTEMPTS
     channel = delivery.channel
     facts = Facts.from_dict(delivery.facts)
     if channel.is_webhook:
@@ -449,3 +454,60 @@ def delivery_attempt(*, delivery_id: int, final: bool) -> str:
         delivered_at=now if outcome.delivered else None,
     )
     return result
+
+
+# -- recovery -----------------------------------------------------------------------------------
+def sending_stale_after() -> float:
+    """Seconds after which a "sending" attempt cannot still be running: the task's hard time
+    limit (``runs.tasks.deliver_notification``) and a margin."""
+    return float(settings.SCALETEST_NOTIFY_TIMEOUT_SECONDS * 3 + 60 + 30)
+
+
+STALE_SENDING_ERROR = (
+    "The worker stopped during this attempt (killed or restarted); nothing is known of its outcome."
+)
+
+
+def deliveries_recover_stale(*, now: Any = None) -> tuple[list[int], list[int]]:
+    """Deliveries no attempt will ever finish: "sending" for longer than any attempt can take
+    (its worker died mid-send) are tried again, or marked failed when their attempts are used
+    up; "pending" ones that old (their message was lost) are sent again. Returns (sent again,
+    failed); so are "waiting to retry" ones whose retry is over an hour late (a lost message).
+    The periodic reaper calls it; every change is conditional on the row still being
+    stale, and a duplicate message finds the row taken, so a race sends nothing twice."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=sending_stale_after())
+    stale = Q(status=NotificationDelivery.Status.SENDING) & (
+        Q(sending_at__lt=cutoff) | Q(sending_at__isnull=True, created_at__lt=cutoff)
+    )
+    again: list[int] = []
+    failed: list[int] = []
+    rows = NotificationDelivery.objects.filter(stale).values_list("pk", "attempts", "attempt_log")
+    for delivery_id, attempts, log_entries in rows:
+        entry = {"at": now.isoformat(), "status_code": None, "error": STALE_SENDING_ERROR, "ms": None}
+        used_up = attempts >= settings.SCALETEST_NOTIFY_MAX_ATTEMPTS
+        changed = NotificationDelivery.objects.filter(stale, pk=delivery_id).update(
+            status=NotificationDelivery.Status.FAILED if used_up else NotificationDelivery.Status.RETRYING,
+            attempt_log=[*(log_entries or [])[-(LOG_ATTEMPTS_KEPT - 1) :], entry],
+            last_status_code=None,
+            last_error=STALE_SENDING_ERROR,
+        )
+        if changed:
+            (failed if used_up else again).append(delivery_id)
+    lost = NotificationDelivery.objects.filter(
+        status=NotificationDelivery.Status.PENDING, created_at__lt=cutoff
+    )
+    again.extend(lost.values_list("pk", flat=True))
+    # A retry waits at most an hour (the task's retry_backoff_max): one older lost its message.
+    overdue = now - dt.timedelta(seconds=3600 + sending_stale_after())
+    again.extend(
+        NotificationDelivery.objects.filter(
+            status=NotificationDelivery.Status.RETRYING, sending_at__lt=overdue
+        )
+        .exclude(pk__in=again)
+        .values_list("pk", flat=True)
+    )
+    _enqueue(again)  # once committed; a broker that is down leaves them for the next sweep
+    if again or failed:
+        log.warning("notifications: %d stale deliveries sent again, %d failed", len(again), len(failed))
+    return again, failed

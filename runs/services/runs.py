@@ -15,6 +15,7 @@ from runs.models import Run, Scenario, TestPlan
 from runs.services import audit, caps, dispatch, safety
 from runs.services.annotations import Annotations
 from runs.services.catalog import SOURCE_FIELDS, STEP_FIELDS, TARGET_FIELDS
+from runs.services.control import run_controls_close
 from runs.services.generators import generators_require
 from runs.services.results import run_summarise
 from runs.services.scenarios import locustfile_allowed
@@ -208,6 +209,7 @@ def run_finish(*, run_id: int, status: str, error_message: str = "") -> None:
     ended = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
         status=status, finished_at=timezone.now(), error_message=error_message[:5000], current_users=0
     )
+    run_controls_close(run_id=run_id)
     if ended:
         from runs.services.notifications import notifications_run_ended
 

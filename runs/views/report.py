@@ -31,6 +31,7 @@ from runs.core.analysis.stored import capacity_from_data
 from runs.core.exports.redact import snapshot_redacted
 from runs.figures import analysis as figures_analysis
 from runs.figures import runs as figures
+from runs.figures.control import add_control_markers
 from runs.selectors import catalog as selectors_catalog
 from runs.selectors.export import RunReport
 
@@ -93,6 +94,7 @@ def report_figures(report: RunReport) -> dict[str, Any]:
         open_model=bool(run.get("open_model")),
         thresholds=report.thresholds,
     )
+    add_control_markers(ts, report.markers)
     endpoints = (
         figures.endpoints_figure(report.endpoints) if report.endpoints and not run.get("is_active") else None
     )

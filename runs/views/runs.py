@@ -14,10 +14,12 @@ from runs import access
 from runs.figures import analysis as figures_analysis
 from runs.figures import runs as figures
 from runs.figures.capacity_search import search_figure
+from runs.figures.control import add_control_markers
 from runs.forms.runs import RunAnnotationForm, RunListFilterForm
 from runs.models import Run
 from runs.selectors import analysis as selectors_analysis
 from runs.selectors import catalog as selectors_catalog
+from runs.selectors import control as selectors_control
 from runs.selectors import runs as selectors
 from runs.selectors.capacity_search import run_search_view
 from runs.services.annotations import run_annotate as run_annotate_service
@@ -62,7 +64,19 @@ def run_page_context(
 ) -> dict[str, Any]:
     """What runs/_run_body.html shows; the run page and its shared page both use it."""
     rows = selectors.run_seconds(run=run)
-    planned = selectors.snapshot_preview(snapshot=run.snapshot)
+    timeline = selectors_control.run_timeline(run=run)
+    # The planned curve of the plan the run followed: the snapshot's, with its live changes.
+    planned = selectors_control.planned_curve(
+        selectors_control.effective_plan(snapshot=run.snapshot or {}, rows=timeline)
+    )
+    figs = figures.run_figures(
+        rows,
+        planned=planned,
+        open_model=run.is_open_model,
+        thresholds=run.thresholds,
+        x_max=max(float(run.planned_seconds or 0), float(run.last_t + 1)),
+    )
+    add_control_markers(figs, selectors_control.timeline_markers(timeline))
     endpoints = selectors.run_endpoint_rows(run=run)
     capacity = selectors_analysis.run_capacity(run=run)
     generator_rows = selectors.run_generator_rows(run=run)
@@ -78,13 +92,8 @@ def run_page_context(
         "saturated": figures.saturated_generators(generator_rows),
         "generator_shares": run_generator_shares(run=run, cpu_limit=figures.GENERATOR_CPU_LIMIT),
         "run": run,
-        "figs": figures.run_figures(
-            rows,
-            planned=planned,
-            open_model=run.is_open_model,
-            thresholds=run.thresholds,
-            x_max=max(float(run.planned_seconds or 0), float(run.last_t + 1)),
-        ),
+        "figs": figs,
+        "timeline": timeline,
         "endpoints": endpoints,
         "endpoints_fig": figures.endpoints_figure(endpoints) if endpoints and not run.is_active else None,
         "errors": selectors.run_errors(run=run),
@@ -126,6 +135,7 @@ def _run_page(
         run, live_url=reverse("runs-live", args=[run.pk]), tables_url=reverse("runs-tables", args=[run.pk])
     )
     context.update(
+        control=selectors_control.control_panel(run=run, rows=context["timeline"]),
         can_edit=bool(membership and membership.can(access.EDITOR)),
         can_share=bool(membership and membership.can(access.ADMIN)),
         annotate_form=annotate_form

@@ -143,6 +143,46 @@
       }
     }
 
+    // Live changes (runs.selectors.control.live_controls): markers on every chart, named
+    // "control-<id>" so the threshold lines stay, and the timeline list, rebuilt with text only.
+    var controlsSeen = null;
+
+    function isMarker(item) {
+      return String(item.name || "").indexOf("control-") === 0;
+    }
+
+    function showControls(c) {
+      if (!c) return;
+      var signature = JSON.stringify(c.timeline);
+      if (signature === controlsSeen) return;
+      controlsSeen = signature;
+      keys.forEach(function (key) {
+        var el = document.getElementById("chart-" + key);
+        if (!el || !el.layout) return;
+        Plotly.relayout(el, {
+          shapes: (el.layout.shapes || []).filter(function (s) { return !isMarker(s); }).concat(c.markers.shapes),
+          annotations: (el.layout.annotations || []).filter(function (a) { return !isMarker(a); }).concat(c.markers.annotations),
+        });
+      });
+      var box = document.getElementById("timeline");
+      var list = document.getElementById("timeline-list");
+      if (!box || !list) return;
+      var items = c.timeline.map(function (item) {
+        var li = document.createElement("li");
+        li.id = "timeline-" + item.id;
+        li.dataset.state = item.state;
+        var when = document.createElement("strong");
+        when.textContent = item.t === null ? "–" : item.t.toFixed(1) + " s";
+        var state = document.createElement("span");
+        state.className = "muted";
+        state.textContent = item.state_label;
+        li.append(when, " " + item.label + " · ", state);
+        return li;
+      });
+      list.replaceChildren.apply(list, items);
+      box.hidden = items.length === 0;
+    }
+
     function showFinalPage(status) {
       fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
         .then(function (r) {
@@ -175,6 +215,7 @@
           extend(d.points);
           showProgress(d);
           showTables(got.html);
+          showControls(d.controls);
           setStatus(d.status);
           if (!d.active) {
             // The summary, percentiles and endpoint summaries exist only now: show them, but

@@ -219,6 +219,8 @@ def concrete_urls(name: str, route: str, w: dict[str, Any]) -> list[str] | None:
         "runs-live": run_ids,
         "runs-tables": run_ids,
         "runs-cancel": run_ids[:1],
+        "runs-control": run_ids[:1],
+        "runs-stop-early": run_ids[:1],
         "runs-baseline": run_ids[:1],
         "runs-export-csv": run_ids,
         "runs-export-json": run_ids,

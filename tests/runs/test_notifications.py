@@ -4,6 +4,7 @@ e-mail through Django's mailer (locmem in tests), and who may manage hooks."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Iterator
@@ -362,3 +363,67 @@ def test_a_run_slower_than_its_plans_baseline_raises_a_regression(
     assert regression["baseline_run_id"] == base.pk and regression["verdict"] == "slower"
     assert 10 < regression["shift_percent"] < 30  # the seeded runs are 20 % slower
     assert regression["baseline_url"].endswith(f"/runs/{base.pk}/")
+
+
+# -- nothing stays "sending" ---------------------------------------------------------------------
+def _killed_mid_send(delivery: NotificationDelivery, *, attempts: int, ago: float) -> None:
+    """The row as an attempt whose worker was killed mid-send leaves it: claimed, never ended."""
+    NotificationDelivery.objects.filter(pk=delivery.pk).update(
+        status=NotificationDelivery.Status.SENDING,
+        attempts=attempts,
+        sending_at=timezone.now() - dt.timedelta(seconds=ago),
+    )
+
+
+def test_a_delivery_whose_worker_died_mid_send_is_tried_again_and_then_delivered(
+    team: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    hook = _hook(team, f"{receiver.url}/hook")
+    stuck = notifications.delivery_test(channel=hook, user=None)
+    recent = notifications.delivery_test(channel=hook, user=None)
+    _killed_mid_send(stuck, attempts=1, ago=notifications.sending_stale_after() + 5)
+    _killed_mid_send(recent, attempts=1, ago=5)  # may still be sending: left alone
+
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        assert notifications.deliveries_recover_stale() == ([stuck.pk], [])
+    assert len(enqueued) == 1
+    stuck.refresh_from_db()
+    recent.refresh_from_db()
+    assert recent.status == "sending"
+    assert stuck.status == "retrying" and "worker stopped during this attempt" in stuck.last_error
+    # Its message lost too (a broker restart): once the longest retry wait is over, sent again.
+    NotificationDelivery.objects.filter(pk=recent.pk).update(status=NotificationDelivery.Status.DELIVERED)
+    later = timezone.now() + dt.timedelta(seconds=3600 + 2 * notifications.sending_stale_after())
+    assert notifications.deliveries_recover_stale(now=later) == ([stuck.pk], [])
+    # The attempt the task makes when the message arrives sends it.
+    assert notifications.delivery_attempt(delivery_id=stuck.pk, final=False) == notifications.DELIVERED
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.attempts) == ("delivered", 2)
+    assert [a["status_code"] for a in stuck.attempt_log] == [None, 200]
+    assert len(receiver.requests) == 1
+
+
+def test_a_stuck_delivery_with_its_attempts_used_up_is_marked_failed(
+    team: Any, receiver: Receiver, settings: Any
+) -> None:
+    hook = _hook(team, f"{receiver.url}/hook")
+    stuck = notifications.delivery_test(channel=hook, user=None)
+    _killed_mid_send(stuck, attempts=settings.SCALETEST_NOTIFY_MAX_ATTEMPTS, ago=3600)
+    assert notifications.deliveries_recover_stale() == ([], [stuck.pk])
+    stuck.refresh_from_db()
+    assert stuck.status == "failed" and "worker stopped during this attempt" in stuck.last_error
+    assert notifications.delivery_attempt(delivery_id=stuck.pk, final=False) == notifications.SKIPPED
+    assert receiver.requests == []
+
+
+def test_a_recovered_delivery_still_counts_its_earlier_attempts(
+    team: Any, receiver: Receiver, settings: Any
+) -> None:
+    """Sent again as a new task (whose own retry count starts at 0), the last allowed attempt
+    is still the last."""
+    hook = _hook(team, f"{receiver.url}/hook")
+    receiver.answers = [503]
+    stuck = notifications.delivery_test(channel=hook, user=None)
+    _killed_mid_send(stuck, attempts=settings.SCALETEST_NOTIFY_MAX_ATTEMPTS - 1, ago=3600)
+    assert notifications.deliveries_recover_stale() == ([stuck.pk], [])
+    assert notifications.delivery_attempt(delivery_id=stuck.pk, final=False) == notifications.FAILED

@@ -221,7 +221,7 @@ def test_malformed_seconds_are_refused(overrides: dict, reason: str) -> None:
 
 
 def test_commands_parse_and_unknown_ones_are_refused() -> None:
-    assert protocol.parse_command(protocol.encode_stop()) == "stop"
+    assert protocol.parse_command(protocol.encode_stop()) == protocol.StopCommand()
     with pytest.raises(ProtocolError):
         protocol.parse_command(b'{"cmd":"explode"}')
     with pytest.raises(ProtocolError):

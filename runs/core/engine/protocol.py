@@ -15,6 +15,11 @@ Transport
      is refused once, by name, before any load.
   2. Then commands: ``{"cmd": "stop"}`` stops the load gracefully (finish in-flight requests
      up to ``stop_timeout``, flush every measured second, send ``done``, exit 0).
+     ``{"cmd": "set", "id": 7, "users": 20}`` (closed model) or ``{"cmd": "set", "id": 7,
+     "rate": 12.5}`` (open model) is live control (``runs.core.control``): from now until the
+     planned end, hold 20 users, or start 12.5 iterations per second. ``id`` names the parent's
+     record of the change; the child answers every ``set`` with a ``control`` message. Written
+     with :func:`encode_set`, read with :func:`parse_command` (:class:`SetCommand`).
 
   End of file on stdin means the parent is gone: the child stops as for ``stop``. SIGTERM
   does the same; a second SIGTERM drops in-flight requests at once. The parent also sets
@@ -69,6 +74,11 @@ Transport
               The load stops when the search ends (``done`` with ``finished``). A search stopped
               between two steps (a cancel before its next step judged a second) ends with
               ``"decision": null`` and the outcome.
+  ``control`` ``{"type": "control", "id": 7, "epoch": 1760000012.345, "applied": true, "message": ""}``
+              The answer to a ``set`` command: ``epoch`` (wall clock, with fractions) is when the
+              load shape took the new level, which is where the level starts on the run's
+              timeline; ``applied`` false (with ``message`` saying why) when the child could not
+              take it (a distributed run's master, a profile that is not constant).
   ``done``    ``{"type": "done", "reason": "finished" | "stopped" | "eof" | "signal"}``
               Last line of a clean exit: every measured second has been sent before it.
   ``fatal``   ``{"type": "fatal", "message": "..."}``
@@ -191,6 +201,17 @@ class MasterMessage:
     type: str = field(default="master", init=False)
 
 
+@dataclass(frozen=True)
+class ControlMessage:
+    """The child's answer to a ``set`` command."""
+
+    id: int
+    epoch: float
+    applied: bool
+    message: str = ""
+    type: str = field(default="control", init=False)
+
+
 MAX_GENERATOR_INDEX = 1000
 
 
@@ -206,7 +227,9 @@ class SearchMessage:
 SEARCH_STATUSES = ("found", "below_start", "above_ceiling", "errors", "budget", "stopped")
 MAX_SEARCH_TEXT = 2000
 
-Message = HelloMessage | SecondMessage | DoneMessage | FatalMessage | MasterMessage | SearchMessage
+Message = (
+    HelloMessage | SecondMessage | DoneMessage | FatalMessage | MasterMessage | SearchMessage | ControlMessage
+)
 
 
 # -- child → parent: the wire form of a second ---------------------------------------------------
@@ -625,6 +648,34 @@ def encode_stop() -> bytes:
     return b'{"cmd":"stop"}\n'
 
 
+@dataclass(frozen=True)
+class StopCommand:
+    name: str = field(default="stop", init=False)
+
+
+@dataclass(frozen=True)
+class SetCommand:
+    """Live control: hold ``users`` (closed model) or start ``rate`` iterations/s (open model)
+    from now on; exactly one of them is set."""
+
+    id: int
+    users: int | None = None
+    rate: float | None = None
+    name: str = field(default="set", init=False)
+
+
+Command = StopCommand | SetCommand
+
+
+def encode_set(command: SetCommand) -> bytes:
+    body: dict[str, Any] = {"cmd": "set", "id": command.id}
+    if command.users is not None:
+        body["users"] = command.users
+    if command.rate is not None:
+        body["rate"] = command.rate
+    return (json.dumps(body, separators=(",", ":")) + "\n").encode()
+
+
 # -- parsing -----------------------------------------------------------------------------------
 def parse_line(line: str | bytes) -> Message:
     """Parse and validate one line from the child's stdout. Raises :class:`ProtocolError`."""
@@ -713,15 +764,44 @@ def parse_fatal(data: Mapping[str, Any]) -> FatalMessage:
     return FatalMessage(message=_str(data, "message", max_len=10_000, allow_empty=True))
 
 
-def parse_command(line: str | bytes) -> str:
-    """Parse a parent → child command line; returns the command name ("stop")."""
+def parse_command(line: str | bytes) -> Command:
+    """Parse a parent → child command line. Raises :class:`ProtocolError`."""
     try:
         data = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError("command is not JSON") from exc
-    if not isinstance(data, dict) or data.get("cmd") != "stop":
-        raise ProtocolError(f"unknown command {data!r}")
-    return "stop"
+    cmd = data.get("cmd") if isinstance(data, dict) else None
+    if cmd == "stop":
+        return StopCommand()
+    if cmd != "set":
+        raise ProtocolError(f"unknown command {str(data)[:200]!r}")
+    command_id = _int(data, "id", minimum=1, where="set")
+    has_users, has_rate = "users" in data, "rate" in data
+    if has_users == has_rate:
+        raise ProtocolError("set needs exactly one of users and rate")
+    if has_users:
+        return SetCommand(id=command_id, users=_int(data, "users", minimum=0, where="set"))
+    rate = data.get("rate")
+    if not _is_number(rate) or rate <= 0 or rate == float("inf"):
+        raise ProtocolError("set.rate must be a positive number")
+    return SetCommand(id=command_id, rate=float(rate))
+
+
+def parse_control(data: Mapping[str, Any]) -> ControlMessage:
+    epoch: Any = data.get("epoch")
+    if not _is_number(epoch) or epoch < 0 or epoch == float("inf"):
+        raise ProtocolError("epoch must be a non-negative number")
+    applied = data.get("applied")
+    if not isinstance(applied, bool):
+        raise ProtocolError("applied must be true or false")
+    return ControlMessage(
+        id=_int(data, "id", minimum=1),
+        epoch=float(epoch),
+        applied=applied,
+        message=_str(data, "message", max_len=MAX_ERROR_MESSAGE, allow_empty=True)
+        if "message" in data
+        else "",
+    )
 
 
 def _parse_endpoint(data: Any) -> EndpointSecond:
@@ -815,6 +895,7 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any]], Message]] = {
     "done": parse_done,
     "fatal": parse_fatal,
     "master": parse_master,
+    "control": parse_control,
 }
 
 

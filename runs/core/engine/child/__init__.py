@@ -13,6 +13,8 @@ documents the channel. One module per concern:
 * ``recorder``    per-second, per-endpoint measurements with exact histograms, and CPU;
 * ``shapes``      the load over time: ``ProfileShape`` (users, on Locust's runner) and
                   ``OpenLoad`` (arrival rate, which Locust lacks);
+* ``control``     live control: ``set`` commands give a constant run a new level (the shape's
+                  plan, or ``ControlledOpenLoad``'s arrival schedule), acknowledged with a time;
 * ``local``       the one-process modes (closed and open model);
 * ``distributed`` Locust's master/worker mode over ZeroMQ: the master drives the shape and
                   merges the workers' exact seconds (``runs.core.engine.merge``), which each

@@ -11,11 +11,12 @@ from locust import User
 from locust.env import Environment
 from locust.runners import STATE_STOPPED
 
-from runs.core import profiles
+from runs.core import control, profiles
 from runs.core.engine import protocol
+from runs.core.engine.child.control import ControlledOpenLoad, closed_control, open_control
 from runs.core.engine.child.process import Child
 from runs.core.engine.child.recorder import drop_locust_stats
-from runs.core.engine.child.shapes import OpenLoad, ProfileShape
+from runs.core.engine.child.shapes import ProfileShape
 
 
 def run_closed(
@@ -27,9 +28,10 @@ def run_closed(
     locustfile: bool,
 ) -> str:
     """A user profile: Locust's LocalRunner, driven by :class:`ProfileShape`."""
+    shape = ProfileShape(plan)
     env = Environment(
         user_classes=user_classes,
-        shape_class=ProfileShape(plan),
+        shape_class=shape,
         stop_timeout=options.stop_timeout,
         catch_exceptions=True,
         # A locustfile's hooks (``@events.init.add_listener``...) use Locust's global events.
@@ -44,7 +46,10 @@ def run_closed(
     env.events.request.add_listener(child.recorder.on_request)
     env.events.test_stop.add_listener(lambda **_: child.request_stop("finished"))
 
-    child.hello_and_wait(child.first_second())
+    start = child.first_second()
+    if control.is_controllable_plan(plan):
+        child.on_set = closed_control(shape, plan, start=start)
+    child.hello_and_wait(start)
     if not child.stop_event.is_set():  # a stop that came during start-up sends no load at all
         runner.start_shape()
     emitter = gevent.spawn(child.emit_loop)
@@ -64,7 +69,9 @@ def run_open(
     env = Environment(user_classes=[user_class], catch_exceptions=True)
     env.events.request.add_listener(child.recorder.on_request)
     start = child.first_second()
-    load = OpenLoad(env, user_class, plan, child.recorder, start=start)
+    load = ControlledOpenLoad(env, user_class, plan, child.recorder, start=start)
+    if control.is_controllable_plan(plan):
+        child.on_set = open_control(load, plan, start=start)
     child.users = load.take_peak
     child.kill_in_flight = lambda: load.pool.kill(block=False)
     child.hello_and_wait(start)

@@ -37,6 +37,9 @@ class Child:
         self.kill_in_flight: Callable[[], None] = lambda: None
         # Worker mode: seconds wait here for the next report to the master instead of stdout.
         self.outbox: list[protocol.SecondPayload] | None = None
+        # Live control (``set`` commands): set by the modes that can change their level
+        # (``runs.core.engine.child.control``); returns (applied, why not, epoch applied).
+        self.on_set: Callable[[protocol.SetCommand], tuple[bool, str, float]] = _cannot_set
 
     # output
     def send(self, line: bytes) -> None:
@@ -75,11 +78,26 @@ class Child:
                 self.request_stop("eof")
                 return
             try:
-                protocol.parse_command(line)
+                command = protocol.parse_command(line)
             except protocol.ProtocolError as exc:
                 log.warning("ignoring command line: %s", exc)
                 continue
+            if isinstance(command, protocol.SetCommand):
+                self.apply_set(command)
+                continue
             self.request_stop("stopped")
+
+    def apply_set(self, command: protocol.SetCommand) -> None:
+        """Take a new level and say when (or why not): the parent records the time."""
+        if self.stop_event.is_set():
+            applied, message, epoch = False, "the run was already stopping", time.time()
+        else:
+            try:
+                applied, message, epoch = self.on_set(command)
+            except Exception as exc:  # noqa: BLE001 - a bad change must not end the run
+                log.exception("live control failed")
+                applied, message, epoch = False, f"{type(exc).__name__}: {exc}", time.time()
+        self.send(protocol.encode(protocol.ControlMessage(command.id, epoch, applied, message[:500])))
 
     # the per-second clock
     def first_second(self) -> int:
@@ -107,3 +125,11 @@ class Child:
         while self.next_second < current:
             self.send_second(self.next_second, cpu)
             self.next_second += 1
+
+
+def _cannot_set(command: protocol.SetCommand) -> tuple[bool, str, float]:
+    return (
+        False,
+        "this run cannot change its load while it runs (distributed, or not a constant profile)",
+        time.time(),
+    )
