@@ -1,0 +1,127 @@
+"""Server metrics in a real run: the demo target's own /metrics scraped every second by the run's
+parent while a real Locust child loads it, stored per second and checked against the target's
+own counters; a source that is down leaves a warning, never a failed run."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from runs.core.demo_target import start_demo_target
+from runs.engine.runner import run_execute
+from runs.models import MetricSource, Run, RunMetricSeries
+from runs.services.runs import plan_snapshot, run_claim
+
+pytestmark = pytest.mark.slow
+
+
+class ServedSampler:
+    """The target's own count of answered requests, every 50 ms, with the wall-clock time."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+        self.samples: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.samples.append((time.time(), int(self.target.stats()["served"])))
+            self.stop.wait(0.05)
+
+    def bounds(self, lo: float, hi: float) -> tuple[int, int]:
+        """The count at or before ``lo`` and at or after ``hi``."""
+        low = max((c for w, c in self.samples if w <= lo), default=0)
+        high = min((c for w, c in self.samples if w >= hi), default=self.samples[-1][1])
+        return low, high
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_with_sources(plan: Any) -> Run:
+    snapshot = plan_snapshot(plan=plan)
+    run = Run.objects.create(
+        team=plan.team,
+        plan=plan,
+        plan_name=plan.name,
+        snapshot=snapshot,
+        planned_seconds=snapshot["profile"]["duration"],
+    )
+    assert run_claim(run_id=run.pk)
+    return run
+
+
+def test_a_run_stores_the_targets_own_metrics_every_second_and_survives_a_dead_source(
+    db: None, make_plan: Any
+) -> None:
+    target = start_demo_target(slots=4, slot_ms=50.0)
+    try:
+        plan = make_plan(
+            target.url,
+            "/slots",
+            profile_kind="staircase",
+            params={"start_users": 2, "step_users": 4, "step_duration": 4, "steps": 2},
+        )
+        MetricSource.objects.create(
+            target=plan.target,
+            name="demo target",
+            url=f"{target.url}/metrics",
+            series=[
+                {"name": "slots_busy", "expr": "demo_slots_busy", "unit": "slots", "limit": 4},
+                {"name": "served", "expr": "demo_requests_served_total", "unit": "requests", "limit": None},
+                {"name": "served_rate", "expr": "rate(demo_requests_served_total)", "unit": "req/s"},
+            ],
+        )
+        MetricSource.objects.create(
+            target=plan.target,
+            order=1,
+            name="gone",
+            url=f"http://127.0.0.1:{closed_port()}/metrics",
+            series=[{"name": "up", "expr": "up", "unit": "", "limit": None}],
+        )
+        run = run_with_sources(plan)
+        sampler = ServedSampler(target)
+        try:
+            assert run_execute(run_id=run.pk) == Run.Status.FINISHED
+        finally:
+            sampler.stop.set()
+            sampler.thread.join(5)
+    finally:
+        target.stop()
+    run.refresh_from_db()
+    assert run.started_at is not None
+    t0 = run.started_at.timestamp()
+    series = {s.name: s for s in RunMetricSeries.objects.filter(run=run)}
+    assert set(series) == {"slots_busy", "served", "served_rate", "up"}
+
+    served = list(series["served"].points.order_by("t").values_list("t", "value"))
+    # One value a second, for (nearly) every second of the run.
+    assert len(served) >= run.last_t - 1
+    assert len({t for t, _ in served}) == len(served)
+    for t, value in served:
+        # Scraped during second t (the read may end a little later under load).
+        low, high = sampler.bounds(t0 + t, t0 + t + 2.0)
+        assert low <= value <= high, (t, value, low, high)
+    assert [v for _, v in served] == sorted(v for _, v in served)
+
+    busy = dict(series["slots_busy"].points.values_list("t", "value"))
+    assert max(busy.values()) == 4  # 6 users on 4 slots: all busy
+    assert all(0 <= v <= 4 for v in busy.values())
+    # The rate agrees with the counter it is taken from.
+    rates = dict(series["served_rate"].points.values_list("t", "value"))
+    total = dict(served)
+    t_last = max(t for t in rates if t - 1 in total and t in total)
+    assert rates[t_last] == pytest.approx(total[t_last] - total[t_last - 1], rel=0.35)
+
+    assert not series["up"].points.exists()
+    assert "gone" in series["up"].warning and "ConnectionRefusedError" in series["up"].warning
+    assert series["served"].warning == ""
