@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from runs.core.analysis.knee import KneeResult
+from runs.core.analysis.steps import StepAggregate
+from runs.core.metrics.steps import SeriesInfo, StepLoad, server_analysis
 from runs.models import Run, RunMetricPoint, RunMetricSeries
 
 
@@ -41,3 +45,24 @@ def run_metric_warnings(*, rows: list[dict[str, Any]]) -> list[str]:
         if row["warning"]:
             seen.setdefault(row["warning"], None)
     return list(seen)
+
+
+def run_server_summary(
+    *, run: Run, steps: Sequence[StepAggregate], knee: KneeResult | None
+) -> dict[str, Any] | None:
+    """The server side of a run's analysis (``runs.core.metrics.steps.server_analysis``);
+    None for a run without server series."""
+    rows = run_metric_rows(run=run)
+    if not rows:
+        return None
+    infos = [SeriesInfo(r["key"], r["source"], r["name"], r["unit"], r["limit"]) for r in rows]
+    points = {r["key"]: dict(r["points"]) for r in rows}
+    loads = [StepLoad(s.users, s.start_t, s.end_t, s.throughput_rps, s.mean_ms) for s in steps]
+    return server_analysis(
+        infos,
+        points,
+        loads,
+        knee_status=knee.status if knee else None,
+        knee_users=knee.knee_users if knee else None,
+        saturated_users=knee.saturated_users if knee else None,
+    )

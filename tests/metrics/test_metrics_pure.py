@@ -183,3 +183,31 @@ def test_series_are_ranked_by_how_well_they_track_latency() -> None:
     ranked = latency_tracking(values, latency)
     assert [k for k, _ in ranked] == ["queue", "cpu"]
     assert ranked[0][1] > 0.99
+
+
+def test_server_analysis_names_the_full_pool_at_the_knee_step() -> None:
+    from runs.core.metrics.steps import StepLoad, server_analysis, sustained_extremes
+
+    steps = [
+        StepLoad(2, 0, 9, 40.0, 50.0),
+        StepLoad(6, 10, 19, 120.0, 50.5),
+        StepLoad(10, 20, 29, 160.0, 62.0),
+        StepLoad(14, 30, 39, 160.0, 87.0),
+    ]
+    busy = {t: [2.0, 6.0, 8.0, 8.0][t // 10] for t in range(40)}
+    del busy[25]  # a missed scrape: left out of the step's mean
+    out = server_analysis(
+        [SLOTS], {SLOTS.key: busy}, steps, knee_status="knee", knee_users=8.0, saturated_users=10.0
+    )
+    assert out["sentence"] == "At ~8 users the demo target's 8 slots are all busy (8/8)."
+    assert [s["values"][SLOTS.key] for s in out["steps"]] == [2.0, 6.0, 8.0, 8.0]
+    # No knee, no sentence (and nothing is claimed saturated).
+    calm = server_analysis(
+        [SLOTS], {SLOTS.key: busy}, steps, knee_status="no_knee", knee_users=None, saturated_users=None
+    )
+    assert calm["sentence"] == "" and calm["saturated"] == []
+    # Sustained extremes ignore a one-second blip.
+    blip = {t: 1.0 for t in range(10)} | {2: 90.0}
+    assert sustained_extremes(blip) == (pytest.approx(18.8), 1.0)
+    assert sustained_extremes({0: 3.0, 1: 5.0}) == (4.0, 4.0)
+    assert sustained_extremes({}) == (None, None)

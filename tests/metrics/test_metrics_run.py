@@ -14,6 +14,7 @@ import pytest
 from runs.core.demo_target import start_demo_target
 from runs.engine.runner import run_execute
 from runs.models import MetricSource, Run, RunMetricSeries
+from runs.services.analysis import run_analyse
 from runs.services.runs import plan_snapshot, run_claim
 
 pytestmark = pytest.mark.slow
@@ -60,7 +61,7 @@ def run_with_sources(plan: Any) -> Run:
     return run
 
 
-def test_a_run_stores_the_targets_own_metrics_every_second_and_survives_a_dead_source(
+def test_a_run_stores_the_targets_own_metrics_and_names_the_full_slots_at_the_knee(
     db: None, make_plan: Any
 ) -> None:
     target = start_demo_target(slots=4, slot_ms=50.0)
@@ -69,7 +70,7 @@ def test_a_run_stores_the_targets_own_metrics_every_second_and_survives_a_dead_s
             target.url,
             "/slots",
             profile_kind="staircase",
-            params={"start_users": 2, "step_users": 4, "step_duration": 4, "steps": 2},
+            params={"start_users": 2, "step_users": 3, "step_duration": 5, "steps": 4},
         )
         MetricSource.objects.create(
             target=plan.target,
@@ -114,7 +115,7 @@ def test_a_run_stores_the_targets_own_metrics_every_second_and_survives_a_dead_s
     assert [v for _, v in served] == sorted(v for _, v in served)
 
     busy = dict(series["slots_busy"].points.values_list("t", "value"))
-    assert max(busy.values()) == 4  # 6 users on 4 slots: all busy
+    assert max(busy.values()) == 4  # 5 users and more on 4 slots: all busy
     assert all(0 <= v <= 4 for v in busy.values())
     # The rate agrees with the counter it is taken from.
     rates = dict(series["served_rate"].points.values_list("t", "value"))
@@ -125,3 +126,26 @@ def test_a_run_stores_the_targets_own_metrics_every_second_and_survives_a_dead_s
     assert not series["up"].points.exists()
     assert "gone" in series["up"].warning and "ConnectionRefusedError" in series["up"].warning
     assert series["served"].warning == ""
+
+    # The analysis: per-step steady values, the saturated resource named at the knee.
+    data = run_analyse(run_id=run.pk).data
+    server = data["server"]
+    assert [s["users"] for s in server["steps"]] == [2, 5, 8, 11]
+    knee = data["knee"]
+    assert knee["status"] == "knee", knee["headline"]
+    assert knee["knee_users"] == pytest.approx(4, rel=0.2)
+    assert [s["key"] for s in server["saturated"]][:1] == ["demo target.slots_busy"]
+    assert server["sentence"].startswith(
+        f"At ~{round(knee['knee_users'])} users the demo target's 4 slots are all busy ("
+    )
+    assert knee["headline"].endswith(server["sentence"])
+    steady = [step["values"]["demo target.slots_busy"] for step in server["steps"]]
+    # 2 users hold at most 2 slots; past the knee the 4 slots are full.
+    assert steady[0] <= 2.0 and max(steady[1:]) >= 3.6
+    for step, aggregate in zip(server["steps"], data["steps"], strict=True):
+        # What the target says it served per second, against what the load generator measured.
+        assert step["values"]["demo target.served_rate"] == pytest.approx(
+            aggregate["throughput_rps"], rel=0.1
+        )
+    # The queue-like series track latency; the dead source has no values at all.
+    assert "gone.up" not in {t["key"] for t in server["tracking"]}

@@ -15,10 +15,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-LIMIT_SHARE = 0.95
+# A sampled gauge of a full pool dips between hand-offs (one slot freed, the next request not
+# yet in it): 90 % of the limit on average is full.
+LIMIT_SHARE = 0.90
 FLAT_RISE = 0.05
 LATENCY_RISE = 0.20
 
@@ -147,3 +150,100 @@ def latency_tracking(
             ranked.append((key, r))
     ranked.sort(key=lambda item: -abs(item[1]))
     return ranked
+
+
+@dataclass(frozen=True)
+class StepLoad:
+    """What the analysis measured in one load step (its steady window)."""
+
+    users: float
+    start_t: int
+    end_t: int
+    throughput_rps: float
+    mean_ms: float
+
+
+def knee_step_index(
+    steps: Sequence[StepLoad], knee_users: float | None, saturated_users: float | None
+) -> int | None:
+    """The step where the knee shows: the step throughput stopped growing at, else the first at
+    or past N*."""
+    if not steps:
+        return None
+    for wanted in (saturated_users, knee_users):
+        if wanted is None:
+            continue
+        index = next((i for i, s in enumerate(steps) if s.users >= wanted - 1e-9), None)
+        if index is not None:
+            return index
+    return None
+
+
+def users_text(n: float) -> str:
+    return f"{n:.0f}" if n >= 3 else f"{n:.1f}".rstrip("0").rstrip(".")
+
+
+def server_analysis(
+    infos: Sequence[SeriesInfo],
+    points: Mapping[str, Mapping[int, float | None]],
+    steps: Sequence[StepLoad],
+    *,
+    knee_status: str | None,
+    knee_users: float | None,
+    saturated_users: float | None,
+) -> dict[str, Any]:
+    """Each series' steady value per step, the series saturated at the knee (and the sentence
+    naming it), and the series ranked by how they track latency. JSON-ready."""
+    windows = [(s.start_t, s.end_t) for s in steps]
+    values = {info.key: step_values(points.get(info.key) or {}, windows) for info in infos}
+    latency = [s.mean_ms for s in steps]
+    found: list[Saturation] = []
+    sentence = ""
+    index = knee_step_index(steps, knee_users, saturated_users) if knee_status == "knee" else None
+    if index is not None:
+        found = saturated(infos, values, [s.users for s in steps], latency, index)
+        if found:
+            at = users_text(knee_users if knee_users is not None else steps[index].users)
+            sentence = f"At ~{at} users the {found[0].phrase}."
+            if len(found) > 1:
+                sentence += " Also saturated: " + "; ".join(s.phrase for s in found[1:]) + "."
+    return {
+        "series": [
+            {"key": i.key, "source": i.source, "name": i.name, "unit": i.unit, "limit": i.limit}
+            for i in infos
+        ],
+        "steps": [
+            {
+                "users": s.users,
+                "throughput_rps": s.throughput_rps,
+                "mean_ms": s.mean_ms,
+                "values": {key: series[k] for key, series in values.items()},
+            }
+            for k, s in enumerate(steps)
+        ],
+        "saturated": [s.to_dict() for s in found],
+        "sentence": sentence,
+        "tracking": [{"key": key, "r": r} for key, r in latency_tracking(values, latency)],
+    }
+
+
+def sustained_extremes(
+    points: Mapping[int, float | None], *, seconds: int = 5
+) -> tuple[float | None, float | None]:
+    """The highest and lowest mean over ``seconds`` consecutive stored seconds (a sustained
+    value, not a one-second blip); the mean of all when fewer were stored."""
+    ordered = sorted((t, v) for t, v in points.items() if v is not None and math.isfinite(v))
+    if not ordered:
+        return None, None
+    if len(ordered) < seconds:
+        mean = math.fsum(v for _, v in ordered) / len(ordered)
+        return mean, mean
+    means = [
+        math.fsum(v for _, v in ordered[i : i + seconds]) / seconds
+        for i in range(len(ordered) - seconds + 1)
+        if ordered[i + seconds - 1][0] - ordered[i][0] == seconds - 1  # consecutive seconds only
+    ]
+    if not means:
+        mean = math.fsum(v for _, v in ordered) / len(ordered)
+        return mean, mean
+    return max(means), min(means)
