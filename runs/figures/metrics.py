@@ -77,3 +77,71 @@ def metric_figures(rows: Iterable[Row], *, x_max: float | None = None) -> list[d
         {"id": f"metric-{index}", "fig": metric_figure(row, x_max=x_max), "warning": row.get("warning") or ""}
         for index, row in enumerate(rows)
     ]
+
+
+PALETTE = ("#0891b2", "#7c3aed", "#d97706", "#16a34a", "#dc2626", "#2563eb", "#db2777", "#65a30d")
+
+
+def _share(value: float | None, scale: float | None) -> float | None:
+    return None if value is None or not scale else num(100.0 * value / scale)
+
+
+def server_capacity(server: Row | None) -> dict[str, Any] | None:
+    """The capacity section's server part from the stored analysis' ``server``: the per-step
+    table, the ranking by latency tracking, and two figures of every series against users and
+    against throughput. Series of different units share an axis as a share of their limit (or,
+    without one, of their highest step); hover shows the value in its own unit."""
+    if not server or not server.get("series") or not server.get("steps"):
+        return None
+    infos = list(server["series"])
+    steps = list(server["steps"])
+    labels = {i["key"]: f"{i['source']} · {i['name']}" for i in infos}
+    rows = [
+        {
+            "users": s["users"],
+            "throughput_rps": s["throughput_rps"],
+            "mean_ms": s["mean_ms"],
+            "cells": [s["values"].get(i["key"]) for i in infos],
+        }
+        for s in steps
+    ]
+    figs: dict[str, Figure] = {}
+    for fig_id, x_key, x_title in (
+        ("server-vs-users", "users", "Users"),
+        ("server-vs-throughput", "throughput_rps", "Throughput (req/s)"),
+    ):
+        data = []
+        for n, info in enumerate(infos):
+            values = [s["values"].get(info["key"]) for s in steps]
+            finite = [v for v in values if v is not None]
+            scale = info.get("limit") or (max(finite) if finite and max(finite) > 0 else None)
+            unit = esc(info.get("unit") or "")
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": esc(labels[info["key"]]),
+                    "x": [num(s[x_key]) for s in steps],
+                    "y": [_share(v, scale) for v in values],
+                    "text": ["–" if v is None else f"{v:.4g} {unit}".strip() for v in values],
+                    "hovertemplate": "%{text}<extra>%{fullData.name}</extra>",
+                    "line": {"color": PALETTE[n % len(PALETTE)], "width": 2},
+                }
+            )
+        layout = base_layout(
+            f"Server series against {x_title.split(' ')[0].lower()}",
+            "% of limit (or of the highest step)",
+            x_title=x_title,
+        )
+        figs[fig_id] = {"data": data, "layout": layout}
+    return {
+        "series": [
+            {"label": labels[i["key"]], "unit": i.get("unit") or "", "limit": i.get("limit")} for i in infos
+        ],
+        "rows": rows,
+        "tracking": [
+            {"label": labels.get(t["key"], t["key"]), "r": t["r"]} for t in server.get("tracking") or []
+        ],
+        "saturated": [s["phrase"] for s in server.get("saturated") or []],
+        "figs": figs,
+    }

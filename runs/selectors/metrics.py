@@ -8,11 +8,14 @@ from typing import Any
 from runs.core.analysis.knee import KneeResult
 from runs.core.analysis.steps import StepAggregate
 from runs.core.metrics.steps import SeriesInfo, StepLoad, server_analysis
-from runs.models import Run, RunMetricPoint, RunMetricSeries
+from runs.models import Run, RunAnalysis, RunMetricPoint, RunMetricSeries
 
 
 def run_metric_rows(*, run: Run) -> list[dict[str, Any]]:
-    """Every series of ``run`` with its points ``[(t, value)]``, in order. Two queries."""
+    """Every series of ``run`` with its points ``[(t, value)]``, in order. Two queries; none for
+    a run whose target had no metrics sources."""
+    if not (run.snapshot or {}).get("metric_sources"):
+        return []
     series = list(RunMetricSeries.objects.filter(run=run).order_by("order", "id"))
     points: dict[int, list[tuple[int, float]]] = {s.pk: [] for s in series}
     rows = (
@@ -66,3 +69,11 @@ def run_server_summary(
         knee_users=knee.knee_users if knee else None,
         saturated_users=knee.saturated_users if knee else None,
     )
+
+
+def run_server_analysis(*, run: Run) -> dict[str, Any] | None:
+    """The stored analysis' server part of an ended run (None without server series)."""
+    if run.is_active or not (run.snapshot or {}).get("metric_sources"):
+        return None
+    data = RunAnalysis.objects.filter(run=run).values_list("data", flat=True).first()
+    return (data or {}).get("server") if isinstance(data, dict) else None

@@ -73,6 +73,7 @@ def run_page_context(
         "metric_figs": figures_metrics.metric_figures(metric_rows, x_max=x_max),
         "metric_warnings": selectors_metrics.run_metric_warnings(rows=metric_rows),
         "metric_rows": metric_rows,
+        "server_capacity": figures_metrics.server_capacity(selectors_metrics.run_server_analysis(run=run)),
         "generator_figs": figures.generators_figures(generator_rows) if generator_rows else None,
         "saturated": figures.saturated_generators(generator_rows),
         "generator_shares": run_generator_shares(run=run, cpu_limit=figures.GENERATOR_CPU_LIMIT),

@@ -4,12 +4,15 @@ own counters; a source that is down leaves a warning, never a failed run."""
 
 from __future__ import annotations
 
+import html
 import socket
 import threading
 import time
 from typing import Any
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from runs.core.demo_target import start_demo_target
 from runs.engine.runner import run_execute
@@ -62,7 +65,7 @@ def run_with_sources(plan: Any) -> Run:
 
 
 def test_a_run_stores_the_targets_own_metrics_and_names_the_full_slots_at_the_knee(
-    db: None, make_plan: Any
+    db: None, make_plan: Any, alice: Any
 ) -> None:
     target = start_demo_target(slots=4, slot_ms=50.0)
     try:
@@ -149,3 +152,11 @@ def test_a_run_stores_the_targets_own_metrics_and_names_the_full_slots_at_the_kn
         )
     # The queue-like series track latency; the dead source has no values at all.
     assert "gone.up" not in {t["key"] for t in server["tracking"]}
+
+    # The run page says it, and shows the series per step beside the load.
+    client = Client()
+    client.force_login(alice)
+    page = client.get(reverse("runs-detail", args=[run.pk])).content.decode()
+    assert html.escape(server["sentence"]) in page
+    assert 'id="server-step-table"' in page and 'id="chart-server-vs-users"' in page
+    assert "reads of “gone” failed" in page

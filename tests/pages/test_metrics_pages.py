@@ -33,6 +33,15 @@ def add_series(
     return series
 
 
+def run_with_source(plan: TestPlan, **fields: Any) -> Run:
+    """A run of ``plan`` whose target has a metrics source (its snapshot lists it)."""
+    if not plan.target.metric_sources.exists():
+        MetricSource.objects.create(
+            target=plan.target, name="demo", url="http://127.0.0.1:1/metrics", series=[]
+        )
+    return make_run(plan, **fields)
+
+
 def test_a_source_is_added_with_a_preset_and_its_url_passes_the_address_checks(
     db: None, alice_client: Client, seeded_plan: TestPlan
 ) -> None:
@@ -89,7 +98,7 @@ def test_another_team_cannot_see_or_change_the_sources_or_series(
     source = MetricSource.objects.create(
         target=seeded_plan.target, name="s", url="http://127.0.0.1:1/metrics", series=[]
     )
-    run = make_run(seeded_plan)
+    run = run_with_source(seeded_plan)
     add_series(run, values={0: 1.0})
     c = Client()
     c.force_login(carol)
@@ -113,7 +122,9 @@ def test_another_team_cannot_see_or_change_the_sources_or_series(
 def test_the_live_endpoint_gives_each_series_with_gaps_and_its_limit(
     db: None, alice_client: Client, seeded_plan: TestPlan
 ) -> None:
-    run = make_run(seeded_plan, status=Run.Status.RUNNING, finished_at=None, planned_seconds=10, last_t=4)
+    run = run_with_source(
+        seeded_plan, status=Run.Status.RUNNING, finished_at=None, planned_seconds=10, last_t=4
+    )
     series = add_series(run, values={0: 2.0, 1: 4.0, 3: 8.0})
     RunMetricSeries.objects.filter(pk=series.pk).update(warning="2 of 5 reads failed")
     data = alice_client.get(reverse("runs-metrics-live", args=[run.pk])).json()
@@ -141,10 +152,9 @@ def off_loop(work: Callable[[], object]) -> None:
 
 @pytest.fixture
 def live_metrics_run(transactional_db: None, seeded_plan: TestPlan) -> tuple[Run, RunMetricSeries]:
-    MetricSource.objects.create(
-        target=seeded_plan.target, name="demo", url="http://127.0.0.1:1/metrics", series=[]
+    run = run_with_source(
+        seeded_plan, status=Run.Status.RUNNING, finished_at=None, planned_seconds=10, last_t=1
     )
-    run = make_run(seeded_plan, status=Run.Status.RUNNING, finished_at=None, planned_seconds=10, last_t=1)
     return run, add_series(run, values={0: 1.0, 1: 3.0})
 
 
