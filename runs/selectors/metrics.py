@@ -7,7 +7,7 @@ from typing import Any
 
 from runs.core.analysis.knee import KneeResult
 from runs.core.analysis.steps import StepAggregate
-from runs.core.metrics.steps import SeriesInfo, StepLoad, server_analysis
+from runs.core.metrics.steps import SeriesInfo, StepLoad, server_analysis, sustained_extremes
 from runs.models import Run, RunAnalysis, RunMetricPoint, RunMetricSeries
 
 
@@ -77,3 +77,8 @@ def run_server_analysis(*, run: Run) -> dict[str, Any] | None:
         return None
     data = RunAnalysis.objects.filter(run=run).values_list("data", flat=True).first()
     return (data or {}).get("server") if isinstance(data, dict) else None
+
+
+def run_metric_extremes(*, run: Run) -> dict[str, tuple[float | None, float | None]]:
+    """Each series' highest and lowest 5-second mean (what ``server:`` thresholds judge)."""
+    return {row["key"]: sustained_extremes(dict(row["points"])) for row in run_metric_rows(run=run)}

@@ -211,3 +211,39 @@ def test_server_analysis_names_the_full_pool_at_the_knee_step() -> None:
     assert sustained_extremes(blip) == (pytest.approx(18.8), 1.0)
     assert sustained_extremes({0: 3.0, 1: 5.0}) == (4.0, 4.0)
     assert sustained_extremes({}) == (None, None)
+
+
+def test_thresholds_may_name_a_server_series_judged_on_its_sustained_value() -> None:
+    from runs.core import thresholds
+
+    items = thresholds.parse_thresholds(
+        "server:cpu_busy < 80%\nserver: demo target.slots_busy <= 8\n"
+        "server:served_rate >= 100 req/s\nserver:nope < 1"
+    )
+    assert [t.metric for t in items] == [
+        "server:cpu_busy",
+        "server:demo target.slots_busy",
+        "server:served_rate",
+        "server:nope",
+    ]
+    assert thresholds.parse_thresholds([t.to_dict() for t in items]) == items
+    assert thresholds.parse_thresholds(thresholds.thresholds_text(items)) == items
+    with pytest.raises(ValueError, match="cannot abort"):
+        thresholds.parse_thresholds("server:cpu_busy < 80 abort 5s")
+    with pytest.raises(ValueError, match="name the server series"):
+        thresholds.parse_thresholds("server: < 80")
+    overall = thresholds.Observed(requests=10, failures=0, seconds=1.0)
+    results = thresholds.evaluate(
+        items,
+        overall=overall,
+        endpoints={},
+        server={
+            "host.cpu_busy": (85.0, 10.0),
+            "demo target.slots_busy": (8.0, 1.0),
+            "demo target.served_rate": (150.0, 120.0),
+        },
+    )
+    assert [r["verdict"] for r in results] == ["failed", "passed", "passed", "not_evaluable"]
+    assert results[0]["observed"] == 85.0 and results[2]["observed"] == 120.0  # lower bound: the lowest
+    assert results[3]["note"] == "no server series of that name in this run"
+    assert results[0]["label"] == "server:cpu_busy < 80"

@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from runs.core import thresholds
 from runs.core.demo_target import start_demo_target
 from runs.engine.runner import run_execute
 from runs.models import MetricSource, Run, RunMetricSeries
@@ -75,6 +76,11 @@ def test_a_run_stores_the_targets_own_metrics_and_names_the_full_slots_at_the_kn
             profile_kind="staircase",
             params={"start_users": 2, "step_users": 3, "step_duration": 5, "steps": 4},
         )
+        plan.thresholds = [
+            t.to_dict()
+            for t in thresholds.parse_thresholds("server:slots_busy <= 4\nserver:served_rate >= 1000")
+        ]
+        plan.save()
         MetricSource.objects.create(
             target=plan.target,
             name="demo target",
@@ -129,6 +135,11 @@ def test_a_run_stores_the_targets_own_metrics_and_names_the_full_slots_at_the_kn
     assert not series["up"].points.exists()
     assert "gone" in series["up"].warning and "ConnectionRefusedError" in series["up"].warning
     assert series["served"].warning == ""
+
+    # Thresholds on server series: the pool never exceeds its 4 slots; 1000 req/s is out of reach.
+    verdicts = [(r["label"], r["verdict"]) for r in run.threshold_results]
+    assert verdicts == [("server:slots_busy <= 4", "passed"), ("server:served_rate >= 1000", "failed")]
+    assert run.passed is False
 
     # The analysis: per-step steady values, the saturated resource named at the knee.
     data = run_analyse(run_id=run.pk).data
