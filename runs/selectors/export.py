@@ -27,6 +27,7 @@ from runs.core.exports.json import (
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunAnalysis, RunSecond
 from runs.selectors import runs as selectors
 from runs.selectors.analysis import run_baseline_verdict
+from runs.selectors.metrics import run_metric_rows
 from runs.services.analysis import ANALYSIS_VERSION, run_analyses_ensure
 
 CHUNK_SIZE = 2000
@@ -49,6 +50,7 @@ class RunReport:
     baseline: Any = None  # ``runs.selectors.analysis.BaselineVerdict``
     thresholds: Sequence[Mapping[str, Any]] = ()  # the snapshot's, drawn on the charts
     threshold_rows: Sequence[Mapping[str, Any]] = ()  # ``runs.selectors.runs.run_threshold_rows``
+    server_series: Sequence[Mapping[str, Any]] = ()  # ``runs.selectors.metrics.run_metric_rows``
 
 
 def run_header(*, run: Run) -> dict[str, Any]:
@@ -153,6 +155,7 @@ def run_export(*, run: Run, histograms: bool = False) -> RunExport:
             run=run, fields=ENDPOINT_SECOND_COLUMNS, histograms=histograms
         ),
         histograms=histograms,
+        server_series=run_metric_rows(run=run),
     )
 
 
@@ -174,4 +177,5 @@ def run_report(*, run: Run, with_baseline: bool = True) -> RunReport:
         baseline=run_baseline_verdict(run=run) if with_baseline else None,
         thresholds=list(run.thresholds or []),
         threshold_rows=selectors.run_threshold_rows(run=run),
+        server_series=run_metric_rows(run=run),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runs.core.analysis.knee import KneeResult
@@ -41,7 +41,7 @@ def run_metric_rows(*, run: Run) -> list[dict[str, Any]]:
     ]
 
 
-def run_metric_warnings(*, rows: list[dict[str, Any]]) -> list[str]:
+def run_metric_warnings(*, rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """The distinct warnings of the series (one per failing source)."""
     seen: dict[str, None] = {}
     for row in rows:
