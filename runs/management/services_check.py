@@ -1,4 +1,5 @@
-"""Bring up what the test suite needs on this machine: PostgreSQL, Redis, Chromium, nginx.
+"""Bring up what the test suite needs on this machine: PostgreSQL, Redis, Chromium, nginx,
+Prometheus and node_exporter.
 
 Each function returns a one-line status and raises SystemExit with a clear message when the
 thing cannot be made available.
@@ -88,22 +89,27 @@ def chromium_path() -> str | None:
     return None
 
 
+def _apt_install(packages: list[str], why: str) -> None:
+    """Install Debian packages (as root, or through passwordless sudo), refreshing a missing or
+    stale package index once: on a fresh machine the first install fails without it."""
+    apt = shutil.which("apt-get")
+    if not apt:
+        raise SystemExit(f"{why} is missing and apt-get is not available: install {' '.join(packages)}.")
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    command = [*prefix, apt, "-q", "install", "-y", "--no-install-recommends", *packages]
+    if not glob.glob("/var/lib/apt/lists/*Packages*"):
+        subprocess.run([*prefix, apt, "-q", "update"], check=False, env=env)
+    if subprocess.run(command, check=False, env=env).returncode != 0:
+        subprocess.run([*prefix, apt, "-q", "update"], check=False, env=env)
+        subprocess.run(command, check=True, env=env)
+
+
 def ensure_chromium() -> str:
     found = chromium_path()
     if found:
         return found
-    apt = shutil.which("apt-get")
-    if not apt:
-        raise SystemExit("Chromium is missing and apt-get is not available: install Debian's chromium.")
-    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    # A stale package index makes install fail on a fresh machine: update once, then install.
-    if not glob.glob("/var/lib/apt/lists/*Packages*"):
-        subprocess.run([*prefix, apt, "-q", "update"], check=False, env=env)
-    result = subprocess.run([*prefix, apt, "-q", "install", "-y", "chromium"], check=False, env=env)
-    if result.returncode != 0:
-        subprocess.run([*prefix, apt, "-q", "update"], check=False, env=env)
-        subprocess.run([*prefix, apt, "-q", "install", "-y", "chromium"], check=True, env=env)
+    _apt_install(["chromium"], "Chromium (the browser tests' browser)")
     found = chromium_path()
     if not found:
         raise SystemExit("Installing chromium did not produce /usr/bin/chromium.")
@@ -123,18 +129,33 @@ def ensure_nginx() -> str:
     found = nginx_path()
     if found:
         return found
-    apt = shutil.which("apt-get")
-    if not apt:
-        raise SystemExit("nginx (the benchmarks' target) is missing and apt-get is not available.")
-    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    if not glob.glob("/var/lib/apt/lists/*Packages*"):
-        subprocess.run([*prefix, apt, "-q", "update"], check=False, env=env)
-    result = subprocess.run([*prefix, apt, "-q", "install", "-y", "nginx"], check=False, env=env)
-    if result.returncode != 0:
-        subprocess.run([*prefix, apt, "-q", "update"], check=False, env=env)
-        subprocess.run([*prefix, apt, "-q", "install", "-y", "nginx"], check=True, env=env)
+    _apt_install(["nginx"], "nginx (the benchmarks' target)")
     found = nginx_path()
     if not found:
         raise SystemExit("Installing nginx did not produce an nginx binary.")
     return f"installed {found}"
+
+
+PROMETHEUS_BINARIES = ("prometheus", "prometheus-node-exporter")
+
+
+def prometheus_paths() -> dict[str, str] | None:
+    """Debian's Prometheus server and node_exporter binaries, when both are installed."""
+    found = {name: shutil.which(name) or f"/usr/bin/{name}" for name in PROMETHEUS_BINARIES}
+    if all(os.path.exists(path) for path in found.values()):
+        return found
+    return None
+
+
+def ensure_prometheus() -> str:
+    """Debian's ``prometheus`` and ``prometheus-node-exporter``: the server-metrics tests start
+    their own instances on loopback ports (tests/prometheus_servers.py); only the binaries are
+    needed. The packages' own services are not started here (no init system in CI)."""
+    found = prometheus_paths()
+    if found:
+        return ", ".join(found.values())
+    _apt_install(list(PROMETHEUS_BINARIES), "Prometheus and node_exporter (the server-metrics tests)")
+    found = prometheus_paths()
+    if not found:
+        raise SystemExit("Installing prometheus did not produce the prometheus and node_exporter binaries.")
+    return "installed " + ", ".join(found.values())

@@ -9,8 +9,9 @@ while developing; ``--lint-only`` runs just them.
 
 Replaces Django's test runner with pytest (pytest-django). Before running it makes sure the
 services the tests talk to are up (PostgreSQL and Redis on 127.0.0.1, started when installed
-but stopped) and that Debian's Chromium (browser tests) and nginx (the target of the
-benchmarks, which tests/bench runs at their smoke size) are installed. Then it runs the
+but stopped) and that Debian's Chromium (browser tests), nginx (the target of the
+benchmarks, which tests/bench runs at their smoke size) and Prometheus with node_exporter (the
+server-metrics tests start their own on loopback ports) are installed. Then it runs the
 suite against PostgreSQL (what teams deploy) and against SQLite (the embedded default every
 newcomer runs); ``--db`` picks one while developing. `.ci/run` calls this very command, so CI
 covers both.
@@ -45,7 +46,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from runs.management.linters import run_linters
-from runs.management.services_check import ensure_chromium, ensure_nginx, ensure_postgres, ensure_redis
+from runs.management.services_check import (
+    ensure_chromium,
+    ensure_nginx,
+    ensure_postgres,
+    ensure_prometheus,
+    ensure_redis,
+)
 
 DATABASES = ("postgres", "sqlite")
 NO_TESTS_COLLECTED = 5  # pytest's exit code when nothing was left to run
@@ -88,7 +95,8 @@ def split_lint_option(args: list[str]) -> tuple[bool, bool, list[str]]:
 class Command(BaseCommand):
     help = (
         "Run the whole test suite (pytest) on PostgreSQL and SQLite after starting PostgreSQL/Redis "
-        "and installing Chromium and nginx, after the linters (ruff, ruff format, mypy, lint-imports). "
+        "and installing Chromium, nginx, Prometheus and node_exporter, after the linters (ruff, "
+        "ruff format, mypy, lint-imports). "
         "--db sqlite|postgres|both (default both); --no-lint skips the linters, --lint-only runs "
         "only them; other arguments go to pytest."
     )
@@ -109,6 +117,7 @@ class Command(BaseCommand):
             ("Redis on 127.0.0.1:6379", ensure_redis),
             ("Chromium for browser tests", ensure_chromium),
             ("nginx for the benchmarks' smoke tests", ensure_nginx),
+            ("Prometheus and node_exporter for the server-metrics tests", ensure_prometheus),
         ]
         for label, step in steps:
             message = step()
