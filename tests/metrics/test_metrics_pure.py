@@ -166,8 +166,12 @@ def test_the_series_at_its_limit_at_the_knee_is_named_as_a_person_says_it() -> N
     values = {SLOTS.key: [2.0, 6.0, 7.9, 8.0], QUEUE.key: [0.0, 0.0, 2.0, 6.0], CPU.key: [10, 30, 40, 40.5]}
     found = saturated([SLOTS, QUEUE, CPU], values, users, latency, knee_index=2)
     assert [s.key for s in found] == [SLOTS.key, CPU.key]
-    assert found[0].phrase == "demo target's 8 slots are all busy (7.9/8)"
+    # The highest steady value at or past the knee is the one shown.
+    assert found[0].phrase == "demo target's 8 slots are all busy (8/8)"
     assert found[1].how == "flat" and "stops rising at 40 %" in found[1].phrase
+    # Full from the lowest load on: the load did not fill it, so it is not named.
+    hot = SeriesInfo("host.cpu", "host", "cpu", "%", 100.0)
+    assert saturated([hot], {hot.key: [99.0, 100.0, 100.0, 100.0]}, users, latency, knee_index=2) == []
     # Below the limit and still rising at the knee: nothing is named.
     assert saturated([SLOTS], {SLOTS.key: [1.0, 2.0, 3.0, 4.0]}, users, latency, knee_index=2) == []
 

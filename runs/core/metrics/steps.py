@@ -5,8 +5,9 @@ steady window (``StepAggregate.start_t``..``end_t``, warm-up already trimmed); s
 source missed are left out, and a step with none has no value.
 
 At the knee a series *saturates* when its steady value reaches its limit (within
-``LIMIT_SHARE``), or, without a limit, when it stops rising (under ``FLAT_RISE``) from the step
-before the knee while the mean latency climbs (over ``LATENCY_RISE``). The sentence names it
+``LIMIT_SHARE``) at the knee step or past it, having been below it at the lowest load, or,
+without a limit, when it stops rising (under ``FLAT_RISE``) from the step before the knee while
+the mean latency climbs (over ``LATENCY_RISE``). The sentence names it
 the way a person would: "the demo target's 8 slots are all busy (8/8)".
 """
 
@@ -107,12 +108,20 @@ def saturated(
         if at is None:
             continue
         value = float(series[at])  # type: ignore[arg-type]
-        if info.limit is not None and value >= LIMIT_SHARE * info.limit:
-            out.append(
-                Saturation(info.key, float(users[knee_index]), value, "limit", phrase(info, value, "limit"))
-            )
+        if info.limit is not None:
+            # Full at the knee or past it (a sampled gauge of a full pool dips now and then),
+            # and not already full before the load rose (then the load did not fill it).
+            past = [float(v) for v in series[at:] if v is not None]
+            first = next((v for v in series if v is not None), None)
+            full = max(past) >= LIMIT_SHARE * info.limit
+            already = first is not None and first >= LIMIT_SHARE * info.limit
+            if full and not already:
+                top = max(past)
+                out.append(
+                    Saturation(info.key, float(users[knee_index]), top, "limit", phrase(info, top, "limit"))
+                )
             continue
-        if info.limit is not None or at == 0 or at + 1 >= len(series):
+        if at == 0 or at + 1 >= len(series):
             continue
         before, after = series[at - 1], series[at + 1]
         if before is None or after is None or before <= 0:
