@@ -118,7 +118,7 @@ def unknown_path(request: HttpRequest, rest: str = "") -> HttpResponse:
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
-from runs.api import audit, plans, profiles, runs, scenarios, targets, teams  # noqa: E402
+from runs.api import audit, metrics, plans, profiles, runs, scenarios, targets, teams  # noqa: E402
 
 api.add_router("/teams", teams.router)
 api.add_router("/targets", targets.router)
@@ -127,3 +127,4 @@ api.add_router("/profiles", profiles.router)
 api.add_router("/plans", plans.router)
 api.add_router("/runs", runs.router)
 api.add_router("/audit", audit.router)
+api.add_router("/metrics", metrics.router)

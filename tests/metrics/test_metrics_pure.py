@@ -251,3 +251,10 @@ def test_thresholds_may_name_a_server_series_judged_on_its_sustained_value() -> 
     assert results[0]["observed"] == 85.0 and results[2]["observed"] == 120.0  # lower bound: the lowest
     assert results[3]["note"] == "no server series of that name in this run"
     assert results[0]["label"] == "server:cpu_busy < 80"
+
+
+def test_promql_regex_alternation_survives_the_series_lines() -> None:
+    line = 'cpu | sum(rate(node_cpu_seconds_total{mode=~"user|system"}[1m])) | % | 100'
+    [spec] = parse_series_text(line, kind="prometheus")
+    assert spec.expr == 'sum(rate(node_cpu_seconds_total{mode=~"user|system"}[1m]))'
+    assert parse_series_text(series_text([spec]), kind="prometheus") == [spec]

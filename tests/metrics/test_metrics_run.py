@@ -119,7 +119,7 @@ def test_a_run_stores_the_targets_own_metrics_and_names_the_full_slots_at_the_kn
     assert len({t for t, _ in served}) == len(served)
     for t, value in served:
         # Scraped during second t (the read may end a little later under load).
-        low, high = sampler.bounds(t0 + t, t0 + t + 2.0)
+        low, high = sampler.bounds(t0 + t, t0 + t + 3.0)
         assert low <= value <= high, (t, value, low, high)
     assert [v for _, v in served] == sorted(v for _, v in served)
 
@@ -159,7 +159,7 @@ def test_a_run_stores_the_targets_own_metrics_and_names_the_full_slots_at_the_kn
     for step, aggregate in zip(server["steps"], data["steps"], strict=True):
         # What the target says it served per second, against what the load generator measured.
         assert step["values"]["demo target.served_rate"] == pytest.approx(
-            aggregate["throughput_rps"], rel=0.1
+            aggregate["throughput_rps"], rel=0.15
         )
     # The queue-like series track latency; the dead source has no values at all.
     assert "gone.up" not in {t["key"] for t in server["tracking"]}

@@ -27,6 +27,7 @@ NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _METRIC = r"[A-Za-z_:][A-Za-z0-9_:]*"
 _MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(!=|=)\s*"((?:[^"\\]|\\.)*)"\s*')
 _SELECTOR = re.compile(rf"\s*({_METRIC})\s*(?:\{{([^}}]*)\}})?\s*")
+_FIELD_SEP = re.compile(r"\s+\|\s*|\s*\|\s+")
 _RATE = re.compile(rf"\s*rate\s*\(\s*({_METRIC}\s*(?:\{{[^}}]*\}})?)\s*\)\s*")
 
 
@@ -211,7 +212,9 @@ def parse_series_text(text: str, *, kind: str) -> list[SeriesSpec]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        parts = [p.strip() for p in line.split("|")]
+        # A pipe with a space beside it separates fields; PromQL's regex alternation
+        # (mode=~"user|system") keeps its bare pipes.
+        parts = [p.strip() for p in _FIELD_SEP.split(line)]
         if len(parts) < 2 or len(parts) > 4:
             raise ValueError(f"line {number}: write name | expression | unit | limit")
         parts += [""] * (4 - len(parts))
