@@ -122,6 +122,7 @@ def run_csv_streams(*, run: Run) -> dict[str, Any]:
         "endpoint_seconds": run_endpoint_second_rows(run=run, fields=ENDPOINT_SECOND_FIELDS),
         "started_at": run.started_at,
         "open_model": run.is_open_model,
+        "server_series": run_metric_rows(run=run),
     }
 
 
