@@ -45,7 +45,7 @@ PROMETHEUS_LIVE_SECONDS = 5.0
 
 
 def _timeout() -> float:
-    return float(getattr(settings, "SCALETEST_METRICS_TIMEOUT_SECONDS", 2.0))
+    return float(settings.SCALETEST_METRICS_TIMEOUT_SECONDS)
 
 
 @dataclass

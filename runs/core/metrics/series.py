@@ -187,6 +187,8 @@ def series_from_dicts(items: Iterable[Mapping[str, Any]], *, kind: str) -> list[
         seen.add(name)
         if not expr:
             raise ValueError(f"series {name}: the expression is empty")
+        if "\x00" in expr or "\x00" in str(item.get("unit") or ""):
+            raise ValueError(f"series {name}: the NUL character is not allowed")
         if len(expr) > 1000:
             raise ValueError(f"series {name}: the expression is longer than 1000 characters")
         if kind == KIND_SCRAPE:
