@@ -831,3 +831,75 @@ class NotificationDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} to {self.channel_id} ({self.status})"
+
+
+class MetricSource(models.Model):
+    """Where a target's server-side metrics are read during a run (``runs.core.metrics``):
+    a Prometheus-format ``/metrics`` page scraped every second, or a Prometheus server asked
+    with PromQL. Its credentials are kept like the target's and never exported."""
+
+    class Kind(models.TextChoices):
+        SCRAPE = "scrape", "Scrape a /metrics page every second"
+        PROMETHEUS = "prometheus", "Prometheus server (PromQL, range queries)"
+
+    target = models.ForeignKey(Target, related_name="metric_sources", on_delete=models.CASCADE)
+    order = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SCRAPE)
+    url = models.CharField(max_length=500, validators=[HTTP_URL])
+    auth_type = models.CharField(max_length=10, choices=Target.Auth.choices, default=Target.Auth.NONE)
+    auth_username = models.CharField(max_length=200, blank=True)
+    auth_password = models.CharField(max_length=500, blank=True)
+    auth_token = models.CharField(max_length=2000, blank=True)
+    verify_tls = models.BooleanField(default=True)
+    # [{"name": "slots_busy", "expr": "demo_slots_busy", "unit": "slots", "limit": 8}]
+    series = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["target", "order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunMetricSeries(models.Model):
+    """One server series of a run: what it is (copied from the source when the run started)
+    and whether reading it went wrong (``warning``: gaps, never a failed run)."""
+
+    run = models.ForeignKey(Run, related_name="metric_series", on_delete=models.CASCADE)
+    order = models.PositiveIntegerField(default=0)
+    source = models.CharField(max_length=100)
+    kind = models.CharField(max_length=12)
+    name = models.CharField(max_length=100)
+    expr = models.TextField()
+    unit = models.CharField(max_length=20, blank=True)
+    limit = models.FloatField(null=True, blank=True)
+    warning = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "source", "name"], name="runmetricseries_run_source_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}.{self.name}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}.{self.name}"
+
+
+class RunMetricPoint(models.Model):
+    """A server series' value at second ``t`` of the run (the same t as ``RunSecond``)."""
+
+    series = models.ForeignKey(RunMetricSeries, related_name="points", on_delete=models.CASCADE)
+    t = models.IntegerField()
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["series", "t"]
+        constraints = [models.UniqueConstraint(fields=["series", "t"], name="runmetricpoint_series_t")]
+
+    def __str__(self) -> str:
+        return f"{self.series_id} at {self.t} s"

@@ -9,10 +9,12 @@ from runs.views import (
     control,
     dashboard,
     exports,
+    metric_sources,
     notifications,
     plans,
     profiles,
     quick_test,
+    run_metrics,
     runs,
     scenario_import,
     scenarios,
@@ -32,6 +34,7 @@ urlpatterns = [
     path("runs/<int:pk>/", runs.run_detail, name="runs-detail"),
     path("runs/<int:pk>/live.json", runs.run_live, name="runs-live"),
     path("runs/<int:pk>/tables/", runs.run_tables, name="runs-tables"),
+    path("runs/<int:pk>/metrics.json", run_metrics.run_metrics_live, name="runs-metrics-live"),
     path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="runs-cancel"),
     path("runs/<int:pk>/control/", control.run_control, name="runs-control"),
     path("runs/<int:pk>/stop-early/", control.run_stop_early_view, name="runs-stop-early"),
@@ -64,6 +67,19 @@ urlpatterns = [
     path("targets/new/", targets.target_create, name="runs-target-create"),
     path("targets/<int:pk>/", targets.target_edit, name="runs-target-edit"),
     path("targets/<int:pk>/delete/", targets.target_delete, name="runs-target-delete"),
+    path(
+        "targets/<int:pk>/metrics/new/", metric_sources.metric_source_create, name="runs-metric-source-create"
+    ),
+    path(
+        "targets/<int:pk>/metrics/<int:source_pk>/",
+        metric_sources.metric_source_edit,
+        name="runs-metric-source-edit",
+    ),
+    path(
+        "targets/<int:pk>/metrics/<int:source_pk>/delete/",
+        metric_sources.metric_source_delete,
+        name="runs-metric-source-delete",
+    ),
     path("targets/<int:pk>/verify/", target_verify.target_verify, name="runs-target-verify"),
     # Scenarios
     path("scenarios/", scenarios.scenario_list, name="runs-scenario-list"),

@@ -388,6 +388,8 @@ SCALETEST_DEMO_PORT = env_int("SCALETEST_DEMO_PORT", 8089, minimum=1)
 SCALETEST_ALLOWLIST = env_list("SCALETEST_ALLOWLIST", f"127.0.0.1:{SCALETEST_DEMO_PORT}")
 # Timeout of the ownership-proof fetch done before every run.
 SCALETEST_VERIFY_TIMEOUT_SECONDS = env_int("SCALETEST_VERIFY_TIMEOUT_SECONDS", 5, minimum=1)
+# Seconds one read of a target's metrics source may take (runs.engine.metrics); a slower one is a gap.
+SCALETEST_METRICS_TIMEOUT_SECONDS = env_int("SCALETEST_METRICS_TIMEOUT_SECONDS", 2, minimum=1)
 
 # --- Notifications (runs.services.notifications) -----------------------------------------
 # Links in notifications point here (no trailing slash), e.g. https://scaletest.example.com.

@@ -118,7 +118,7 @@ def unknown_path(request: HttpRequest, rest: str = "") -> HttpResponse:
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
-from runs.api import audit, control, plans, profiles, runs, scenarios, targets, teams  # noqa: E402
+from runs.api import audit, control, metrics, plans, profiles, runs, scenarios, targets, teams  # noqa: E402
 
 api.add_router("/teams", teams.router)
 api.add_router("/targets", targets.router)
@@ -128,3 +128,4 @@ api.add_router("/plans", plans.router)
 api.add_router("/runs", runs.router)
 api.add_router("/runs", control.router)  # live control: /runs/{id}/control, stop-early, timeline
 api.add_router("/audit", audit.router)
+api.add_router("/metrics", metrics.router)

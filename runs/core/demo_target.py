@@ -17,6 +17,10 @@ Standard library only; it binds to loopback only. Endpoints:
                        401 otherwise.
 * ``/value?v=x``       answers x and counts it (``values`` in ``/__stats``), so tests can see
                        which values a scenario sent.
+* ``/metrics``         the Prometheus text format: ``demo_slots`` (the slot count),
+                       ``demo_slots_busy`` and ``demo_queue_length`` (requests holding / waiting
+                       for a slot now) and ``demo_requests_served_total`` (requests answered,
+                       the same requests ``/__stats`` counts); not counted itself.
 * ``/__stats``         JSON: requests served per path (query excluded, ``/__stats`` itself not
                        counted), so tests can compare ScaleTest's count with the target's, and
                        ``in_flight_peak``, the most requests it was handling at once.
@@ -68,6 +72,9 @@ class DemoServer(ThreadingHTTPServer):
         self._in_flight_peak = 0
         self._tokens: dict[str, str] = {}
         self._values: Counter[str] = Counter()
+        self._slots_busy = 0
+        self._queued = 0
+        self._served = 0
 
     def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
         # A load generator that stops drops its keep-alive connections mid-read: routine here.
@@ -84,13 +91,47 @@ class DemoServer(ThreadingHTTPServer):
     def done(self) -> None:
         with self._lock:
             self._in_flight -= 1
+            self._served += 1
+
+    def slot_wait(self, delta: int) -> None:
+        with self._lock:
+            self._queued += delta
+
+    def slot_busy(self, delta: int) -> None:
+        with self._lock:
+            self._slots_busy += delta
+
+    def metrics_text(self) -> str:
+        with self._lock:
+            busy, queued, served = self._slots_busy, self._queued, self._served
+        return (
+            "# HELP demo_slots Slots of /slots: requests it serves at once.\n"
+            "# TYPE demo_slots gauge\n"
+            f"demo_slots {self.slot_count}\n"
+            "# HELP demo_slots_busy Slots holding a request now.\n"
+            "# TYPE demo_slots_busy gauge\n"
+            f"demo_slots_busy {busy}\n"
+            "# HELP demo_queue_length Requests waiting for a slot now.\n"
+            "# TYPE demo_queue_length gauge\n"
+            f"demo_queue_length {queued}\n"
+            "# HELP demo_requests_served_total Requests answered (all paths but /metrics and /__stats).\n"
+            "# TYPE demo_requests_served_total counter\n"
+            f"demo_requests_served_total {served}\n"
+        )
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
             paths = dict(self._counts)
             peak = self._in_flight_peak
             values = dict(self._values)
-        return {"paths": paths, "total": sum(paths.values()), "in_flight_peak": peak, "values": values}
+            served = self._served
+        return {
+            "paths": paths,
+            "total": sum(paths.values()),
+            "served": served,
+            "in_flight_peak": peak,
+            "values": values,
+        }
 
     def issue_token(self, user: str) -> str:
         token = secrets.token_hex(16)
@@ -127,6 +168,9 @@ class DemoHandler(BaseHTTPRequestHandler):
         if path == "/__stats":
             self._send(200, json.dumps(self.server.stats()).encode(), "application/json")
             return
+        if path == "/metrics":
+            self._send(200, self.server.metrics_text().encode(), "text/plain; version=0.0.4; charset=utf-8")
+            return
         self.server.count(path)
         try:
             self._answer(url.path, parse_qs(url.query), body)
@@ -142,8 +186,14 @@ class DemoHandler(BaseHTTPRequestHandler):
             time.sleep(ms / 1000.0)
             self._send(200, b"ok\n")
         elif path == "/slots":
+            self.server.slot_wait(1)
             with self.server.slots:
-                time.sleep(self.server.slot_seconds)
+                self.server.slot_wait(-1)
+                self.server.slot_busy(1)
+                try:
+                    time.sleep(self.server.slot_seconds)
+                finally:
+                    self.server.slot_busy(-1)
             self._send(200, b"ok\n")
         elif path.startswith("/status/"):
             try:

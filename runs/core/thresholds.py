@@ -8,10 +8,15 @@ Pure module: no Django, no I/O. A plan stores its thresholds as a JSON list of
     rps >= 100                          # requests / measured seconds at least 100
     GET /api/items: p99 < 800 abort 10s # one endpoint (method + name as in the results);
                                         # stop the run when crossed for 10 consecutive seconds
+    server:cpu_busy < 80%               # a server series of the target's metrics sources
+                                        # (``server:<source>.<name>`` when names repeat)
 
 Metrics: ``p50 p90 p95 p99 max`` (milliseconds; ``ms`` or ``s`` may follow the number),
 ``error_rate`` (percent; ``%`` optional), ``rps`` (requests per second; ``/s`` optional).
 Latency and error rate take ``<`` or ``<=``, throughput ``>=`` or ``>``. ``#`` starts a comment.
+A server series takes any of the four; it is judged on its highest (``<``, ``<=``) or lowest
+(``>=``, ``>``) mean over 5 consecutive stored seconds, so a one-second blip does not decide
+it; its unit is the series' own (a trailing ``%`` or unit word is decoration).
 
 A threshold is judged on the whole run from stored exact data (:func:`evaluate`); one with
 ``abort`` is also watched second by second while the run goes (:class:`AbortWatch`).
@@ -39,10 +44,26 @@ PASSED, FAILED, NOT_EVALUABLE = "passed", "failed", "not_evaluable"
 SYNTAX_HELP = (
     "One per line: [METHOD NAME:] METRIC OP VALUE [abort Ns]. Metrics: p50, p90, p95, p99, max (ms), "
     "error_rate (%), rps (requests/s). Examples: “p95 < 500”, “error_rate < 1%”, “rps >= 100”, "
-    "“GET /api/items: p99 < 800 abort 10s” (stop the run when crossed for 10 consecutive seconds)."
+    "“GET /api/items: p99 < 800 abort 10s” (stop the run when crossed for 10 consecutive seconds). "
+    "A server series of the target's metrics sources: “server:cpu_busy < 80”."
 )
 
 _NUMBER = r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
+SERVER = "server:"
+_SERVER_LINE = re.compile(
+    rf"""^\s*server\s*:\s*(?P<series>[^<>=]*?)\s*
+    (?P<op><=|>=|<|>|==|=)\s*
+    (?P<value>{_NUMBER})\s*(?P<unit>%|[A-Za-z/]{{1,12}})?
+    (?P<abort>\s+abort\b.*)?\s*$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+_SERIES = re.compile(r"^[^\s<>=:][^<>=:]{0,200}$")
+
+
+def is_server(metric: str) -> bool:
+    return metric.startswith(SERVER)
+
+
 _LINE = re.compile(
     rf"""^\s*
     (?:(?P<method>[A-Za-z]+)\s+(?P<name>\S.*?)\s*:\s*)?
@@ -80,6 +101,8 @@ class Threshold:
 
     def text(self) -> str:
         """The compact line syntax, parsable again by :func:`parse_thresholds`."""
+        if is_server(self.metric):
+            return f"{self.metric} {self.op} {_plain(self.value)}"
         scope = f"{self.method} {self.name}: " if self.endpoint else ""
         unit = "%" if self.metric == "error_rate" else ""
         abort = f" abort {self.abort_after_seconds}s" if self.abort_after_seconds else ""
@@ -107,6 +130,8 @@ class Threshold:
 
 
 def unit_of(metric: str) -> str:
+    if is_server(metric):
+        return ""
     return "ms" if metric in LATENCY_METRICS else ("%" if metric == "error_rate" else "req/s")
 
 
@@ -119,6 +144,8 @@ def format_value(metric: str, value: float | None) -> str:
         return "–"
     # Four significant digits below 100 (0.001 stays 0.001), one decimal above.
     text = f"{value:.4g}" if abs(value) < 100 else f"{round(value, 1):.12g}"
+    if is_server(metric):
+        return text
     return f"{text}%" if metric == "error_rate" else f"{text} {unit_of(metric)}"
 
 
@@ -126,6 +153,8 @@ def format_limit(metric: str, value: float | None) -> str:
     """A limit as the user wrote it (no rounding: "p95 < 99.995" is not "< 100")."""
     if value is None:
         return "–"
+    if is_server(metric):
+        return _plain(value)
     return f"{_plain(value)}%" if metric == "error_rate" else f"{_plain(value)} {unit_of(metric)}"
 
 
@@ -145,6 +174,9 @@ def format_observed(metric: str, value: float | None, *, op: str, limit: float |
         if _holds(float(text.split()[0].rstrip("%")), op, limit) == truth:
             return text
         shown = f"{value:.{digits}g}"
+        if is_server(metric):
+            text = shown
+            continue
         text = f"{shown}%" if metric == "error_rate" else f"{shown} {unit_of(metric)}"
     return text
 
@@ -197,6 +229,18 @@ def _checked(items: list[Threshold]) -> list[Threshold]:
 
 def parse_line(text: str) -> Threshold:
     """One threshold from the line syntax; ValueError says what is wrong."""
+    server = _SERVER_LINE.match(text)
+    if server is not None:
+        if server["abort"]:
+            raise ValueError("a server series cannot abort a run; judge it on the whole run.")
+        return _build(
+            metric=SERVER + server["series"].strip(),
+            op=server["op"],
+            value=float(server["value"]),
+            method=None,
+            name=None,
+            abort=None,
+        )
     match = _LINE.match(text)
     if match is None:
         raise ValueError(
@@ -252,6 +296,8 @@ def _from_dict(item: Any) -> Threshold:
 def _build(
     *, metric: str, op: str, value: float, method: str | None, name: str | None, abort: int | None
 ) -> Threshold:
+    if is_server(metric):
+        return _build_server(metric=metric, op=op, value=value, method=method, abort=abort)
     if metric not in METRICS:
         raise ValueError(f"unknown metric “{_short(metric)}”; use one of {', '.join(METRICS)}.")
     if op in ("=", "=="):
@@ -275,6 +321,39 @@ def _build(
     if abort is not None and not 1 <= abort <= MAX_ABORT_SECONDS:
         raise ValueError(f"abort after must be 1 to {MAX_ABORT_SECONDS} seconds.")
     return Threshold(metric=metric, op=op, value=value, method=method, name=name, abort_after_seconds=abort)
+
+
+def _build_server(*, metric: str, op: str, value: float, method: str | None, abort: int | None) -> Threshold:
+    series = metric.removeprefix(SERVER).strip()
+    if not _SERIES.match(series):
+        raise ValueError(
+            "name the server series: server:<series> or server:<source>.<series>, e.g. server:cpu_busy < 80."
+        )
+    if op in ("=", "=="):
+        raise ValueError("a threshold is a bound: use <, <=, >= or >.")
+    if method is not None:
+        raise ValueError("a server series belongs to no endpoint.")
+    if abort is not None:
+        raise ValueError("a server series cannot abort a run; judge it on the whole run.")
+    if not math.isfinite(value):
+        raise ValueError("the limit must be a finite number.")
+    return Threshold(metric=SERVER + series, op=op, value=value)
+
+
+def server_series_value(
+    metric: str, op: str, server: Mapping[str, tuple[float | None, float | None]]
+) -> tuple[float | None, str]:
+    """A server threshold's observed value from ``server`` (``"source.name"`` -> (highest,
+    lowest) sustained means) and, when it has none, why."""
+    wanted = metric.removeprefix(SERVER)
+    keys = [k for k in server if k == wanted or k.rsplit(".", 1)[-1] == wanted]
+    if not keys:
+        return None, "no server series of that name in this run"
+    if len(keys) > 1:
+        return None, f"{len(keys)} sources have a series of that name: write server:<source>.{wanted}"
+    high, low = server[keys[0]]
+    value = high if op in UPPER_OPS else low
+    return value, "" if value is not None else "the series has no stored values"
 
 
 def thresholds_text(items: Iterable[Threshold]) -> str:
@@ -310,6 +389,7 @@ def evaluate(
     overall: Observed,
     endpoints: Mapping[tuple[str, str], Observed],
     aborted_index: int | None = None,
+    server: Mapping[str, tuple[float | None, float | None]] | None = None,
 ) -> list[dict[str, Any]]:
     """One verdict dict per threshold, in order (stored on the run as ``threshold_results``).
 
@@ -320,7 +400,11 @@ def evaluate(
     for index, item in enumerate(thresholds):
         scope = overall if item.endpoint is None else endpoints.get(item.endpoint)
         value = observed_value(item.metric, scope) if scope is not None else None
-        if index == aborted_index:
+        if is_server(item.metric):
+            value, why = server_series_value(item.metric, item.op, server or {})
+            verdict = NOT_EVALUABLE if value is None else (FAILED if item.crossed(value) else PASSED)
+            note = why
+        elif index == aborted_index:
             verdict, note = FAILED, f"aborted the run: crossed for {item.abort_after_seconds} s in a row"
         elif scope is None:
             verdict, note = NOT_EVALUABLE, "no request to this endpoint in the results"

@@ -26,6 +26,7 @@ from django.db import DatabaseError, close_old_connections
 from runs.core import thresholds
 from runs.core.engine import protocol
 from runs.core.safety import Refused
+from runs.engine.metrics import MetricCollector, collector_finish, collector_flush, collector_start
 from runs.engine.supervision import (
     HEARTBEAT_SECONDS,
     POLL_SECONDS,
@@ -89,6 +90,9 @@ class Supervision(ChildState):
     search_decisions: list[dict[str, Any]] = field(default_factory=list)
     search_outcome: dict[str, Any] | None = None
     search_stored: bool = True
+    # Server-side metrics of the target (runs.engine.metrics), read from the hello on.
+    snapshot: dict[str, Any] = field(default_factory=dict)
+    metrics: MetricCollector | None = None
 
     def outcome(self, returncode: int | None, stderr: str) -> tuple[str, str]:
         """(status, error message) for ``run_finish``."""
@@ -162,6 +166,7 @@ def run_execute(*, run_id: int) -> str:
     )
     sup.last_t = run.last_t  # -1 for a new run; higher if an earlier attempt stored seconds
     sup.watch = _abort_watch(run)
+    sup.snapshot = run.snapshot or {}
     io: ChildIO | None = None
     try:
         engine = _engine_options(generators, stop_grace, pin)
@@ -181,6 +186,7 @@ def run_execute(*, run_id: int) -> str:
             returncode = reap_child(io, stop_grace)
             # Anything queued after the loop stopped looking (an error path).
             drain_rest(io, lambda item: _handle(sup, item))
+        collector_finish(sup.metrics)
         _flush(sup, final=True)
         _store_search(sup)
         status, message = sup.outcome(returncode, io.stderr_text() if io else "")
@@ -361,6 +367,10 @@ def _handle(sup: Supervision, item: Any) -> None:
             locust_version=item.locust_version[:50],
             started_at=dt.datetime.fromtimestamp(item.start_epoch, tz=dt.UTC),
         )
+        if sup.metrics is None:
+            sup.metrics = collector_start(
+                run_id=sup.run_id, snapshot=sup.snapshot, start_epoch=item.start_epoch
+            )
     elif isinstance(item, protocol.MasterMessage):
         _send_generators(sup, item.port)
     elif isinstance(item, protocol.SearchMessage):
@@ -390,6 +400,7 @@ def _store_search(sup: Supervision) -> None:
 
 def _flush(sup: Supervision, *, final: bool = False) -> None:
     """Store the pending seconds. On a database error they stay pending for the next try."""
+    collector_flush(sup.metrics)
     if not sup.pending:
         return
     if sup.start_epoch is None:

@@ -28,6 +28,7 @@ from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunAna
 from runs.selectors import control as selectors_control
 from runs.selectors import runs as selectors
 from runs.selectors.analysis import run_baseline_verdict
+from runs.selectors.metrics import run_metric_rows
 from runs.services.analysis import ANALYSIS_VERSION, run_analyses_ensure
 
 CHUNK_SIZE = 2000
@@ -51,6 +52,7 @@ class RunReport:
     thresholds: Sequence[Mapping[str, Any]] = ()  # the snapshot's, drawn on the charts
     threshold_rows: Sequence[Mapping[str, Any]] = ()  # ``runs.selectors.runs.run_threshold_rows``
     markers: Sequence[Mapping[str, Any]] = ()  # live changes: ``runs.selectors.control.timeline_markers``
+    server_series: Sequence[Mapping[str, Any]] = ()  # ``runs.selectors.metrics.run_metric_rows``
 
 
 def run_header(*, run: Run) -> dict[str, Any]:
@@ -122,6 +124,7 @@ def run_csv_streams(*, run: Run) -> dict[str, Any]:
         "endpoint_seconds": run_endpoint_second_rows(run=run, fields=ENDPOINT_SECOND_FIELDS),
         "started_at": run.started_at,
         "open_model": run.is_open_model,
+        "server_series": run_metric_rows(run=run),
     }
 
 
@@ -155,6 +158,7 @@ def run_export(*, run: Run, histograms: bool = False) -> RunExport:
             run=run, fields=ENDPOINT_SECOND_COLUMNS, histograms=histograms
         ),
         histograms=histograms,
+        server_series=run_metric_rows(run=run),
     )
 
 
@@ -181,4 +185,5 @@ def run_report(*, run: Run, with_baseline: bool = True) -> RunReport:
         baseline=run_baseline_verdict(run=run) if with_baseline else None,
         thresholds=list(run.thresholds or []),
         threshold_rows=selectors.run_threshold_rows(run=run),
+        server_series=run_metric_rows(run=run),
     )

@@ -50,16 +50,18 @@ from runs.core.analysis.stored import (
     block_series,
     block_users,
     capacity_to_data,
+    jsonable,
 )
 from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, Run, RunAnalysis, RunSecond
 from runs.selectors.control import run_effective_plan
+from runs.selectors.metrics import run_server_summary
 
 log = logging.getLogger(__name__)
 
 # Bump when the format of RunAnalysis.data or the analysis itself changes: stored analyses of
 # another version are recomputed on their next read.
-ANALYSIS_VERSION = 2  # 2: steps from the plan, knee from the operational laws
+ANALYSIS_VERSION = 3  # 2: steps from the plan, knee from the operational laws; 3: server series
 
 # Profile kinds of the open (arrival-rate) model; every other kind is closed-model.
 ARRIVAL_KINDS = frozenset(getattr(profiles, "OPEN_MODEL_KINDS", ("arrival_constant", "arrival_ramp")))
@@ -348,7 +350,7 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
         lo, hi = min(w[1] for w in windows), max(w[2] for w in windows)
         for (method, name), by_t in endpoint_p95_by_second(run_id=run.pk, lo=lo, hi=hi).items():
             endpoint_blocks[endpoint_key(method, name)] = block_series(windows, by_t, seconds=BLOCK_SECONDS)
-    return {
+    data = {
         **capacity_to_data(capacity),
         "blocks": {
             "seconds": BLOCK_SECONDS,
@@ -357,6 +359,13 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
             "endpoints": endpoint_blocks,
         },
     }
+    # The target's own series per step, and the one that is full at the knee, named in the headline.
+    server = run_server_summary(run=run, steps=steps, knee=knee)
+    if server is not None:
+        data["server"] = jsonable(server)
+        if server["sentence"] and data.get("knee"):
+            data["knee"]["headline"] = f"{data['knee']['headline']} {server['sentence']}"
+    return data
 
 
 def endpoint_p95_by_second(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runs.models import LoadProfile, Membership, Scenario, ScenarioStep, Target, Team, TestPlan
+from runs.core.metrics.series import DEMO_TARGET_SCRAPE
+from runs.models import LoadProfile, Membership, MetricSource, Scenario, ScenarioStep, Target, Team, TestPlan
 
 DEMO_PLAN = "Demo: find the plateau"
 DEMO_TEAM = "Demo team"
@@ -23,6 +24,16 @@ def demo_seed(*, base_url: str, team: Team) -> TestPlan:
         team=team,
         name="Demo target (local)",
         defaults={"base_url": base_url, "timeout_seconds": 10.0},
+    )
+    # Its own /metrics, scraped every second: the run page shows the 8 slots filling up.
+    MetricSource.objects.update_or_create(
+        target=target,
+        name="demo target",
+        defaults={
+            "kind": MetricSource.Kind.SCRAPE,
+            "url": base_url.rstrip("/") + "/metrics",
+            "series": [s.to_dict() for s in DEMO_TARGET_SCRAPE],
+        },
     )
     scenario, created = Scenario.objects.get_or_create(
         team=team,

@@ -17,6 +17,7 @@ from runs.services.annotations import Annotations
 from runs.services.catalog import SOURCE_FIELDS, STEP_FIELDS, TARGET_FIELDS
 from runs.services.control import run_controls_close
 from runs.services.generators import generators_require
+from runs.services.metric_sources import metric_sources_snapshot
 from runs.services.results import run_summarise
 from runs.services.scenarios import locustfile_allowed
 
@@ -42,6 +43,8 @@ def plan_snapshot(*, plan: TestPlan) -> dict[str, Any]:
             **{f: getattr(target, f) for f in TARGET_FIELDS},
             "headers": dict(target.headers or {}),
         },
+        # Server-side metrics read during the run (runs.engine.metrics).
+        "metric_sources": metric_sources_snapshot(target=target),
         "scenario": {
             "id": scenario.pk,
             "name": scenario.name,

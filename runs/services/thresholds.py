@@ -18,6 +18,7 @@ from django.db import transaction
 from runs.core import thresholds
 from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, Run, RunSecond
+from runs.selectors.metrics import run_metric_extremes
 from runs.services.analysis import histogram_from_row
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,13 @@ def run_thresholds_evaluate(*, run_id: int) -> list[dict[str, Any]]:
         requests=requests, failures=failures, seconds=seconds, percentiles=_percentiles(overall_hist)
     )
     aborted = (run.threshold_abort or {}).get("index")
+    server = run_metric_extremes(run=run) if any(thresholds.is_server(t.metric) for t in items) else {}
     results = thresholds.evaluate(
         items,
         overall=overall,
         endpoints=endpoints,
         aborted_index=aborted if isinstance(aborted, int) else None,
+        server=server,
     )
     Run.objects.filter(pk=run_id).update(passed=thresholds.overall_passed(results), threshold_results=results)
     return results

@@ -30,9 +30,11 @@ from django.utils.safestring import SafeString, mark_safe
 from runs.core.analysis.stored import capacity_from_data
 from runs.core.exports.redact import snapshot_redacted
 from runs.figures import analysis as figures_analysis
+from runs.figures import metrics as figures_metrics
 from runs.figures import runs as figures
 from runs.figures.control import add_control_markers
 from runs.selectors import catalog as selectors_catalog
+from runs.selectors import metrics as selectors_metrics
 from runs.selectors.export import RunReport
 
 TEMPLATE = "runs/report.html"
@@ -136,6 +138,14 @@ def report_html(report: RunReport, *, assets: Assets | None = None, generated_at
         "capacity_figs": built["capacity"],
         "report_baseline": report.baseline,
         "threshold_rows": report.threshold_rows,
+        "metric_figs": figures_metrics.metric_figures(
+            report.server_series,
+            x_max=max(
+                float(report.run.get("planned_seconds") or 0), float(int(report.run.get("last_t", -1)) + 1)
+            ),
+        ),
+        "metric_warnings": selectors_metrics.run_metric_warnings(rows=report.server_series),
+        "server_capacity": figures_metrics.server_capacity((report.analysis or {}).get("server")),
         "summary": {"error_pct": 100.0 * float(report.run.get("error_rate") or 0.0)},
         "generated_at": generated_at or timezone.now(),
         "plotly_js": plotly_js,

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from runs import access
 from runs.figures import analysis as figures_analysis
+from runs.figures import metrics as figures_metrics
 from runs.figures import runs as figures
 from runs.figures.capacity_search import search_figure
 from runs.figures.control import add_control_markers
@@ -20,6 +21,7 @@ from runs.models import Run
 from runs.selectors import analysis as selectors_analysis
 from runs.selectors import catalog as selectors_catalog
 from runs.selectors import control as selectors_control
+from runs.selectors import metrics as selectors_metrics
 from runs.selectors import runs as selectors
 from runs.selectors.capacity_search import run_search_view
 from runs.services.annotations import run_annotate as run_annotate_service
@@ -80,6 +82,8 @@ def run_page_context(
     endpoints = selectors.run_endpoint_rows(run=run)
     capacity = selectors_analysis.run_capacity(run=run)
     generator_rows = selectors.run_generator_rows(run=run)
+    metric_rows = selectors_metrics.run_metric_rows(run=run)
+    x_max = max(float(run.planned_seconds or 0), float(run.last_t + 1))
     search = run_search_view(run=run)
     return {
         "search": search,
@@ -88,6 +92,11 @@ def run_page_context(
             if search and search["steps"]
             else None
         ),
+        # Server series of the target, under the load charts on the same time axis.
+        "metric_figs": figures_metrics.metric_figures(metric_rows, x_max=x_max),
+        "metric_warnings": selectors_metrics.run_metric_warnings(rows=metric_rows),
+        "metric_rows": metric_rows,
+        "server_capacity": figures_metrics.server_capacity(selectors_metrics.run_server_analysis(run=run)),
         "generator_figs": figures.generators_figures(generator_rows) if generator_rows else None,
         "saturated": figures.saturated_generators(generator_rows),
         "generator_shares": run_generator_shares(run=run, cpu_limit=figures.GENERATOR_CPU_LIMIT),
@@ -136,6 +145,11 @@ def _run_page(
     )
     context.update(
         control=selectors_control.control_panel(run=run, rows=context["timeline"]),
+        metrics_live={
+            "url": reverse("runs-metrics-live", args=[run.pk]),
+            "active": run.is_active,
+            "sources": bool((run.snapshot or {}).get("metric_sources")),
+        },
         can_edit=bool(membership and membership.can(access.EDITOR)),
         can_share=bool(membership and membership.can(access.ADMIN)),
         annotate_form=annotate_form

@@ -77,6 +77,7 @@ def test_the_document_is_valid_json_with_every_part() -> None:
         "endpoints",
         "errors",
         "analysis",
+        "server_series",
         "series",
     ]
     assert doc["run"]["started_at"] == "2026-11-25T10:00:00+00:00"

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from runs.models import (
     GeneratorSecond,
+    MetricSource,
     NotificationChannel,
     NotificationDelivery,
     Run,
@@ -217,6 +218,8 @@ def concrete_urls(name: str, route: str, w: dict[str, Any]) -> list[str] | None:
     by_prefix = {
         "runs-detail": run_ids,
         "runs-live": run_ids,
+        "runs-metrics-live": run_ids,
+        "runs-metric-source-create": [w["plan"].target_id],
         "runs-tables": run_ids,
         "runs-cancel": run_ids[:1],
         "runs-control": run_ids[:1],
@@ -241,6 +244,15 @@ def concrete_urls(name: str, route: str, w: dict[str, Any]) -> list[str] | None:
             if name.startswith(prefix):
                 return [reverse(name, args=[pk]) for pk in pks]
         return None
+    if name.startswith("runs-metric-source-"):
+        target = w["plan"].target
+        source = target.metric_sources.first() or MetricSource.objects.create(
+            target=target,
+            name="host",
+            url="http://127.0.0.1:9100/metrics",
+            series=[{"name": "up", "expr": "up"}],
+        )
+        return [reverse(name, args=[target.pk, source.pk])]
     if name == "teams-member":
         return [reverse(name, args=[w["team"].pk, w["team"].memberships.first().pk])]
     if name.startswith("teams-hook-"):

@@ -4,7 +4,8 @@ all-endpoints row first.
 Pure module. Rows come in as tuples (``SECOND_FIELDS``, ``ENDPOINT_SECOND_FIELDS``), both
 ordered by ``t``, and go out as text chunks: a one-hour, 100-endpoint run (360,000 rows) is
 never held in memory. Text cells that a spreadsheet would run as a formula get a leading
-apostrophe (OWASP "CSV injection").
+apostrophe (OWASP "CSV injection"). The target's server series follow the load rows: method
+``server``, name ``<source>.<series>``, their value in the last column, ``value``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import datetime as dt
 import io
 import itertools
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 # Columns of the rows this module reads (the selector asks the database for exactly these).
@@ -58,7 +59,9 @@ COLUMNS = (
     "max_ms",
     "users",
     "dropped_iterations",
+    "value",
 )
+SERVER = "server"  # the method of a server series' rows; their name is "<source>.<series>"
 ALL_ENDPOINTS = "(all endpoints)"  # the name of each second's all-endpoints row (its method is empty)
 INTERVAL_SECONDS = 1
 ROWS_PER_CHUNK = 500
@@ -133,6 +136,7 @@ def csv_rows(
             number(mx),
             users,
             dropped if open_model else "",
+            "",
         ]
 
     overall_rows = iter(seconds)
@@ -157,10 +161,21 @@ def csv_rows(
             number(mx),
             "",
             "",
+            "",
         ]
     while pending is not None:
         yield overall(pending)
         pending = next(overall_rows, None)
+
+
+def server_rows(series: Iterable[Mapping[str, Any]], started_at: dt.datetime | None) -> Iterator[list[Any]]:
+    """One row per stored value of each server series, after the load rows: method ``server``,
+    name ``<source>.<series>``, the value in ``value`` (in the series' unit)."""
+    stamp = _timestamps(started_at)
+    for row in series:
+        name = safe_cell(f"{row['source']}.{row['name']}")
+        for t, value in row["points"]:
+            yield [t, stamp(t), SERVER, name, *([""] * 10), number(value)]
 
 
 def csv_chunks(
@@ -170,6 +185,7 @@ def csv_chunks(
     started_at: dt.datetime | None,
     open_model: bool,
     rows_per_chunk: int = ROWS_PER_CHUNK,
+    server_series: Iterable[Mapping[str, Any]] = (),
 ) -> Iterator[str]:
     """The CSV text (header first) in chunks of ``rows_per_chunk`` lines, RFC 4180 quoting,
     CRLF line ends."""
@@ -177,8 +193,11 @@ def csv_chunks(
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     yield buffer.getvalue()
-    rows = csv_rows(
-        seconds=seconds, endpoint_seconds=endpoint_seconds, started_at=started_at, open_model=open_model
+    rows = itertools.chain(
+        csv_rows(
+            seconds=seconds, endpoint_seconds=endpoint_seconds, started_at=started_at, open_model=open_model
+        ),
+        server_rows(server_series, started_at),
     )
     while batch := list(itertools.islice(rows, rows_per_chunk)):
         buffer.seek(0)

@@ -65,6 +65,7 @@ class RunExport:
     seconds: Iterable[tuple[Any, ...]]
     endpoint_seconds: Iterable[tuple[Any, ...]]
     histograms: bool = False
+    server_series: Sequence[Mapping[str, Any]] = ()  # ``runs.selectors.metrics.run_metric_rows``
 
 
 def plain(value: Any) -> Any:
@@ -151,6 +152,10 @@ def json_chunks(export: RunExport, *, rows_per_chunk: int = ROWS_PER_CHUNK) -> I
         ),
         "errors": plain([{k: e.get(k) for k in ERROR_COLUMNS} for e in export.errors]),
         "analysis": _analysis(export.analysis),
+        # The target's own series: [{"source", "name", "unit", "limit", "warning", "points": [[t, v]]}].
+        "server_series": plain(
+            [{k: v for k, v in row.items() if k != "key"} for row in export.server_series]
+        ),
     }
     text = _dumps(head)
     yield text[:-1]  # leave the object open for the series

@@ -93,6 +93,14 @@ def snapshot_redacted(snapshot: Mapping[str, Any] | None) -> dict[str, Any]:
         target["headers"] = redact_mapping(target.get("headers"))
         if isinstance(target.get("base_url"), str):
             target["base_url"] = redact_url(target["base_url"])
+    for source in out.get("metric_sources") or []:
+        if not isinstance(source, dict):
+            continue
+        for key in ("auth_password", "auth_token"):
+            if source.get(key):
+                source[key] = REDACTED
+        if isinstance(source.get("url"), str):
+            source["url"] = redact_url(source["url"])
     scenario = out.get("scenario")
     if isinstance(scenario, dict):
         for step in scenario.get("steps") or []:
