@@ -36,14 +36,15 @@ average 6-10, November 2026): 262 tests in 14.5 min, a third of it in two tests 
 page in Chromium, test_csp (170 s) and test_accessibility's main pages (154 s). The CSP walk
 now opens a document only once when its bytes and policy equal one already opened (Django's
 bare 404 page, which Carol gets for most of Alice's URLs): 110 pages in Chromium instead of
-149, every URL still header-checked; alone it took 144 s (170-200 s before; 169 s in the
-whole-directory run after, at a higher load). The accessibility
-walk no longer takes 40 full-page screenshots nobody looks at (``SCALETEST_SCREENSHOT_DIR``
-still saves them); without the captures before axe ran, axe found the muted text's contrast
-on the page background under AA (4.47:1; now 4.7:1), which it had not reported with them. On this machine
-one piece's time moved by 10-30 % between runs with the load alone (the whole directory: 870 s
-before, 969 s after at a higher load; the test database's creation 51 s and 10 s), so only the
-page counts are firm figures; medians need a quiet machine.
+149, every URL still header-checked; alone it took 144 s on PostgreSQL and 143 s on SQLite
+(170-200 s before; 169 s in the whole-directory run after, at a higher load). The
+accessibility walk no longer takes 40 full-page screenshots nobody looks at
+(``SCALETEST_SCREENSHOT_DIR`` still saves them): 121 s and 106 s (SQLite) against 154 s.
+Without the captures before it, axe found the muted text's contrast on the page background
+under AA (4.47:1; now 4.7:1), which it had not reported with them. On this machine one piece's
+time moved by 10-30 % between runs with the load alone (the whole directory: 870 s before,
+969 s after at a higher load; the test database's creation 51 s and 10 s), so the page counts
+are the firm figures; medians need a quiet machine.
 
 Measured and left as is: each ``browser_page`` test starts Playwright's driver and Chromium
 (3.5-6 s under load: driver 2-4 s, launch 1.5 s). A session-wide browser would save that,
