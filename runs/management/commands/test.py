@@ -31,6 +31,28 @@ and PostgreSQL fight for two cores. (One after the other, two of those tests fai
 four full runs.) A faster suite that fails for no reason costs more than the
 minutes it saves. One after the other from a fresh clone on a quiet machine (load about 1):
 16.0 min in all, venv install included (PostgreSQL 8.9 min, SQLite 6.5 min).
+
+Where the time goes (tests/pages on PostgreSQL, ``--durations=60``, shared machine at load
+average 6-10, November 2026): 262 tests in 14.5 min, a third of it in two tests that walk every
+page in Chromium, test_csp (170 s) and test_accessibility's main pages (154 s). The CSP walk
+now opens a document only once when its bytes and policy equal one already opened (Django's
+bare 404 page, which Carol gets for most of Alice's URLs): 110 pages in Chromium instead of
+149, every URL still header-checked; alone it took 144 s on PostgreSQL and 143 s on SQLite
+(170-200 s before; 169 s in the whole-directory run after, at a higher load). The
+accessibility walk no longer takes 40 full-page screenshots nobody looks at
+(``SCALETEST_SCREENSHOT_DIR`` still saves them): 121 s and 106 s (SQLite) against 154 s.
+Without the captures before it, axe found the muted text's contrast on the page background
+under AA (4.47:1; now 4.7:1), which it had not reported with them. On this machine one piece's
+time moved by 10-30 % between runs with the load alone (the whole directory: 870 s before,
+969 s after at a higher load; the test database's creation 51 s and 10 s), so the page counts
+are the firm figures; medians need a quiet machine.
+
+Measured and left as is: each ``browser_page`` test starts Playwright's driver and Chromium
+(3.5-6 s under load: driver 2-4 s, launch 1.5 s). A session-wide browser would save that,
+but Playwright's sync API keeps its asyncio loop running in the main thread for as long as it
+is started: Django then refuses every ORM call of every later test, and a test starting its own
+``sync_playwright()`` (test_csp, test_up, new tests) fails. Sharing it needs the browser in a
+process of its own (``connect_over_cdp``), which still pays the driver's start.
 """
 
 from __future__ import annotations
