@@ -183,6 +183,11 @@ def _store_run(
     overall = second_histograms(
         np.concatenate([s for s, _ in per_ep]), np.concatenate([u for _, u in per_ep]), seconds
     )
+    # As ingestion stores them: a second of exactly one endpoint keeps its histogram in that
+    # endpoint's row only.
+    endpoints_at = np.zeros(seconds, dtype=np.int64)
+    for sec, _ in per_ep:
+        endpoints_at[np.unique(sec)] += 1
     rows = []
     total_req = 0
     for t, h in enumerate(overall):
@@ -200,7 +205,7 @@ def _store_run(
                 p99_ms=h["p99"] if h else None,
                 max_ms=h["max"] if h else None,
                 mean_ms=h["mean"] if h else None,
-                histogram=h["hist"] if h else {},
+                histogram=h["hist"] if h and endpoints_at[t] > 1 else {},
             )
         )
         total_req += h["n"] if h else 0

@@ -7,7 +7,11 @@ in a row's pg_column_size: bench/pages.py reports pg_total_relation_size deltas 
 and indexes) for the seeded runs.
 
     .venv/bin/python bench/storage.py [--runs 5]
+    .venv/bin/python bench/storage.py --seeded    # one-hour seeded runs at 1 and 20 endpoints
     .venv/bin/python bench/storage.py --smoke     # seeds a 2-minute run if needed, reports 2 runs
+
+``--seeded`` writes (if missing) one one-hour seeded run at 1 endpoint and one at 20 (the
+realistic runs of bench/pages.py, rows as ingestion stores them) and reports those two.
 
 PostgreSQL only: the figures are PostgreSQL's own sizes (pg_column_size, pg_total_relation_size).
 bench/pages.py --db sqlite reports what the seeded runs take in a SQLite file.
@@ -28,6 +32,7 @@ from simulated import SMOKE_SECONDS, seeded_runs  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=8, help="the newest N finished runs")
+    ap.add_argument("--seeded", action="store_true", help="seeded one-hour runs at 1 and 20 endpoints")
     common.add_size_arguments(
         ap, smoke="a seeded 2-minute 2-endpoint run (seeded if missing) and the newest 2 runs"
     )
@@ -39,6 +44,7 @@ def main() -> None:
     if args.smoke:
         seeded_runs(endpoints=2, count=1, seconds=SMOKE_SECONDS)
         args.runs = 2
+    ids = seeded_runs(endpoints=1, count=1) + seeded_runs(endpoints=20, count=1) if args.seeded else None
     from django.db import connection
 
     from runs.models import Run
@@ -51,7 +57,11 @@ def main() -> None:
             rows, size = c.fetchone()
             print(f"| {table} | {rows:,} | {size:,} | {size / max(rows, 1):,.0f} B |")
         print()
-    runs = Run.objects.filter(status="finished", last_t__gte=5).order_by("-pk")[: args.runs]
+    runs = (
+        Run.objects.filter(pk__in=ids).order_by("pk")
+        if ids
+        else Run.objects.filter(status="finished", last_t__gte=5).order_by("-pk")[: args.runs]
+    )
     print(
         "| run | kind | endpoints | seconds | req/s | bytes per run-hour per endpoint | of which histograms |"
     )

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from runs.core import profiles
 from runs.core import thresholds as thresholds_mod
+from runs.core.histogram import Histogram
 
 
 def validate_thresholds(value: object) -> None:
@@ -25,6 +26,29 @@ def validate_thresholds(value: object) -> None:
         thresholds_mod.parse_thresholds(value)  # type: ignore[arg-type]
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
+
+
+class HistogramField(models.BinaryField):
+    """An exact latency histogram in ``runs.core.histogram``'s compact stored form (bytes).
+
+    Rows read back as ``bytes`` (``Histogram.load`` decodes them; ``decode_many`` thousands at
+    once). A ``Histogram`` or the older dict form may be assigned: both are stored compact.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("default", bytes)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def get_prep_value(self, value: Any) -> Any:
+        if isinstance(value, Histogram):
+            value = value.to_bytes()
+        elif value is None or isinstance(value, dict):
+            value = Histogram.from_dict(value).to_bytes()
+        return super().get_prep_value(value)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> bytes:
+        return bytes(value) if value is not None else b""
 
 
 HTTP_URL = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
@@ -387,7 +411,9 @@ class RunSecond(models.Model):
     p99_ms = models.FloatField(null=True)
     max_ms = models.FloatField(null=True)
     mean_ms = models.FloatField(null=True)
-    histogram = models.JSONField(default=dict)
+    # Empty when the second has exactly one endpoint: its EndpointSecond row holds the same
+    # histogram (``runs.selectors.histograms`` fills it in for readers).
+    histogram = HistogramField()
 
     class Meta:
         ordering = ["run", "t"]
@@ -493,7 +519,7 @@ class EndpointSecond(models.Model):
     p95_ms = models.FloatField(null=True)
     p99_ms = models.FloatField(null=True)
     max_ms = models.FloatField(null=True)
-    histogram = models.JSONField(default=dict)
+    histogram = HistogramField()
 
     class Meta:
         ordering = ["run", "t", "method", "name"]
@@ -521,7 +547,7 @@ class EndpointSummary(models.Model):
     max_ms = models.FloatField(null=True)
     mean_ms = models.FloatField(null=True)
     rps = models.FloatField(default=0)
-    histogram = models.JSONField(default=dict)
+    histogram = HistogramField()
 
     class Meta:
         ordering = ["run", "name", "method"]

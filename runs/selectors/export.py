@@ -24,10 +24,12 @@ from runs.core.exports.json import (
     SECOND_COLUMNS,
     RunExport,
 )
+from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunAnalysis, RunSecond
 from runs.selectors import control as selectors_control
 from runs.selectors import runs as selectors
 from runs.selectors.analysis import run_baseline_verdict
+from runs.selectors.histograms import rows_with_dicts, second_rows_with_dicts
 from runs.selectors.metrics import run_metric_rows
 from runs.services.analysis import ANALYSIS_VERSION, run_analyses_ensure
 
@@ -94,14 +96,25 @@ def run_header(*, run: Run) -> dict[str, Any]:
 def run_second_rows(
     *, run: Run, fields: tuple[str, ...], histograms: bool = False
 ) -> Iterator[tuple[Any, ...]]:
-    """The run's RunSecond rows by ``t`` as tuples of ``fields`` (+ the histogram)."""
-    columns = (*fields, "histogram") if histograms else fields
-    return (
+    """The run's RunSecond rows by ``t`` as tuples of ``fields`` (+ the histogram as a dict)."""
+    if not histograms:
+        return (
+            RunSecond.objects.filter(run=run)
+            .order_by("t")
+            .values_list(*fields)
+            .iterator(chunk_size=CHUNK_SIZE)
+        )
+    rows = (
         RunSecond.objects.filter(run=run)
         .order_by("t")
-        .values_list(*columns)
-        .iterator(chunk_size=CHUNK_SIZE_HISTOGRAMS if histograms else CHUNK_SIZE)
+        .values_list(*fields, "t", "requests", "histogram")
+        .iterator(chunk_size=CHUNK_SIZE_HISTOGRAMS)
     )
+    n = len(fields)
+    filled = second_rows_with_dicts(
+        run_id=run.pk, rows=rows, t_index=n, requests_index=n + 1, chunk=CHUNK_SIZE_HISTOGRAMS
+    )
+    return ((*row[:n], row[-1]) for row in filled)
 
 
 def run_endpoint_second_rows(
@@ -109,12 +122,13 @@ def run_endpoint_second_rows(
 ) -> Iterator[tuple[Any, ...]]:
     """The run's EndpointSecond rows by (t, method, name) — the order of its unique index."""
     columns = (*fields, "histogram") if histograms else fields
-    return (
+    rows = (
         EndpointSecond.objects.filter(run=run)
         .order_by("t", "method", "name")
         .values_list(*columns)
         .iterator(chunk_size=CHUNK_SIZE_HISTOGRAMS if histograms else CHUNK_SIZE)
     )
+    return rows_with_dicts(rows, chunk=CHUNK_SIZE_HISTOGRAMS) if histograms else rows
 
 
 def run_csv_streams(*, run: Run) -> dict[str, Any]:
@@ -148,9 +162,12 @@ def run_export(*, run: Run, histograms: bool = False) -> RunExport:
     return RunExport(
         run=run_header(run=run),
         snapshot=run.snapshot or {},
-        endpoints=list(
-            EndpointSummary.objects.filter(run=run).order_by("name", "method").values(*endpoint_fields)
-        ),
+        endpoints=[
+            {**e, "histogram": Histogram.load(e["histogram"]).to_dict()} if histograms else e
+            for e in EndpointSummary.objects.filter(run=run)
+            .order_by("name", "method")
+            .values(*endpoint_fields)
+        ],
         errors=list(ErrorGroup.objects.filter(run=run).order_by("-count", "name").values(*ERROR_COLUMNS)),
         analysis=_analysis(run=run),
         seconds=run_second_rows(run=run, fields=SECOND_COLUMNS, histograms=histograms),

@@ -44,7 +44,7 @@ def _merge_into(acc: dict[str, Any], rows: Any) -> None:
             }
         entry["requests"] += requests
         entry["failures"] += failures
-        entry["hist"].merge(Histogram.from_dict(hist))
+        entry["hist"].merge(Histogram.load(hist))
         acc["requests"] += requests
 
 

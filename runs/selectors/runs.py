@@ -161,7 +161,7 @@ def endpoint_rows_live(*, run: Run) -> list[dict[str, Any]]:
             acc = merged[(method, name)] = {"requests": 0, "failures": 0, "hist": Histogram()}
         acc["requests"] += requests
         acc["failures"] += failures
-        acc["hist"].merge(Histogram.from_dict(hist))
+        acc["hist"].merge(Histogram.load(hist))
     seconds = max(run.last_t + 1, 1)
     out = []
     for (method, name), acc in sorted(merged.items(), key=lambda kv: (kv[0][1], kv[0][0])):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from django.db.models.functions import Greatest
 from runs.core.engine import protocol
 from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, GeneratorSecond, Run, RunSecond
+from runs.selectors.histograms import second_histograms_fill
 from runs.services.analysis import run_analyse_safely, step_histograms
 from runs.services.thresholds import run_thresholds_evaluate_safely
 
@@ -226,12 +228,18 @@ def _store_seconds(run_id: int, batch: Batch, *, all_new: bool = False) -> None:
             for row in RunSecond.objects.select_for_update().filter(run_id=run_id, t__in=list(batch.seconds))
         }
     )
+    # A stored second with one endpoint has no histogram of its own: its endpoint's row has it.
+    elided = {t for t, row in existing.items() if not row.histogram and row.requests}
+    filled = second_histograms_fill(run_id=run_id, ts=elided) if elided else {}
+    # A second of exactly one endpoint stores its histogram once, in that endpoint's row.
+    endpoints_per_t = Counter(t for t, _, _ in batch.endpoints)
     new_rows: list[RunSecond] = []
     changed: list[RunSecond] = []
     for t, agg in batch.seconds.items():
         row = existing.get(t)
         if row is not None:
-            agg.add(row.requests, row.failures, row.bytes, Histogram.from_dict(row.histogram))
+            stored = filled[t] if t in elided else Histogram.load(row.histogram)
+            agg.add(row.requests, row.failures, row.bytes, stored)
             agg.users = max(agg.users, row.users)
             agg.dropped_iterations += row.dropped_iterations
             if row.cpu_percent is not None:
@@ -241,7 +249,9 @@ def _store_seconds(run_id: int, batch: Batch, *, all_new: bool = False) -> None:
         row.users, row.cpu_percent = agg.users, agg.cpu_percent
         row.dropped_iterations = agg.dropped_iterations
         row.requests, row.failures, row.bytes = agg.requests, agg.failures, agg.bytes
-        row.histogram = agg.hist.to_dict()
+        # Merged into a stored second, it may have gained an endpoint: kept whole then.
+        alone = row.pk is None and endpoints_per_t[t] == 1
+        row.histogram = b"" if alone else agg.hist.to_bytes()
         for name, value in _figures(agg.hist, SECOND_PERCENTILES).items():
             setattr(row, name, value)
         (changed if row.pk else new_rows).append(row)
@@ -283,11 +293,11 @@ def _store_endpoints(run_id: int, batch: Batch, *, all_new: bool = False) -> Non
     for (t, method, name), agg in batch.endpoints.items():
         row = existing.get((t, method, name))
         if row is not None:
-            agg.add(row.requests, row.failures, row.bytes, Histogram.from_dict(row.histogram))
+            agg.add(row.requests, row.failures, row.bytes, Histogram.load(row.histogram))
         else:
             row = EndpointSecond(run_id=run_id, t=t, method=method, name=name)
         row.requests, row.failures, row.bytes = agg.requests, agg.failures, agg.bytes
-        row.histogram = agg.hist.to_dict()
+        row.histogram = agg.hist.to_bytes()
         figures = _figures(agg.hist, SECOND_PERCENTILES)
         row.p50_ms, row.p95_ms, row.p99_ms, row.max_ms = (
             figures["p50_ms"],
@@ -403,7 +413,7 @@ def run_summarise(*, run_id: int) -> None:
                 failures=totals.failures,
                 bytes=totals.bytes,
                 rps=totals.requests / seconds,
-                histogram=totals.histogram.to_dict(),
+                histogram=totals.histogram.to_bytes(),
                 **_figures(totals.histogram, SUMMARY_PERCENTILES),
             )
         )

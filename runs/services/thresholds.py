@@ -18,6 +18,7 @@ from django.db import transaction
 from runs.core import thresholds
 from runs.core.histogram import Histogram
 from runs.models import EndpointSecond, EndpointSummary, Run, RunSecond
+from runs.selectors.histograms import second_histograms
 from runs.selectors.metrics import run_metric_extremes
 from runs.services.analysis import histogram_from_row
 
@@ -115,12 +116,18 @@ def run_seconds_for_watch(
     read only when a p90 threshold needs them (the other percentiles are stored columns)."""
     columns: Sequence[str] = ("t", "requests", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms")
     hist_column = ("histogram",) if with_p90 else ()
-    overall = [
-        _sample(row[:7], row[7] if with_p90 else None, with_p90)
-        for row in RunSecond.objects.filter(run_id=run_id, t__gt=after, t__lte=upto)
+    seconds = list(
+        RunSecond.objects.filter(run_id=run_id, t__gt=after, t__lte=upto)
         .order_by("t")
         .values_list(*columns, *hist_column)
-    ]
+    )
+    # A second of one endpoint keeps its histogram in that endpoint's row only.
+    hists: list[Any] = (
+        second_histograms(run_id=run_id, rows=[(r[0], r[1], r[7]) for r in seconds])
+        if with_p90
+        else [None] * len(seconds)
+    )
+    overall = [_sample(row[:7], hist, with_p90) for row, hist in zip(seconds, hists, strict=True)]
     per_endpoint: dict[tuple[str, str], list[thresholds.SecondSample]] = {key: [] for key in endpoints}
     if endpoints:
         names = {name for _, name in endpoints}

@@ -43,7 +43,9 @@ BENCH = ROOT / "bench"
 # Modules of bench/ that are not benchmarks of their own, and who uses them.
 HELPERS = {
     "common.py": "imported by every script (machine, nginx, database, team, sizes)",
-    "simulated.py": "seeded runs, imported by pages.py, exports.py, profile_page.py, storage.py, seed.py",
+    "simulated.py": (
+        "seeded runs, imported by pages.py, exports.py, profile_page.py, storage.py, seed.py, compare.py"
+    ),
     "locustfile.py": "the plain-Locust side, run by overhead.py and fidelity.py",
     "tap_child.py": "the child with a tap, spawned by fidelity.py",
     "flame_summary.py": "py-spy summary, imported and run by profile_generators.py",

@@ -103,7 +103,7 @@ def test_until_throughput_stops_growing_finds_the_slots_of_a_target_without_thin
         seconds = run.seconds.filter(t__gte=step["start_t"], t__lte=step["end_t"])
         assert set(seconds.values_list("users", flat=True)) == {int(step["load"])}, step
         rows = run.endpoint_seconds.filter(t__gte=step["start_t"], t__lte=step["end_t"])
-        merged = Histogram.merged(Histogram.from_dict(h) for h in rows.values_list("histogram", flat=True))
+        merged = Histogram.merged(Histogram.load(h) for h in rows.values_list("histogram", flat=True))
         assert merged.total == step["requests"]
         assert merged.percentile_ms(95) == pytest.approx(step["p95_ms"])
 

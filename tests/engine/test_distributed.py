@@ -21,6 +21,7 @@ from runs.core.histogram import Histogram
 from runs.engine.generator import generator_execute
 from runs.engine.runner import run_execute
 from runs.models import GeneratorSecond, Run, RunSecond
+from runs.selectors.histograms import second_histograms
 from runs.services.runs import run_cancel, run_claim, run_create
 
 from .helpers import target_count, wait_for
@@ -51,7 +52,9 @@ def _generator_children(worker_pid: int) -> list[psutil.Process]:
 
 
 def _merged_percentiles(run: Run) -> dict[float, float]:
-    hist = Histogram.merged(RunSecond.objects.filter(run=run).values_list("histogram", flat=True))
+    # Every second: a one-endpoint second's histogram is stored in its endpoint's row only.
+    rows = list(RunSecond.objects.filter(run=run).values_list("t", "requests", "histogram"))
+    hist = Histogram.merged(second_histograms(run_id=run.pk, rows=rows))
     return hist.percentiles_ms((50, 95))
 
 

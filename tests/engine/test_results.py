@@ -60,7 +60,7 @@ def test_a_batch_becomes_run_and_endpoint_seconds_with_exact_percentiles(run: Ru
     assert first.p50_ms == pytest.approx(30, rel=1e-3)
     assert first.max_ms == pytest.approx(1049)
     assert first.mean_ms == pytest.approx((10 + 20 + 30 + 1049 * 2) / 5, rel=1e-3)
-    assert Histogram.from_dict(first.histogram).total == 5
+    assert Histogram.load(first.histogram).total == 5
     b = EndpointSecond.objects.get(run=run, t=0, name="/b")
     assert (b.requests, b.failures, b.p50_ms) == (2, 1, pytest.approx(1049, rel=1e-3))
     run.refresh_from_db()
@@ -84,7 +84,7 @@ def test_the_runner_path_inserts_new_seconds_and_still_merges_a_replayed_one(run
     assert results_ingest(run_id=run.pk, seconds=again, start_epoch=START, last_t=last_t) == 2
     t1 = RunSecond.objects.get(run=run, t=1)
     assert (t1.requests, t1.users) == (3, 3)
-    assert Histogram.from_dict(t1.histogram).total == 3
+    assert Histogram.load(t1.histogram).total == 3
     a1 = EndpointSecond.objects.get(run=run, t=1, name="/a")
     assert (a1.requests, a1.p50_ms) == (2, pytest.approx(30, rel=1e-3))
     assert RunSecond.objects.filter(run=run).count() == 3
@@ -113,7 +113,7 @@ def test_a_second_that_arrives_twice_is_merged_not_duplicated(run: Run) -> None:
 
     row = RunSecond.objects.get(run=run, t=2)
     assert row.requests == 3
-    assert Histogram.from_dict(row.histogram).to_dict() == _hist(10, 20, 30)
+    assert Histogram.load(row.histogram).to_dict() == _hist(10, 20, 30)
     assert EndpointSecond.objects.get(run=run, t=2).requests == 3
     run.refresh_from_db()
     assert run.total_requests == 3
@@ -172,7 +172,7 @@ def test_summary_merges_each_endpoint_over_the_whole_run(run: Run) -> None:
     )
     assert EndpointSummary.objects.filter(run=run).count() == 2
     seconds_of_a = EndpointSecond.objects.filter(run=run, name="/a").values_list("histogram", flat=True)
-    assert a.histogram == Histogram.merged(seconds_of_a).to_dict()
+    assert Histogram.load(a.histogram).to_dict() == Histogram.merged(seconds_of_a).to_dict()
     run.refresh_from_db()
     everything = values_a + [500.0] * 4
     assert run.p50_ms == pytest.approx(sorted(everything)[51], rel=1e-3)
@@ -207,7 +207,7 @@ def test_a_batch_sent_again_after_an_uncertain_commit_is_stored_once(run: Run) -
     run.refresh_from_db()
     assert (run.total_requests, run.ingested_messages, run.last_t) == (6, 4, 2)
     assert [r.requests for r in RunSecond.objects.filter(run=run).order_by("t")] == [2, 2, 2]
-    assert Histogram.from_dict(EndpointSecond.objects.get(run=run, t=1).histogram).total == 2
+    assert Histogram.load(EndpointSecond.objects.get(run=run, t=1).histogram).total == 2
     # The very same batch once more (a replay after the commit of the retry): nothing changes.
     assert results_ingest(run_id=run.pk, seconds=again, start_epoch=START, seq=0) == 2
     run.refresh_from_db()
@@ -217,3 +217,30 @@ def test_a_batch_sent_again_after_an_uncertain_commit_is_stored_once(run: Run) -
     assert results_ingest(run_id=run.pk, seconds=nxt, start_epoch=START, last_t=2, seq=4) == 3
     run.refresh_from_db()
     assert (run.total_requests, run.ingested_messages) == (7, 5)
+
+
+def test_a_second_of_one_endpoint_stores_its_histogram_once_and_readers_still_see_it(run: Run) -> None:
+    from runs.selectors.export import run_second_rows
+    from runs.services.thresholds import run_seconds_for_watch
+
+    seconds = [
+        SecondMessage(START, 2, None, (_ep("/a", [10, 20, 30]),), ()),
+        SecondMessage(START + 1, 2, None, (_ep("/a", [40]), _ep("/b", [5, 6])), ()),
+        SecondMessage(START + 2, 2, None, (), ()),
+    ]
+    results_ingest(run_id=run.pk, seconds=seconds, start_epoch=START, last_t=-1)
+    alone, both, idle = RunSecond.objects.filter(run=run).order_by("t")
+    assert alone.histogram == b"" and alone.requests == 3 and alone.p50_ms == pytest.approx(20, rel=1e-3)
+    assert Histogram.load(both.histogram).total == 3  # two endpoints: the merge is stored
+    assert idle.histogram == b"" and idle.requests == 0
+    # The export and the live threshold watch read the endpoint's histogram in its place.
+    exported = [row[-1] for row in run_second_rows(run=run, fields=("t",), histograms=True)]
+    assert exported[0] == _hist(10, 20, 30)
+    assert exported[1] == Histogram.merged([_hist(40), _hist(5, 6)]).to_dict()
+    assert exported[2] == Histogram().to_dict()
+    overall, _ = run_seconds_for_watch(run_id=run.pk, after=-1, upto=2, endpoints=(), with_p90=True)
+    assert [s.percentiles["p90"] for s in overall] == [
+        Histogram.load(_hist(10, 20, 30)).percentile_ms(90),
+        Histogram.merged([_hist(40), _hist(5, 6)]).percentile_ms(90),
+        None,
+    ]

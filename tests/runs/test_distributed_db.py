@@ -154,7 +154,7 @@ def test_ingestion_stores_each_generators_share_and_merges_a_second_sent_again(m
     assert rows == {(0, 0): (5, 20.0), (1, 0): (5, 97.0)}
     second = RunSecond.objects.get(run=run, t=0)
     assert second.requests == 10 == sum(r for r, _ in rows.values())
-    assert Histogram.from_dict(second.histogram).total == 10
+    assert Histogram.load(second.histogram).total == 10
 
 
 # -- the run page ------------------------------------------------------------------------------
