@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import gevent
 import locust
-from locust import User
+from locust import LoadTestShape, User
 from locust.env import Environment
 from locust.runners import STATE_STOPPED
 
@@ -16,7 +17,7 @@ from runs.core.engine import protocol
 from runs.core.engine.child.control import ControlledOpenLoad, closed_control, open_control
 from runs.core.engine.child.process import Child
 from runs.core.engine.child.recorder import drop_locust_stats
-from runs.core.engine.child.shapes import ProfileShape
+from runs.core.engine.child.shapes import OpenLoad, ProfileShape
 
 
 def run_closed(
@@ -29,6 +30,25 @@ def run_closed(
 ) -> str:
     """A user profile: Locust's LocalRunner, driven by :class:`ProfileShape`."""
     shape = ProfileShape(plan)
+    start = child.first_second()
+    on_set = closed_control(shape, plan, start=start) if control.is_controllable_plan(plan) else None
+    return drive_closed(
+        child, shape, user_classes, options, locustfile=locustfile, start=start, on_set=on_set
+    )
+
+
+def drive_closed(
+    child: Child,
+    shape: LoadTestShape,
+    user_classes: list[type[User]],
+    options: protocol.LocalOptions,
+    *,
+    locustfile: bool,
+    start: int,
+    on_set: Callable[[protocol.SetCommand], tuple[bool, str, float]] | None = None,
+) -> str:
+    """Users on Locust's LocalRunner driven by ``shape`` (a profile's, or a capacity search's),
+    from the hello to the last second sent; ``on_set`` takes live changes."""
     env = Environment(
         user_classes=user_classes,
         shape_class=shape,
@@ -45,10 +65,8 @@ def run_closed(
         env.events.init.fire(environment=env, runner=runner, web_ui=None)
     env.events.request.add_listener(child.recorder.on_request)
     env.events.test_stop.add_listener(lambda **_: child.request_stop("finished"))
-
-    start = child.first_second()
-    if control.is_controllable_plan(plan):
-        child.on_set = closed_control(shape, plan, start=start)
+    if on_set is not None:
+        child.on_set = on_set
     child.hello_and_wait(start)
     if not child.stop_event.is_set():  # a stop that came during start-up sends no load at all
         runner.start_shape()
@@ -72,6 +90,12 @@ def run_open(
     load = ControlledOpenLoad(env, user_class, plan, child.recorder, start=start)
     if control.is_controllable_plan(plan):
         child.on_set = open_control(load, plan, start=start)
+    return drive_open(child, load, options, start=start)
+
+
+def drive_open(child: Child, load: OpenLoad, options: protocol.LocalOptions, *, start: int) -> str:
+    """Iterations started by ``load`` (a profile's schedule, or a capacity search's), from the
+    hello to the last second sent."""
     child.users = load.take_peak
     child.kill_in_flight = lambda: load.pool.kill(block=False)
     child.hello_and_wait(start)

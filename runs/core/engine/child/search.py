@@ -14,15 +14,13 @@ import time
 from typing import Any
 
 import gevent
-import locust
 from locust import LoadTestShape, User
 from locust.env import Environment
-from locust.runners import STATE_STOPPED
 
 from runs.core import capacity_search, profiles
 from runs.core.engine import protocol
+from runs.core.engine.child.local import drive_closed, drive_open
 from runs.core.engine.child.process import Child
-from runs.core.engine.child.recorder import drop_locust_stats
 from runs.core.engine.child.shapes import OpenLoad
 
 log = logging.getLogger("scaletest.child")
@@ -145,40 +143,10 @@ def run_search(
     if plan.is_open:
         env = Environment(user_classes=[user_classes[0]], catch_exceptions=True)
         env.events.request.add_listener(child.recorder.on_request)
-        load = SearchOpenLoad(env, user_classes[0], plan, driver)
-        child.users = load.take_peak
-        child.kill_in_flight = lambda: load.pool.kill(block=False)
-        child.hello_and_wait(start)
-        if not child.stop_event.is_set():
-            load.dispatcher = gevent.spawn(load.dispatch)
-            load.dispatcher.link_value(lambda _: child.request_stop("finished"))
-        emitter = gevent.spawn(child.emit_loop)
-        child.stop_event.wait()
-        load.stop(options.stop_timeout)
+        reason = drive_open(child, SearchOpenLoad(env, user_classes[0], plan, driver), options, start=start)
     else:
-        env = Environment(
-            user_classes=user_classes,
-            shape_class=SearchShape(driver),
-            stop_timeout=options.stop_timeout,
-            catch_exceptions=True,
-            events=locust.events if locustfile else None,
+        reason = drive_closed(
+            child, SearchShape(driver), user_classes, options, locustfile=locustfile, start=start
         )
-        runner = env.create_local_runner()
-        child.users = lambda: runner.user_count
-        child.kill_in_flight = lambda: runner.user_greenlets.kill(block=False)
-        drop_locust_stats(env)
-        if locustfile:
-            env.events.init.fire(environment=env, runner=runner, web_ui=None)
-        env.events.request.add_listener(child.recorder.on_request)
-        env.events.test_stop.add_listener(lambda **_: child.request_stop("finished"))
-        child.hello_and_wait(start)
-        if not child.stop_event.is_set():
-            runner.start_shape()
-        emitter = gevent.spawn(child.emit_loop)
-        child.stop_event.wait()
-        if runner.state != STATE_STOPPED:
-            runner.stop()
-    emitter.kill(block=True)
-    child.emit_completed(int(time.time()) + 1)
     driver.finish()
-    return child.stop_reason
+    return reason
