@@ -65,6 +65,18 @@ def collected_static() -> Path:
     return Path(settings.STATIC_ROOT)
 
 
+@pytest.fixture(autouse=True)
+def fresh_token_throttle() -> None:
+    """Every test starts with no failed token lookups counted against 127.0.0.1 (the test
+    client's and the live server's address). The counters live in the session's cache for a
+    5-minute window, so without this the 20 allowed failures are shared by every test in the
+    window and a test that presents a revoked or wrong token can make a later one get 429."""
+    from runs.security.throttle import SCOPES, throttle_reset
+
+    for scope in SCOPES:
+        throttle_reset(scope=scope, address="127.0.0.1")
+
+
 def _wsgi_app_only(_media_handler: Any) -> Any:
     """The live server's "static handler": the plain WSGI app (WhiteNoise in its middleware),
     in place of Django's handlers that serve from the finders and from MEDIA_ROOT."""
