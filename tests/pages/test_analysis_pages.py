@@ -463,10 +463,11 @@ def test_the_compare_page_computes_missing_analyses_once(
 ) -> None:
     runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(3)]
     ids = ",".join(str(r.pk) for r in runs)
-    # Per missing run: its seconds, endpoint step histograms, endpoint p95s, and the savepoint
-    # around them (2: a failed analysis must not break the request's transaction); one upsert
-    # for all; one update storing the verdicts (7: the page itself, with the user's teams).
-    with django_assert_max_num_queries(7 + 5 * len(runs) + 1 + 1):
+    # Per missing run: its seconds, endpoint step histograms, endpoint p95s, its live-control
+    # timeline (the levels it followed), and the savepoint around them (2: a failed analysis
+    # must not break the request's transaction); one upsert for all; one update storing the
+    # verdicts (7: the page itself, with the user's teams).
+    with django_assert_max_num_queries(7 + 6 * len(runs) + 1 + 1):
         first = alice_client.get(reverse("runs-compare"), {"ids": ids})
     assert RunAnalysis.objects.filter(run__in=runs, version=ANALYSIS_VERSION).count() == 3
     again = alice_client.get(reverse("runs-compare"), {"ids": ids})
@@ -505,9 +506,9 @@ def test_finishing_a_run_stores_its_analysis_and_the_page_reads_it(
     run.refresh_from_db()
     assert run.status == Run.Status.FINISHED
     assert RunAnalysis.objects.filter(run=run, version=ANALYSIS_VERSION).exists()
-    # session, user, the user's teams, run + plan, seconds, endpoint summaries, errors, stored
-    # analysis: no histogram is read.
-    with django_assert_num_queries(8):
+    # session, user, the user's teams, run + plan, seconds, live-control timeline, endpoint
+    # summaries, errors, stored analysis: no histogram is read.
+    with django_assert_num_queries(9):
         body = alice_client.get(reverse("runs-detail", args=[run.pk])).content.decode()
     assert "<strong>8 users</strong>" in body.split('id="knee-users">')[1].split("</dd>")[0]
 
