@@ -127,7 +127,9 @@ def test_until_throughput_stops_growing_finds_the_knee_with_think_time(db: None,
     assert view is not None and view["steps"]
     theory = knee_theory(view, slots=4, slot_ms=50.0)
     report("K4 S50 Z0.2 throughput", run, theory)
-    assert 20.0 <= theory < 23.0  # configured think time 0.2 s, plus the generator's own
+    # Configured think time 0.2 s on average, plus the generator's own; the first step's sample
+    # of uniform 0.1–0.3 s think times can average a little under 0.2 s (19.8 users seen).
+    assert 18.0 <= theory < 23.0
     assert view["outcome"]["status"] == cs.FOUND
     assert view["outcome"]["low"] == pytest.approx(theory, rel=0.10)
     assert "(throughput stops growing)" in view["answer"]
