@@ -24,7 +24,9 @@ Two servers side by side, loads alternated (A, B, A, B...), medians of --repeat 
 last commit that served the full plotly.min.js from the finders, uncompressed, cached 60 s,
 scripts not deferred), "after" this checkout, with its static files collected as `up` collects
 them (STATIC_ROOT: the environment's SCALETEST_STATIC_ROOT, else var/static, shared with `up`).
-Both read the same database, migrated by this checkout.
+Both read the same database, migrated by this checkout; a --before older than that schema
+(d7ac57e predates 0017, histograms as bytes) cannot read it, so the script then says so and
+measures this checkout only. The figures in docs/benchmarks.md section 7 predate 0017.
 
     .venv/bin/python bench/first_page.py                 # 7 cold loads per side
     .venv/bin/python bench/first_page.py --repeat 15
@@ -293,6 +295,13 @@ class Side:
                 self.proc.wait(5)
 
 
+def newer_migrations(tree: Path) -> list[str]:
+    """This checkout's migrations that the code in ``tree`` does not have."""
+    mine = {m.name for m in (common.BASE_DIR / "runs" / "migrations").glob("0*.py")}
+    theirs = {m.name for m in (tree / "runs" / "migrations").glob("0*.py")}
+    return sorted(m.removesuffix(".py") for m in mine - theirs)
+
+
 def export_commit(ref: str, into: Path) -> str | None:
     """The tree of ``ref`` in ``into`` (git archive); its short hash, or None when it is unknown."""
     found = subprocess.run(
@@ -408,8 +417,16 @@ def main() -> None:
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_ALLOW")}
         if not args.no_before:
             commit = export_commit(args.before, work / "before")
+            newer = newer_migrations(work / "before") if commit is not None else []
             if commit is None:
                 print(f"note: {args.before} is not in this repository: measuring this checkout only")
+            elif newer:
+                # Both sides share the database this checkout migrated and seeded: code older than
+                # its schema cannot read it (0017 stores histograms as bytes, not JSON).
+                print(
+                    f"note: {args.before} predates migrations {', '.join(newer)} of the shared "
+                    "database: measuring this checkout only (pass a newer --before to compare)"
+                )
             else:
                 # Its own data dir; the same database.
                 env = dict(
