@@ -25,7 +25,12 @@ def _plan(kind: str, params: dict) -> profiles.Plan:
 
 
 def test_only_the_arrival_kinds_are_open_model() -> None:
-    assert [k for k in profiles.KINDS if is_open_model(k)] == ["arrival_constant", "arrival_ramp"]
+    # The arrival-rate capacity search (search_rate) starts iterations per second too.
+    assert [k for k in profiles.KINDS if is_open_model(k)] == [
+        "arrival_constant",
+        "arrival_ramp",
+        "search_rate",
+    ]
     assert profiles.preview_unit("arrival_ramp") == "iterations/s"
     assert profiles.preview_unit("ramp") == "users"
 
