@@ -11,9 +11,8 @@ import pytest
 from django.urls import reverse
 
 from runs.core.demo_target import start_demo_target
-from runs.engine.runner import run_execute
 from runs.models import Run
-from runs.services.runs import plan_snapshot, run_claim
+from tests.engine.test_capacity_search_truth import run_search_plan
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -28,11 +27,12 @@ def real_search(make_plan: Any, **params: Any) -> Run:
     # 2 slots × 20 ms: N users wait N·10 ms, so p95 < 50 ms holds up to 4 users.
     target = start_demo_target(slots=2, slot_ms=20.0)
     try:
-        plan = make_plan(
+        run = run_search_plan(
+            make_plan,
             target.url,
             "/slots",
-            profile_kind="search_users",
-            params={
+            "search_users",
+            {
                 "objective": "p95 < 50 ms",
                 "start_users": 2,
                 "ceiling_users": 16,
@@ -44,16 +44,6 @@ def real_search(make_plan: Any, **params: Any) -> Run:
             }
             | params,
         )
-        snapshot = plan_snapshot(plan=plan)
-        run = Run.objects.create(
-            team=plan.team,
-            plan=plan,
-            plan_name=plan.name,
-            snapshot=snapshot,
-            planned_seconds=snapshot["profile"]["duration"],
-        )
-        assert run_claim(run_id=run.pk)
-        assert run_execute(run_id=run.pk) == Run.Status.FINISHED
     finally:
         target.stop()
     run.refresh_from_db()
