@@ -349,6 +349,13 @@ class Run(models.Model):
     # Capacity-search profiles: the child's decided steps and how the search ended
     # ({"decisions": [...], "outcome": {...} | null}, see runs.core.capacity_search); null otherwise.
     capacity_search = models.JSONField(null=True, blank=True)
+    # Retention (runs.services.retention): a pinned run keeps its per-second rows for good; an
+    # old one's are rolled up into rows of ``resolution_s`` seconds (``t`` = the window's first
+    # second), at ``rolled_up_at``. Readers turn a row's counts into rates over its span
+    # (``runs.core.rollup.row_span``).
+    pinned = models.BooleanField(default=False)
+    resolution_s = models.PositiveSmallIntegerField(default=1)
+    rolled_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -385,6 +392,10 @@ class Run(models.Model):
     def thresholds(self) -> list[dict[str, object]]:
         """The thresholds the run was started with (from its snapshot)."""
         return list((self.snapshot or {}).get("thresholds") or [])
+
+    @property
+    def is_rolled_up(self) -> bool:
+        return self.resolution_s > 1
 
     @property
     def mean_rps(self) -> float:
@@ -736,6 +747,8 @@ class AuditEntry(models.Model):
         RUN_START = "run.start", "Run started"
         RUN_CANCEL = "run.cancel", "Run cancelled"
         RUN_CONTROL = "run.control", "Run load changed or stopped early"
+        RUN_PIN = "run.pin", "Run pinned or unpinned"
+        RUN_ROLLUP = "run.rollup", "Run rolled up to a coarser resolution"
 
     class Via(models.TextChoices):
         PAGE = "page", "Page"

@@ -97,6 +97,14 @@ def purge_audit_entries() -> int:
     return audit_purge()
 
 
+@shared_task(name="runs.tasks.retention_rollup", ignore_result=True, soft_time_limit=3000, time_limit=3300)
+def retention_rollup() -> int:
+    """Roll old runs' per-second rows up past SCALETEST_RETENTION_DAYS (beat, daily)."""
+    from runs.services.retention import retention_apply
+
+    return len(retention_apply())
+
+
 class DeliveryRetry(Exception):
     """A notification attempt failed in a way another attempt may fix (5xx, timeout, SMTP down)."""
 

@@ -246,6 +246,10 @@ SCALETEST_TOKEN_FAILURE_LIMIT = env_int("SCALETEST_TOKEN_FAILURE_LIMIT", 20, min
 SCALETEST_TOKEN_FAILURE_WINDOW_SECONDS = env_int("SCALETEST_TOKEN_FAILURE_WINDOW_SECONDS", 300, minimum=1)
 # Audit entries older than this are deleted by the reaper's periodic task; 0 keeps them forever.
 SCALETEST_AUDIT_RETENTION_DAYS = env_int("SCALETEST_AUDIT_RETENTION_DAYS", 365)
+# Finished runs older than this many days (by finished_at) have their per-second rows rolled up
+# into 10-second rows, exactly (runs.services.retention; beat, daily); baselines and pinned runs
+# are kept whole. 0 keeps every run at full resolution.
+SCALETEST_RETENTION_DAYS = env_int("SCALETEST_RETENTION_DAYS", 0)
 
 # The cache holds the rate limiter's counters, so it must be shared by every web process: Redis
 # when there is one (REDIS_URL), else files in the data directory (embedded mode: web processes
@@ -358,6 +362,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "runs.tasks.purge_audit_entries",
         "schedule": 3600.0,
         "options": {"expires": 3000},
+    },
+    # Old runs' per-second rows rolled up past SCALETEST_RETENTION_DAYS (runs.services.retention);
+    # a no-op when it is 0. Each run is claimed in its own transaction: a duplicate does nothing.
+    "retention-rollup": {
+        "task": "runs.tasks.retention_rollup",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
     },
 }
 

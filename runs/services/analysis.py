@@ -393,8 +393,15 @@ def _store(runs_data: Mapping[int, dict[str, Any]]) -> dict[int, RunAnalysis]:
 
 
 def run_analyse(*, run_id: int) -> RunAnalysis:
-    """Compute the analysis of an ended run from its rows and store it (replacing any)."""
+    """Compute the analysis of an ended run from its rows and store it (replacing any).
+
+    A rolled-up run keeps its stored analysis (made from its per-second rows before the
+    roll-up); one is computed from the 10-second rows only when none was stored."""
     run = Run.objects.get(pk=run_id)
+    if run.is_rolled_up:
+        stored = RunAnalysis.objects.filter(run=run).first()
+        if stored is not None:
+            return stored
     return _store({run.pk: run_analysis_build(run=run)})[run.pk]
 
 
@@ -476,12 +483,14 @@ def run_analyses_ensure(
 
     ``runs`` may hold Run rows already loaded; others are loaded only when computing.
     """
+    # A rolled-up run (runs.services.retention) keeps the analysis made from its per-second
+    # rows, whatever its version: its 10-second rows would give coarser steps.
     found = {
         run_id: data
-        for run_id, version, data in RunAnalysis.objects.filter(run_id__in=ids).values_list(
-            "run_id", "version", "data"
+        for run_id, version, data, resolution in RunAnalysis.objects.filter(run_id__in=ids).values_list(
+            "run_id", "version", "data", "run__resolution_s"
         )
-        if version == ANALYSIS_VERSION
+        if version == ANALYSIS_VERSION or resolution > 1
     }
     missing = [i for i in ids if i not in found]
     if not missing:
