@@ -398,6 +398,13 @@ class Run(models.Model):
         return self.resolution_s > 1
 
     @property
+    def rolled_up_after_days(self) -> int | None:
+        """Whole days between the run's end and its roll-up (the retention setting then)."""
+        if self.rolled_up_at is None or self.finished_at is None:
+            return None
+        return max(0, (self.rolled_up_at - self.finished_at).days)
+
+    @property
     def mean_rps(self) -> float:
         seconds = self.last_t + 1
         return self.total_requests / seconds if seconds > 0 else 0.0

@@ -43,6 +43,7 @@ urlpatterns = [
     path("runs/<int:pk>/export.json", exports.run_export_json, name="runs-export-json"),
     path("runs/<int:pk>/report.html", exports.run_report, name="runs-report"),
     path("runs/<int:pk>/annotate/", runs.run_annotate, name="runs-annotate"),
+    path("runs/<int:pk>/pin/", runs.run_pin, name="runs-pin"),
     path("runs/<int:pk>/share/", shares.run_share, name="runs-share"),
     path("runs/compare/share/", shares.compare_share, name="runs-compare-share"),
     # Share links (no login; the token is the only key)

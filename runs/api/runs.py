@@ -22,6 +22,7 @@ from runs.api.schemas.runs import (
     EndpointOut,
     ErrorOut,
     GeneratorsOut,
+    PinIn,
     RunListItem,
     RunOut,
     RunStart,
@@ -35,6 +36,7 @@ from runs.selectors import analysis as selectors_analysis
 from runs.selectors import runs as selectors
 from runs.services.annotations import AnnotationError, annotations_clean
 from runs.services.baseline import BaselineError, plan_set_baseline
+from runs.services.retention import PinError, run_set_pinned
 from runs.services.runs import RunError, run_cancel, run_create
 
 router = Router(tags=["runs"])
@@ -188,6 +190,17 @@ def run_baseline(request: HttpRequest, run_id: int) -> dict[str, int]:
     return {"plan": plan.pk, "baseline_run": run.pk}
 
 
+@router.post("/{int:run_id}/pin", response=responses({200: RunOut, 409: Error}), url_name="runs-pin")
+def run_pin(request: HttpRequest, run_id: int, payload: PinIn) -> Run:
+    """Pin an ended run (``{"pinned": true}``: the retention policy keeps it at full
+    resolution) or unpin it (``false``). Editors only; audited."""
+    run = _run(request, run_id, role=access.EDITOR)
+    try:
+        return run_set_pinned(run=run, pinned=payload.pinned)
+    except PinError as exc:
+        raise HttpError(409, str(exc)) from None
+
+
 SECOND_FIELDS = (
     "t",
     "users",
@@ -228,7 +241,12 @@ def run_series(
         rows = rows.filter(t__gte=from_)
     if to is not None:
         rows = rows.filter(t__lte=to)
-    return {"run": run.pk, "endpoint": endpoint, "points": list(rows.order_by("t"))}
+    return {
+        "run": run.pk,
+        "endpoint": endpoint,
+        "interval_seconds": run.resolution_s,
+        "points": list(rows.order_by("t")),
+    }
 
 
 @router.get("/{int:run_id}/generators", response=responses({200: GeneratorsOut}), url_name="runs-generators")

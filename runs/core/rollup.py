@@ -43,10 +43,15 @@ def rate(count: float, t: int, *, resolution_s: int, last_t: int) -> float:
 
 def figures(hist: Histogram) -> dict[str, float | None]:
     """``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_ms``, ``mean_ms`` of a merged histogram."""
-    if not hist.total:
-        return {f"p{q}_ms": None for q in ROW_PERCENTILES} | {"max_ms": None, "mean_ms": None}
-    ps = hist.percentiles_ms(ROW_PERCENTILES)
-    return {f"p{q}_ms": ps[q] for q in ROW_PERCENTILES} | {"max_ms": hist.max_ms, "mean_ms": hist.mean_ms}
+    out: dict[str, float | None] = {f"p{q}_ms": None for q in ROW_PERCENTILES} | {
+        "max_ms": None,
+        "mean_ms": None,
+    }
+    if hist.total:
+        ps = hist.percentiles_ms(ROW_PERCENTILES)
+        out.update({f"p{q}_ms": ps[q] for q in ROW_PERCENTILES})
+        out.update(max_ms=hist.max_ms, mean_ms=hist.mean_ms)
+    return out
 
 
 @dataclass

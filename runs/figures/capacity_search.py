@@ -20,7 +20,7 @@ def search_figure(
     it failed; hovering a step shows its verdict and why."""
     rows = list(rows)
     xs = [r["t"] for r in rows]
-    ys = [r["requests"] if open_model else r["users"] for r in rows]
+    ys = [(r["requests"] / (r.get("span") or 1)) if open_model else r["users"] for r in rows]
     data: list[dict[str, Any]] = [
         {
             "type": "scatter",

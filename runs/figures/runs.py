@@ -31,16 +31,18 @@ TIMESERIES_CHARTS: dict[str, tuple[str, ...]] = {
 def series_from_rows(rows: Iterable[Row]) -> dict[str, list[Any]]:
     """Per-second rows (dicts with :data:`SECOND_COLUMNS`) -> parallel lists for the charts.
 
-    Every row covers exactly one second, so its request and failure counts are already rates.
-    Percentiles of a second without requests are ``None`` (a gap in the line, not a zero).
+    A row covers one second, or ``span`` seconds when the run was rolled up (the selector adds
+    it: ``runs.core.rollup.row_span``), so its request and failure counts divided by that span
+    are rates. Percentiles of a row without requests are ``None`` (a gap in the line, not a zero).
     """
     keys = ("t", "rps", "p50", "p95", "p99", "users", "failures", "dropped")
     out: dict[str, list[Any]] = {k: [] for k in keys}
     for row in sorted(rows, key=lambda r: r["t"]):
+        span = row.get("span") or 1
         out["t"].append(int(row["t"]))
-        out["rps"].append(num(row.get("requests")) or 0)
-        out["failures"].append(num(row.get("failures")) or 0)
-        out["dropped"].append(num(row.get("dropped_iterations")) or 0)
+        out["rps"].append((num(row.get("requests")) or 0) / span)
+        out["failures"].append((num(row.get("failures")) or 0) / span)
+        out["dropped"].append((num(row.get("dropped_iterations")) or 0) / span)
         out["users"].append(num(row.get("users")) or 0)
         for key in ("p50", "p95", "p99"):
             out[key].append(num(row.get(f"{key}_ms")))
@@ -281,7 +283,7 @@ def generator_series(rows: Iterable[Row]) -> dict[int, dict[str, list[Any]]]:
     for row in sorted(rows, key=lambda r: (int(r["generator"]), int(r["t"]))):
         series = out.setdefault(int(row["generator"]), {"t": [], "rps": [], "cpu": []})
         series["t"].append(int(row["t"]))
-        series["rps"].append(num(row.get("requests")) or 0)
+        series["rps"].append((num(row.get("requests")) or 0) / (row.get("span") or 1))
         series["cpu"].append(num(row.get("cpu_percent")))
     return out
 

@@ -337,7 +337,7 @@ def runs_compare(
             CompareRun(
                 run=run,
                 label=f"#{run.pk} · {run.plan_name}" + (f" · {run.version}" if run.version else ""),
-                series=seconds_series(seconds[run.pk]),
+                series=seconds_series(seconds[run.pk], resolution_s=run.resolution_s, last_t=run.last_t),
                 windows=[(s["users"], s["start_t"], s["end_t"]) for s in steps],
                 capacity=[
                     {

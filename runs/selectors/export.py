@@ -86,6 +86,11 @@ def run_header(*, run: Run) -> dict[str, Any]:
         "generator_host": run.generator_host,
         "error_message": run.error_message,
         "generators": run.generators,
+        # Retention: seconds per stored row (10 once rolled up), when, and whether it is kept whole.
+        "resolution_s": run.resolution_s,
+        "rolled_up_at": run.rolled_up_at,
+        "rolled_up_after_days": run.rolled_up_after_days,
+        "pinned": run.pinned,
         # Pass/fail: null without thresholds; the verdict of each threshold; why it aborted.
         "passed": run.passed,
         "threshold_results": run.threshold_results or [],
@@ -139,6 +144,8 @@ def run_csv_streams(*, run: Run) -> dict[str, Any]:
         "started_at": run.started_at,
         "open_model": run.is_open_model,
         "server_series": run_metric_rows(run=run),
+        "resolution_s": run.resolution_s,
+        "last_t": run.last_t,
     }
 
 
@@ -176,6 +183,7 @@ def run_export(*, run: Run, histograms: bool = False) -> RunExport:
         ),
         histograms=histograms,
         server_series=run_metric_rows(run=run),
+        interval_seconds=run.resolution_s,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import ExpressionWrapper, F, FloatField, QuerySet, TextField
 from django.db.models.functions import Cast, NullIf
 
-from runs.core import profiles
+from runs.core import profiles, rollup
 from runs.core.histogram import Histogram
 from runs.figures.runs import SECOND_COLUMNS, series_from_rows
 from runs.models import (
@@ -121,19 +121,32 @@ def snapshot_preview(*, snapshot: dict[str, Any]) -> tuple[list[float], list[flo
         return None
 
 
+def with_spans(rows: list[dict[str, Any]], *, run: Run) -> list[dict[str, Any]]:
+    """``rows`` of a rolled-up run with each row's ``span`` (seconds it stands for), which the
+    figures divide counts by; a run at full resolution's rows are returned as they are."""
+    if run.resolution_s > 1:
+        for row in rows:
+            row["span"] = rollup.row_span(row["t"], resolution_s=run.resolution_s, last_t=run.last_t)
+    return rows
+
+
 def run_seconds(*, run: Run, after: int = -1) -> list[dict[str, Any]]:
-    return list(RunSecond.objects.filter(run=run, t__gt=after).order_by("t").values(*SECOND_COLUMNS))
+    """The run's RunSecond rows after ``after`` (``SECOND_COLUMNS``, plus ``span`` once rolled up)."""
+    rows = list(RunSecond.objects.filter(run=run, t__gt=after).order_by("t").values(*SECOND_COLUMNS))
+    return with_spans(rows, run=run)
 
 
-def run_generator_rows(*, run: Run) -> list[Mapping[str, Any]]:
+def run_generator_rows(*, run: Run) -> list[dict[str, Any]]:
     """Per generator, per second: requests, failures and CPU (distributed runs; else empty)."""
     if run.generators <= 1:
         return []
-    return list(
-        GeneratorSecond.objects.filter(run=run)
+    rows: list[dict[str, Any]] = [
+        dict(row)
+        for row in GeneratorSecond.objects.filter(run=run)
         .order_by("generator", "t")
         .values("generator", "t", "requests", "failures", "cpu_percent")
-    )
+    ]
+    return with_spans(rows, run=run)
 
 
 def run_endpoint_rows(*, run: Run, upto: int | None = None) -> list[dict[str, Any]]:
@@ -227,11 +240,14 @@ def run_live_payload(*, run: Run, after: int) -> dict[str, Any]:
     }
 
 
-def seconds_series(rows: Sequence[tuple[int, int, int, float | None]]) -> dict[str, list[Any]]:
-    """(t, requests, failures, p95_ms) rows of one run -> the comparison overlays' series."""
+def seconds_series(
+    rows: Sequence[tuple[int, int, int, float | None]], *, resolution_s: int = 1, last_t: int = 0
+) -> dict[str, list[Any]]:
+    """(t, requests, failures, p95_ms) rows of one run -> the comparison overlays' series
+    (requests per second of each row's span, for a rolled-up run)."""
     return {
         "t": [r[0] for r in rows],
-        "rps": [r[1] for r in rows],
+        "rps": [rollup.rate(r[1], r[0], resolution_s=resolution_s, last_t=last_t) for r in rows],
         "p95": [r[3] for r in rows],
         "error_pct": [(100.0 * r[2] / r[1]) if r[1] else None for r in rows],
     }
@@ -243,7 +259,11 @@ def runs_series_window(
     """Full-resolution overlay series of ``ids`` between seconds ``lo`` and ``hi`` (inclusive),
     in the order of ``ids``; ``None`` when ``runs`` (the runs the reader may see) lacks one.
     One query for the rows."""
-    if runs.filter(pk__in=ids).count() != len(set(ids)):
+    found = {
+        pk: (res, last)
+        for pk, res, last in runs.filter(pk__in=ids).values_list("pk", "resolution_s", "last_t")
+    }
+    if len(found) != len(set(ids)):
         return None
     grouped: dict[int, list[tuple[int, int, int, float | None]]] = {i: [] for i in ids}
     rows = (
@@ -253,7 +273,7 @@ def runs_series_window(
     )
     for run_id, t, requests, failures, p95 in rows:
         grouped[run_id].append((t, requests, failures, p95))
-    return [seconds_series(grouped[i]) for i in ids]
+    return [seconds_series(grouped[i], resolution_s=found[i][0], last_t=found[i][1]) for i in ids]
 
 
 def run_threshold_rows(*, run: Run) -> list[dict[str, Any]]:

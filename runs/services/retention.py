@@ -34,6 +34,11 @@ from runs.services.analysis import run_analyses_ensure
 
 log = logging.getLogger(__name__)
 
+
+class PinError(Exception):
+    """The run cannot be pinned or unpinned; the message is meant for the user."""
+
+
 ENDED = (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.CANCELLED)
 # Seconds of a run read, merged and rewritten at a time (a multiple of the resolution): an
 # hour at twenty endpoints is 72,000 EndpointSecond rows, never all in memory at once.
@@ -282,3 +287,19 @@ def retention_apply(
         if result.rolled:
             results.append(result)
     return results
+
+
+def run_set_pinned(*, run: Run, pinned: bool) -> Run:
+    """Pin an ended run (the retention policy never rolls it up) or unpin it; audited when it
+    changes. A run already rolled up stays at its resolution: the seconds are gone."""
+    if run.is_active:
+        raise PinError(
+            f"Run #{run.pk} is {run.get_status_display().lower()}; only an ended run can be pinned."
+        )
+    changed = Run.objects.filter(pk=run.pk).exclude(pinned=pinned).update(pinned=pinned)
+    run.pinned = pinned
+    if changed:
+        audit.audit_record(
+            action=audit.Action.RUN_PIN, obj=run, details={"pinned": pinned, "resolution_s": run.resolution_s}
+        )
+    return run

@@ -26,6 +26,7 @@ from runs.selectors import runs as selectors
 from runs.selectors.capacity_search import run_search_view
 from runs.services.annotations import run_annotate as run_annotate_service
 from runs.services.generators import run_generator_shares
+from runs.services.retention import PinError, run_set_pinned
 from runs.services.runs import run_cancel
 
 RUNS_PER_PAGE = 25
@@ -178,6 +179,24 @@ def run_annotate(request: HttpRequest, pk: int) -> HttpResponse:
     clean = form.cleaned_data["annotations"]
     run_annotate_service(run=run, version=clean.version, tags=clean.tags, notes=clean.notes)
     messages.success(request, f"Saved the version, tags and notes of run #{run.pk}.")
+    return redirect(run)
+
+
+@require_POST
+@access.team_view()
+def run_pin(request: HttpRequest, pk: int) -> HttpResponse:
+    """Editors pin an ended run (kept at full resolution by the retention policy) or unpin it."""
+    run = access.object_for(request, Run.objects.all(), pk, role=access.EDITOR)
+    pinned = request.POST.get("pinned") == "1"
+    try:
+        run_set_pinned(run=run, pinned=pinned)
+    except PinError as exc:
+        messages.error(request, str(exc))
+        return redirect(run)
+    messages.success(
+        request,
+        f"Run #{run.pk} is pinned: kept at full resolution." if pinned else f"Run #{run.pk} is unpinned.",
+    )
     return redirect(run)
 
 

@@ -229,6 +229,7 @@ def concrete_urls(name: str, route: str, w: dict[str, Any]) -> list[str] | None:
         "runs-export-json": run_ids,
         "runs-report": run_ids,
         "runs-annotate": run_ids[:1],
+        "runs-pin": run_ids[:1],
         "runs-share": run_ids[:1],
         "runs-plan-": [w["plan"].pk],
         "runs-target-": [w["plan"].target_id],

@@ -107,6 +107,9 @@ class RunOut(Schema):
     threshold_abort: ThresholdAbortOut | None = Field(
         ..., description="Set when an abort threshold stopped the run."
     )
+    pinned: bool = Field(..., description="Kept at full resolution by the retention policy.")
+    resolution_s: int = Field(..., description="Seconds per stored series point: 1, or 10 once rolled up.")
+    rolled_up_at: dt.datetime | None
     progress: Progress
     ci: CiOut = Field(
         ...,
@@ -192,6 +195,10 @@ class RunStart(Schema):
     notes: str = Field("", max_length=20000)
 
 
+class PinIn(Schema):
+    pinned: bool = Field(..., description="true to pin (keep at full resolution), false to unpin.")
+
+
 class SecondOut(Schema):
     t: int
     users: int | None = Field(None, description="Overall series only.")
@@ -228,6 +235,12 @@ class GeneratorsOut(Schema):
 class SeriesOut(Schema):
     run: int
     endpoint: str | None = Field(..., description='"METHOD name", or null for all endpoints merged.')
+    interval_seconds: int = Field(
+        1,
+        description="Seconds each point stands for: 1, or 10 once the run was rolled up by the retention "
+        "policy (the last point may be shorter, ending at the run's last second). Counts are over that "
+        "span; percentiles are exact over it.",
+    )
     points: list[SecondOut]
 
 

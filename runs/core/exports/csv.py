@@ -18,6 +18,8 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from runs.core import rollup
+
 # Columns of the rows this module reads (the selector asks the database for exactly these).
 SECOND_FIELDS = (
     "t",
@@ -111,6 +113,8 @@ def csv_rows(
     endpoint_seconds: Iterable[tuple[Any, ...]],
     started_at: dt.datetime | None,
     open_model: bool,
+    resolution_s: int = 1,
+    last_t: int = 0,
 ) -> Iterator[list[Any]]:
     """The CSV's data rows, merging the two ``t``-ordered streams; text cells made safe.
 
@@ -128,7 +132,7 @@ def csv_rows(
             ALL_ENDPOINTS,
             requests,
             failures,
-            requests / INTERVAL_SECONDS,
+            rollup.rate(requests, t, resolution_s=resolution_s, last_t=last_t),
             bytes_,
             number(p50),
             number(p95),
@@ -153,7 +157,7 @@ def csv_rows(
             safe_cell(name),
             requests,
             failures,
-            requests / INTERVAL_SECONDS,
+            rollup.rate(requests, t, resolution_s=resolution_s, last_t=last_t),
             bytes_,
             number(p50),
             number(p95),
@@ -186,6 +190,8 @@ def csv_chunks(
     open_model: bool,
     rows_per_chunk: int = ROWS_PER_CHUNK,
     server_series: Iterable[Mapping[str, Any]] = (),
+    resolution_s: int = 1,
+    last_t: int = 0,
 ) -> Iterator[str]:
     """The CSV text (header first) in chunks of ``rows_per_chunk`` lines, RFC 4180 quoting,
     CRLF line ends."""
@@ -195,7 +201,12 @@ def csv_chunks(
     yield buffer.getvalue()
     rows = itertools.chain(
         csv_rows(
-            seconds=seconds, endpoint_seconds=endpoint_seconds, started_at=started_at, open_model=open_model
+            seconds=seconds,
+            endpoint_seconds=endpoint_seconds,
+            started_at=started_at,
+            open_model=open_model,
+            resolution_s=resolution_s,
+            last_t=last_t,
         ),
         server_rows(server_series, started_at),
     )

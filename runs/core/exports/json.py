@@ -66,6 +66,9 @@ class RunExport:
     endpoint_seconds: Iterable[tuple[Any, ...]]
     histograms: bool = False
     server_series: Sequence[Mapping[str, Any]] = ()  # ``runs.selectors.metrics.run_metric_rows``
+    # Seconds each row stands for: 10 once the run was rolled up (its last row may be shorter,
+    # ending at ``run["last_t"]``); the counts of a row are over that span.
+    interval_seconds: int = 1
 
 
 def plain(value: Any) -> Any:
@@ -162,7 +165,11 @@ def json_chunks(export: RunExport, *, rows_per_chunk: int = ROWS_PER_CHUNK) -> I
     hist = ("histogram",) if export.histograms else ()
     # A busy second's histogram is ~100 KB once decoded: smaller batches keep memory flat.
     per_chunk = max(1, rows_per_chunk // 10) if export.histograms else rows_per_chunk
-    yield ',"series":{"interval_seconds":1,"histograms":' + _dumps(export.histograms) + ',"overall":'
+    yield (
+        f',"series":{{"interval_seconds":{int(export.interval_seconds)},"histograms":'
+        + _dumps(export.histograms)
+        + ',"overall":'
+    )
     yield from _table((*SECOND_COLUMNS, *hist), export.seconds, per_chunk)
     yield ',"endpoints":'
     yield from _table((*ENDPOINT_SECOND_COLUMNS, *hist), export.endpoint_seconds, per_chunk)
