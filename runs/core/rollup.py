@@ -43,10 +43,9 @@ def rate(count: float, t: int, *, resolution_s: int, last_t: int) -> float:
 
 def figures(hist: Histogram) -> dict[str, float | None]:
     """``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_ms``, ``mean_ms`` of a merged histogram."""
-    out: dict[str, float | None] = {f"p{q}_ms": None for q in ROW_PERCENTILES} | {
-        "max_ms": None,
-        "mean_ms": None,
-    }
+    out: dict[str, float | None] = dict.fromkeys(
+        (*(f"p{q}_ms" for q in ROW_PERCENTILES), "max_ms", "mean_ms")
+    )
     if hist.total:
         ps = hist.percentiles_ms(ROW_PERCENTILES)
         out.update({f"p{q}_ms": ps[q] for q in ROW_PERCENTILES})
