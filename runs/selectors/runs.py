@@ -130,6 +130,21 @@ def with_spans(rows: list[dict[str, Any]], *, run: Run) -> list[dict[str, Any]]:
     return rows
 
 
+def run_latest_second(*, run: Run, fields: Sequence[str]) -> dict[str, Any] | None:
+    """The ``fields`` of the run's last stored row (None before its first second); of a
+    rolled-up run, its last window with ``requests`` and ``failures`` per second of that window."""
+    if run.last_t < 0:
+        return None
+    t = rollup.window_start(run.last_t, run.resolution_s)
+    row = RunSecond.objects.filter(run=run, t=t).values(*fields).first()
+    if row is not None and run.resolution_s > 1:
+        span = rollup.row_span(t, resolution_s=run.resolution_s, last_t=run.last_t)
+        for key in ("requests", "failures"):
+            if row.get(key) is not None:
+                row[key] = row[key] / span
+    return dict(row) if row is not None else None
+
+
 def run_seconds(*, run: Run, after: int = -1) -> list[dict[str, Any]]:
     """The run's RunSecond rows after ``after`` (``SECOND_COLUMNS``, plus ``span`` once rolled up)."""
     rows = list(RunSecond.objects.filter(run=run, t__gt=after).order_by("t").values(*SECOND_COLUMNS))
@@ -227,7 +242,7 @@ def run_live_payload(*, run: Run, after: int) -> dict[str, Any]:
     rows = [row for row in run_seconds(run=run, after=after) if row["t"] <= run.last_t]
     latest: Mapping[str, Any] | None = rows[-1] if rows else None
     if latest is None and run.last_t >= 0:
-        latest = RunSecond.objects.filter(run=run, t=run.last_t).values("requests").first()
+        latest = run_latest_second(run=run, fields=("requests",))
     return {
         "status": str(run.status),
         "active": run.is_active,

@@ -257,7 +257,12 @@ def _fit_usl(steps: Sequence[StepAggregate]) -> tuple[UslFit | None, str]:
 
 # -- building ------------------------------------------------------------------------------------
 def run_analysis_build(*, run: Run) -> dict[str, Any]:
-    """The ``RunAnalysis.data`` of ``run`` from its rows (three queries); writes nothing."""
+    """The ``RunAnalysis.data`` of ``run`` from its rows (three queries); writes nothing.
+
+    Not for a rolled-up run: its 10-second rows would give coarser steps than the analysis it
+    keeps (``runs.services.retention`` stores one before rolling a run up)."""
+    if run.is_rolled_up:
+        raise ValueError(f"run {run.pk} is rolled up to {run.resolution_s} s: its stored analysis is kept")
     kind = profile_kind(run)
     closed = is_closed_model(kind)
     think = think_time_seconds(run)
@@ -513,31 +518,43 @@ ANALYSIS_FAILED = (
 )
 
 
+ANALYSIS_ROLLED_UP = (
+    "This run was rolled up to 10-second rows by the retention policy before its capacity "
+    "analysis was stored, so none is shown: steps need its per-second rows. The measured results "
+    "are complete and shown as stored."
+)
+
+
 def run_analysis_build_or_error(*, run: Run) -> dict[str, Any]:
     """``run_analysis_build``, or, when it fails, an analysis with no steps whose ``error`` says
     so in plain words: the pages, exports and API then show the measured results and that
-    message instead of failing as a whole. The failure is logged with its traceback."""
-    try:
-        with savepoint_in_transaction():
-            return run_analysis_build(run=run)
-    except Exception:
-        log.exception("analysis of run %s failed", run.pk)
-        kind = profile_kind(run)
-        empty = CapacityAnalysis(
-            kind=kind,
-            closed_model=is_closed_model(kind),
-            show_capacity=False,
-            steps=[],
-            knee=None,
-            usl=None,
-            usl_note="",
-            think_time_s=think_time_seconds(run),
-            error=ANALYSIS_FAILED,
-        )
-        return {
-            **capacity_to_data(empty),
-            "blocks": {"seconds": BLOCK_SECONDS, "users": [], "overall": [], "endpoints": {}},
-        }
+    message instead of failing as a whole. The failure is logged with its traceback. A
+    rolled-up run with no stored analysis gets such an analysis too, saying why."""
+    error = ANALYSIS_FAILED
+    if run.is_rolled_up:
+        error = ANALYSIS_ROLLED_UP  # nothing stored before the roll-up: steps need the seconds
+    else:
+        try:
+            with savepoint_in_transaction():
+                return run_analysis_build(run=run)
+        except Exception:
+            log.exception("analysis of run %s failed", run.pk)
+    kind = profile_kind(run)
+    empty = CapacityAnalysis(
+        kind=kind,
+        closed_model=is_closed_model(kind),
+        show_capacity=False,
+        steps=[],
+        knee=None,
+        usl=None,
+        usl_note="",
+        think_time_s=think_time_seconds(run),
+        error=error,
+    )
+    return {
+        **capacity_to_data(empty),
+        "blocks": {"seconds": BLOCK_SECONDS, "users": [], "overall": [], "endpoints": {}},
+    }
 
 
 def run_baseline_verdicts_store_safely(*, run_id: int) -> None:

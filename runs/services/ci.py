@@ -11,8 +11,9 @@ from typing import Any
 
 from runs.core import capacity_search
 from runs.core.ci.driver import CiError, RunResult, RunStatus
-from runs.models import Run, RunSecond, TestPlan
+from runs.models import Run, TestPlan
 from runs.selectors.capacity_search import run_search_view, search_config_of
+from runs.selectors.runs import run_latest_second
 from runs.services import audit
 from runs.services.annotations import AnnotationError, annotations_clean
 from runs.services.runs import RunError, run_cancel, run_create
@@ -20,11 +21,7 @@ from runs.services.runs import RunError, run_cancel, run_create
 
 def run_status_payload(*, run: Run) -> RunStatus:
     """Progress of a run: totals, and the users, requests/s and p95 of its last stored second."""
-    latest: Mapping[str, Any] = (
-        RunSecond.objects.filter(run=run, t=run.last_t).values("users", "requests", "p95_ms").first()
-        if run.last_t >= 0
-        else None
-    ) or {}
+    latest: Mapping[str, Any] = run_latest_second(run=run, fields=("users", "requests", "p95_ms")) or {}
     return {
         "id": run.pk,
         "status": str(run.status),

@@ -15,7 +15,7 @@ from django.utils import timezone
 from runs.core.histogram import Histogram
 from runs.models import AuditEntry, EndpointSecond, EndpointSummary, Run, RunAnalysis, RunSecond
 from runs.selectors.histograms import second_histograms
-from runs.services.analysis import run_analyses_ensure
+from runs.services.analysis import ANALYSIS_ROLLED_UP, run_analyses_ensure
 from runs.services.baseline import plan_set_baseline
 from runs.services.retention import retention_candidates
 from tests.pages.test_analysis_pages import make_staircase_plan, seed_run
@@ -23,6 +23,10 @@ from tests.pages.test_analysis_pages import make_staircase_plan, seed_run
 pytestmark = pytest.mark.django_db
 
 STEP_SECONDS = 31  # 5 steps: 155 s, so the last 10 s window holds 5 seconds
+
+
+def streamed(response: Any) -> bytes:
+    return b"".join(response.streaming_content)
 
 
 def aged(run: Run, days: int) -> Run:
@@ -132,6 +136,9 @@ def test_old_runs_roll_up_exactly_and_pinned_and_baseline_runs_stay_whole(alice:
 
     # The stored analysis is kept (a rolled run is not re-analysed from 10 s rows).
     assert run_analyses_ensure(ids=[old.pk])[old.pk] == before[old.pk][0]["analysis"][1]
+    # Had none been stored, the page says why there is none (no steps from 10 s rows).
+    RunAnalysis.objects.filter(run=old).delete()
+    assert run_analyses_ensure(ids=[old.pk])[old.pk]["error"] == ANALYSIS_ROLLED_UP
 
 
 def test_retention_is_off_at_zero_days(alice: Any, settings: Any) -> None:
@@ -141,3 +148,49 @@ def test_retention_is_off_at_zero_days(alice: Any, settings: Any) -> None:
     call_command("retention", stdout=out)
     assert "Retention is off" in out.getvalue()
     assert Run.objects.get(pk=run.pk).resolution_s == 1
+
+
+def test_a_rolled_runs_exports_overlays_and_api_give_rates_per_second(alice: Any) -> None:
+    import csv
+    import io
+    import json
+
+    from django.test import Client
+    from django.urls import reverse
+
+    from runs.selectors.runs import runs_series_window
+    from runs.services.retention import run_rollup
+    from tests.api.conftest import api_for
+
+    run = seed_run(make_staircase_plan(alice), step_seconds=STEP_SECONDS, seed=6)
+    per_second = dict(RunSecond.objects.filter(run=run).values_list("t", "requests"))
+    expected = {
+        start: sum(n for t, n in per_second.items() if start <= t < start + 10) / min(10, 155 - start)
+        for start in range(0, 160, 10)
+    }
+    assert run_rollup(run=aged(run, 40)).rolled
+    run.refresh_from_db()
+
+    client = Client()
+    client.force_login(alice)
+    response = client.get(reverse("runs-export-csv", args=[run.pk]))
+    rows = list(csv.DictReader(io.StringIO(streamed(response).decode())))
+    overall = {int(r["t"]): float(r["rps"]) for r in rows if r["name"] == "(all endpoints)"}
+    assert overall == pytest.approx(expected)
+    assert sum(int(r["requests"]) for r in rows if r["name"] == "(all endpoints)") == run.total_requests
+
+    response = client.get(reverse("runs-export-json", args=[run.pk]))
+    doc = json.loads(streamed(response))
+    assert doc["series"]["interval_seconds"] == 10
+    assert (doc["run"]["resolution_s"], doc["run"]["rolled_up_after_days"]) == (10, 40)
+
+    series = runs_series_window(runs=Run.objects.all(), ids=[run.pk], lo=0, hi=run.last_t)
+    assert series is not None and dict(zip(series[0]["t"], series[0]["rps"], strict=True)) == pytest.approx(
+        expected
+    )
+
+    api = api_for(alice)
+    detail = api.get(f"/runs/{run.pk}").json()
+    assert (detail["resolution_s"], detail["pinned"]) == (10, False)
+    assert detail["progress"]["rps"] == pytest.approx(expected[150])
+    assert api.get(f"/runs/{run.pk}/series").json()["interval_seconds"] == 10

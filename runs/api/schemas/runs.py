@@ -21,7 +21,10 @@ class Progress(Schema):
     planned: float
     percent: float
     users: int
-    rps: float = Field(..., description="Requests in the last stored second.")
+    rps: float = Field(
+        ...,
+        description="Requests in the last stored second (rolled up: per second of the last 10 s window).",
+    )
     p95_ms: float | None = Field(..., description="p95 of the last stored second.")
     errors: int = Field(..., description="Failures in the last stored second.")
     error_rate: float = Field(..., description="Failures / requests of the whole run so far, in %.")
@@ -145,17 +148,14 @@ class RunOut(Schema):
 
     @staticmethod
     def resolve_progress(obj: Any) -> dict[str, Any]:
-        from runs.models import RunSecond
-
-        latest = (
-            RunSecond.objects.filter(run=obj, t=obj.last_t).values("requests", "failures", "p95_ms").first()
-        )
+        latest = selectors.run_latest_second(run=obj, fields=("requests", "failures", "p95_ms"))
         progress = selectors.run_progress(run=obj, latest=latest)
         return {
             **progress,
             "t": obj.last_t,
             "p95_ms": latest.get("p95_ms") if latest else None,
-            "errors": (latest.get("failures", 0) if latest else 0) or 0,
+            # A rolled-up run's last window gives failures per second: rounded to a count.
+            "errors": round((latest.get("failures", 0) if latest else 0) or 0),
         }
 
 
