@@ -194,3 +194,17 @@ def test_a_rolled_runs_exports_overlays_and_api_give_rates_per_second(alice: Any
     assert (detail["resolution_s"], detail["pinned"]) == (10, False)
     assert detail["progress"]["rps"] == pytest.approx(expected[150])
     assert api.get(f"/runs/{run.pk}/series").json()["interval_seconds"] == 10
+
+
+def test_the_daily_task_uses_the_setting(alice: Any, settings: Any) -> None:
+    from runs.tasks import retention_rollup
+
+    run = aged(seed_run(make_staircase_plan(alice), step_seconds=10, seed=7), 10)
+    settings.SCALETEST_RETENTION_DAYS = 0
+    assert retention_rollup() == 0
+    settings.SCALETEST_RETENTION_DAYS = 30
+    assert retention_rollup() == 0  # 10 days old: kept
+    settings.SCALETEST_RETENTION_DAYS = 7
+    assert retention_rollup() == 1
+    assert Run.objects.get(pk=run.pk).resolution_s == 10
+    assert "retention-rollup" in settings.CELERY_BEAT_SCHEDULE
