@@ -103,7 +103,10 @@ def live_server(request: pytest.FixtureRequest, collected_static: Path) -> Itera
 
 # -- which database, which tests ------------------------------------------------------------------
 # A test needing none of these never touches the database under test: it gives the same answer
-# on both, so `manage.py test` runs it in one database's pass only (--database-tests-only).
+# on both, so `manage.py test` runs it in one database's pass only (--database-tests-only). So
+# does a test marked ``first_database_only``: it uses the database only to keep what it measures
+# (the load generator's accuracy, the browser's view of the markup), through paths other tests
+# check on both; its reason names them.
 DATABASE_FIXTURES = frozenset(
     {
         "db",
@@ -120,8 +123,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--database-tests-only",
         action="store_true",
-        help="Run only the tests that use the database under test (manage.py test passes it to "
-        "the second database's pass: the other tests already ran in the first).",
+        help="Run only the tests that use the database under test and are not marked "
+        "first_database_only (manage.py test passes it to the second database's pass: the "
+        "others already ran in the first).",
     )
 
 
@@ -129,6 +133,12 @@ def uses_database(item: pytest.Item) -> bool:
     return item.get_closest_marker("django_db") is not None or bool(
         DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
     )
+
+
+def second_pass_runs(item: pytest.Item) -> bool:
+    """Whether the second database's pass runs ``item``: it uses the database, and its answer
+    can depend on which one (not marked ``first_database_only``)."""
+    return uses_database(item) and item.get_closest_marker("first_database_only") is None
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -141,10 +151,17 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from django.db import connection
 
+    for item in items:
+        marker = item.get_closest_marker("first_database_only")
+        if marker is not None and not (marker.kwargs.get("reason") or marker.args):
+            raise pytest.UsageError(
+                f"{item.nodeid}: first_database_only needs reason=... (why the database does not "
+                "change its answer, and which tests cover its storage on both)"
+            )
     if config.getoption("--database-tests-only"):
-        kept = [item for item in items if uses_database(item)]
+        kept = [item for item in items if second_pass_runs(item)]
         if len(kept) < len(items):
-            config.hook.pytest_deselected(items=[item for item in items if not uses_database(item)])
+            config.hook.pytest_deselected(items=[item for item in items if not second_pass_runs(item)])
             items[:] = kept
     for item in items:
         marker = item.get_closest_marker("postgres_only")

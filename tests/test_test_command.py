@@ -135,3 +135,33 @@ def test_postgres_only_tests_are_few_and_each_names_its_sqlite_counterpart() -> 
         counterpart = re.search(r"counterpart is (test_\w+)", reason)
         assert counterpart, f"{test}: the reason names no SQLite counterpart: {reason}"
         assert counterpart.group(1) in defined, f"{test}: {counterpart.group(1)} does not exist"
+
+
+def test_tests_run_on_one_database_only_name_where_their_storage_is_checked_on_both() -> None:
+    """A ``first_database_only`` test skips the second database's pass: its reason must name the
+    tests that check, on both databases, the storage it relies on, and those must run on both."""
+    import ast
+    import re
+
+    tests = Path(__file__).resolve().parent
+    trees = {path: ast.parse(path.read_text()) for path in tests.rglob("test_*.py")}
+
+    def reasons(tree: ast.AST) -> list[str]:
+        return [
+            ast.literal_eval(keyword.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "pytest.mark.first_database_only"
+            for keyword in node.keywords
+            if keyword.arg == "reason"
+        ]
+
+    marked = {path: reasons(tree) for path, tree in trees.items() if reasons(tree)}
+    assert marked, "no test is marked first_database_only: the marker (and this check) can go"
+    for path, texts in marked.items():
+        for reason in texts:
+            named = re.findall(r"tests/[\w/]+\.py", reason)
+            assert named, f"{path.name}: the reason names no test file checking on both databases: {reason}"
+            for name in named:
+                other = tests.parent / name
+                assert other.exists(), f"{path.name}: {name} does not exist"
+                assert other not in marked, f"{path.name}: {name} is itself first_database_only"

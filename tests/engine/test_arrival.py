@@ -22,6 +22,13 @@ from runs.services.runs import run_create
 from .helpers import Child, snapshot, target_count, wait_for
 
 ENDED = (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.CANCELLED)
+pytestmark = pytest.mark.first_database_only(
+    reason=(
+        "measures the load generator 's arrival-rate pacing; the database only stores what it "
+        "measured, through the ingestion tests/engine/test_runs.py and tests/safety/test_faults.py "
+        "check on both databases"
+    )
+)
 
 
 @pytest.fixture

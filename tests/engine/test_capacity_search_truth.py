@@ -28,7 +28,17 @@ from runs.models import Run
 from runs.selectors.capacity_search import run_search_view
 from runs.services.runs import plan_snapshot, run_claim
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.first_database_only(
+        reason=(
+            "measures the load generator against a target of known capacity; the database only stores"
+            " what it measured, through the ingestion tests/engine/test_runs.py and "
+            "tests/safety/test_faults.py check on both databases; a search run's stored decisions are"
+            " read back on both by tests/pages/test_capacity_search_pages.py"
+        )
+    ),
+]
 
 
 def run_search_plan(make_plan: Any, url: str, path: str, kind: str, params: dict[str, Any], **kw: Any) -> Run:

@@ -22,7 +22,16 @@ from runs.models import Run
 from runs.services.analysis import run_analyse
 from runs.services.runs import plan_snapshot, run_claim
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.first_database_only(
+        reason=(
+            "measures the load generator against a target of known capacity; the database only stores"
+            " what it measured, through the ingestion tests/engine/test_runs.py and "
+            "tests/safety/test_faults.py check on both databases"
+        )
+    ),
+]
 
 CASES = [
     # id, slots K, slot ms S, think time (min, max) s, staircase (start, step, seconds, steps)

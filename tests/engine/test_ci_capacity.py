@@ -14,7 +14,15 @@ from runs.core.demo_target import start_demo_target
 from runs.models import Run
 from tests.engine.test_ci_run import _ci_run
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.first_database_only(
+        reason=(
+            "the CI gate's arithmetic over a capacity search; searches are stored and read back on "
+            "both by tests/pages/test_capacity_search_pages.py"
+        )
+    ),
+]
 
 
 def test_ci_run_fails_a_search_below_the_minimum_and_passes_within_the_baseline_margin(

@@ -17,7 +17,15 @@ from runs.services.runs import RunError, run_create
 
 from .helpers import target_count, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.first_database_only(
+        reason=(
+            "what the Locust child sends (variables, extraction, locustfiles); its results are stored"
+            " through the ingestion tests/engine/test_runs.py checks on both databases"
+        )
+    ),
+]
 
 ENDED = (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.CANCELLED)
 

@@ -18,7 +18,15 @@ from runs.services.analysis import run_analyse
 from tests.metrics.test_metrics_run import ServedSampler, run_with_sources
 from tests.prometheus_servers import node_exporter_url, prometheus_server, wait_for_samples
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.first_database_only(
+        reason=(
+            "reading a real Prometheus; the series it yields are stored through the same path "
+            "tests/metrics/test_metrics_run.py checks on both databases"
+        )
+    ),
+]
 
 
 def test_a_run_reads_its_prometheus_sources_and_names_the_saturated_resource(

@@ -22,7 +22,16 @@ from django.urls import reverse
 from tests.pages.test_analysis_pages import staircase_plan  # noqa: F401  (fixture)
 from tests.pages.test_crawl import world  # noqa: F401  (fixture)
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.first_database_only(
+        reason=(
+            "layout, contrast and labels of the markup, which no query changes; every page's "
+            "rendering on both databases is tests/pages/test_crawl.py"
+        )
+    ),
+]
 
 WIDTHS = (390, 1440)
 SERIOUS = ("serious", "critical")

@@ -26,7 +26,16 @@ from tests.pages.conftest import make_run
 from tests.pages.test_analysis_pages import staircase_plan  # noqa: F401  (fixture)
 from tests.pages.test_crawl import concrete_urls, url_patterns, world  # noqa: F401  (fixture)
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.first_database_only(
+        reason=(
+            "the browser's view of the response headers and markup, which no query changes; every "
+            "page's rendering on both databases is tests/pages/test_crawl.py"
+        )
+    ),
+]
 
 REQUIRED = {
     "script-src": "'self'",
