@@ -218,12 +218,18 @@ def run_live(request: HttpRequest, pk: int) -> JsonResponse:
 def run_tables(request: HttpRequest, pk: int) -> HttpResponse:
     """The endpoint and error tables, re-rendered for the live page (escaped by the templates)."""
     run = access.object_for(request, Run.objects.all(), pk)
-    context = {
+    return render(request, "runs/run_detail_tables.html", tables_context(request, run))
+
+
+def tables_context(request: HttpRequest, run: Run) -> dict[str, Any]:
+    """The live page's refreshed part: endpoint and error tables as of ``?upto=``, and while a
+    capacity search runs, its steps decided so far."""
+    return {
         "run": run,
         "endpoints": selectors.run_endpoint_rows(run=run, upto=upto_param(request)),
         "errors": selectors.run_errors(run=run),
+        "search": run_search_view(run=run) if run.is_active else None,
     }
-    return render(request, "runs/run_detail_tables.html", context)
 
 
 def upto_param(request: HttpRequest) -> int | None:

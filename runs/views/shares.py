@@ -34,7 +34,7 @@ from runs.selectors import analysis as selectors_analysis
 from runs.selectors import runs as selectors
 from runs.services import shares
 from runs.views import exports
-from runs.views.runs import run_page_context, upto_param
+from runs.views.runs import run_page_context, tables_context
 
 
 # -- the shared pages (no login) ----------------------------------------------------------------
@@ -121,13 +121,7 @@ def share_live(request: HttpRequest, share: ShareLink, token: str) -> HttpRespon
 
 @_shared
 def share_tables(request: HttpRequest, share: ShareLink, token: str) -> HttpResponse:
-    run = _shared_run(share)
-    context = {
-        "run": run,
-        "endpoints": selectors.run_endpoint_rows(run=run, upto=upto_param(request)),
-        "errors": selectors.run_errors(run=run),
-    }
-    return render(request, "runs/run_detail_tables.html", context)
+    return render(request, "runs/run_detail_tables.html", tables_context(request, _shared_run(share)))
 
 
 @_shared

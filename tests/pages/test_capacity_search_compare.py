@@ -117,3 +117,36 @@ def test_two_searches_compare_by_capacity_and_the_trend_lists_each(alice: Any, a
     assert capacity["answer"] == answer.removeprefix("<strong>").removesuffix("</strong>").replace(
         "&lt;", "<"
     )
+
+
+@pytest.mark.django_db
+def test_a_running_search_shows_each_decided_step_in_the_live_tables_and_once_on_the_page(
+    alice: Any, alice_client: Client
+) -> None:
+    plan = search_plan(alice)
+    run = searched(plan, {2: True, 4: True, 8: True, 16: False, 12: False, 10: True}, seed=7)
+    decisions = run.capacity_search["decisions"][:3]  # three steps decided so far, no outcome yet
+    run.capacity_search = {"decisions": decisions, "outcome": None}
+    run.status = Run.Status.RUNNING
+    run.save(update_fields=["capacity_search", "status"])
+
+    # What the live page fetches every second (and the share page's copy of it).
+    tables = alice_client.get(reverse("runs-tables", args=[run.pk]) + f"?upto={run.last_t}")
+    html = tables.content.decode()
+    assert tables.status_code == 200 and html.count('id="search-steps"') == 1, html
+    assert html.count("<tr data-passed=") == 3
+    assert "each step appears here when the load generator has decided it" in html
+    for d in decisions:
+        assert f'<td class="num">{d["start_t"]}–{d["end_t"]}</td>' in html
+
+    page = alice_client.get(run.get_absolute_url()).content.decode()
+    assert page.count('id="capacity-search"') == 1  # inside the refreshed tables only
+    assert page.index('id="capacity-search"') > page.index('id="run-tables"')
+
+    # Ended: the full section (with its chart) above the charts, and no longer in the tables.
+    run.status = Run.Status.FINISHED
+    run.save(update_fields=["status"])
+    page = alice_client.get(run.get_absolute_url()).content.decode()
+    assert page.count('id="capacity-search"') == 1 and 'id="chart-search"' in page
+    assert page.index('id="capacity-search"') < page.index('id="run-tables"')
+    assert 'id="search-steps"' not in alice_client.get(reverse("runs-tables", args=[run.pk])).content.decode()
