@@ -40,6 +40,8 @@ from runs.services.analysis import (
     endpoint_key,
     is_closed_model,
     profile_kind,
+    run_analyses_blocks,
+    run_analyses_compare_digests,
     run_analyses_ensure,
     run_analysis_store_verdicts,
     stored_verdicts,
@@ -295,7 +297,10 @@ def runs_compare(
     ):
         seconds[run_id].append((t, requests, failures, p95))
 
-    analyses = run_analyses_ensure(ids=ids, runs=by_id)
+    # Of each stored analysis only what the page shows (steps, knee, USL, stored verdicts,
+    # endpoint names); the block series only for verdicts not stored yet.
+    digests = run_analyses_compare_digests(ids=ids, runs=by_id)
+    analyses = {i: d.data for i, d in digests.items()}
 
     summaries: dict[int, dict[str, Mapping[str, Any]]] = defaultdict(dict)
     for row in EndpointSummary.objects.filter(run_id__in=ids).values(
@@ -303,19 +308,30 @@ def runs_compare(
     ):
         summaries[row["run_id"]][endpoint_key(row["method"], row["name"])] = row
 
-    blocks = {i: block_arrays(analyses[i]) for i in ids}
     overall: dict[int, Comparison] = {}
     by_endpoint: dict[int, dict[str, Comparison]] = {}
     reference_medians: dict[str, dict[int, float]] = {}
     # Verdicts between ended runs never change: the reference's analysis keeps them, so a
     # shared link computes them on its first view only.
     stored = stored_verdicts(analyses[ref]) if not by_id[ref].is_active else {}
+
+    def cacheable(i: int) -> bool:
+        return not by_id[ref].is_active and not by_id[i].is_active
+
+    to_compute = [i for i in ids if i != ref and not (cacheable(i) and str(i) in stored)]
+    blocks: dict[int, Blocks] = {}
+    if to_compute:
+        needed = [ref, *to_compute]
+        read = run_analyses_blocks(ids=[i for i in needed if not digests[i].complete])
+        blocks = {
+            i: block_arrays(analyses[i] if digests[i].complete else {"blocks": read.get(i) or {}})
+            for i in needed
+        }
     new: dict[str, Any] = {}
     for i in ids:
         if i == ref:
             continue
-        cacheable = not by_id[ref].is_active and not by_id[i].is_active
-        if cacheable and str(i) in stored:
+        if i not in to_compute:
             by_endpoint[i] = verdicts_from_data(stored[str(i)])
         else:
             by_endpoint[i] = verdicts(
@@ -324,7 +340,7 @@ def runs_compare(
                 sample_seconds=_sample_seconds(analyses[ref]),
                 reference_medians=reference_medians,
             )
-            if cacheable:
+            if cacheable(i):
                 new[str(i)] = verdicts_to_data(by_endpoint[i])
         overall[i] = by_endpoint[i].pop(OVERALL)
     if new:
@@ -359,7 +375,7 @@ def runs_compare(
             )
         )
 
-    endpoint_series = {i: set((analyses[i].get("blocks") or {}).get("endpoints") or {}) for i in ids}
+    endpoint_series = {i: digests[i].endpoint_names for i in ids}
     endpoints = sorted(
         {name for i in ids for name in summaries[i]} | {n for i in ids for n in endpoint_series[i]}
     )
