@@ -31,9 +31,9 @@ from runs.core.analysis.stored import (
     verdicts_to_data,
 )
 from runs.core.analysis.verdicts import CapacityChange, capacity_change
-from runs.models import EndpointSummary, Run, RunSecond
+from runs.models import EndpointSummary, Run
 from runs.selectors.capacity_search import search_config_of
-from runs.selectors.runs import seconds_series
+from runs.selectors.runs import runs_seconds_columns, seconds_series_columns
 from runs.services.analysis import (
     BLOCK_SECONDS,
     OVERALL,
@@ -289,13 +289,7 @@ def runs_compare(
         else next((b for b in baselines if b is not None and b in ids), ids[0])
     )
 
-    seconds: dict[int, list[tuple[int, int, int, float | None]]] = defaultdict(list)
-    for run_id, t, requests, failures, p95 in (
-        RunSecond.objects.filter(run_id__in=ids)
-        .order_by("run_id", "t")
-        .values_list("run_id", "t", "requests", "failures", "p95_ms")
-    ):
-        seconds[run_id].append((t, requests, failures, p95))
+    seconds = runs_seconds_columns(ids=ids)
 
     # Of each stored analysis only what the page shows (steps, knee, USL, stored verdicts,
     # endpoint names); the block series only for verdicts not stored yet.
@@ -353,7 +347,9 @@ def runs_compare(
             CompareRun(
                 run=run,
                 label=f"#{run.pk} · {run.plan_name}" + (f" · {run.version}" if run.version else ""),
-                series=seconds_series(seconds[run.pk], resolution_s=run.resolution_s, last_t=run.last_t),
+                series=seconds_series_columns(
+                    seconds.get(run.pk) or ([], [], [], []), resolution_s=run.resolution_s, last_t=run.last_t
+                ),
                 windows=[(s["users"], s["start_t"], s["end_t"]) for s in steps],
                 capacity=[
                     {
