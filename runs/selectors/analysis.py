@@ -6,9 +6,10 @@ in ``RunAnalysis``; these read it (``run_analyses_ensure`` computes and stores i
 has none yet, or one of an older format) and run only the cheap verdicts.
 
 Query counts are fixed per page, whatever the number of runs or endpoints, once the runs'
-analyses are stored: ``runs_compare`` makes four (runs, seconds, analyses, endpoint
-summaries), and one more (storing the verdicts in the reference's analysis) when some pair of
-ended runs has none stored yet; ``run_capacity`` one; ``run_baseline_verdict`` one.
+analyses are stored: ``runs_compare`` makes four (runs, seconds, the parts of the analyses it
+shows, endpoint summaries), and two more (the block series, and storing the verdicts in the
+reference's analysis) when some pair of ended runs has none stored yet; ``run_capacity`` one;
+``run_baseline_verdict`` one.
 """
 
 from __future__ import annotations
