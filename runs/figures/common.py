@@ -50,8 +50,14 @@ def nums_array(values: Any) -> list[float | None]:
     """``[num(v) for v in values]`` for a float array (one pass, no per-item type checks):
     non-finite values become ``None``, the rest are rounded to 3 decimals by ``round``."""
     arr = np.asarray(values, dtype=float)
-    out: list[float | None] = [round(v, 3) for v in arr.tolist()]
     bad = ~np.isfinite(arr)
+    # A whole number is its own rounding (requests per second, a 0% error rate): ``round``
+    # runs only on the others, and writes back into a copy (float64 holds its result exactly).
+    fraction = ~bad & (arr != np.trunc(arr, where=~bad, out=np.zeros_like(arr)))
+    if fraction.any():
+        arr = arr.copy()
+        arr[fraction] = [round(v, 3) for v in arr[fraction].tolist()]
+    out: list[float | None] = arr.tolist()
     if bad.any():
         for i in np.flatnonzero(bad).tolist():
             out[i] = None

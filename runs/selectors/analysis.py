@@ -6,9 +6,10 @@ in ``RunAnalysis``; these read it (``run_analyses_ensure`` computes and stores i
 has none yet, or one of an older format) and run only the cheap verdicts.
 
 Query counts are fixed per page, whatever the number of runs or endpoints, once the runs'
-analyses are stored: ``runs_compare`` makes four (runs, seconds, analyses, endpoint
-summaries), and one more (storing the verdicts in the reference's analysis) when some pair of
-ended runs has none stored yet; ``run_capacity`` one; ``run_baseline_verdict`` one.
+analyses are stored: ``runs_compare`` makes four (runs, seconds, the parts of the analyses it
+shows, endpoint summaries), and two more (the block series, and storing the verdicts in the
+reference's analysis) when some pair of ended runs has none stored yet; ``run_capacity`` one;
+``run_baseline_verdict`` one.
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ from runs.core.analysis.stored import (
     verdicts_to_data,
 )
 from runs.core.analysis.verdicts import CapacityChange, capacity_change
-from runs.models import EndpointSummary, Run, RunSecond
+from runs.models import EndpointSummary, Run
 from runs.selectors.capacity_search import search_config_of
-from runs.selectors.runs import seconds_series
+from runs.selectors.runs import runs_seconds_columns, seconds_series_columns
 from runs.services.analysis import (
     BLOCK_SECONDS,
     OVERALL,
     endpoint_key,
     is_closed_model,
     profile_kind,
+    run_analyses_blocks,
+    run_analyses_compare_digests,
     run_analyses_ensure,
     run_analysis_store_verdicts,
     stored_verdicts,
@@ -287,15 +290,12 @@ def runs_compare(
         else next((b for b in baselines if b is not None and b in ids), ids[0])
     )
 
-    seconds: dict[int, list[tuple[int, int, int, float | None]]] = defaultdict(list)
-    for run_id, t, requests, failures, p95 in (
-        RunSecond.objects.filter(run_id__in=ids)
-        .order_by("run_id", "t")
-        .values_list("run_id", "t", "requests", "failures", "p95_ms")
-    ):
-        seconds[run_id].append((t, requests, failures, p95))
+    seconds = runs_seconds_columns(ids=ids)
 
-    analyses = run_analyses_ensure(ids=ids, runs=by_id)
+    # Of each stored analysis only what the page shows (steps, knee, USL, stored verdicts,
+    # endpoint names); the block series only for verdicts not stored yet.
+    digests = run_analyses_compare_digests(ids=ids, runs=by_id)
+    analyses = {i: d.data for i, d in digests.items()}
 
     summaries: dict[int, dict[str, Mapping[str, Any]]] = defaultdict(dict)
     for row in EndpointSummary.objects.filter(run_id__in=ids).values(
@@ -303,19 +303,30 @@ def runs_compare(
     ):
         summaries[row["run_id"]][endpoint_key(row["method"], row["name"])] = row
 
-    blocks = {i: block_arrays(analyses[i]) for i in ids}
     overall: dict[int, Comparison] = {}
     by_endpoint: dict[int, dict[str, Comparison]] = {}
     reference_medians: dict[str, dict[int, float]] = {}
     # Verdicts between ended runs never change: the reference's analysis keeps them, so a
     # shared link computes them on its first view only.
     stored = stored_verdicts(analyses[ref]) if not by_id[ref].is_active else {}
+
+    def cacheable(i: int) -> bool:
+        return not by_id[ref].is_active and not by_id[i].is_active
+
+    to_compute = [i for i in ids if i != ref and not (cacheable(i) and str(i) in stored)]
+    blocks: dict[int, Blocks] = {}
+    if to_compute:
+        needed = [ref, *to_compute]
+        read = run_analyses_blocks(ids=[i for i in needed if not digests[i].complete])
+        blocks = {
+            i: block_arrays(analyses[i] if digests[i].complete else {"blocks": read.get(i) or {}})
+            for i in needed
+        }
     new: dict[str, Any] = {}
     for i in ids:
         if i == ref:
             continue
-        cacheable = not by_id[ref].is_active and not by_id[i].is_active
-        if cacheable and str(i) in stored:
+        if i not in to_compute:
             by_endpoint[i] = verdicts_from_data(stored[str(i)])
         else:
             by_endpoint[i] = verdicts(
@@ -324,7 +335,7 @@ def runs_compare(
                 sample_seconds=_sample_seconds(analyses[ref]),
                 reference_medians=reference_medians,
             )
-            if cacheable:
+            if cacheable(i):
                 new[str(i)] = verdicts_to_data(by_endpoint[i])
         overall[i] = by_endpoint[i].pop(OVERALL)
     if new:
@@ -337,7 +348,9 @@ def runs_compare(
             CompareRun(
                 run=run,
                 label=f"#{run.pk} · {run.plan_name}" + (f" · {run.version}" if run.version else ""),
-                series=seconds_series(seconds[run.pk], resolution_s=run.resolution_s, last_t=run.last_t),
+                series=seconds_series_columns(
+                    seconds.get(run.pk) or ([], [], [], []), resolution_s=run.resolution_s, last_t=run.last_t
+                ),
                 windows=[(s["users"], s["start_t"], s["end_t"]) for s in steps],
                 capacity=[
                     {
@@ -359,7 +372,7 @@ def runs_compare(
             )
         )
 
-    endpoint_series = {i: set((analyses[i].get("blocks") or {}).get("endpoints") or {}) for i in ids}
+    endpoint_series = {i: digests[i].endpoint_names for i in ids}
     endpoints = sorted(
         {name for i in ids for name in summaries[i]} | {n for i in ids for n in endpoint_series[i]}
     )

@@ -7,6 +7,7 @@ merges histograms, since its summaries do not exist until the run ends.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -260,12 +261,78 @@ def seconds_series(
 ) -> dict[str, list[Any]]:
     """(t, requests, failures, p95_ms) rows of one run -> the comparison overlays' series
     (requests per second of each row's span, for a rolled-up run)."""
+    if not rows:
+        return seconds_series_columns(([], [], [], []), resolution_s=resolution_s, last_t=last_t)
+    t, requests, failures, p95 = (list(c) for c in zip(*rows, strict=True))
+    return seconds_series_columns((t, requests, failures, p95), resolution_s=resolution_s, last_t=last_t)
+
+
+SecondColumns = tuple[list[int], list[int], list[int], list[float | None]]  # t, requests, failures, p95
+
+
+def seconds_series_columns(
+    columns: SecondColumns, *, resolution_s: int = 1, last_t: int = 0
+) -> dict[str, list[Any]]:
+    """``seconds_series`` of one run's rows as columns (``runs_seconds_columns``)."""
+    t, requests, failures, p95 = columns
+    if resolution_s <= 1:
+        rps = [r / 1 for r in requests]  # rollup.rate of a one-second row, without the call
+    else:
+        rps = [
+            rollup.rate(r, at, resolution_s=resolution_s, last_t=last_t)
+            for r, at in zip(requests, t, strict=True)
+        ]
     return {
-        "t": [r[0] for r in rows],
-        "rps": [rollup.rate(r[1], r[0], resolution_s=resolution_s, last_t=last_t) for r in rows],
-        "p95": [r[3] for r in rows],
-        "error_pct": [(100.0 * r[2] / r[1]) if r[1] else None for r in rows],
+        "t": t,
+        "rps": rps,
+        "p95": p95,
+        "error_pct": [(100.0 * f / r) if r else None for r, f in zip(requests, failures, strict=True)],
     }
+
+
+def runs_seconds_columns(*, ids: Sequence[int]) -> dict[int, SecondColumns]:
+    """(t, requests, failures, p95_ms) of every RunSecond row of ``ids`` as columns in ``t``
+    order, in one query. PostgreSQL aggregates each run's columns into JSON arrays (its float
+    text round-trips exactly): a few strings per run instead of a Python row per second;
+    SQLite, in-process, returns the rows."""
+    from django.db import connection
+
+    out: dict[int, SecondColumns] = {}
+    if not ids:
+        return out
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(RunSecond._meta.db_table)
+        placeholders = ", ".join(["%s"] * len(ids))
+        with connection.cursor() as cursor:
+            # Aggregated in the order of a sorted subquery (read from the (run, t) index): four
+            # ``json_agg(… ORDER BY t)`` would sort each run's rows four times over.
+            cursor.execute(
+                "SELECT run_id, json_build_array(json_agg(t), json_agg(requests), json_agg(failures), "
+                "json_agg(p95_ms))::text FROM (SELECT run_id, t, requests, failures, p95_ms "
+                f"FROM {table} WHERE run_id IN ({placeholders}) ORDER BY run_id, t) AS s GROUP BY run_id",
+                list(ids),
+            )
+            for run_id, text in cursor.fetchall():
+                t, requests, failures, p95 = json.loads(text)
+                # A whole float prints as "120" in JSON: back to the float the row holds.
+                p95 = [v if v is None else float(v) for v in p95]
+                if any(b <= a for a, b in zip(t, t[1:], strict=False)):
+                    # PostgreSQL keeps a sorted subquery's order in practice, not by promise.
+                    order = sorted(range(len(t)), key=t.__getitem__)
+                    t, requests, failures, p95 = ([c[k] for k in order] for c in (t, requests, failures, p95))
+                out[run_id] = (t, requests, failures, p95)
+        return out
+    grouped: dict[int, list[tuple[int, int, int, float | None]]] = {}
+    for run_id, *row in (
+        RunSecond.objects.filter(run_id__in=ids)
+        .order_by("run_id", "t")
+        .values_list("run_id", "t", "requests", "failures", "p95_ms")
+    ):
+        grouped.setdefault(run_id, []).append(tuple(row))  # type: ignore[arg-type]
+    for run_id, rows in grouped.items():
+        t, requests, failures, p95 = (list(c) for c in zip(*rows, strict=True))
+        out[run_id] = (t, requests, failures, p95)
+    return out
 
 
 def runs_series_window(

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from runs.core import profiles
@@ -500,6 +501,11 @@ def run_analyses_ensure(
     missing = [i for i in ids if i not in found]
     if not missing:
         return found
+    return found | _analyses_compute(missing=missing, runs=runs)
+
+
+def _analyses_compute(*, missing: Sequence[int], runs: Mapping[int, Run] | None) -> dict[int, dict[str, Any]]:
+    """Compute the analyses of ``missing`` (none stored, or stale), storing those of ended runs."""
     known = dict(runs or {})
     if any(i not in known for i in missing):
         known |= Run.objects.in_bulk([i for i in missing if i not in known])
@@ -508,7 +514,88 @@ def run_analyses_ensure(
     ended = {i: data for i, data in fresh.items() if not known[i].is_active and not data.get("error")}
     if ended:
         _store(ended)
-    return found | fresh
+    return fresh
+
+
+# The keys of a stored analysis the comparison page reads for every run. The rest (per-endpoint
+# steps, bottlenecks, validity, the block series: most of a one-hour run's 200 KB) stays in the
+# database; the block series are read only for the pairs whose verdicts must be computed.
+COMPARE_KEYS = ("steps", "knee", "usl", "verdicts")
+
+
+def _endpoint_names_sql() -> str:
+    """SQL (a scalar subquery on the RunAnalysis row) for the keys of ``data.blocks.endpoints``
+    as a JSON array text: PostgreSQL's ``jsonb_object_keys``, SQLite's ``json_each``."""
+    data = f"{connection.ops.quote_name(RunAnalysis._meta.db_table)}.{connection.ops.quote_name('data')}"
+    if connection.vendor == "postgresql":
+        path = f"({data} -> 'blocks' -> 'endpoints')"
+        return (
+            "(SELECT coalesce(json_agg(k), '[]'::json)::text FROM jsonb_object_keys("
+            f"CASE WHEN jsonb_typeof({path}) = 'object' THEN {path} ELSE '{{}}'::jsonb END) AS k)"
+        )
+    return (
+        "(SELECT coalesce(json_group_array(key), '[]') FROM json_each("
+        f"{data}, '$.blocks.endpoints') WHERE key IS NOT NULL)"
+    )
+
+
+@dataclass(frozen=True)
+class CompareDigest:
+    """What the comparison page needs of one run's analysis: ``data`` holds ``COMPARE_KEYS``
+    and ``blocks.seconds`` (a stored row's) or is the whole analysis (one computed now);
+    ``endpoint_names`` are the endpoints with a block series (``data.blocks.endpoints``)."""
+
+    data: dict[str, Any]
+    endpoint_names: frozenset[str]
+    complete: bool  # ``data`` is the whole analysis (its block series included)
+
+
+def run_analyses_compare_digests(
+    *, ids: Sequence[int], runs: Mapping[int, Run] | None = None
+) -> dict[int, CompareDigest]:
+    """``run_analyses_ensure`` for the comparison page: of each stored, current analysis only
+    ``COMPARE_KEYS``, the block length and the names of the endpoints with block series, read
+    by the database in one query (JSON key paths both databases run); missing or stale ones are
+    computed (and stored) whole by ``run_analyses_ensure``, under the same rules."""
+    found: dict[int, CompareDigest] = {}
+    rows = (
+        RunAnalysis.objects.filter(run_id__in=ids)
+        .annotate(endpoint_names=RawSQL(_endpoint_names_sql(), []))
+        .values_list(
+            "run_id",
+            "version",
+            "run__resolution_s",
+            "data__blocks__seconds",
+            "endpoint_names",
+            *(f"data__{key}" for key in COMPARE_KEYS),
+        )
+    )
+    for run_id, version, resolution, seconds, names, *values in rows:
+        if version != ANALYSIS_VERSION and resolution <= 1:
+            continue  # stale: recomputed below, as ``run_analyses_ensure`` would
+        data: dict[str, Any] = {k: v for k, v in zip(COMPARE_KEYS, values, strict=True) if v is not None}
+        data["blocks"] = {} if seconds is None else {"seconds": seconds}
+        found[run_id] = CompareDigest(
+            data=data,
+            endpoint_names=frozenset(json.loads(names) if isinstance(names, str) else names or ()),
+            complete=False,
+        )
+    missing = [i for i in ids if i not in found]
+    if missing:
+        for run_id, data in _analyses_compute(missing=missing, runs=runs).items():
+            endpoints = (data.get("blocks") or {}).get("endpoints") or {}
+            found[run_id] = CompareDigest(data=data, endpoint_names=frozenset(endpoints), complete=True)
+    return found
+
+
+def run_analyses_blocks(*, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The block series (``data.blocks``) of the stored analyses of ``ids``, in one query."""
+    if not ids:
+        return {}
+    return {
+        run_id: blocks or {}
+        for run_id, blocks in RunAnalysis.objects.filter(run_id__in=ids).values_list("run_id", "data__blocks")
+    }
 
 
 ANALYSIS_FAILED = (

@@ -412,11 +412,12 @@ def test_the_compare_page_query_count_does_not_grow_with_runs_or_endpoints(
     runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(4)]
     for run in runs:
         run_analyse(run_id=run.pk)
-    # session + user + the user's teams, then runs, seconds, stored analyses, endpoint
-    # summaries: no histogram; the first view of a set of runs also stores their verdicts in
-    # the reference's analysis.
+    # session + user + the user's teams, then runs, seconds, stored analyses (the parts the
+    # page shows), endpoint summaries: no histogram, no block series; the first view of a set
+    # of runs also reads the block series of the pairs it judges (one query) and stores their
+    # verdicts in the reference's analysis.
     for subset in (runs[:2], runs):
-        for queries in (8, 7):
+        for queries in (9, 7):
             with django_assert_num_queries(queries):
                 response = alice_client.get(
                     reverse("runs-compare"), {"ids": ",".join(str(r.pk) for r in subset)}
@@ -472,6 +473,81 @@ def test_the_compare_page_computes_missing_analyses_once(
     assert RunAnalysis.objects.filter(run__in=runs, version=ANALYSIS_VERSION).count() == 3
     again = alice_client.get(reverse("runs-compare"), {"ids": ids})
     assert json_script(again, "fig-cmp-capacity") == json_script(first, "fig-cmp-capacity")
+
+
+def _page_without_tokens(response: Any) -> str:
+    """The page's HTML less what differs between any two requests (nonces, CSRF tokens)."""
+    import re
+
+    body = response.content.decode()
+    body = re.sub(r'nonce="[^"]*"', 'nonce=""', body)
+    return re.sub(r'(csrfmiddlewaretoken" value=|csrf-token" content=)"[^"]*"', r'\1""', body)
+
+
+def test_the_compare_page_shows_from_its_partial_reads_what_the_whole_analyses_show(
+    alice_client: Client, staircase_plan: TestPlan
+) -> None:
+    """The page reads only parts of stored analyses (steps, knee, USL, stored verdicts, the
+    endpoint names) and the overlays' columns in one aggregate: every figure, verdict and
+    table number is the one computed from the whole analyses and the rows."""
+    from runs.core.analysis.verdicts import capacity_change
+    from runs.selectors import analysis as selectors_analysis
+    from runs.selectors.runs import seconds_series
+    from runs.services.analysis import run_analyses_ensure
+
+    runs = [seed_run(staircase_plan, seed=s) for s in range(3)]
+    runs.append(seed_run(staircase_plan, seed=7, latency_factor=1.2))
+    # An endpoint with a block series but no summary row: named by the analysis alone.
+    EndpointSummary.objects.filter(run=runs[2], name=HOSTILE).delete()
+    ids = [r.pk for r in runs]
+    query = {"ids": ",".join(map(str, ids))}
+    # 1. No analysis stored: each is computed whole, and the verdicts from the whole ones.
+    whole = alice_client.get(reverse("runs-compare"), query)
+    assert RunAnalysis.objects.filter(run__in=runs, version=ANALYSIS_VERSION).count() == len(runs)
+    # 2. Stored analyses read in part, verdicts computed from the block series read apart.
+    RunAnalysis.objects.filter(run=runs[0]).update(
+        data=RunAnalysis.objects.get(run=runs[0]).data | {"verdicts": {}}
+    )
+    partial = alice_client.get(reverse("runs-compare"), query)
+    # 3. Stored analyses read in part, verdicts as stored.
+    stored = alice_client.get(reverse("runs-compare"), query)
+    assert whole.status_code == partial.status_code == stored.status_code == 200
+    assert _page_without_tokens(whole) == _page_without_tokens(partial) == _page_without_tokens(stored)
+    body = stored.content.decode()
+    assert ">slower</span>" in body and ">no significant change</span>" in body  # verdicts shown
+    for name in ("fig-cmp-rps", "fig-cmp-p95", "fig-cmp-errors", "fig-cmp-throughput", "fig-cmp-capacity"):
+        assert json_script(whole, name) == json_script(stored, name)
+
+    # The selector's result, field by field, against the whole analyses and the rows.
+    full = run_analyses_ensure(ids=ids)
+    result = selectors_analysis.runs_compare(runs=Run.objects.all(), ids=ids)
+    ref = result.reference_id
+    for compared in result.runs:
+        pk = compared.run.pk
+        rows = list(
+            RunSecond.objects.filter(run_id=pk)
+            .order_by("t")
+            .values_list("t", "requests", "failures", "p95_ms")
+        )
+        assert compared.series == seconds_series(rows)
+        assert all(type(v) is float for v in compared.series["p95"] if v is not None)
+        assert compared.windows == [(s["users"], s["start_t"], s["end_t"]) for s in full[pk]["steps"]]
+        assert compared.knee == full[pk].get("knee") and compared.usl == full[pk].get("usl")
+        if pk != ref:
+            assert compared.capacity_change == capacity_change(full[ref], full[pk])
+            computed = selectors_analysis.verdicts(
+                selectors_analysis.block_arrays(full[ref]),
+                selectors_analysis.block_arrays(full[pk]),
+                sample_seconds=selectors_analysis._sample_seconds(full[ref]),
+            )
+            assert result.overall[pk] == computed["(all endpoints)"]
+            for row in result.endpoint_rows:
+                if row.run_id == pk:
+                    assert row.comparison == computed.get(row.endpoint)
+    assert any(
+        r.run_id == runs[2].pk and r.endpoint == "POST " + HOSTILE and r.p95_ms is None
+        for r in result.endpoint_rows
+    )
 
 
 def test_comparing_runs_without_results_says_insufficient_data(
