@@ -125,6 +125,7 @@ def test_a_running_search_shows_each_decided_step_in_the_live_tables_and_once_on
 ) -> None:
     plan = search_plan(alice)
     run = searched(plan, {2: True, 4: True, 8: True, 16: False, 12: False, 10: True}, seed=7)
+    assert run.capacity_search is not None
     decisions = run.capacity_search["decisions"][:3]  # three steps decided so far, no outcome yet
     run.capacity_search = {"decisions": decisions, "outcome": None}
     run.status = Run.Status.RUNNING

@@ -42,7 +42,10 @@ def test_editors_pin_and_unpin_a_run_from_its_page_with_csrf(
     response = bob_client.post(url, {"pinned": "1", "csrfmiddlewaretoken": token.group(1)}, follow=True)
     assert response.status_code == 200
     body = response.content.decode()
-    assert "Pinned: kept at full resolution" in body and ">Unpin</button>" in body
+    assert (
+        "Kept at full resolution: the retention policy never rolls it up." in body
+        and ">Unpin</button>" in body
+    )
     assert Run.objects.get(pk=finished_run.pk).pinned is True
     entry = AuditEntry.objects.get(action="run.pin")
     assert (entry.actor, entry.via, entry.details["pinned"], entry.object_id) == (
@@ -59,7 +62,7 @@ def test_editors_pin_and_unpin_a_run_from_its_page_with_csrf(
     assert Run.objects.get(pk=finished_run.pk).pinned is True
 
     response = client_for(alice).post(url, {"pinned": "0"}, follow=True)
-    assert "Pinned: kept at full resolution" not in response.content.decode()
+    assert "Kept at full resolution: the retention policy never rolls it up." not in response.content.decode()
     assert Run.objects.get(pk=finished_run.pk).pinned is False
     assert AuditEntry.objects.filter(action="run.pin").count() == 2
 
