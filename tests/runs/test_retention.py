@@ -15,7 +15,12 @@ from django.utils import timezone
 from runs.core.histogram import Histogram
 from runs.models import AuditEntry, EndpointSecond, EndpointSummary, Run, RunAnalysis, RunSecond
 from runs.selectors.histograms import second_histograms
-from runs.services.analysis import ANALYSIS_ROLLED_UP, run_analyses_ensure
+from runs.services.analysis import (
+    ANALYSIS_ROLLED_UP,
+    ANALYSIS_VERSION,
+    run_analyses_compare_digests,
+    run_analyses_ensure,
+)
 from runs.services.baseline import plan_set_baseline
 from runs.services.retention import retention_candidates
 from tests.pages.test_analysis_pages import make_staircase_plan, seed_run
@@ -136,6 +141,13 @@ def test_old_runs_roll_up_exactly_and_pinned_and_baseline_runs_stay_whole(alice:
 
     # The stored analysis is kept (a rolled run is not re-analysed from 10 s rows).
     assert run_analyses_ensure(ids=[old.pk])[old.pk] == before[old.pk][0]["analysis"][1]
+    # Even after an upgrade makes its version stale: the same analysis, on the run's pages and
+    # the comparison's, never one rebuilt from 10 s rows.
+    RunAnalysis.objects.filter(run=old).update(version=ANALYSIS_VERSION - 1)
+    assert run_analyses_ensure(ids=[old.pk])[old.pk] == before[old.pk][0]["analysis"][1]
+    digest = run_analyses_compare_digests(ids=[old.pk])[old.pk]
+    assert digest.data["steps"] == before[old.pk][0]["analysis"][1]["steps"] and digest.data["steps"]
+    assert RunAnalysis.objects.get(run=old).version == ANALYSIS_VERSION - 1
     # Had none been stored, the page says why there is none (no steps from 10 s rows).
     RunAnalysis.objects.filter(run=old).delete()
     assert run_analyses_ensure(ids=[old.pk])[old.pk]["error"] == ANALYSIS_ROLLED_UP
