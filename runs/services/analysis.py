@@ -489,19 +489,24 @@ def run_analyses_ensure(
 
     ``runs`` may hold Run rows already loaded; others are loaded only when computing.
     """
-    # A rolled-up run (runs.services.retention) keeps the analysis made from its per-second
-    # rows, whatever its version: its 10-second rows would give coarser steps.
     found = {
         run_id: data
         for run_id, version, data, resolution in RunAnalysis.objects.filter(run_id__in=ids).values_list(
             "run_id", "version", "data", "run__resolution_s"
         )
-        if version == ANALYSIS_VERSION or resolution > 1
+        if stored_analysis_current(version=version, resolution_s=resolution)
     }
     missing = [i for i in ids if i not in found]
     if not missing:
         return found
     return found | _analyses_compute(missing=missing, runs=runs)
+
+
+def stored_analysis_current(*, version: int, resolution_s: int) -> bool:
+    """Whether a stored analysis is used as it is: made by this ANALYSIS_VERSION, or kept by a
+    rolled-up run (runs.services.retention), whatever its version, since its 10-second rows
+    would give coarser steps than the per-second rows it was made from."""
+    return version == ANALYSIS_VERSION or resolution_s > 1
 
 
 def _analyses_compute(*, missing: Sequence[int], runs: Mapping[int, Run] | None) -> dict[int, dict[str, Any]]:
@@ -571,7 +576,7 @@ def run_analyses_compare_digests(
         )
     )
     for run_id, version, resolution, seconds, names, *values in rows:
-        if version != ANALYSIS_VERSION and resolution <= 1:
+        if not stored_analysis_current(version=version, resolution_s=resolution):
             continue  # stale: recomputed below, as ``run_analyses_ensure`` would
         data: dict[str, Any] = {k: v for k, v in zip(COMPARE_KEYS, values, strict=True) if v is not None}
         data["blocks"] = {} if seconds is None else {"seconds": seconds}
