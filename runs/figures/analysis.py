@@ -48,6 +48,16 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+# Compared runs' step points: a symbol per run besides its colour (readable without colour),
+# earlier runs drawn larger, so that equal points of two runs stay visible one inside the other.
+RUN_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x", "star")
+
+
+def run_marker(i: int) -> dict[str, Any]:
+    """Marker of the ``i``-th compared run's step points."""
+    return {"color": color(i), "symbol": RUN_SYMBOLS[i % len(RUN_SYMBOLS)], "size": max(13 - 2 * i, 7)}
+
+
 def _nums(values: Sequence[Any]) -> list[Any]:
     return [num(v) for v in values]
 
@@ -340,6 +350,7 @@ def compare_capacity_figure(labels: Sequence[str], capacity: Sequence[Sequence[M
                 [s["rps"] for s in steps],
                 [s["p95_ms"] for s in steps],
                 color(i),
+                marker=run_marker(i),
                 customdata=[s["users"] for s in steps],
                 hovertemplate="%{x:.1f} req/s (%{customdata} users): p95 %{y:.1f} ms",
             )
@@ -376,6 +387,7 @@ def compare_throughput_figure(
                 [s["rps"] for s in steps],
                 c,
                 mode="markers",
+                marker=run_marker(i),
                 legendgroup=f"run{i}",
                 hovertemplate="%{x} users: %{y:.1f} req/s<extra></extra>",
             )
@@ -412,7 +424,7 @@ def compare_throughput_figure(
                     [knee["max_throughput_rps"]],
                     c,
                     mode="markers",
-                    marker={"color": c, "size": 13, "symbol": "circle-open", "line": {"width": 2}},
+                    marker={"color": c, "size": 17, "symbol": "circle-open", "line": {"width": 2}},
                     legendgroup=f"run{i}",
                     showlegend=False,
                     hovertemplate="knee ~%{x:.1f} users at %{y:.1f} req/s<extra></extra>",

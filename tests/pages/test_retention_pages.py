@@ -75,6 +75,31 @@ def test_an_active_run_cannot_be_pinned(alice: Any, seeded_plan: Any) -> None:
     assert Run.objects.get(pk=running.pk).pinned is False
 
 
+@pytest.mark.django_db
+def test_a_baseline_runs_page_says_the_retention_policy_keeps_it_whole(alice: Any) -> None:
+    plan = make_staircase_plan(alice)
+    base, other = seed_run(plan, seed=1), seed_run(plan, seed=2)
+    client = client_for(alice)
+    page = client.get(base.get_absolute_url()).content.decode()
+    assert 'id="baseline-retention"' not in page
+    client.post(reverse("runs-baseline", args=[base.pk]))
+    page = client.get(base.get_absolute_url()).content.decode()
+    note = re.search(r'id="baseline-retention">([^<]*)<', page)
+    assert note is not None
+    assert note.group(1) == "kept at full resolution: the retention policy never rolls up a baseline"
+    assert 'id="baseline-retention"' not in client.get(other.get_absolute_url()).content.decode()
+
+    # A run rolled up before it became the baseline keeps the resolution it has.
+    Run.objects.filter(pk__in=[base.pk, other.pk]).update(finished_at=timezone.now() - dt.timedelta(days=40))
+    other.refresh_from_db()
+    run_analyses_ensure(ids=[other.pk])
+    assert run_rollup(run=other).rolled
+    client.post(reverse("runs-baseline", args=[other.pk]))
+    page = client.get(other.get_absolute_url()).content.decode()
+    note = re.search(r'id="baseline-retention">([^<]*)<', page)
+    assert note is not None and note.group(1) == "kept at the resolution it has now"
+
+
 @pytest.fixture
 def rolled_run(transactional_db: None, alice: Any) -> tuple[Run, list[float]]:
     """A 155 s staircase run aged 40 days and rolled up, with the req/s of each 10 s window

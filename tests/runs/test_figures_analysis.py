@@ -135,6 +135,20 @@ def test_compare_capacity_draws_one_curve_per_run_with_users_in_the_hover():
     assert "<img" not in json.dumps(fig)
 
 
+def test_equal_step_points_of_two_runs_stay_visible_one_inside_the_other():
+    """Two runs with the same numbers (the demo plan run twice): the later run's points are
+    drawn on top, so each run has its own symbol and the earlier one a larger marker."""
+    steps = [{"users": 2, "rps": 40.0, "p95_ms": 55.0}, {"users": 8, "rps": 160.0, "p95_ms": 56.0}]
+    for fig in (
+        fa.compare_capacity_figure(["#1", "#2"], [steps, steps]),
+        fa.compare_throughput_figure(["#1", "#2"], [steps, steps], [None, None]),
+    ):
+        first, second = (t["marker"] for t in fig["data"] if t["name"] in ("#1", "#2"))
+        assert first["symbol"] != second["symbol"]
+        assert first["size"] > second["size"]
+        assert first["color"] != second["color"]
+
+
 def test_twenty_runs_get_twenty_colours():
     assert len({fa.color(i) for i in range(20)}) == 20
 
