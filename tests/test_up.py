@@ -218,6 +218,9 @@ def test_a_newcomer_runs_the_demo_twice_and_reads_every_result_page(up: Up, brow
     me.assert_no_template_source()
     assert re.search(r"\d+ users", me.page.inner_text("#knee-users")), me.page.inner_text("#capacity")
     assert me.points("chart-cap-throughput") >= 5 and me.points("chart-cap-curve") >= 5
+    # The knee is marked on the throughput chart (N* lies between the demo's steps).
+    traces = me.page.evaluate("document.getElementById('chart-cap-throughput').data.map(t => t.name)")
+    assert "knee" in traces, traces
     for chart in ("rps", "latency", "users"):
         assert me.points(f"chart-{chart}") >= 50, chart
 

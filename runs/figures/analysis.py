@@ -141,7 +141,13 @@ def throughput_vs_users_figure(
                 )
             )
     if knee is not None and knee.status == "knee" and knee.knee_users is not None:
-        at = [s.throughput_rps for s in steps if s.users == knee.knee_users]
+        # The knee N* = X_max × (R₀ + Z) lies between steps as a rule: drawn where the
+        # asymptotic bounds meet, at N* users and the maximum throughput.
+        at = (
+            [knee.max_throughput_rps]
+            if knee.max_throughput_rps is not None
+            else [s.throughput_rps for s in steps if s.users == knee.knee_users]
+        )
         if at:
             data.append(
                 _scatter(
@@ -156,7 +162,7 @@ def throughput_vs_users_figure(
                         "symbol": "circle-open",
                         "line": {"width": 2},
                     },
-                    hovertemplate="knee: %{x} users, %{y:.1f} req/s<extra></extra>",
+                    hovertemplate="knee ~%{x:.1f} users at %{y:.1f} req/s<extra></extra>",
                 )
             )
     return {

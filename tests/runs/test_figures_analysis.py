@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from runs.core.analysis import IntervalPoint, aggregate_steps, find_knee_from_steps, fit_usl
+from runs.core.analysis import IntervalPoint, aggregate_steps, fit_usl
+from runs.core.analysis.capacity import knee_from_steps
 from runs.core.histogram import Histogram
 from runs.figures import analysis as fa
 
@@ -40,7 +41,7 @@ def steps():
 
 def test_throughput_figure_has_steps_with_cis_the_usl_curve_and_the_knee(steps):
     usl = fit_usl([s.users for s in steps], [s.throughput_rps for s in steps])
-    knee = find_knee_from_steps(steps)
+    knee = knee_from_steps(steps)
     fig = fa.throughput_vs_users_figure(steps, usl=usl, knee=knee)
     names = [t["name"] for t in fig["data"]]
     assert names[0] == "measured req/s"
@@ -53,7 +54,11 @@ def test_throughput_figure_has_steps_with_cis_the_usl_curve_and_the_knee(steps):
     assert all(v is not None and v >= 0 for v in bars["array"] + bars["arrayminus"])
     curve = fig["data"][1]
     assert len(curve["x"]) == 120 and curve["x"][0] == 1.0 and curve["x"][-1] >= max(LEVELS)
-    assert fig["data"][-1]["x"] == [8.0]
+    # The knee of the operational laws lies between steps (N* = 7.9 here, steps at 2 and 8
+    # users): drawn where the bounds meet, at the maximum throughput.
+    assert knee.status == "knee" and knee.knee_users is not None and knee.knee_users not in LEVELS
+    assert fig["data"][-1]["x"] == [knee.knee_users] and 7.0 < knee.knee_users < 9.0
+    assert fig["data"][-1]["y"] == [pytest.approx(knee.max_throughput_rps, rel=1e-3)]
     json.dumps(fig)  # serialisable for json_script
 
 

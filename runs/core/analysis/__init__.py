@@ -20,7 +20,7 @@ from runs.core.analysis.compare import (
     hodges_lehmann,
 )
 from runs.core.analysis.downsample import downsample_minmax
-from runs.core.analysis.knee import KneeResult, LittlesLawCheck, find_knee, find_knee_from_steps
+from runs.core.analysis.knee import KneeResult, LittlesLawCheck
 from runs.core.analysis.steps import (
     IntervalPoint,
     Step,
@@ -52,8 +52,6 @@ __all__ = [
     "compare_samples",
     "detect_steps",
     "downsample_minmax",
-    "find_knee",
-    "find_knee_from_steps",
     "fit_usl",
     "hodges_lehmann",
     "rank_bottlenecks",

@@ -13,8 +13,8 @@ Pure module: no Django, no I/O. Two answers, each with its evidence:
   the maximum throughput or at/past N*, whichever comes first, once the run went past the knee
   (a step beyond it, or a highest load clearly above N*).
 
-The older rule (throughput gain below half the initial slope *and* latency 50 % above base,
-``runs.core.analysis.knee.find_knee``) only fires a step or two past the knee when steps are coarse.
+An older rule (throughput gain below half the initial slope *and* latency 50 % above base, removed
+in December 2026) fired a step or two past the knee whenever steps were coarse.
 Throughput that flattens while latency stays at its base is not a knee of the target: users
 were not kept busy (the generator, or think time), and it is reported as such.
 """

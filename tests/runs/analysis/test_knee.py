@@ -1,10 +1,15 @@
+"""What the knee analysis shares (``runs.core.analysis.knee``): load levels averaged over
+repeated visits, and Little's law checked at each level, as ``knee_from_steps`` reports them."""
+
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
-from runs.core.analysis.knee import find_knee, find_knee_from_steps
+from runs.core.analysis.capacity import knee_from_laws, knee_from_steps
+from runs.core.analysis.knee import levels_averaged, littles_law_checks
 from runs.core.analysis.steps import aggregate_steps
 from tests.runs.analysis.synthetic import closed_model_run, steady_latency
 
@@ -17,83 +22,43 @@ def _curve(levels: list[int]) -> tuple[list[int], list[float], list[float]]:
     return levels, [x for x, _ in pairs], [r for _, r in pairs]
 
 
-def test_it_finds_the_knee_of_a_saturating_closed_system():
-    users, x, r = _curve([10, 20, 40, 80, 120, 160])
-    result = find_knee(users, x, r, think_time_s=1.0)
-    assert result.status == "knee"
-    assert result.knee_users == 80 and result.saturated_users == 120
-    assert result.max_throughput_rps == pytest.approx(80.0)
-    assert "knee at 80 users" in result.evidence[0]
-    assert "80→120 users" in result.evidence[0]
-
-
-def test_it_finds_the_knee_in_simulated_per_second_data():
+def test_the_knee_of_simulated_per_second_data_is_where_the_laws_put_it():
     steps = aggregate_steps(closed_model_run([10, 20, 40, 80, 120, 160], seed=5, **MODEL))
-    result = find_knee_from_steps(steps, think_time_s=1.0)
+    result = knee_from_steps(steps, think_time_s=1.0)
     assert result.status == "knee"
-    assert result.knee_users == 80
+    assert result.knee_users == pytest.approx(84.0, rel=0.15)
     assert result.max_throughput_rps == pytest.approx(80.0, rel=0.05)
     # Little's law holds for a consistent closed system: N = X·(R + Z) within noise.
     assert all(abs(c.deviation) < 0.1 for c in result.littles_law)
     assert not any("Little's law" in e for e in result.evidence)
 
 
-def test_linear_scaling_throughout_is_reported_as_no_knee():
-    users, x, r = _curve([5, 10, 20, 40])
-    result = find_knee(users, x, r, think_time_s=1.0)
-    assert result.status == "no_knee"
-    assert result.knee_users is None and result.saturated_users is None
-    assert result.max_throughput_users == 40
-    assert result.evidence[0].startswith("no knee up to 40 users")
-
-
-def test_flat_throughput_without_latency_growth_is_not_a_knee():
-    # Throughput stops growing but latency stays at base: the generator, not the target,
-    # stopped adding load (e.g. users throttled by think time). Both criteria are needed.
-    result = find_knee([10, 20, 40], [100.0, 110.0, 112.0], [50.0, 51.0, 52.0])
-    assert result.status == "no_knee"
-    assert any("within 50% of base" in e for e in result.evidence)
-
-
-def test_latency_growth_while_throughput_still_scales_is_not_a_knee():
-    result = find_knee([10, 20, 40], [100.0, 200.0, 400.0], [50.0, 90.0, 95.0])
-    assert result.status == "no_knee"
-    assert any("still gained 100% of initial slope" in e for e in result.evidence)
-
-
-def test_thresholds_are_parameters():
-    # Gains of 70% then 65% of the initial slope; latency +20% then +40% over base.
-    users, x, r = [10, 20, 40], [100.0, 170.0, 300.0], [50.0, 60.0, 70.0]
-    assert find_knee(users, x, r).status == "no_knee"
-    strict = find_knee(users, x, r, gain_fraction=0.7, latency_threshold=0.1)
-    assert strict.status == "knee"
-    assert (strict.knee_users, strict.saturated_users) == (20, 40)
-
-
-@pytest.mark.parametrize("n", [0, 1, 2])
-def test_too_few_steps_are_reported_not_guessed(n):
-    users, x, r = _curve([10, 20][:n])
-    result = find_knee(users, x, r)
-    assert result.status == "insufficient_data"
-    assert result.knee_users is None
-    assert "need at least 3" in result.evidence[0]
-
-
 def test_unsorted_and_repeated_loads_are_ordered_and_averaged():
+    n, x, r = levels_averaged([40, 10, 20, 10], [400.0, 100.0, 200.0, 120.0], [50.0, 10.0, 20.0, 30.0])
+    assert n.tolist() == [10.0, 20.0, 40.0]
+    assert x.tolist() == [110.0, 200.0, 400.0] and r.tolist() == [20.0, 20.0, 50.0]
+    with pytest.raises(ValueError, match="same length"):
+        levels_averaged([1, 2], [1.0], [1.0, 2.0])
+
+
+def test_a_staircase_visited_out_of_order_gives_the_same_knee():
     users, x, r = _curve([10, 20, 40, 80, 120, 160])
+    ordered = knee_from_laws(users, x, r, think_time_s=1.0)
     shuffled = [3, 0, 5, 1, 4, 2]
-    result = find_knee(
+    again = knee_from_laws(
         [users[i] for i in shuffled] + [80],
         [x[i] for i in shuffled] + [x[3]],
         [r[i] for i in shuffled] + [r[3]],
+        think_time_s=1.0,
     )
-    assert result.knee_users == 80 and len(result.littles_law) == 6
+    assert again.knee_users == ordered.knee_users and len(again.littles_law) == 6
 
 
 def test_littles_law_deviation_names_the_step_and_the_think_time():
     users, x, r = _curve([10, 20, 40])
-    result = find_knee(users, x, r, think_time_s=0.0)  # real think time is 1 s
-    assert all(c.deviation == pytest.approx(-0.95, abs=0.01) for c in result.littles_law)
+    checks = littles_law_checks(*(np.asarray(v, dtype=float) for v in (users, x, r)), 0.0)
+    assert all(c.deviation == pytest.approx(-0.95, abs=0.01) for c in checks)  # real think time is 1 s
+    result = knee_from_laws(users, x, r, think_time_s=0.0)
     assert any("Little's law off by -95% at 10 users" in e for e in result.evidence)
-    correct = find_knee(users, x, r, think_time_s=1.0)
+    correct = knee_from_laws(users, x, r, think_time_s=1.0)
     assert all(c.deviation == pytest.approx(0.0, abs=1e-9) for c in correct.littles_law)

@@ -9,7 +9,7 @@ import pytest
 
 from runs.core.analysis import compare_samples
 from runs.core.analysis.bottleneck import rank_bottlenecks
-from runs.core.analysis.knee import find_knee_from_steps
+from runs.core.analysis.capacity import knee_from_steps
 from runs.core.analysis.steps import IntervalPoint, aggregate_steps
 from runs.core.analysis.stored import (
     CapacityAnalysis,
@@ -40,7 +40,7 @@ def test_a_capacity_analysis_round_trips_through_json_including_non_finite_float
         closed_model=True,
         show_capacity=True,
         steps=steps,
-        knee=find_knee_from_steps(steps),
+        knee=knee_from_steps(steps),
         usl=None,
         usl_note="The USL fit failed: x",
         think_time_s=0.0,
