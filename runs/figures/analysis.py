@@ -16,6 +16,7 @@ import numpy as np
 
 from runs.core.analysis import KneeResult, StepAggregate, UslFit, downsample_minmax, usl_curve
 from runs.figures.common import COLORS, Figure, base_layout, esc, num, nums_array, subject_title
+from runs.figures.control import marker_layout
 
 MAX_POINTS = 1500
 
@@ -343,6 +344,36 @@ def compare_timeseries_figures(
                 }
             )
         figs[key] = {"data": data, "layout": base_layout(title, unit, hovermode="closest", height=320)}
+    return figs
+
+
+def compare_figures(
+    labels: Sequence[str],
+    series: Sequence[Mapping[str, Sequence[Any]]],
+    capacity: Sequence[Sequence[Mapping[str, Any]]],
+    usl: Sequence[Mapping[str, Any] | None],
+    knees: Sequence[Mapping[str, Any] | None],
+    controls: Sequence[Sequence[Mapping[str, Any]]] = (),
+) -> dict[str, Figure]:
+    """Every chart of a comparison (its page and its shared link): the overlays, with each run's
+    live changes (``controls``: markers {id, t, label}) as dotted lines in the run's colour, the
+    capacity curves and throughput against users."""
+    figs = compare_timeseries_figures(labels, series)
+    extra: dict[str, list[dict[str, Any]]] = {"shapes": [], "annotations": []}
+    for i, markers in enumerate(controls):
+        if not markers:
+            continue
+        one = marker_layout(
+            markers, color=color(i), label_prefix=f"{labels[i].split(' ', 1)[0]} ", start=len(extra["shapes"])
+        )
+        extra["shapes"] += one["shapes"]
+        extra["annotations"] += one["annotations"]
+    if extra["shapes"]:
+        for fig in figs.values():
+            fig["layout"].setdefault("shapes", []).extend(dict(x) for x in extra["shapes"])
+            fig["layout"].setdefault("annotations", []).extend(dict(x) for x in extra["annotations"])
+    figs["capacity"] = compare_capacity_figure(labels, capacity)
+    figs["throughput"] = compare_throughput_figure(labels, capacity, usl, knees)
     return figs
 
 

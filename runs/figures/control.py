@@ -17,11 +17,15 @@ MARKER_COLOR = "#0f766e"
 MARKER_PREFIX = "control-"
 
 
-def marker_layout(markers: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """The shapes and annotations of ``markers``, for a chart's layout."""
+def marker_layout(
+    markers: Iterable[Mapping[str, Any]], *, color: str = MARKER_COLOR, label_prefix: str = "", start: int = 0
+) -> dict[str, list[dict[str, Any]]]:
+    """The shapes and annotations of ``markers``, for a chart's layout. ``color`` and
+    ``label_prefix`` tell runs apart on a comparison; ``start`` continues the alternation of
+    label heights from an earlier call."""
     shapes: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    for i, marker in enumerate(markers):
+    for i, marker in enumerate(markers, start=start):
         t = num(marker.get("t"))
         if t is None:
             continue
@@ -36,7 +40,7 @@ def marker_layout(markers: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[s
                 "yref": "paper",
                 "y0": 0,
                 "y1": 1,
-                "line": {"color": MARKER_COLOR, "width": 1.5, "dash": "dot"},
+                "line": {"color": color, "width": 1.5, "dash": "dot"},
             }
         )
         annotations.append(
@@ -49,10 +53,10 @@ def marker_layout(markers: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[s
                 # Alternate heights, so two changes close together do not overwrite each other.
                 "y": 1.0 if i % 2 == 0 else 0.88,
                 "yanchor": "top",
-                "text": esc(marker.get("label", "")),
+                "text": esc(f"{label_prefix}{marker.get('label', '')}"),
                 "showarrow": False,
                 "bgcolor": "rgba(255,255,255,0.8)",
-                "font": {"size": 10, "color": MARKER_COLOR},
+                "font": {"size": 10, "color": color},
             }
         )
     return {"shapes": shapes, "annotations": annotations}

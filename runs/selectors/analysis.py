@@ -34,6 +34,7 @@ from runs.core.analysis.stored import (
 from runs.core.analysis.verdicts import CapacityChange, capacity_change
 from runs.models import EndpointSummary, Run
 from runs.selectors.capacity_search import search_config_of
+from runs.selectors.control import runs_timeline_markers
 from runs.selectors.runs import runs_seconds_columns, seconds_series_columns
 from runs.services.analysis import (
     BLOCK_SECONDS,
@@ -237,6 +238,7 @@ class CompareRun:
     knee: dict[str, Any] | None = None  # the stored knee (headline, knee_users, ...)
     capacity_change: CapacityChange | None = None  # max throughput and knee vs the reference
     search_change: dict[str, Any] | None = None  # two capacity searches: capacity vs the reference
+    controls: tuple[dict[str, Any], ...] = ()  # live changes applied to the run: chart markers {id, t, label}
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,10 @@ class RunsComparison:
     def any_closed_model(self) -> bool:
         return any(r.closed_model for r in self.runs)
 
+    @property
+    def any_controls(self) -> bool:
+        return any(r.controls for r in self.runs)
+
 
 def runs_compare(
     *, runs: QuerySet[Run], ids: Sequence[int], reference_id: int | None = None
@@ -291,6 +297,7 @@ def runs_compare(
     )
 
     seconds = runs_seconds_columns(ids=ids)
+    controls = runs_timeline_markers(ids=ids)
 
     # Of each stored analysis only what the page shows (steps, knee, USL, stored verdicts,
     # endpoint names); the block series only for verdicts not stored yet.
@@ -369,6 +376,7 @@ def runs_compare(
                 knee=analyses[run.pk].get("knee"),
                 capacity_change=capacity_change(analyses[ref], analyses[run.pk]) if run.pk != ref else None,
                 search_change=runs_search_change(by_id[ref], run) if run.pk != ref else None,
+                controls=tuple(controls.get(run.pk, ())),
             )
         )
 

@@ -66,6 +66,33 @@ def timeline_markers(rows: Sequence[TimelineRow]) -> list[dict[str, Any]]:
     return [r.to_marker() for r in rows if r.state == RunControl.State.APPLIED and r.at_s is not None]
 
 
+def runs_timeline_markers(*, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """The applied changes of each run of ``ids`` as chart markers (``timeline_markers``), in
+    one query; runs without any are left out."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    rows = (
+        RunControl.objects.filter(run_id__in=ids, state=RunControl.State.APPLIED, at_s__isnull=False)
+        .order_by("run_id", "requested_at", "id")
+        .values_list("run_id", "id", "kind", "value", "at_s")
+    )
+    for run_id, pk, kind, value, at_s in rows:
+        row = TimelineRow(
+            id=pk,
+            kind=kind,
+            kind_label="",
+            value=value,
+            previous=None,
+            state=RunControl.State.APPLIED,
+            state_label="",
+            at_s=at_s,
+            requested_at=None,
+            requested_by="",
+            message="",
+        )
+        out.setdefault(run_id, []).append(row.to_marker())
+    return out
+
+
 def effective_plan(*, snapshot: dict[str, Any], rows: Sequence[TimelineRow]) -> profiles.Plan | None:
     """The plan the run followed: its snapshot's profile with the applied changes and the stop
     (``runs.core.control.effective_plan``); the planned one without any; None without a valid

@@ -33,10 +33,13 @@ def runs_compare(request: HttpRequest) -> HttpResponse:
     except selectors_analysis.RunsNotFound as exc:
         raise Http404(f"No run #{exc.args[0][0]}.") from exc
     labels = [r.label for r in result.runs]
-    figs = figures_analysis.compare_timeseries_figures(labels, [r.series for r in result.runs])
-    figs["capacity"] = figures_analysis.compare_capacity_figure(labels, [r.capacity for r in result.runs])
-    figs["throughput"] = figures_analysis.compare_throughput_figure(
-        labels, [r.capacity for r in result.runs], [r.usl for r in result.runs], [r.knee for r in result.runs]
+    figs = figures_analysis.compare_figures(
+        labels,
+        [r.series for r in result.runs],
+        [r.capacity for r in result.runs],
+        [r.usl for r in result.runs],
+        [r.knee for r in result.runs],
+        [r.controls for r in result.runs],
     )
     ids_param = ",".join(str(i) for i in ids)
     teams_of_runs = {r.run.team_id for r in result.runs}

@@ -87,10 +87,13 @@ def share_page(request: HttpRequest, share: ShareLink, token: str) -> HttpRespon
     except selectors_analysis.RunsNotFound:
         raise Http404("A run of this comparison was deleted.") from None
     labels = [r.label for r in result.runs]
-    figs = figures_analysis.compare_timeseries_figures(labels, [r.series for r in result.runs])
-    figs["capacity"] = figures_analysis.compare_capacity_figure(labels, [r.capacity for r in result.runs])
-    figs["throughput"] = figures_analysis.compare_throughput_figure(
-        labels, [r.capacity for r in result.runs], [r.usl for r in result.runs], [r.knee for r in result.runs]
+    figs = figures_analysis.compare_figures(
+        labels,
+        [r.series for r in result.runs],
+        [r.capacity for r in result.runs],
+        [r.usl for r in result.runs],
+        [r.knee for r in result.runs],
+        [r.controls for r in result.runs],
     )
     ids_param = ",".join(str(i) for i in share.run_ids)
     context = {

@@ -412,17 +412,49 @@ def test_the_compare_page_query_count_does_not_grow_with_runs_or_endpoints(
     runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(4)]
     for run in runs:
         run_analyse(run_id=run.pk)
-    # session + user + the user's teams, then runs, seconds, stored analyses (the parts the
-    # page shows), endpoint summaries: no histogram, no block series; the first view of a set
-    # of runs also reads the block series of the pairs it judges (one query) and stores their
-    # verdicts in the reference's analysis.
+    # session + user + the user's teams, then runs, seconds, the runs' live changes, stored
+    # analyses (the parts the page shows), endpoint summaries: no histogram, no block series;
+    # the first view of a set of runs also reads the block series of the pairs it judges (one
+    # query) and stores their verdicts in the reference's analysis.
     for subset in (runs[:2], runs):
-        for queries in (9, 7):
+        for queries in (10, 8):
             with django_assert_num_queries(queries):
                 response = alice_client.get(
                     reverse("runs-compare"), {"ids": ",".join(str(r.pk) for r in subset)}
                 )
             assert response.status_code == 200
+
+
+def test_the_compare_page_marks_each_runs_live_changes_in_its_colour(
+    alice_client: Client, staircase_plan: TestPlan
+) -> None:
+    from runs.figures.analysis import color
+    from runs.models import RunControl
+
+    runs = [seed_run(staircase_plan, seed=s, levels=(2, 8, 14), step_seconds=12) for s in range(2)]
+    ids = {"ids": ",".join(str(r.pk) for r in runs)}
+    page = alice_client.get(reverse("runs-compare"), ids)
+    assert "shapes" not in json_script(page, "fig-cmp-rps")["layout"]
+    assert 'id="compare-controls-note"' not in page.content.decode()
+
+    applied = RunControl.State.APPLIED
+    RunControl.objects.create(run=runs[1], kind="users", value=20, previous=14, state=applied, at_s=30.5)
+    RunControl.objects.create(run=runs[1], kind="stop", state=applied, at_s=33.0)
+    RunControl.objects.create(run=runs[1], kind="users", value=9, state=RunControl.State.MISSED)
+    RunControl.objects.create(run=runs[0], kind="users", value=3, state=RunControl.State.REFUSED, at_s=5.0)
+    page = alice_client.get(reverse("runs-compare"), ids)
+    assert 'id="compare-controls-note"' in page.content.decode()
+    for chart in ("fig-cmp-rps", "fig-cmp-p95", "fig-cmp-errors"):
+        layout = json_script(page, chart)["layout"]
+        # Only the applied changes of the second run, at the second they took effect.
+        assert [(sh["x0"], sh["line"]["color"]) for sh in layout["shapes"]] == [
+            (30.5, color(1)),
+            (33.0, color(1)),
+        ]
+        assert [a["text"] for a in layout["annotations"] if a.get("name", "").startswith("control-")] == [
+            f"#{runs[1].pk} → 20 users",
+            f"#{runs[1].pk} stopped early",
+        ]
 
 
 def test_the_compare_page_stores_its_verdicts_and_shows_the_same_on_later_views(
@@ -467,8 +499,8 @@ def test_the_compare_page_computes_missing_analyses_once(
     # Per missing run: its seconds, endpoint step histograms, endpoint p95s, its live-control
     # timeline (the levels it followed), and the savepoint around them (2: a failed analysis
     # must not break the request's transaction); one upsert for all; one update storing the
-    # verdicts (7: the page itself, with the user's teams).
-    with django_assert_max_num_queries(7 + 6 * len(runs) + 1 + 1):
+    # verdicts (8: the page itself, with the user's teams).
+    with django_assert_max_num_queries(8 + 6 * len(runs) + 1 + 1):
         first = alice_client.get(reverse("runs-compare"), {"ids": ids})
     assert RunAnalysis.objects.filter(run__in=runs, version=ANALYSIS_VERSION).count() == 3
     again = alice_client.get(reverse("runs-compare"), {"ids": ids})
