@@ -58,6 +58,9 @@ time moved by 10-30 % between runs with the load alone (the whole directory: 870
 969 s after at a higher load; the test database's creation 51 s and 10 s), so the page counts
 are the firm figures; medians need a quiet machine.
 
+Every pass ends with its 25 slowest tests of 10 s or more (``--durations`` in pyproject.toml's
+``addopts``), so a CI log says where its minutes went.
+
 Measured and left as is: each ``browser_page`` test starts Playwright's driver and Chromium
 (3.5-6 s under load: driver 2-4 s, launch 1.5 s). A session-wide browser would save that,
 but Playwright's sync API keeps its asyncio loop running in the main thread for as long as it
