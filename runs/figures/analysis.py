@@ -498,6 +498,8 @@ def plan_trend_figures(points: Sequence[Any]) -> dict[str, Figure]:
     ]
     symbols = ["star" if p.is_baseline else TREND_SYMBOLS.get(p.verdict or "", "circle") for p in points]
     rings = ["#dc2626" if p.passed is False else "#ffffff" for p in points]
+    # A star fills less of its box than a circle: the baseline's is drawn larger to read as big.
+    sizes = [15 if p.is_baseline else 9 for p in points]
 
     def trace(name: str, ys: Sequence[Any], colour: str, unit: str) -> dict[str, Any]:
         drawn = _scatter(
@@ -507,7 +509,7 @@ def plan_trend_figures(points: Sequence[Any]) -> dict[str, Figure]:
             colour,
             customdata=ids,
             text=hover,
-            marker={"color": colour, "size": 9, "symbol": symbols, "line": {"color": rings, "width": 2}},
+            marker={"color": colour, "size": sizes, "symbol": symbols, "line": {"color": rings, "width": 2}},
             hovertemplate=f"%{{text}}<br>{esc(name)} %{{y:.1f}} {unit}<extra></extra>",
         )
         drawn["x"] = list(xs)  # ISO times: _scatter keeps numbers only

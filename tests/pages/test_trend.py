@@ -63,6 +63,7 @@ def test_the_trend_page_shows_every_run_with_its_capacity_and_verdict(
         and fig["data"][1]["marker"]["symbol"][-1] == "triangle-up"
     )
     assert fig["data"][1]["marker"]["line"]["color"][1] == "#dc2626"  # failed its thresholds
+    assert fig["data"][1]["marker"]["size"][0] > fig["data"][1]["marker"]["size"][-1]  # the star reads as big
     knee = json_script(response, "trend-knee")["data"][0]["y"]
     assert all(k == pytest.approx(8, rel=0.15) for k in knee)
     # More runs: the same queries.
