@@ -57,3 +57,21 @@ def test_the_seeded_demo_target_scrapes_its_own_metrics(db: None, alice: Any) ->
     assert (source.kind, source.url) == ("scrape", "http://127.0.0.1:8089/metrics")
     assert [s["name"] for s in source.series] == ["slots_busy", "queue_length", "requests_served"]
     assert plan_snapshot(plan=plan)["metric_sources"][0]["series"][0]["limit"] == 8
+
+
+def test_the_demo_plans_steps_are_long_enough_for_a_confident_first_analysis(db: None, alice: Any) -> None:
+    """A newcomer's first analysis is not "low confidence": the profile form says nothing
+    against the demo's steps, and each keeps the trusted steady seconds even when its users
+    take a second to start."""
+    from runs.core.analysis.planned import TRUSTED_STEADY_SECONDS, planned_levels, warmup_seconds
+    from runs.core.profiles import build_plan
+    from runs.selectors.catalog import profile_preview
+
+    plan = demo_seed(base_url="http://127.0.0.1:8089", team=alice.memberships.get().team)
+    profile = plan.profile
+    assert profile_preview(kind=profile.kind, params=profile.params)["step_advice"] == ""
+    levels = planned_levels(build_plan(profile.kind, profile.params))
+    assert [level.users for level in levels] == [2, 6, 10, 14, 18]  # the knee, 8, lies inside
+    for level in levels:
+        started_late = int(level.seconds) - 1
+        assert started_late - warmup_seconds(started_late) >= TRUSTED_STEADY_SECONDS
