@@ -5,8 +5,8 @@ then the run page and the comparison of the two runs opened in headless Chromium
     .venv/bin/python docs/screenshots.py              # writes docs/screenshots/run.png, compare.png
     .venv/bin/python docs/screenshots.py --out /tmp/shots
 
-Takes about three and a half minutes (the demo plan lasts 80 s, run twice, one after the other). Nothing leaves the
-machine: the server, the worker and the target all listen on 127.0.0.1.
+Takes about three and a half minutes (the demo plan lasts 80 s, run twice, one after the
+other). Nothing leaves the machine: the server, the worker and the target all listen on 127.0.0.1.
 """
 
 from __future__ import annotations
