@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -13,6 +15,19 @@ from runs.models import Run
 from runs.selectors import analysis as selectors_analysis
 from runs.selectors import runs as selectors
 from runs.services.baseline import BaselineError, plan_set_baseline
+
+
+def comparison_figures(result: selectors_analysis.RunsComparison) -> dict[str, Any]:
+    """Every chart of a comparison, for its page and its shared link."""
+    runs = result.runs
+    return figures_analysis.compare_figures(
+        [r.label for r in runs],
+        [r.series for r in runs],
+        [r.capacity for r in runs],
+        [r.usl for r in runs],
+        [r.knee for r in runs],
+        [r.controls for r in runs],
+    )
 
 
 @require_GET
@@ -32,15 +47,7 @@ def runs_compare(request: HttpRequest) -> HttpResponse:
         )
     except selectors_analysis.RunsNotFound as exc:
         raise Http404(f"No run #{exc.args[0][0]}.") from exc
-    labels = [r.label for r in result.runs]
-    figs = figures_analysis.compare_figures(
-        labels,
-        [r.series for r in result.runs],
-        [r.capacity for r in result.runs],
-        [r.usl for r in result.runs],
-        [r.knee for r in result.runs],
-        [r.controls for r in result.runs],
-    )
+    figs = comparison_figures(result)
     ids_param = ",".join(str(i) for i in ids)
     teams_of_runs = {r.run.team_id for r in result.runs}
     membership = access.membership_in(request, teams_of_runs.pop()) if len(teams_of_runs) == 1 else None

@@ -34,6 +34,7 @@ from runs.selectors import analysis as selectors_analysis
 from runs.selectors import runs as selectors
 from runs.services import shares
 from runs.views import exports
+from runs.views.compare import comparison_figures
 from runs.views.runs import run_page_context, tables_context
 
 
@@ -86,15 +87,7 @@ def share_page(request: HttpRequest, share: ShareLink, token: str) -> HttpRespon
         )
     except selectors_analysis.RunsNotFound:
         raise Http404("A run of this comparison was deleted.") from None
-    labels = [r.label for r in result.runs]
-    figs = figures_analysis.compare_figures(
-        labels,
-        [r.series for r in result.runs],
-        [r.capacity for r in result.runs],
-        [r.usl for r in result.runs],
-        [r.knee for r in result.runs],
-        [r.controls for r in result.runs],
-    )
+    figs = comparison_figures(result)
     ids_param = ",".join(str(i) for i in share.run_ids)
     context = {
         "share": share,
