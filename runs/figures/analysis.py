@@ -52,6 +52,8 @@ def color(i: int) -> str:
 # Compared runs' step points: a symbol per run besides its colour (readable without colour),
 # earlier runs drawn larger, so that equal points of two runs stay visible one inside the other.
 RUN_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x", "star")
+# Their fitted curves: a dash pattern per run, so two equal fits still show both runs.
+RUN_DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")
 
 
 def run_marker(i: int) -> dict[str, Any]:
@@ -441,7 +443,7 @@ def compare_throughput_figure(
                     ys.tolist(),
                     c,
                     mode="lines",
-                    line={"color": c, "width": 1.5, "dash": "dash"},
+                    line={"color": c, "width": 1.5, "dash": RUN_DASHES[i % len(RUN_DASHES)]},
                     legendgroup=f"run{i}",
                     showlegend=False,
                     hovertemplate="%{x:.0f} users: %{y:.1f} req/s (USL)<extra></extra>",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -152,6 +153,10 @@ def test_equal_step_points_of_two_runs_stay_visible_one_inside_the_other():
         assert first["symbol"] != second["symbol"]
         assert first["size"] > second["size"]
         assert first["color"] != second["color"]
+    usl = dataclasses.asdict(fit_usl([s["users"] for s in steps] + [14], [s["rps"] for s in steps] + [170.0]))
+    fig = fa.compare_throughput_figure(["#1", "#2"], [steps, steps], [usl, usl])
+    fits = [t["line"]["dash"] for t in fig["data"] if t["name"].endswith("USL fit")]
+    assert len(fits) == 2 and fits[0] != fits[1]
 
 
 def test_twenty_runs_get_twenty_colours():
