@@ -93,8 +93,13 @@ def test_the_in_flight_cap_drops_the_iterations_it_cannot_start(
     assert run.total_requests == pytest.approx(5 * 4 / 0.5, abs=5)
     assert own_target.stats()["in_flight_peak"] <= 5
     assert max(s.users for s in seconds) == 5
-    # Latency is the target's, not inflated by the iterations waiting for a slot.
-    assert run.p99_ms == pytest.approx(500, rel=0.1)
+    # Latency is the target's, not inflated by the iterations waiting for a slot: one that
+    # waited would take 500 ms more (a slot's whole request), and with 30 of 40 due each
+    # second over the cap, most would. The median is held to the target's 500 ms; p99 only
+    # below that inflation (a busy machine delays the odd response by tens of ms: p99 was
+    # 558 ms once in a full suite run beside a demo run).
+    assert run.p50_ms == pytest.approx(500, rel=0.1)
+    assert 500 <= (run.p99_ms or 0.0) < 750
 
 
 @pytest.mark.slow
