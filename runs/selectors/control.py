@@ -29,15 +29,19 @@ class TimelineRow:
 
     @property
     def label(self) -> str:
-        """Short text of the marker: "→ 20 users", "→ 12.5 it/s", "stop"."""
-        if self.kind == RunControl.Kind.STOP:
-            return "stopped early"
-        if self.value is None:
-            return ""
-        return f"→ {self.value:g} it/s" if self.kind == RunControl.Kind.RATE else f"→ {int(self.value)} users"
+        return marker_label(self.kind, self.value)
 
     def to_marker(self) -> dict[str, Any]:
         return {"id": self.id, "t": self.at_s, "label": self.label}
+
+
+def marker_label(kind: str, value: float | None) -> str:
+    """Short text of a change's marker: "→ 20 users", "→ 12.5 it/s", "stopped early"."""
+    if kind == RunControl.Kind.STOP:
+        return "stopped early"
+    if value is None:
+        return ""
+    return f"→ {value:g} it/s" if kind == RunControl.Kind.RATE else f"→ {int(value)} users"
 
 
 def run_timeline(*, run: Run) -> list[TimelineRow]:
@@ -76,20 +80,7 @@ def runs_timeline_markers(*, ids: Sequence[int]) -> dict[int, list[dict[str, Any
         .values_list("run_id", "id", "kind", "value", "at_s")
     )
     for run_id, pk, kind, value, at_s in rows:
-        row = TimelineRow(
-            id=pk,
-            kind=kind,
-            kind_label="",
-            value=value,
-            previous=None,
-            state=RunControl.State.APPLIED,
-            state_label="",
-            at_s=at_s,
-            requested_at=None,
-            requested_by="",
-            message="",
-        )
-        out.setdefault(run_id, []).append(row.to_marker())
+        out.setdefault(run_id, []).append({"id": pk, "t": at_s, "label": marker_label(kind, value)})
     return out
 
 
