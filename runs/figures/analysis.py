@@ -356,17 +356,19 @@ def compare_figures(
     usl: Sequence[Mapping[str, Any] | None],
     knees: Sequence[Mapping[str, Any] | None],
     controls: Sequence[Sequence[Mapping[str, Any]]] = (),
+    short_labels: Sequence[str] = (),
 ) -> dict[str, Figure]:
     """Every chart of a comparison (its page and its shared link): the overlays, with each run's
-    live changes (``controls``: markers {id, t, label}) as dotted lines in the run's colour, the
-    capacity curves and throughput against users."""
+    live changes (``controls``: markers {id, t, label}) as dotted lines in the run's colour,
+    labelled with its ``short_labels`` entry ("#12"), the capacity curves and throughput
+    against users."""
     figs = compare_timeseries_figures(labels, series)
     extra: dict[str, list[dict[str, Any]]] = {"shapes": [], "annotations": []}
     for i, markers in enumerate(controls):
         if not markers:
             continue
         one = marker_layout(
-            markers, color=color(i), label_prefix=f"{labels[i].split(' ', 1)[0]} ", start=len(extra["shapes"])
+            markers, color=color(i), label_prefix=f"{short_labels[i]} ", start=len(extra["shapes"])
         )
         extra["shapes"] += one["shapes"]
         extra["annotations"] += one["annotations"]

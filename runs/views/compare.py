@@ -27,6 +27,7 @@ def comparison_figures(result: selectors_analysis.RunsComparison) -> dict[str, A
         [r.usl for r in runs],
         [r.knee for r in runs],
         [r.controls for r in runs],
+        [f"#{r.run.pk}" for r in runs],
     )
 
 
