@@ -10,6 +10,11 @@ the values). The first request computes and stores the verdicts; the figure is t
     .venv/bin/python bench/compare.py [--runs 20] [--repeat 9] [--db postgres|sqlite]
     .venv/bin/python bench/compare.py --profile        # pyinstrument of one warm request
     .venv/bin/python bench/compare.py --smoke          # 2-minute runs, 3 of them, 1 repeat
+    .venv/bin/python bench/compare.py --packed 3       # rows and packed runs, 3 rounds each
+
+``--packed R`` measures the same runs as rows and packed into blocks (``runs.services.packing``)
+in R alternating rounds (rows, pack every run, packed, unpack every run), so both sides share
+the machine's state; the runs are left unpacked.
 """
 
 from __future__ import annotations
@@ -65,11 +70,59 @@ def cloned_runs(*, source: int, count: int) -> list[int]:
     return have[:count]
 
 
+def timed(client: object, path: str, repeat: int) -> tuple[float, float, bytes]:
+    """(median wall ms, median CPU ms, the page) of ``repeat`` warm requests."""
+    client.get(path)  # type: ignore[attr-defined]
+    times, cpu = [], []
+    body = b""
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        response = client.get(path)  # type: ignore[attr-defined]
+        times.append(1000 * (time.perf_counter() - t0))
+        cpu.append(1000 * (time.process_time() - c0))
+        assert response.status_code == 200
+        body = response.content
+    return statistics.median(times), statistics.median(cpu), body
+
+
+def unmasked(page: bytes) -> bytes:
+    """``page`` without its CSRF tokens (masked anew on every response)."""
+    import re
+
+    return re.sub(rb'(csrfmiddlewaretoken" value=|csrf-token" content=)"[^"]*"', rb"\1", page)
+
+
+def packed_rounds(*, client: object, path: str, ids: list[int], rounds: int, repeat: int) -> None:
+    """The comparison of ``ids`` as rows and packed, in alternating rounds; same page both ways."""
+    from runs.services.packing import run_pack, run_unpack
+
+    print("| round | rows: wall, CPU (median) | packed: wall, CPU (median) | ratio (wall) | same page |")
+    print("|---|---|---|---|---|")
+    try:
+        for k in range(rounds):
+            rows_ms, rows_cpu, rows_page = timed(client, path, repeat)
+            for pk in ids:
+                assert run_pack(run_id=pk).packed
+            packed_ms, packed_cpu, packed_page = timed(client, path, repeat)
+            for pk in ids:
+                run_unpack(run_id=pk)
+            same = "yes" if unmasked(rows_page) == unmasked(packed_page) else "NO"
+            print(
+                f"| {k + 1} | {rows_ms:.0f} ms, {rows_cpu:.0f} ms | {packed_ms:.0f} ms, "
+                f"{packed_cpu:.0f} ms | {packed_ms / rows_ms:.2f} | {same} |",
+                flush=True,
+            )
+    finally:
+        for pk in ids:
+            run_unpack(run_id=pk)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--profile", action="store_true", help="print a pyinstrument profile of one warm request")
+    ap.add_argument("--packed", type=int, default=0, metavar="ROUNDS", help="rows vs packed, alternating")
     common.add_size_arguments(ap, smoke="3 two-minute runs at 2 endpoints, 1 repeat")
     common.add_db_argument(ap)
     args = ap.parse_args()
@@ -86,6 +139,9 @@ def main() -> None:
     ids = cloned_runs(source=source, count=args.runs)
     client = common.bench_client()
     path = reverse("runs-compare") + "?ids=" + ",".join(map(str, ids))
+    if args.packed:
+        packed_rounds(client=client, path=path, ids=ids, rounds=args.packed, repeat=args.repeat)
+        return
     t0 = time.perf_counter()
     first = client.get(path)
     assert first.status_code == 200, first.status_code

@@ -11,6 +11,7 @@ and indexes) for the seeded runs.
     .venv/bin/python bench/storage.py --smoke     # seeds a 2-minute run if needed, reports 2 runs
     BENCH_DB=scaletest_bench_rollup .venv/bin/python bench/storage.py --rollup
                                                   # before/after the 10 s retention roll-up
+    .venv/bin/python bench/storage.py --pack      # before/after packing into blocks
 
 ``--rollup`` seeds fresh one-hour runs at 1 and 20 endpoints (seeds 1000 and 20000, as
 ``--seeded``; under plan names of their own), measures their bytes per run-hour per endpoint,
@@ -18,6 +19,10 @@ rolls each up to 10 s with ``runs.services.retention.run_rollup`` (timed; the ru
 stored first, outside the timing), measures again, checks that totals and whole-run
 percentiles did not move, and deletes the two runs. Use a database of its own (``BENCH_DB``):
 the roll-up needs this branch's migration.
+
+``--pack`` does the same with packing (``runs.services.packing.run_pack``, timed): bytes as
+ingestion stores the rows and packed, with whole-run figures and the analysis rebuilt from the
+blocks checked identical; then the time to unpack (what a roll-up of a packed run starts with).
 
 ``--seeded`` writes (if missing) one one-hour seeded run at 1 endpoint and one at 20 (the
 realistic runs of bench/pages.py, rows as ingestion stores them) and reports those two.
@@ -37,7 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from simulated import SECONDS, SMOKE_SECONDS, seeded_runs, simulate, store_run  # noqa: E402
 
-TABLES = ("runs_runsecond", "runs_endpointsecond", "runs_endpointsummary")
+TABLES = ("runs_runsecond", "runs_endpointsecond", "runs_packedseconds", "runs_endpointsummary")
+# The histogram bytes of each table's rows (a packed block's are compressed together).
+HISTOGRAM_COLUMN = {"runs_packedseconds": "histograms"}
 
 
 def run_bytes(cursor: object, run: object) -> tuple[float, float, int, int]:
@@ -47,7 +54,7 @@ def run_bytes(cursor: object, run: object) -> tuple[float, float, int, int]:
     for table in TABLES:
         c.execute(  # type: ignore[attr-defined]
             "SELECT coalesce(sum(pg_column_size(x.*)), 0), "
-            "coalesce(sum(pg_column_size(x.histogram)), 0) "
+            f"coalesce(sum(pg_column_size(x.{HISTOGRAM_COLUMN.get(table, 'histogram')})), 0) "
             f"FROM {table} x WHERE run_id = %s",
             [run.pk],  # type: ignore[attr-defined]
         )
@@ -134,6 +141,58 @@ def rollup_report() -> None:
         Run.objects.filter(pk=pk).delete()
 
 
+def pack_report() -> None:
+    """Seeded one-hour runs at 1 and 20 endpoints, as ingestion stores them and packed."""
+    import json
+    import time
+
+    from django.db import connection
+
+    from runs.models import PackedSeconds, Run
+    from runs.services.analysis import run_analysis_build
+    from runs.services.packing import run_pack, run_unpack
+
+    print(
+        "| run | endpoints | rows → blocks | bytes per run-hour per endpoint, rows | packed | ratio "
+        "| time to pack the run-hour | to unpack |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for endpoints in (20, 1):
+        t0 = time.monotonic()
+        pk = store_run(
+            per_ep=simulate(endpoints, endpoints * 1000),
+            plan_name=f"bench {endpoints} endpoints (packing)",
+            generator_host="bench",
+            seconds=SECONDS,
+        )
+        print(f"<!-- seeded run {pk} in {time.monotonic() - t0:.1f} s -->", flush=True)
+        run = Run.objects.get(pk=pk)
+        analysis = json.dumps(run_analysis_build(run=run), sort_keys=True)
+        before_whole = whole_run(pk)
+        with connection.cursor() as c:
+            before, before_hist, n, seconds = run_bytes(c, run)
+        t0 = time.monotonic()
+        result = run_pack(run_id=pk)
+        took = time.monotonic() - t0
+        run.refresh_from_db()
+        assert result.packed and whole_run(pk) == before_whole, "packing changed whole-run figures"
+        assert json.dumps(run_analysis_build(run=run), sort_keys=True) == analysis, "analysis differs"
+        blocks = PackedSeconds.objects.filter(run_id=pk).count()
+        with connection.cursor() as c:
+            after, after_hist, _, _ = run_bytes(c, run)
+        t0 = time.monotonic()
+        run_unpack(run_id=pk)
+        unpack_took = time.monotonic() - t0
+        print(
+            f"| seeded, {run.total_requests / seconds:.0f} req/s | {n} | {result.rows:,} → {blocks} | "
+            f"{before:,.0f} B = **{before / 1e6:.2f} MB** ({100 * before_hist:.0f}% histograms) | "
+            f"{after:,.0f} B = **{after / 1e6:.2f} MB** ({100 * after_hist:.0f}%) | {after / before:.3f} | "
+            f"{took * 3600 / seconds:.1f} s | {unpack_took * 3600 / seconds:.1f} s |",
+            flush=True,
+        )
+        Run.objects.filter(pk=pk).delete()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=8, help="the newest N finished runs")
@@ -142,6 +201,11 @@ def main() -> None:
         "--rollup",
         action="store_true",
         help="bytes and time of the 10 s retention roll-up (seeds its own runs)",
+    )
+    ap.add_argument(
+        "--pack",
+        action="store_true",
+        help="bytes and time of packing ended runs into blocks (seeds its own runs)",
     )
     common.add_size_arguments(
         ap, smoke="a seeded 2-minute 2-endpoint run (seeded if missing) and the newest 2 runs"
@@ -153,6 +217,9 @@ def main() -> None:
     common.django_setup(db=args.db)
     if args.rollup:
         rollup_report()
+        return
+    if args.pack:
+        pack_report()
         return
     if args.smoke:
         seeded_runs(endpoints=2, count=1, seconds=SMOKE_SECONDS)

@@ -51,6 +51,14 @@ class HistogramField(models.BinaryField):
         return bytes(value) if value is not None else b""
 
 
+class BytesField(models.BinaryField):
+    """Binary data read back as ``bytes`` on every database (PostgreSQL's driver gives
+    ``memoryview``), so rows compare and checksum alike wherever they are stored."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> bytes | None:
+        return bytes(value) if value is not None else None
+
+
 HTTP_URL = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
@@ -356,6 +364,9 @@ class Run(models.Model):
     pinned = models.BooleanField(default=False)
     resolution_s = models.PositiveSmallIntegerField(default=1)
     rolled_up_at = models.DateTimeField(null=True, blank=True)
+    # An ended run's RunSecond and EndpointSecond rows are packed into PackedSeconds blocks
+    # (``runs.services.packing``) at ``packed_at``; readers go through ``runs.selectors.seconds``.
+    packed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -547,6 +558,34 @@ class EndpointSecond(models.Model):
 
     def __str__(self) -> str:
         return f"Run #{self.run_id} {self.method} {self.name} at {self.t} s"
+
+
+class PackedSeconds(models.Model):
+    """Up to ``runs.core.packing.BLOCK_SECONDS`` consecutive per-second rows of an ended run,
+    packed exactly: the run's own (RunSecond; ``method`` and ``name`` empty) or one endpoint's
+    (EndpointSecond). ``runs.selectors.seconds`` reads them as the rows they were."""
+
+    run = models.ForeignKey(Run, related_name="packed_seconds", on_delete=models.CASCADE)
+    endpoint = models.BooleanField()
+    method = models.CharField(max_length=10, blank=True)
+    name = models.CharField(max_length=1000, blank=True)
+    t0 = models.IntegerField()  # first and last second in the block
+    t1 = models.IntegerField()
+    rows = models.IntegerField()
+    columns = BytesField()  # runs.core.packing's compressed columns
+    histograms = BytesField()  # and the rows' compact histograms, compressed
+
+    class Meta:
+        ordering = ["run", "endpoint", "t0", "method", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "endpoint", "t0", "method", "name"], name="packedseconds_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        what = f"{self.method} {self.name}" if self.endpoint else "all endpoints"
+        return f"Run #{self.run_id} {what} at {self.t0}–{self.t1} s"
 
 
 class EndpointSummary(models.Model):

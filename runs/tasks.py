@@ -105,6 +105,14 @@ def retention_rollup() -> int:
     return len(retention_apply())
 
 
+@shared_task(name="runs.tasks.pack_ended_runs", ignore_result=True, soft_time_limit=3000, time_limit=3300)
+def pack_ended_runs() -> int:
+    """Pack ended runs' per-second rows past SCALETEST_PACK_AFTER_HOURS (beat, hourly)."""
+    from runs.services.packing import packing_apply
+
+    return sum(1 for result in packing_apply() if result.packed)
+
+
 class DeliveryRetry(Exception):
     """A notification attempt failed in a way another attempt may fix (5xx, timeout, SMTP down)."""
 

@@ -250,6 +250,10 @@ SCALETEST_AUDIT_RETENTION_DAYS = env_int("SCALETEST_AUDIT_RETENTION_DAYS", 365)
 # into 10-second rows, exactly (runs.services.retention; beat, daily); baselines and pinned runs
 # are kept whole. 0 keeps every run at full resolution.
 SCALETEST_RETENTION_DAYS = env_int("SCALETEST_RETENTION_DAYS", 0)
+# Ended runs older than this many hours (by finished_at) have their per-second rows packed into
+# compressed 10-minute blocks, exactly: same figures, about a third of the bytes
+# (runs.services.packing; beat, hourly; pinned runs and baselines too). -1 never packs.
+SCALETEST_PACK_AFTER_HOURS = env_int("SCALETEST_PACK_AFTER_HOURS", 1, minimum=-1)
 
 # The cache holds the rate limiter's counters, so it must be shared by every web process: Redis
 # when there is one (REDIS_URL), else files in the data directory (embedded mode: web processes
@@ -365,6 +369,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Old runs' per-second rows rolled up past SCALETEST_RETENTION_DAYS (runs.services.retention);
     # a no-op when it is 0. Each run is claimed in its own transaction: a duplicate does nothing.
+    # Ended runs' per-second rows packed past SCALETEST_PACK_AFTER_HOURS (runs.services.packing);
+    # each run is claimed in its own transaction (packed_at): a duplicate does nothing.
+    "pack-ended-runs": {
+        "task": "runs.tasks.pack_ended_runs",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
     "retention-rollup": {
         "task": "runs.tasks.retention_rollup",
         "schedule": 86400.0,

@@ -31,9 +31,10 @@ from runs.api.schemas.runs import (
 from runs.core.analysis.stored import jsonable
 from runs.core.safety import Refused
 from runs.forms.compare import RunsCompareForm
-from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunSecond, TestPlan
+from runs.models import EndpointSummary, ErrorGroup, Run, TestPlan
 from runs.selectors import analysis as selectors_analysis
 from runs.selectors import runs as selectors
+from runs.selectors.seconds import endpoint_known, endpoint_second_dicts, run_second_dicts
 from runs.services.annotations import AnnotationError, annotations_clean
 from runs.services.baseline import BaselineError, plan_set_baseline
 from runs.services.retention import PinError, run_set_pinned
@@ -228,24 +229,22 @@ def run_series(
     """Per-second results as stored: all endpoints merged, or one endpoint."""
     run = _run(request, run_id)
     if endpoint is None:
-        rows = RunSecond.objects.filter(run=run).values(*SECOND_FIELDS)
+        points = run_second_dicts(run=run, fields=SECOND_FIELDS, lo=from_, hi=to)
     else:
         method, _, name = endpoint.partition(" ")
-        rows = EndpointSecond.objects.filter(run=run, method=method, name=name).values(
-            *ENDPOINT_SECOND_FIELDS
+        known = EndpointSummary.objects.filter(run=run, method=method, name=name).exists() or endpoint_known(
+            run=run, endpoint=(method, name)
         )
-        known = EndpointSummary.objects.filter(run=run, method=method, name=name).exists() or rows.exists()
         if not known:
             raise HttpError(404, f"Run #{run.pk} has no endpoint “{endpoint}”.")
-    if from_ is not None:
-        rows = rows.filter(t__gte=from_)
-    if to is not None:
-        rows = rows.filter(t__lte=to)
+        points = endpoint_second_dicts(
+            run=run, fields=ENDPOINT_SECOND_FIELDS, lo=from_, hi=to, endpoint=(method, name)
+        )
     return {
         "run": run.pk,
         "endpoint": endpoint,
         "interval_seconds": run.resolution_s,
-        "points": list(rows.order_by("t")),
+        "points": points,
     }
 
 

@@ -296,7 +296,7 @@ def runs_compare(
         else next((b for b in baselines if b is not None and b in ids), ids[0])
     )
 
-    seconds = runs_seconds_columns(ids=ids)
+    seconds = runs_seconds_columns(ids=ids, runs=by_id)
     controls = runs_timeline_markers(ids=ids)
 
     # Of each stored analysis only what the page shows (steps, knee, USL, stored verdicts,

@@ -12,8 +12,11 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
+from django.utils import timezone
+
 from runs.core.histogram import Histogram, decode_many
-from runs.models import EndpointSecond
+from runs.models import EndpointSecond, Run
+from runs.selectors.seconds import endpoint_second_values
 
 Stored = bytes | bytearray | memoryview | dict[str, Any] | None
 
@@ -25,19 +28,23 @@ def histograms_load(stored: Sequence[Stored]) -> list[Histogram]:
     return decode_many([s or b"" for s in stored]).histograms()  # type: ignore[misc]
 
 
-def second_histograms_fill(*, run_id: int, ts: Collection[int]) -> dict[int, Histogram]:
-    """The histogram of each second ``ts`` of the run, merged from its EndpointSecond rows."""
+def second_histograms_fill(*, run_id: int, ts: Collection[int], packed: bool = False) -> dict[int, Histogram]:
+    """The histogram of each second ``ts`` of the run, merged from its EndpointSecond rows
+    (from its blocks when the run is ``packed``)."""
     if not ts:
         return {}
     wanted = set(ts)
-    rows = [
-        (t, blob)
-        for t, blob in EndpointSecond.objects.filter(run_id=run_id, t__gte=min(wanted), t__lte=max(wanted))
-        .order_by("t")
-        .values_list("t", "histogram")
-        .iterator(chunk_size=2000)
-        if t in wanted
-    ]
+    if packed:
+        stub = Run(pk=run_id, packed_at=timezone.now())
+        found = endpoint_second_values(run=stub, fields=("t", "histogram"), lo=min(wanted), hi=max(wanted))
+    else:
+        found = list(
+            EndpointSecond.objects.filter(run_id=run_id, t__gte=min(wanted), t__lte=max(wanted))
+            .order_by("t")
+            .values_list("t", "histogram")
+            .iterator(chunk_size=2000)
+        )
+    rows = [(t, blob) for t, blob in found if t in wanted]
     merged: dict[int, Histogram] = {}
     for (t, _), h in zip(rows, histograms_load([blob for _, blob in rows]), strict=True):
         if t in merged:
@@ -47,25 +54,36 @@ def second_histograms_fill(*, run_id: int, ts: Collection[int]) -> dict[int, His
     return merged
 
 
-def second_histograms(*, run_id: int, rows: Sequence[tuple[int, int, Stored]]) -> list[Histogram]:
-    """Histograms of RunSecond rows given as ``(t, requests, stored histogram)``, in order."""
+def second_histograms(
+    *, run_id: int, rows: Sequence[tuple[int, int, Stored]], packed: bool = False
+) -> list[Histogram]:
+    """Histograms of RunSecond rows given as ``(t, requests, stored histogram)``, in order
+    (``packed``: the run's rows are in blocks, ``runs.selectors.seconds``)."""
     out = histograms_load([stored for _, _, stored in rows])
     elided = [i for i, (_, requests, stored) in enumerate(rows) if requests and not stored]
     if elided:
-        filled = second_histograms_fill(run_id=run_id, ts=[rows[i][0] for i in elided])
+        filled = second_histograms_fill(run_id=run_id, ts=[rows[i][0] for i in elided], packed=packed)
         for i in elided:
             out[i] = filled.get(rows[i][0], out[i])
     return out
 
 
 def second_rows_with_dicts(
-    *, run_id: int, rows: Iterable[tuple[Any, ...]], t_index: int, requests_index: int, chunk: int
+    *,
+    run_id: int,
+    rows: Iterable[tuple[Any, ...]],
+    t_index: int,
+    requests_index: int,
+    chunk: int,
+    packed: bool = False,
 ) -> Iterator[tuple[Any, ...]]:
     """RunSecond rows whose last field is a stored histogram, with that field as ``to_dict``
     (the exported form), elided ones filled in; read ``chunk`` rows at a time."""
     it = iter(rows)
     while batch := list(islice(it, chunk)):
-        hists = second_histograms(run_id=run_id, rows=[(r[t_index], r[requests_index], r[-1]) for r in batch])
+        hists = second_histograms(
+            run_id=run_id, rows=[(r[t_index], r[requests_index], r[-1]) for r in batch], packed=packed
+        )
         for row, h in zip(batch, hists, strict=True):
             yield (*row[:-1], h.to_dict())
 

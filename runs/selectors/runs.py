@@ -30,6 +30,7 @@ from runs.models import (
 )
 from runs.selectors.control import live_controls
 from runs.selectors.live import endpoint_rows_upto
+from runs.selectors.seconds import run_second_dicts, run_second_values
 
 # Run columns the list pages show; the snapshot JSON can be large and is left out.
 RUN_LIST_FIELDS = (
@@ -50,6 +51,7 @@ RUN_LIST_FIELDS = (
     "version",
     "tags",
     "passed",
+    "packed_at",
 )
 
 
@@ -137,7 +139,8 @@ def run_latest_second(*, run: Run, fields: Sequence[str]) -> dict[str, Any] | No
     if run.last_t < 0:
         return None
     t = rollup.window_start(run.last_t, run.resolution_s)
-    row = RunSecond.objects.filter(run=run, t=t).values(*fields).first()
+    found = run_second_dicts(run=run, fields=fields, lo=t, hi=t)
+    row = found[0] if found else None
     if row is not None and run.resolution_s > 1:
         span = rollup.row_span(t, resolution_s=run.resolution_s, last_t=run.last_t)
         for key in ("requests", "failures"):
@@ -148,7 +151,7 @@ def run_latest_second(*, run: Run, fields: Sequence[str]) -> dict[str, Any] | No
 
 def run_seconds(*, run: Run, after: int = -1) -> list[dict[str, Any]]:
     """The run's RunSecond rows after ``after`` (``SECOND_COLUMNS``, plus ``span`` once rolled up)."""
-    rows = list(RunSecond.objects.filter(run=run, t__gt=after).order_by("t").values(*SECOND_COLUMNS))
+    rows = run_second_dicts(run=run, fields=SECOND_COLUMNS, lo=after + 1)
     return with_spans(rows, run=run)
 
 
@@ -290,14 +293,21 @@ def seconds_series_columns(
     }
 
 
-def runs_seconds_columns(*, ids: Sequence[int]) -> dict[int, SecondColumns]:
+def runs_seconds_columns(
+    *, ids: Sequence[int], runs: Mapping[int, Run] | None = None
+) -> dict[int, SecondColumns]:
     """(t, requests, failures, p95_ms) of every RunSecond row of ``ids`` as columns in ``t``
     order, in one query. PostgreSQL aggregates each run's columns into JSON arrays (its float
     text round-trips exactly): a few strings per run instead of a Python row per second;
-    SQLite, in-process, returns the rows."""
+    SQLite, in-process, returns the rows. Runs of ``runs`` that are packed are read from their
+    blocks (one more query)."""
     from django.db import connection
 
     out: dict[int, SecondColumns] = {}
+    packed = [i for i in ids if runs is not None and i in runs and runs[i].packed_at is not None]
+    if packed:
+        out.update(_packed_seconds_columns(runs=[runs[i] for i in packed]))  # type: ignore[index]
+        ids = [i for i in ids if i not in out]
     if not ids:
         return out
     if connection.vendor == "postgresql":
@@ -335,6 +345,26 @@ def runs_seconds_columns(*, ids: Sequence[int]) -> dict[int, SecondColumns]:
     return out
 
 
+def _packed_seconds_columns(*, runs: Sequence[Run]) -> dict[int, SecondColumns]:
+    """``runs_seconds_columns`` of packed runs, from their blocks in one query."""
+    from runs.core.packing import unpack_columns
+    from runs.models import PackedSeconds
+    from runs.selectors.seconds import RUN_FIELDS
+
+    at = [RUN_FIELDS.index(f) for f in ("t", "requests", "failures", "p95_ms")]
+    lists: dict[int, tuple[list[Any], ...]] = {run.pk: ([], [], [], []) for run in runs}
+    blocks = (
+        PackedSeconds.objects.filter(run_id__in=[run.pk for run in runs], endpoint=False)
+        .order_by("run_id", "t0")
+        .values_list("run_id", "columns")
+    )
+    for run_id, blob in blocks:
+        columns = unpack_columns(bytes(blob))
+        for target, k in zip(lists[run_id], at, strict=True):
+            target.extend(columns[k])
+    return {pk: (t, requests, failures, p95) for pk, (t, requests, failures, p95) in lists.items()}
+
+
 def runs_series_window(
     *, runs: QuerySet[Run], ids: Sequence[int], lo: int, hi: int
 ) -> list[dict[str, list[Any]]] | None:
@@ -342,19 +372,27 @@ def runs_series_window(
     in the order of ``ids``; ``None`` when ``runs`` (the runs the reader may see) lacks one.
     One query for the rows."""
     found = {
-        pk: (res, last)
-        for pk, res, last in runs.filter(pk__in=ids).values_list("pk", "resolution_s", "last_t")
+        pk: (res, last, packed)
+        for pk, res, last, packed in runs.filter(pk__in=ids).values_list(
+            "pk", "resolution_s", "last_t", "packed_at"
+        )
     }
     if len(found) != len(set(ids)):
         return None
     grouped: dict[int, list[tuple[int, int, int, float | None]]] = {i: [] for i in ids}
+    packed = {i for i in ids if found[i][2] is not None}
     rows = (
-        RunSecond.objects.filter(run_id__in=ids, t__gte=lo, t__lte=hi)
+        RunSecond.objects.filter(run_id__in=[i for i in ids if i not in packed], t__gte=lo, t__lte=hi)
         .order_by("run_id", "t")
         .values_list("run_id", "t", "requests", "failures", "p95_ms")
     )
     for run_id, t, requests, failures, p95 in rows:
         grouped[run_id].append((t, requests, failures, p95))
+    for run_id in packed:
+        stub = Run(pk=run_id, packed_at=found[run_id][2])
+        grouped[run_id] = run_second_values(  # type: ignore[assignment]
+            run=stub, fields=("t", "requests", "failures", "p95_ms"), lo=lo, hi=hi
+        )
     return [seconds_series(grouped[i], resolution_s=found[i][0], last_t=found[i][1]) for i in ids]
 
 

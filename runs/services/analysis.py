@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +58,7 @@ from runs.models import EndpointSecond, Run, RunAnalysis, RunSecond
 from runs.selectors.control import run_effective_plan
 from runs.selectors.histograms import second_histograms
 from runs.selectors.metrics import run_server_summary
+from runs.selectors.seconds import endpoint_second_values, run_second_values
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +209,25 @@ def step_histograms(
     return {key: _merge_rows(rows) for key, rows in groups.items()}
 
 
+def packed_step_histograms(
+    *, run: Run, windows: Sequence[tuple[int, int, int]]
+) -> dict[tuple[Any, ...], StepTotals]:
+    """``step_histograms`` of a packed run's endpoints (keys ``(run_id, window index, method,
+    name)``), merged from its blocks."""
+    if not windows:
+        return {}
+    lo, hi = min(w[1] for w in windows), max(w[2] for w in windows)
+    groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = defaultdict(list)
+    rows = endpoint_second_values(
+        run=run, fields=("t", "method", "name", "requests", "failures", "bytes", "histogram"), lo=lo, hi=hi
+    )
+    for t, method, name, *values in rows:
+        for k, (_, w_lo, w_hi) in enumerate(windows):
+            if w_lo <= t <= w_hi:
+                groups[(run.pk, k, method, name)].append(tuple(values))
+    return {key: _merge_rows(rows) for key, rows in groups.items()}
+
+
 def _merge_rows(rows: Sequence[tuple[Any, ...]]) -> StepTotals:
     """Sum the counts and merge the stored histograms (``requests, failures, bytes, histogram``)."""
     requests = sum(r[0] or 0 for r in rows)
@@ -269,14 +289,12 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
     think = think_time_seconds(run)
     points: list[IntervalPoint] = []
     p95_by_t: dict[int, float | None] = {}
-    rows = list(
-        RunSecond.objects.filter(run=run)
-        .order_by("t")
-        .values_list("t", "users", "requests", "failures", "cpu_percent", "p95_ms", "histogram")
-        .iterator(chunk_size=2000)
+    packed = run.packed_at is not None
+    rows = run_second_values(
+        run=run, fields=("t", "users", "requests", "failures", "cpu_percent", "p95_ms", "histogram")
     )
     # Decoded in bulk; a second of one endpoint takes its endpoint's histogram (one more query).
-    hists = second_histograms(run_id=run.pk, rows=[(r[0], r[2], r[6]) for r in rows])
+    hists = second_histograms(run_id=run.pk, rows=[(r[0], r[2], r[6]) for r in rows], packed=packed)
     for (t, users, requests, failures, cpu, p95, _), hist in zip(rows, hists, strict=True):
         points.append(
             IntervalPoint(
@@ -301,7 +319,11 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
         usl, usl_note = _fit_usl(steps)
         # Per-endpoint steps use the run's windows (endpoints share its users) and are merged
         # from the query's text: twenty endpoints of a one-hour run are 72,000 histograms.
-        merged = step_histograms(model=EndpointSecond, windows={run.pk: windows})
+        merged = (
+            packed_step_histograms(run=run, windows=windows)
+            if packed
+            else step_histograms(model=EndpointSecond, windows={run.pk: windows})
+        )
         for method, name in sorted({(key[2], key[3]) for key in merged}, key=lambda mn: (mn[1], mn[0])):
             endpoint_steps[endpoint_key(method, name)] = [
                 lean_step(
@@ -332,7 +354,7 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
     endpoint_blocks: dict[str, list[float | None]] = {}
     if windows:
         lo, hi = min(w[1] for w in windows), max(w[2] for w in windows)
-        for (method, name), by_t in endpoint_p95_by_second(run_id=run.pk, lo=lo, hi=hi).items():
+        for (method, name), by_t in endpoint_p95_by_second(run=run, lo=lo, hi=hi).items():
             endpoint_blocks[endpoint_key(method, name)] = block_series(windows, by_t, seconds=BLOCK_SECONDS)
     data = {
         **capacity_to_data(capacity),
@@ -352,21 +374,22 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
     return data
 
 
-def endpoint_p95_by_second(
-    *, run_id: int, lo: int, hi: int
-) -> dict[tuple[str, str], dict[int, float | None]]:
+def endpoint_p95_by_second(*, run: Run, lo: int, hi: int) -> dict[tuple[str, str], dict[int, float | None]]:
     """Each endpoint's per-second p95 in seconds ``lo..hi``: (method, name) -> {t: p95_ms}.
 
-    One streamed query in the unique index's order that works on every database (it replaced a
-    PostgreSQL-only ``ArrayAgg``, which the embedded SQLite default cannot run).
+    One streamed query that works on every database (it replaced a PostgreSQL-only
+    ``ArrayAgg``, which the embedded SQLite default cannot run), or the run's blocks.
     """
     out: dict[tuple[str, str], dict[int, float | None]] = defaultdict(dict)
-    for method, name, t, p95 in (
-        EndpointSecond.objects.filter(run_id=run_id, t__gte=lo, t__lte=hi)
+    rows: Iterable[tuple[Any, ...]] = (
+        endpoint_second_values(run=run, fields=("method", "name", "t", "p95_ms"), lo=lo, hi=hi)
+        if run.packed_at is not None
+        else EndpointSecond.objects.filter(run_id=run.pk, t__gte=lo, t__lte=hi)
         .order_by()
         .values_list("method", "name", "t", "p95_ms")
         .iterator(chunk_size=5000)
-    ):
+    )
+    for method, name, t, p95 in rows:
         out[(method, name)][t] = p95
     return dict(out)
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from runs.core.safety import Refused
 from runs.models import Run, RunSecond, Team
+from runs.selectors.seconds import run_second_values
 
 BUDGET_WINDOW = dt.timedelta(hours=24)
 
@@ -111,6 +112,9 @@ def target_user_seconds_used(*, scope: Scope, target_id: int, now: dt.datetime |
     used = sum(planned_user_seconds(s) for s in active.values_list("snapshot", flat=True))
     ended = runs.exclude(status__in=Run.ACTIVE)
     measured = RunSecond.objects.filter(run__in=ended).aggregate(total=Sum("users"))["total"] or 0
+    # Packed runs (``runs.services.packing``) keep their seconds in blocks.
+    for run in ended.filter(packed_at__isnull=False).only("pk", "packed_at"):
+        measured += sum(users for (users,) in run_second_values(run=run, fields=("users",)))
     return used + float(measured)
 
 

@@ -39,6 +39,7 @@ MIGRATE_MADE = ("contenttypes.ContentType", "auth.Permission")
 CHECKSUMMED = {
     "runs.RunSecond": ("histogram",),
     "runs.EndpointSecond": ("histogram",),
+    "runs.PackedSeconds": ("columns", "histograms"),
     "runs.EndpointSummary": ("histogram",),
     "runs.RunAnalysis": ("data",),
     "runs.Run": ("snapshot", "threshold_results"),

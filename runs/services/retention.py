@@ -23,14 +23,16 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from runs.core import rollup
-from runs.models import EndpointSecond, GeneratorSecond, Run, RunSecond, TestPlan
+from runs.models import EndpointSecond, GeneratorSecond, PackedSeconds, Run, RunSecond, TestPlan
 from runs.selectors.histograms import histograms_load, second_histograms
+from runs.selectors.seconds import endpoint_second_values, run_second_values
 from runs.services import audit
 from runs.services.analysis import run_analyses_ensure
+from runs.services.packing import run_unpack
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +80,21 @@ def retention_candidates(*, days: int, now: dt.datetime | None = None) -> QueryS
 
 
 def _counts(run: Run) -> dict[str, int]:
+    """Rows per table (of a packed run, the rows its blocks hold: what the roll-up unpacks)."""
+    if run.packed_at is not None:
+        packed = dict(
+            PackedSeconds.objects.filter(run=run)
+            .values_list("endpoint")
+            .annotate(n=Sum("rows"))
+            .values_list("endpoint", "n")
+        )
+        seconds, endpoint_seconds = packed.get(False, 0), packed.get(True, 0)
+    else:
+        seconds = RunSecond.objects.filter(run=run).count()
+        endpoint_seconds = EndpointSecond.objects.filter(run=run).count()
     return {
-        "seconds": RunSecond.objects.filter(run=run).count(),
-        "endpoint_seconds": EndpointSecond.objects.filter(run=run).count(),
+        "seconds": seconds,
+        "endpoint_seconds": endpoint_seconds,
         "generator_seconds": GeneratorSecond.objects.filter(run=run).count(),
     }
 
@@ -89,16 +103,14 @@ def _counts_after(run: Run) -> dict[str, int]:
     """Rows each table would hold at 10 s: the distinct windows per key (no histogram read)."""
     span = rollup.ROLLUP_SECONDS
     ep: set[tuple[int, str, str]] = set()
-    for t, method, name in (
-        EndpointSecond.objects.filter(run=run).values_list("t", "method", "name").iterator(chunk_size=5000)
-    ):
+    for t, method, name in endpoint_second_values(run=run, fields=("t", "method", "name")):
         ep.add((rollup.window_start(t, span), method, name))
     gen = {
         (g, rollup.window_start(t, span))
         for g, t in GeneratorSecond.objects.filter(run=run).values_list("generator", "t")
     }
     return {
-        "seconds": rollup.rows_after(RunSecond.objects.filter(run=run).values_list("t", flat=True)),
+        "seconds": rollup.rows_after(t for (t,) in run_second_values(run=run, fields=("t",))),
         "endpoint_seconds": len(ep),
         "generator_seconds": len(gen),
     }
@@ -235,6 +247,9 @@ def run_rollup(*, run: Run, span: int = rollup.ROLLUP_SECONDS) -> RollupResult:
         )
         if claimed is None:
             return result
+        # A packed run's rows come back first (exactly), then roll up like any other.
+        if run_unpack(run_id=run.pk):
+            run.packed_at = None
         result.before = _counts(run)
         top = max(
             claimed,
