@@ -32,7 +32,62 @@ Kind = Literal["int", "float", "histogram"]
 
 BLOCK_SECONDS = 600  # seconds of a series per block (an hour at 20 endpoints: 126 blocks)
 FORMAT = 1
-LEVEL = 6  # zlib level: level 9 saves under 1% here and costs twice the time
+LEVEL = 6  # zlib's default level
+
+# The columns of a RunSecond and of an EndpointSecond block, in order (``t`` first); an
+# endpoint block's method and name are its own columns in the database.
+RUN_FIELDS: tuple[str, ...] = (
+    "t",
+    "users",
+    "requests",
+    "failures",
+    "bytes",
+    "cpu_percent",
+    "dropped_iterations",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "mean_ms",
+    "histogram",
+)
+RUN_KINDS: tuple[Kind, ...] = (
+    "int",
+    "int",
+    "int",
+    "int",
+    "int",
+    "float",
+    "int",
+    "float",
+    "float",
+    "float",
+    "float",
+    "float",
+    "histogram",
+)
+ENDPOINT_FIELDS: tuple[str, ...] = (
+    "t",
+    "requests",
+    "failures",
+    "bytes",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "histogram",
+)
+ENDPOINT_KINDS: tuple[Kind, ...] = (
+    "int",
+    "int",
+    "int",
+    "int",
+    "float",
+    "float",
+    "float",
+    "float",
+    "histogram",
+)
 
 # Column tags in the packed form.
 _INT, _DELTA, _HALF_US, _FLOAT, _LENGTHS = 1, 2, 3, 4, 5

@@ -347,9 +347,8 @@ def runs_seconds_columns(
 
 def _packed_seconds_columns(*, runs: Sequence[Run]) -> dict[int, SecondColumns]:
     """``runs_seconds_columns`` of packed runs, from their blocks in one query."""
-    from runs.core.packing import unpack_columns
+    from runs.core.packing import RUN_FIELDS, unpack_columns
     from runs.models import PackedSeconds
-    from runs.selectors.seconds import RUN_FIELDS
 
     at = [RUN_FIELDS.index(f) for f in ("t", "requests", "failures", "p95_ms")]
     lists: dict[int, tuple[list[Any], ...]] = {run.pk: ([], [], [], []) for run in runs}

@@ -15,62 +15,8 @@ from typing import Any
 
 from django.db.models import Q
 
-from runs.core.packing import Kind, unpack_columns
+from runs.core.packing import ENDPOINT_FIELDS, RUN_FIELDS, unpack_columns
 from runs.models import EndpointSecond, PackedSeconds, Run, RunSecond
-
-# The packed columns, in their order in a block (``t`` first); method and name are the block's.
-RUN_FIELDS: tuple[str, ...] = (
-    "t",
-    "users",
-    "requests",
-    "failures",
-    "bytes",
-    "cpu_percent",
-    "dropped_iterations",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "max_ms",
-    "mean_ms",
-    "histogram",
-)
-RUN_KINDS: tuple[Kind, ...] = (
-    "int",
-    "int",
-    "int",
-    "int",
-    "int",
-    "float",
-    "int",
-    "float",
-    "float",
-    "float",
-    "float",
-    "float",
-    "histogram",
-)
-ENDPOINT_FIELDS: tuple[str, ...] = (
-    "t",
-    "requests",
-    "failures",
-    "bytes",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "max_ms",
-    "histogram",
-)
-ENDPOINT_KINDS: tuple[Kind, ...] = (
-    "int",
-    "int",
-    "int",
-    "int",
-    "float",
-    "float",
-    "float",
-    "float",
-    "histogram",
-)
 
 Endpoint = tuple[str, str]
 ENDED = (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.CANCELLED)

@@ -31,9 +31,18 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from runs.core.packing import BLOCK_SECONDS, Kind, pack, unpack
+from runs.core.packing import (
+    BLOCK_SECONDS,
+    ENDPOINT_FIELDS,
+    ENDPOINT_KINDS,
+    RUN_FIELDS,
+    RUN_KINDS,
+    Kind,
+    pack,
+    unpack,
+)
 from runs.models import EndpointSecond, PackedSeconds, Run, RunSecond
-from runs.selectors.seconds import ENDED, ENDPOINT_FIELDS, ENDPOINT_KINDS, RUN_FIELDS, RUN_KINDS
+from runs.selectors.seconds import ENDED
 
 log = logging.getLogger(__name__)
 

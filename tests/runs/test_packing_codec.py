@@ -18,20 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runs.core.histogram import Histogram
-from runs.core.packing import BLOCK_SECONDS, Kind, pack, unpack, unpack_columns
+from runs.core.packing import BLOCK_SECONDS, ENDPOINT_KINDS, Kind, pack, unpack, unpack_columns
 
-# An EndpointSecond row as runs.services.packing packs it (kept here: this file imports no Django).
-ENDPOINT_KINDS: tuple[Kind, ...] = (
-    "int",
-    "int",
-    "int",
-    "int",
-    "float",
-    "float",
-    "float",
-    "float",
-    "histogram",
-)
 INT64 = (-(2**63), 2**63 - 1)
 
 
