@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -152,18 +152,23 @@ def pack(rows: Sequence[Sequence[Any]], kinds: Sequence[Kind]) -> tuple[bytes, b
     return zlib.compress(b"".join(parts), LEVEL), zlib.compress(b"".join(blobs), LEVEL)
 
 
-def unpack_columns(columns: bytes, histograms: bytes | None = None) -> list[list[Any]]:
+def unpack_columns(
+    columns: bytes, histograms: bytes | None = None, *, wanted: Collection[int] | None = None
+) -> list[list[Any]]:
     """The columns ``pack`` was given, as lists of Python values (histograms as bytes; their
     column is a list of None when ``histograms`` is not passed, which skips decompressing it).
+    With ``wanted`` (column indexes), the other columns are empty lists: not converted.
 
     Damaged input (or columns paired with another block's histograms) is a ValueError."""
     try:
-        return _unpack_columns(columns, histograms)
+        return _unpack_columns(columns, histograms, wanted)
     except (zlib.error, struct.error, IndexError) as exc:
         raise ValueError(f"damaged packed block: {exc}") from exc
 
 
-def _unpack_columns(columns: bytes, histograms: bytes | None) -> list[list[Any]]:
+def _unpack_columns(
+    columns: bytes, histograms: bytes | None, wanted: Collection[int] | None
+) -> list[list[Any]]:
     data = zlib.decompress(columns)
     fmt, n, count = _PREFIX.unpack_from(data, 0)
     if fmt != FORMAT:
@@ -172,7 +177,7 @@ def _unpack_columns(columns: bytes, histograms: bytes | None) -> list[list[Any]]
     out: list[list[Any]] = []
     blob = zlib.decompress(histograms) if histograms is not None else None
     at = 0  # the next histogram's offset in ``blob`` (columns follow one another)
-    for _ in range(count):
+    for index in range(count):
         tag, masked, length = _HEADER.unpack_from(data, offset)
         offset += _HEADER.size
         if offset + length > len(data):
@@ -182,6 +187,9 @@ def _unpack_columns(columns: bytes, histograms: bytes | None) -> list[list[Any]]
         mask_len = (n + 7) // 8 if masked else 0
         if length - mask_len != 8 * n:
             raise ValueError(f"damaged packed block: a column of {length} bytes for {n} rows")
+        if wanted is not None and index not in wanted and (tag != _LENGTHS or blob is None):
+            out.append([])
+            continue
         nulls: np.ndarray | None = None
         if masked:
             nulls = np.unpackbits(np.frombuffer(payload[:mask_len], dtype=np.uint8), count=n).astype(bool)

@@ -358,7 +358,7 @@ def _packed_seconds_columns(*, runs: Sequence[Run]) -> dict[int, SecondColumns]:
         .values_list("run_id", "columns")
     )
     for run_id, blob in blocks:
-        columns = unpack_columns(bytes(blob))
+        columns = unpack_columns(bytes(blob), wanted=at)
         for target, k in zip(lists[run_id], at, strict=True):
             target.extend(columns[k])
     return {pk: (t, requests, failures, p95) for pk, (t, requests, failures, p95) in lists.items()}

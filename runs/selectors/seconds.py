@@ -41,9 +41,12 @@ def _rows_of_block(
     hi: int | None,
     extra: dict[str, Any] | None = None,
 ) -> Iterator[tuple[Any, ...]]:
-    decoded = unpack_columns(bytes(columns), bytes(histograms) if histograms is not None else None)
+    wanted = {i for i, f in enumerate(all_fields) if f in fields or f == "t"}
+    decoded = unpack_columns(
+        bytes(columns), bytes(histograms) if histograms is not None else None, wanted=wanted
+    )
     by_name = dict(zip(all_fields, decoded, strict=True))
-    n = len(decoded[0]) if decoded else 0
+    n = len(by_name["t"])
     picked = [by_name[f] if f in by_name else [(extra or {})[f]] * n for f in fields]
     for i, t in enumerate(by_name["t"]):
         if (lo is None or t >= lo) and (hi is None or t <= hi):
