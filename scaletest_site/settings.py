@@ -251,7 +251,7 @@ SCALETEST_AUDIT_RETENTION_DAYS = env_int("SCALETEST_AUDIT_RETENTION_DAYS", 365)
 # are kept whole. 0 keeps every run at full resolution.
 SCALETEST_RETENTION_DAYS = env_int("SCALETEST_RETENTION_DAYS", 0)
 # Ended runs older than this many hours (by finished_at) have their per-second rows packed into
-# compressed 10-minute blocks, exactly: same figures, about a third of the bytes
+# compressed 10-minute blocks, exactly: same figures, a quarter to a third of the bytes
 # (runs.services.packing; beat, hourly; pinned runs and baselines too). -1 never packs.
 SCALETEST_PACK_AFTER_HOURS = env_int("SCALETEST_PACK_AFTER_HOURS", 1, minimum=-1)
 
