@@ -25,13 +25,13 @@ from runs.core.exports.json import (
     RunExport,
 )
 from runs.core.histogram import Histogram
-from runs.models import EndpointSecond, EndpointSummary, ErrorGroup, Run, RunAnalysis, RunSecond
+from runs.models import EndpointSummary, ErrorGroup, Run, RunAnalysis
 from runs.selectors import control as selectors_control
 from runs.selectors import runs as selectors
 from runs.selectors.analysis import run_baseline_verdict
 from runs.selectors.histograms import rows_with_dicts, second_rows_with_dicts
 from runs.selectors.metrics import run_metric_rows
-from runs.selectors.seconds import endpoint_second_values, run_second_values
+from runs.selectors.seconds import iter_endpoint_second_values, iter_run_second_values
 from runs.services.analysis import ANALYSIS_VERSION, run_analyses_ensure
 
 CHUNK_SIZE = 2000
@@ -103,29 +103,19 @@ def run_second_rows(
     *, run: Run, fields: tuple[str, ...], histograms: bool = False
 ) -> Iterator[tuple[Any, ...]]:
     """The run's RunSecond rows by ``t`` as tuples of ``fields`` (+ the histogram as a dict)."""
-    packed = run.packed_at is not None
     if not histograms:
-        if packed:
-            return iter(run_second_values(run=run, fields=fields))
-        return (
-            RunSecond.objects.filter(run=run)
-            .order_by("t")
-            .values_list(*fields)
-            .iterator(chunk_size=CHUNK_SIZE)
-        )
-    rows: Iterator[tuple[Any, ...]] = (
-        iter(run_second_values(run=run, fields=(*fields, "t", "requests", "histogram")))
-        if packed
-        else (
-            RunSecond.objects.filter(run=run)
-            .order_by("t")
-            .values_list(*fields, "t", "requests", "histogram")
-            .iterator(chunk_size=CHUNK_SIZE_HISTOGRAMS)
-        )
+        return iter_run_second_values(run=run, fields=fields, chunk=CHUNK_SIZE)
+    rows = iter_run_second_values(
+        run=run, fields=(*fields, "t", "requests", "histogram"), chunk=CHUNK_SIZE_HISTOGRAMS
     )
     n = len(fields)
     filled = second_rows_with_dicts(
-        run_id=run.pk, rows=rows, t_index=n, requests_index=n + 1, chunk=CHUNK_SIZE_HISTOGRAMS, packed=packed
+        run_id=run.pk,
+        rows=rows,
+        t_index=n,
+        requests_index=n + 1,
+        chunk=CHUNK_SIZE_HISTOGRAMS,
+        packed=run.packed_at is not None,
     )
     return ((*row[:n], row[-1]) for row in filled)
 
@@ -135,15 +125,8 @@ def run_endpoint_second_rows(
 ) -> Iterator[tuple[Any, ...]]:
     """The run's EndpointSecond rows by (t, method, name) — the order of its unique index."""
     columns = (*fields, "histogram") if histograms else fields
-    rows: Iterator[tuple[Any, ...]] = (
-        iter(endpoint_second_values(run=run, fields=columns))
-        if run.packed_at is not None
-        else (
-            EndpointSecond.objects.filter(run=run)
-            .order_by("t", "method", "name")
-            .values_list(*columns)
-            .iterator(chunk_size=CHUNK_SIZE_HISTOGRAMS if histograms else CHUNK_SIZE)
-        )
+    rows = iter_endpoint_second_values(
+        run=run, fields=columns, chunk=CHUNK_SIZE_HISTOGRAMS if histograms else CHUNK_SIZE
     )
     return rows_with_dicts(rows, chunk=CHUNK_SIZE_HISTOGRAMS) if histograms else rows
 

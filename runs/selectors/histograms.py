@@ -15,8 +15,8 @@ from typing import Any
 from django.utils import timezone
 
 from runs.core.histogram import Histogram, decode_many
-from runs.models import EndpointSecond, Run
-from runs.selectors.seconds import endpoint_second_values
+from runs.models import Run
+from runs.selectors.seconds import iter_endpoint_second_values
 
 Stored = bytes | bytearray | memoryview | dict[str, Any] | None
 
@@ -34,16 +34,8 @@ def second_histograms_fill(*, run_id: int, ts: Collection[int], packed: bool = F
     if not ts:
         return {}
     wanted = set(ts)
-    if packed:
-        stub = Run(pk=run_id, packed_at=timezone.now())
-        found = endpoint_second_values(run=stub, fields=("t", "histogram"), lo=min(wanted), hi=max(wanted))
-    else:
-        found = list(
-            EndpointSecond.objects.filter(run_id=run_id, t__gte=min(wanted), t__lte=max(wanted))
-            .order_by("t")
-            .values_list("t", "histogram")
-            .iterator(chunk_size=2000)
-        )
+    stub = Run(pk=run_id, packed_at=timezone.now() if packed else None)  # what the reader needs
+    found = iter_endpoint_second_values(run=stub, fields=("t", "histogram"), lo=min(wanted), hi=max(wanted))
     rows = [(t, blob) for t, blob in found if t in wanted]
     merged: dict[int, Histogram] = {}
     for (t, _), h in zip(rows, histograms_load([blob for _, blob in rows]), strict=True):

@@ -11,14 +11,16 @@ rows in the transaction that writes the blocks) reads the blocks instead.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
+from itertools import groupby
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from runs.core.packing import ENDPOINT_FIELDS, RUN_FIELDS, unpack_columns
+from runs.core.packing import BLOCK_SECONDS, ENDPOINT_FIELDS, RUN_FIELDS, unpack_columns
 from runs.models import EndpointSecond, PackedSeconds, Run, RunSecond
 
 Endpoint = tuple[str, str]
+BLOCKS_AT_ONCE = 20  # blocks read per round trip while streaming (~40 KB each)
 ENDED = (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.CANCELLED)
 
 
@@ -61,19 +63,27 @@ def _packed_meanwhile(run: Run) -> Run | None:
     return Run(pk=run.pk, packed_at=packed_at) if packed_at is not None else None
 
 
-def run_second_values(
-    *, run: Run, fields: Sequence[str], lo: int | None = None, hi: int | None = None
-) -> list[tuple[Any, ...]]:
-    """The run's RunSecond ``fields`` of seconds ``lo..hi`` (inclusive; None: open), by ``t``."""
+def _in_range(qs: QuerySet[Any], lo: int | None, hi: int | None) -> QuerySet[Any]:
+    if lo is not None:
+        qs = qs.filter(t__gte=lo)
+    if hi is not None:
+        qs = qs.filter(t__lte=hi)
+    return qs
+
+
+def iter_run_second_values(
+    *, run: Run, fields: Sequence[str], lo: int | None = None, hi: int | None = None, chunk: int = 2000
+) -> Iterator[tuple[Any, ...]]:
+    """The run's RunSecond ``fields`` of seconds ``lo..hi`` (inclusive; None: open), by ``t``,
+    streamed: ``chunk`` rows, or one block, at a time."""
     if run.packed_at is None:
-        qs = RunSecond.objects.filter(run=run)
-        if lo is not None:
-            qs = qs.filter(t__gte=lo)
-        if hi is not None:
-            qs = qs.filter(t__lte=hi)
-        rows = list(qs.order_by("t").values_list(*fields).iterator(chunk_size=2000))
-        if rows or (packed := _packed_meanwhile(run)) is None:
-            return rows
+        found = False
+        qs = _in_range(RunSecond.objects.filter(run=run), lo, hi)
+        for row in qs.order_by("t").values_list(*fields).iterator(chunk_size=chunk):
+            found = True
+            yield row
+        if found or (packed := _packed_meanwhile(run)) is None:
+            return
         run = packed
     want_hist = "histogram" in fields
     blocks = (
@@ -81,19 +91,22 @@ def run_second_values(
         .order_by("t0")
         .values_list("columns", "histograms" if want_hist else "rows")
     )
-    out: list[tuple[Any, ...]] = []
-    for columns, hist in blocks:
-        out.extend(
-            _rows_of_block(
-                columns=columns,
-                histograms=hist if want_hist else None,
-                fields=fields,
-                all_fields=RUN_FIELDS,
-                lo=lo,
-                hi=hi,
-            )
+    for columns, hist in blocks.iterator(chunk_size=BLOCKS_AT_ONCE):
+        yield from _rows_of_block(
+            columns=columns,
+            histograms=hist if want_hist else None,
+            fields=fields,
+            all_fields=RUN_FIELDS,
+            lo=lo,
+            hi=hi,
         )
-    return out
+
+
+def run_second_values(
+    *, run: Run, fields: Sequence[str], lo: int | None = None, hi: int | None = None
+) -> list[tuple[Any, ...]]:
+    """``iter_run_second_values`` as a list."""
+    return list(iter_run_second_values(run=run, fields=fields, lo=lo, hi=hi))
 
 
 def run_second_dicts(
@@ -101,8 +114,66 @@ def run_second_dicts(
 ) -> list[dict[str, Any]]:
     """``run_second_values`` as dicts (``values()``)."""
     return [
-        dict(zip(fields, row, strict=True)) for row in run_second_values(run=run, fields=fields, lo=lo, hi=hi)
+        dict(zip(fields, row, strict=True))
+        for row in iter_run_second_values(run=run, fields=fields, lo=lo, hi=hi)
     ]
+
+
+def iter_endpoint_second_values(
+    *,
+    run: Run,
+    fields: Sequence[str],
+    lo: int | None = None,
+    hi: int | None = None,
+    names: Collection[str] | None = None,
+    endpoint: Endpoint | None = None,
+    chunk: int = 5000,
+) -> Iterator[tuple[Any, ...]]:
+    """The run's EndpointSecond ``fields`` (``method`` and ``name`` among them if wanted) of
+    seconds ``lo..hi``, of the endpoints named ``names`` or of one ``endpoint``, by
+    ``(t, method, name)``; streamed: ``chunk`` rows, or the blocks of one span of seconds,
+    at a time (every series' blocks start at the same multiples of ``BLOCK_SECONDS``)."""
+    if run.packed_at is None:
+        found = False
+        qs = _in_range(EndpointSecond.objects.filter(run=run), lo, hi)
+        if names is not None:
+            qs = qs.filter(name__in=list(names))
+        if endpoint is not None:
+            qs = qs.filter(method=endpoint[0], name=endpoint[1])
+        for row in qs.order_by("t", "method", "name").values_list(*fields).iterator(chunk_size=chunk):
+            found = True
+            yield row
+        if found or (packed := _packed_meanwhile(run)) is None:
+            return
+        run = packed
+    want_hist = "histogram" in fields
+    blocks = PackedSeconds.objects.filter(_range(lo, hi), run=run, endpoint=True)
+    if names is not None:
+        blocks = blocks.filter(name__in=list(names))
+    if endpoint is not None:
+        blocks = blocks.filter(method=endpoint[0], name=endpoint[1])
+    strip_t = "t" not in fields  # asked for only to order the rows
+    with_t = (*fields, "t") if strip_t else tuple(fields)
+    t_at = with_t.index("t")
+    rows = blocks.order_by("t0").values_list(
+        "t0", "method", "name", "columns", "histograms" if want_hist else "rows"
+    )
+    # One span of BLOCK_SECONDS at a time (a block's t0 is its first stored second).
+    for _, span in groupby(rows.iterator(chunk_size=BLOCKS_AT_ONCE), key=lambda b: b[0] // BLOCK_SECONDS):
+        keyed: list[tuple[int, str, str, tuple[Any, ...]]] = []
+        for _, method, name, columns, hist in span:
+            for row in _rows_of_block(
+                columns=columns,
+                histograms=hist if want_hist else None,
+                fields=with_t,
+                all_fields=ENDPOINT_FIELDS,
+                lo=lo,
+                hi=hi,
+                extra={"method": method, "name": name},
+            ):
+                keyed.append((row[t_at], method, name, row[:-1] if strip_t else row))
+        keyed.sort(key=lambda k: (k[0], k[1], k[2]))
+        yield from (row for *_, row in keyed)
 
 
 def endpoint_second_values(
@@ -114,47 +185,10 @@ def endpoint_second_values(
     names: Collection[str] | None = None,
     endpoint: Endpoint | None = None,
 ) -> list[tuple[Any, ...]]:
-    """The run's EndpointSecond ``fields`` (``method`` and ``name`` among them if wanted) of
-    seconds ``lo..hi``, of the endpoints named ``names`` or of one ``endpoint``, by
-    ``(t, method, name)``."""
-    if run.packed_at is None:
-        qs = EndpointSecond.objects.filter(run=run)
-        if lo is not None:
-            qs = qs.filter(t__gte=lo)
-        if hi is not None:
-            qs = qs.filter(t__lte=hi)
-        if names is not None:
-            qs = qs.filter(name__in=list(names))
-        if endpoint is not None:
-            qs = qs.filter(method=endpoint[0], name=endpoint[1])
-        rows = list(qs.order_by("t", "method", "name").values_list(*fields).iterator(chunk_size=5000))
-        if rows or (packed := _packed_meanwhile(run)) is None:
-            return rows
-        run = packed
-    want_hist = "histogram" in fields
-    blocks = PackedSeconds.objects.filter(_range(lo, hi), run=run, endpoint=True)
-    if names is not None:
-        blocks = blocks.filter(name__in=list(names))
-    if endpoint is not None:
-        blocks = blocks.filter(method=endpoint[0], name=endpoint[1])
-    keyed: list[tuple[int, str, str, tuple[Any, ...]]] = []
-    t_at = list(fields).index("t") if "t" in fields else None
-    for method, name, columns, hist in blocks.values_list(
-        "method", "name", "columns", "histograms" if want_hist else "rows"
-    ):
-        for row in _rows_of_block(
-            columns=columns,
-            histograms=hist if want_hist else None,
-            fields=(*fields, "t") if t_at is None else fields,
-            all_fields=ENDPOINT_FIELDS,
-            lo=lo,
-            hi=hi,
-            extra={"method": method, "name": name},
-        ):
-            t = row[-1] if t_at is None else row[t_at]
-            keyed.append((t, method, name, row[:-1] if t_at is None else row))
-    keyed.sort(key=lambda k: (k[0], k[1], k[2]))
-    return [row for *_, row in keyed]
+    """``iter_endpoint_second_values`` as a list."""
+    return list(
+        iter_endpoint_second_values(run=run, fields=fields, lo=lo, hi=hi, names=names, endpoint=endpoint)
+    )
 
 
 def endpoint_second_dicts(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +58,7 @@ from runs.models import EndpointSecond, Run, RunAnalysis, RunSecond
 from runs.selectors.control import run_effective_plan
 from runs.selectors.histograms import second_histograms
 from runs.selectors.metrics import run_server_summary
-from runs.selectors.seconds import endpoint_second_values, run_second_values
+from runs.selectors.seconds import endpoint_second_values, iter_endpoint_second_values, run_second_values
 
 log = logging.getLogger(__name__)
 
@@ -377,18 +377,11 @@ def run_analysis_build(*, run: Run) -> dict[str, Any]:
 def endpoint_p95_by_second(*, run: Run, lo: int, hi: int) -> dict[tuple[str, str], dict[int, float | None]]:
     """Each endpoint's per-second p95 in seconds ``lo..hi``: (method, name) -> {t: p95_ms}.
 
-    One streamed query that works on every database (it replaced a PostgreSQL-only
-    ``ArrayAgg``, which the embedded SQLite default cannot run), or the run's blocks.
+    Streamed from the rows or the run's blocks, on every database (it replaced a
+    PostgreSQL-only ``ArrayAgg``, which the embedded SQLite default cannot run).
     """
     out: dict[tuple[str, str], dict[int, float | None]] = defaultdict(dict)
-    rows: Iterable[tuple[Any, ...]] = (
-        endpoint_second_values(run=run, fields=("method", "name", "t", "p95_ms"), lo=lo, hi=hi)
-        if run.packed_at is not None
-        else EndpointSecond.objects.filter(run_id=run.pk, t__gte=lo, t__lte=hi)
-        .order_by()
-        .values_list("method", "name", "t", "p95_ms")
-        .iterator(chunk_size=5000)
-    )
+    rows = iter_endpoint_second_values(run=run, fields=("method", "name", "t", "p95_ms"), lo=lo, hi=hi)
     for method, name, t, p95 in rows:
         out[(method, name)][t] = p95
     return dict(out)
